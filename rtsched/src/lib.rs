@@ -1,0 +1,2 @@
+//! rtsched core.
+#![cfg_attr(not(test), no_std)]

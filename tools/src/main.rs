@@ -1,0 +1,35 @@
+//! `cargo xtask`: the programs around rtsched (build checks, Xen build and boot).
+
+mod object;
+mod util;
+mod xen;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "rtsched build, check and boot tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the release staticlib, link what the exports need and check its hygiene.
+    CheckObject(object::Args),
+    /// Regenerate include/rtsched.h with cbindgen (or check that it is current).
+    Header(object::HeaderArgs),
+    /// Fetch Xen 4.17 from Debian, apply xen-patch/ (unless --stock) and build the hypervisor.
+    XenBuild(xen::BuildArgs),
+    /// Boot the built hypervisor under QEMU with a Debian dom0 and run the scripted xl checks.
+    XenBoot(xen::BootArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::CheckObject(a) => object::check_object(&a),
+        Cmd::Header(a) => object::header(&a),
+        Cmd::XenBuild(a) => xen::build(&a),
+        Cmd::XenBoot(a) => xen::boot(&a),
+    }
+}
