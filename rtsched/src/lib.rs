@@ -1,2 +1,58 @@
-//! rtsched core.
+//! rtsched: a real-time VM scheduler (Xen's RTDS, from RT-Xen 2.0) as a `no_std` state machine.
+//!
+//! Each unit (a VCPU) is a server with a `period` and a `budget` (ns) and an `extratime`
+//! flag. A [`Scheduler`] instance holds the units of one Xen cpupool in caller-provided
+//! storage ([`Storage`]) and exposes Xen's scheduler hooks as methods that return what the
+//! host must do ([`Actions`], [`Decision`]); it never allocates, never calls back into its
+//! host, never uses floating point, and reports bad input as an [`Error`] that leaves the
+//! state unchanged.
+//!
+//! # Concurrency contract
+//!
+//! A [`Scheduler`] is a plain value; the host serialises every call on it. In Xen, global
+//! mode, the shim holds the instance's one spinlock (`sched_res->schedule_lock` of every
+//! PCPU of the pool points at it) across every hook, exactly as rt.c's `prv->lock`:
+//!
+//! - `do_schedule`, `wake`, `sleep`, `context_saved`, `insert`, `remove`, `migrate`,
+//!   `set_affinity`, `pick_cpu`: called by Xen's core with the unit's/PCPU's schedule lock
+//!   held, i.e. the instance lock.
+//! - `timer_fire`, `set_params`, `set_priority_scheme`, the dump and statistics readers:
+//!   the shim takes the instance lock itself.
+//! - Between `do_schedule` on a CPU and `context_saved` for the unit it switched out, the
+//!   lock is dropped and other CPUs may call any hook; the `SCHEDULED` / `DELAYED_RUNQ_ADD`
+//!   protocol (see [`sched`]) keeps the switched-out unit off the queues until then.
+//! - The host performs the returned actions before dropping the lock (reschedule IPIs may
+//!   be sent after; timer programming must follow the order of the calls).
+//!
+//! # Cost
+//!
+//! Run and replenishment queues are indexed binary heaps: insert, remove and pick-min are
+//! O(log n). A CPU-affinity-aware pick is best-first over the run-queue heap and falls back
+//! to O(n) only after [`queues::PICK_FRONTIER`] rejected candidates. Tickling scans the
+//! allowed CPUs, O(CPUs), as rt.c does.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod actions;
+pub mod cpumask;
+pub mod error;
+pub mod invariants;
+pub mod params;
+pub mod policy;
+pub mod queues;
+pub mod sched;
+pub mod stats;
+pub mod unit;
+
+#[cfg(test)]
+mod tests;
+
+pub use actions::{Actions, Decision, TimerOp};
+pub use cpumask::{CpuMask, MAX_CPUS};
+pub use error::{Error, Result};
+pub use params::Params;
+pub use policy::{Policy, PriorityScheme, ServerKind, Topology};
+pub use sched::{Pcpu, Scheduler, Storage};
+pub use stats::Stats;
+pub use unit::{QueueKind, Unit, UnitFlags, UnitId, UnitInfo};

@@ -1,0 +1,177 @@
+//! Fixed-size CPU sets.
+//!
+//! [`CpuMask`] holds up to [`MAX_CPUS`] CPUs (Xen's x86 default `NR_CPUS` is 256) as four 64-bit
+//! words. Every operation is O(words) = O(1) and never panics: CPUs at or above [`MAX_CPUS`] are
+//! ignored by setters and reported absent by [`CpuMask::test`].
+
+/// The largest number of physical CPUs a scheduler instance can manage.
+pub const MAX_CPUS: usize = 256;
+
+const WORDS: usize = MAX_CPUS / 64;
+
+/// A set of physical CPU numbers, `0..MAX_CPUS`.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[repr(C)]
+pub struct CpuMask {
+    /// Bit `c % 64` of word `c / 64` is set when CPU `c` is in the set.
+    pub bits: [u64; WORDS],
+}
+
+impl CpuMask {
+    /// The empty set.
+    pub const EMPTY: CpuMask = CpuMask { bits: [0; WORDS] };
+
+    /// The set of CPUs `0..n` (all of them when `n >= MAX_CPUS`).
+    pub fn first_n(n: usize) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        let mut c = 0;
+        while c < n && c < MAX_CPUS {
+            m.set(c);
+            c += 1;
+        }
+        m
+    }
+
+    /// The set holding only `cpu` (empty when `cpu` is out of range).
+    pub fn single(cpu: usize) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        m.set(cpu);
+        m
+    }
+
+    fn word(cpu: usize) -> Option<(usize, u64)> {
+        if cpu < MAX_CPUS {
+            Some((cpu / 64, 1u64 << (cpu % 64)))
+        } else {
+            None
+        }
+    }
+
+    /// Adds `cpu` to the set.
+    pub fn set(&mut self, cpu: usize) {
+        if let Some((w, b)) = Self::word(cpu) {
+            if let Some(x) = self.bits.get_mut(w) {
+                *x |= b;
+            }
+        }
+    }
+
+    /// Removes `cpu` from the set.
+    pub fn clear(&mut self, cpu: usize) {
+        if let Some((w, b)) = Self::word(cpu) {
+            if let Some(x) = self.bits.get_mut(w) {
+                *x &= !b;
+            }
+        }
+    }
+
+    /// Whether `cpu` is in the set.
+    pub fn test(&self, cpu: usize) -> bool {
+        match Self::word(cpu) {
+            Some((w, b)) => self.bits.get(w).is_some_and(|x| x & b != 0),
+            None => false,
+        }
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|w| *w == 0)
+    }
+
+    /// The number of CPUs in the set.
+    pub fn count(&self) -> u32 {
+        self.bits.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// The intersection of two sets.
+    pub fn and(&self, other: &CpuMask) -> CpuMask {
+        let mut r = *self;
+        for (a, b) in r.bits.iter_mut().zip(other.bits.iter()) {
+            *a &= *b;
+        }
+        r
+    }
+
+    /// The CPUs of `self` that are not in `other`.
+    pub fn and_not(&self, other: &CpuMask) -> CpuMask {
+        let mut r = *self;
+        for (a, b) in r.bits.iter_mut().zip(other.bits.iter()) {
+            *a &= !*b;
+        }
+        r
+    }
+
+    /// The lowest CPU `>= from` in the set, if any.
+    pub fn next_from(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut mask = if from < MAX_CPUS {
+            !0u64 << (from % 64)
+        } else {
+            return None;
+        };
+        while let Some(word) = self.bits.get(w) {
+            let x = word & mask;
+            if x != 0 {
+                return Some(w * 64 + x.trailing_zeros() as usize);
+            }
+            w += 1;
+            mask = !0;
+        }
+        None
+    }
+
+    /// The lowest CPU in the set, if any.
+    pub fn first(&self) -> Option<usize> {
+        self.next_from(0)
+    }
+
+    /// Xen's `cpumask_cycle(n, mask)`: the next CPU after `n` in the set, wrapping around
+    /// (possibly `n` itself when it is the only member).
+    pub fn cycle(&self, n: usize) -> Option<usize> {
+        self.next_from(n.saturating_add(1)).or_else(|| self.first())
+    }
+
+    /// Xen's `cpumask_test_or_cycle(n, mask)`: `n` when it is in the set, else [`Self::cycle`].
+    pub fn test_or_cycle(&self, n: usize) -> Option<usize> {
+        if self.test(n) {
+            Some(n)
+        } else {
+            self.cycle(n)
+        }
+    }
+
+    /// Iterates over the CPUs of the set in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut next = self.first();
+        core::iter::from_fn(move || {
+            let c = next?;
+            next = self.next_from(c + 1);
+            Some(c)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycle_wraps_like_xen() {
+        let mut m = CpuMask::EMPTY;
+        m.set(3);
+        m.set(70);
+        m.set(255);
+        assert_eq!(m.cycle(3), Some(70));
+        assert_eq!(m.cycle(70), Some(255));
+        assert_eq!(m.cycle(255), Some(3));
+        assert_eq!(m.test_or_cycle(70), Some(70));
+        assert_eq!(m.test_or_cycle(71), Some(255));
+        assert_eq!(CpuMask::single(5).cycle(5), Some(5));
+        assert_eq!(CpuMask::EMPTY.cycle(5), None);
+        assert_eq!(m.iter().collect::<Vec<_>>(), vec![3, 70, 255]);
+        assert_eq!(m.count(), 3);
+        m.set(256);
+        assert!(!m.test(256));
+        assert_eq!(CpuMask::first_n(300).count(), 256);
+    }
+}

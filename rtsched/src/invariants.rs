@@ -1,0 +1,117 @@
+//! Structural invariants of an instance, written as code so tests can run them after every
+//! hook (and a debug shim could run them after every call).
+
+use crate::sched::Scheduler;
+use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
+
+/// Checks every structural invariant; returns the first violated one. O(n + CPUs).
+///
+/// - a unit is in at most one of {running, run queue, depleted queue}; no unit runs on two
+///   CPUs; a running unit is `SCHEDULED` and assigned to its CPU;
+/// - no queued unit is `SCHEDULED`; every queued unit is on the replenishment queue;
+/// - the heaps are ordered and their recorded positions are right; the depleted list is
+///   well linked and holds exactly the units marked depleted-queued;
+/// - `0 <= cur_budget <= budget`; a unit on the run queue has budget left;
+/// - a unit the host last reported runnable is running, queued, or pending its delayed add;
+/// - the replenishment timer is programmed for the earliest pending replenishment;
+/// - tickled CPUs are online.
+pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
+    let units = s.raw_units();
+    let cpus = s.raw_cpus();
+    let scheme = s.policy().priority;
+    s.raw_runq()
+        .check(units, scheme)
+        .map_err(|_| "run queue heap order or positions")?;
+    s.raw_replq()
+        .check(units, scheme)
+        .map_err(|_| "replenishment heap order or positions")?;
+
+    // Depleted list.
+    let dl = s.raw_depleted();
+    let mut n = 0usize;
+    let mut prev = NIL;
+    let mut h = dl.head;
+    while h != NIL {
+        let u = units.get(h as usize).ok_or("depleted link out of range")?;
+        if u.queue != QueueKind::Depleted || u.dq_prev != prev {
+            return Err("depleted list link");
+        }
+        n += 1;
+        if n > units.len() {
+            return Err("depleted list cycle");
+        }
+        prev = h;
+        h = u.dq_next;
+    }
+    if n != dl.len {
+        return Err("depleted list length");
+    }
+
+    let mut runq_count = 0usize;
+    let mut dq_count = 0usize;
+    for (i, u) in units.iter().enumerate() {
+        let id = UnitId(i as u32);
+        if !u.in_use {
+            if u.queue != QueueKind::None || u.on_replq() {
+                return Err("free slot on a queue");
+            }
+            continue;
+        }
+        let running_on = cpus.iter().filter(|p| p.curr == id.0).count();
+        if running_on > 1 {
+            return Err("unit runs on two CPUs");
+        }
+        let running = running_on == 1;
+        let queued = u.queue != QueueKind::None;
+        if running && queued {
+            return Err("running unit is queued");
+        }
+        if queued && u.flags.contains(UnitFlags::SCHEDULED) {
+            return Err("queued unit is being switched out");
+        }
+        if running && !u.flags.contains(UnitFlags::SCHEDULED) {
+            return Err("running unit not marked scheduled");
+        }
+        if running && s.curr(u.cpu as usize) != Some(id) {
+            return Err("running unit not assigned to its CPU");
+        }
+        if queued && !u.on_replq() {
+            return Err("queued unit has no pending replenishment");
+        }
+        if (u.queue == QueueKind::Run) != (u.runq_pos != NIL) {
+            return Err("run queue membership");
+        }
+        match u.queue {
+            QueueKind::Run => runq_count += 1,
+            QueueKind::Depleted => dq_count += 1,
+            QueueKind::None => {}
+        }
+        if u.cur_budget < 0 || u.cur_budget > u.budget {
+            return Err("budget out of [0, budget]");
+        }
+        if u.queue == QueueKind::Run && u.cur_budget == 0 {
+            return Err("zero-budget unit on the run queue");
+        }
+        let pending = u
+            .flags
+            .contains(UnitFlags::SCHEDULED | UnitFlags::DELAYED_RUNQ_ADD);
+        if u.inserted && u.runnable && !(running || queued || pending) {
+            return Err("runnable unit neither running, queued nor pending (lost wake-up)");
+        }
+    }
+    if runq_count != s.raw_runq().len() || dq_count != dl.len {
+        return Err("queue lengths");
+    }
+    let head = s
+        .raw_replq()
+        .peek()
+        .and_then(|h| units.get(h as usize))
+        .map(|u| u.cur_deadline);
+    if head != s.timer() {
+        return Err("replenishment timer does not match the queue head");
+    }
+    if !s.tickled().and_not(&s.online()).is_empty() {
+        return Err("tickled CPU not online");
+    }
+    Ok(())
+}

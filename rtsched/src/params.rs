@@ -1,0 +1,127 @@
+//! Server parameters, Xen's limits on them, and the time arithmetic of replenishment.
+//!
+//! Times are nanoseconds in an `i64`, like Xen's `s_time_t`. No computation here can overflow
+//! silently: sums and products saturate at [`STIME_MAX`] (which in practice is never reached,
+//! since periods are at most [`MAX_PERIOD`] = 2^62 - 1 ns and Xen's clock starts at 0).
+
+/// One microsecond in nanoseconds.
+pub const MICROSECS: i64 = 1_000;
+/// One millisecond in nanoseconds.
+pub const MILLISECS: i64 = 1_000_000;
+/// Xen's `STIME_MAX`: the largest time value.
+pub const STIME_MAX: i64 = i64::MAX;
+/// Xen's `STIME_DELTA_MAX` (`~0ull >> 2`): the largest period, so that adding a period to a time
+/// cannot overflow.
+pub const STIME_DELTA_MAX: i64 = (u64::MAX >> 2) as i64;
+
+/// Default period of a new unit (Xen's `RTDS_DEFAULT_PERIOD`): 10 ms.
+pub const DEFAULT_PERIOD: i64 = 10 * MILLISECS;
+/// Default budget of a new unit (Xen's `RTDS_DEFAULT_BUDGET`): 4 ms.
+pub const DEFAULT_BUDGET: i64 = 4 * MILLISECS;
+/// Smallest period: 10 us; below it scheduling overhead dominates (Xen's `RTDS_MIN_PERIOD`).
+pub const MIN_PERIOD: i64 = 10 * MICROSECS;
+/// Largest period: [`STIME_DELTA_MAX`] (Xen's `RTDS_MAX_PERIOD`).
+pub const MAX_PERIOD: i64 = STIME_DELTA_MAX;
+/// Smallest budget: 10 us, for the same reason as [`MIN_PERIOD`] (Xen's `RTDS_MIN_BUDGET`).
+pub const MIN_BUDGET: i64 = 10 * MICROSECS;
+
+/// The reservation of one unit: `budget` ns of CPU every `period` ns, and whether it may run
+/// in otherwise idle time once the budget is used up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(C)]
+pub struct Params {
+    /// Replenishment period in ns.
+    pub period: i64,
+    /// Budget per period in ns.
+    pub budget: i64,
+    /// Whether the unit may run on extratime (work-conserving) after its budget is exhausted.
+    pub extratime: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            period: DEFAULT_PERIOD,
+            budget: DEFAULT_BUDGET,
+            extratime: true,
+        }
+    }
+}
+
+impl Params {
+    /// Xen's per-VCPU validation (`XEN_DOMCTL_SCHEDOP_putvcpuinfo`):
+    /// `MIN_BUDGET <= budget <= period`, `MIN_PERIOD <= period <= MAX_PERIOD`.
+    pub fn is_valid(&self) -> bool {
+        self.period <= MAX_PERIOD
+            && self.budget >= MIN_BUDGET
+            && self.budget <= self.period
+            && self.period >= MIN_PERIOD
+    }
+
+    /// Bandwidth `budget / period` in parts per million (rounded up), without floating point.
+    pub fn bandwidth_ppm(&self) -> u64 {
+        let b = self.budget.max(0) as u128 * 1_000_000;
+        let p = self.period.max(1) as u128;
+        let q = b.div_ceil(p);
+        if q > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            q as u64
+        }
+    }
+}
+
+/// The next deadline after `now` for a server whose current deadline `deadline <= now` has
+/// passed: the smallest `deadline + k * period > now`, `k >= 1`.
+///
+/// Xen's `rt_update_deadline` adds the period in a loop when fewer than 1024 periods were
+/// missed and multiplies otherwise; both give this value. Here it is always the division
+/// `k = (now - deadline) / period + 1`, which is exact and O(1). Saturates at [`STIME_MAX`].
+/// A `period <= 0` (impossible for a validated unit) returns `now` unchanged rather than panic.
+pub fn next_deadline(deadline: i64, period: i64, now: i64) -> i64 {
+    if period <= 0 || now < deadline {
+        return deadline.max(now);
+    }
+    let behind = now.saturating_sub(deadline);
+    let k = match behind.checked_div(period) {
+        Some(q) => q.saturating_add(1),
+        None => 1,
+    };
+    deadline.saturating_add(k.saturating_mul(period))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_matches_xen() {
+        let p = |period, budget| Params {
+            period,
+            budget,
+            extratime: false,
+        };
+        assert!(Params::default().is_valid());
+        assert!(p(10 * MICROSECS, 10 * MICROSECS).is_valid());
+        assert!(!p(9_999, 9_999).is_valid());
+        assert!(!p(10 * MILLISECS, 20 * MILLISECS).is_valid());
+        assert!(!p(10 * MILLISECS, 0).is_valid());
+        assert!(!p(0, 0).is_valid());
+        assert!(!p(-1, -5).is_valid());
+        assert!(p(MAX_PERIOD, MIN_BUDGET).is_valid());
+        assert!(!p(MAX_PERIOD + 1, MIN_BUDGET).is_valid());
+    }
+
+    #[test]
+    fn deadline_catch_up() {
+        assert_eq!(next_deadline(0, 10, 0), 10);
+        assert_eq!(next_deadline(10, 10, 10), 20);
+        assert_eq!(next_deadline(10, 10, 19), 20);
+        assert_eq!(next_deadline(10, 10, 20), 30);
+        // Far behind: more than 1024 periods.
+        assert_eq!(next_deadline(0, 10_000, 123_456_789_012), 123_456_790_000);
+        // Saturation instead of overflow.
+        assert_eq!(next_deadline(0, MAX_PERIOD, STIME_MAX - 1), STIME_MAX);
+        assert_eq!(Params::default().bandwidth_ppm(), 400_000);
+    }
+}

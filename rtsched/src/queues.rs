@@ -1,0 +1,406 @@
+//! The three queues of a scheduler instance, index-linked over caller storage.
+//!
+//! - The run queue and the replenishment queue are indexed binary min-heaps of unit handles
+//!   (each unit records its position, so removing an arbitrary unit is O(log n)). Insert,
+//!   remove and peek-min are O(log n), O(log n) and O(1). Equal keys keep insertion order
+//!   (a sequence number breaks ties), which reproduces rt.c's sorted lists, where a unit is
+//!   inserted after every unit of equal priority.
+//! - The depleted queue is an unordered doubly linked list (head insertion as in rt.c), O(1).
+//!
+//! Nothing here allocates or panics: a position that does not resolve is reported as
+//! [`Error::Corrupt`].
+
+use core::cmp::Ordering;
+
+use crate::error::{Error, Result};
+use crate::policy::PriorityScheme;
+use crate::unit::{Unit, NIL};
+
+/// How many heap nodes the CPU-aware pick examines best-first before it falls back to a linear
+/// scan of the whole run queue. The best-first search returns the same unit the linear scan
+/// would; the bound only caps its small per-pick work area.
+pub const PICK_FRONTIER: usize = 16;
+
+/// Priority order of two units under `scheme`: `Less` when `a` has the higher priority (Xen's
+/// `compare_unit_priority(a, b) > 0`). Units on extratime (higher `priority_level`) come after
+/// every unit on its reserved budget, in both schemes.
+pub(crate) fn prio_cmp(a: &Unit, b: &Unit, scheme: PriorityScheme) -> Ordering {
+    let lvl = a.priority_level.cmp(&b.priority_level);
+    if lvl != Ordering::Equal {
+        return lvl;
+    }
+    match scheme {
+        PriorityScheme::Edf => a.cur_deadline.cmp(&b.cur_deadline),
+        PriorityScheme::Dm => a
+            .period
+            .cmp(&b.period)
+            .then(a.cur_deadline.cmp(&b.cur_deadline)),
+    }
+}
+
+/// Which of the two heaps, which selects the key and the position field.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum HeapKind {
+    /// Run queue: ordered by priority, then insertion.
+    Run,
+    /// Replenishment queue: ordered by deadline, then insertion.
+    Repl,
+}
+
+/// An indexed binary min-heap of unit handles.
+#[derive(Debug)]
+pub(crate) struct Heap<'a> {
+    slots: &'a mut [u32],
+    len: usize,
+    kind: HeapKind,
+}
+
+fn unit(units: &[Unit], h: u32) -> Result<&Unit> {
+    units.get(h as usize).ok_or(Error::Corrupt)
+}
+
+impl<'a> Heap<'a> {
+    pub(crate) fn new(slots: &'a mut [u32], kind: HeapKind) -> Self {
+        Heap {
+            slots,
+            len: 0,
+            kind,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first unit, if any. O(1).
+    pub(crate) fn peek(&self) -> Option<u32> {
+        if self.len == 0 {
+            None
+        } else {
+            self.slots.first().copied()
+        }
+    }
+
+    /// The handle at heap position `i` (for iteration in heap order).
+    pub(crate) fn at(&self, i: usize) -> Option<u32> {
+        if i < self.len {
+            self.slots.get(i).copied()
+        } else {
+            None
+        }
+    }
+
+    fn pos_of(&self, u: &Unit) -> u32 {
+        match self.kind {
+            HeapKind::Run => u.runq_pos,
+            HeapKind::Repl => u.replq_pos,
+        }
+    }
+
+    fn set_pos(&self, units: &mut [Unit], h: u32, p: u32) -> Result<()> {
+        let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+        match self.kind {
+            HeapKind::Run => u.runq_pos = p,
+            HeapKind::Repl => u.replq_pos = p,
+        }
+        Ok(())
+    }
+
+    /// Strict heap order between two units.
+    pub(crate) fn before(&self, a: &Unit, b: &Unit, scheme: PriorityScheme) -> bool {
+        let o = match self.kind {
+            HeapKind::Run => prio_cmp(a, b, scheme).then(a.runq_seq.cmp(&b.runq_seq)),
+            HeapKind::Repl => a
+                .cur_deadline
+                .cmp(&b.cur_deadline)
+                .then(a.replq_seq.cmp(&b.replq_seq)),
+        };
+        o == Ordering::Less
+    }
+
+    fn before_h(&self, units: &[Unit], a: u32, b: u32, s: PriorityScheme) -> Result<bool> {
+        Ok(self.before(unit(units, a)?, unit(units, b)?, s))
+    }
+
+    fn put(&mut self, units: &mut [Unit], i: usize, h: u32) -> Result<()> {
+        *self.slots.get_mut(i).ok_or(Error::Corrupt)? = h;
+        self.set_pos(units, h, i as u32)
+    }
+
+    fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
+        let h = self.at(i).ok_or(Error::Corrupt)?;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            let ph = self.at(parent).ok_or(Error::Corrupt)?;
+            if !self.before_h(units, h, ph, s)? {
+                break;
+            }
+            self.put(units, i, ph)?;
+            i = parent;
+        }
+        self.put(units, i, h)
+    }
+
+    fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
+        let h = self.at(i).ok_or(Error::Corrupt)?;
+        loop {
+            let l = 2 * i + 1;
+            let Some(lh) = self.at(l) else { break };
+            let mut c = l;
+            let mut ch = lh;
+            if let Some(rh) = self.at(l + 1) {
+                if self.before_h(units, rh, lh, s)? {
+                    c = l + 1;
+                    ch = rh;
+                }
+            }
+            if !self.before_h(units, ch, h, s)? {
+                break;
+            }
+            self.put(units, i, ch)?;
+            i = c;
+        }
+        self.put(units, i, h)
+    }
+
+    /// Inserts `h`, which must not be in this heap. O(log n).
+    pub(crate) fn push(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+        if self.pos_of(unit(units, h)?) != NIL || self.len >= self.slots.len() {
+            return Err(Error::Corrupt);
+        }
+        let i = self.len;
+        self.len += 1;
+        self.put(units, i, h)?;
+        self.sift_up(units, i, s)
+    }
+
+    /// Removes `h`, which must be in this heap. O(log n).
+    pub(crate) fn remove(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+        let p = self.pos_of(unit(units, h)?);
+        let i = p as usize;
+        if p == NIL || self.at(i) != Some(h) {
+            return Err(Error::Corrupt);
+        }
+        let last = self.len - 1;
+        let lh = self.at(last).ok_or(Error::Corrupt)?;
+        self.len = last;
+        self.set_pos(units, h, NIL)?;
+        if i != last {
+            self.put(units, i, lh)?;
+            // The moved element may belong above or below its new place.
+            self.sift_up(units, i, s)?;
+            let ni = self.pos_of(unit(units, lh)?) as usize;
+            self.sift_down(units, ni, s)?;
+        }
+        Ok(())
+    }
+
+    /// Restores heap order after every key changed (a priority-scheme switch). O(n).
+    pub(crate) fn rebuild(&mut self, units: &mut [Unit], s: PriorityScheme) -> Result<()> {
+        let mut i = self.len / 2;
+        while i > 0 {
+            i -= 1;
+            self.sift_down(units, i, s)?;
+        }
+        Ok(())
+    }
+
+    /// The first unit in heap order for which `ok` holds.
+    ///
+    /// Best-first search from the root over at most [`PICK_FRONTIER`] pending nodes: since a
+    /// heap node precedes its children, the first accepted node popped in key order is the
+    /// minimum of all accepted units. When the frontier would overflow (many higher-priority
+    /// units rejected by `ok`), a linear scan over the heap array finds the same unit: O(n)
+    /// in that case, O(k * PICK_FRONTIER) when the k-th unit is the first accepted.
+    pub(crate) fn first_matching(
+        &self,
+        units: &[Unit],
+        s: PriorityScheme,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
+        let mut frontier = [0u32; PICK_FRONTIER];
+        let mut n = 0usize;
+        if self.len == 0 {
+            return Ok(None);
+        }
+        frontier[0] = 0;
+        n += 1;
+        while n > 0 {
+            // Pop the best pending node.
+            let mut best = 0usize;
+            for j in 1..n {
+                let a = self.at(frontier[j] as usize).ok_or(Error::Corrupt)?;
+                let b = self.at(frontier[best] as usize).ok_or(Error::Corrupt)?;
+                if self.before_h(units, a, b, s)? {
+                    best = j;
+                }
+            }
+            let i = frontier[best] as usize;
+            n -= 1;
+            frontier[best] = frontier[n];
+            let h = self.at(i).ok_or(Error::Corrupt)?;
+            if ok(unit(units, h)?) {
+                return Ok(Some(h));
+            }
+            for c in [2 * i + 1, 2 * i + 2] {
+                if c < self.len {
+                    if n >= PICK_FRONTIER {
+                        return self.scan_matching(units, s, ok);
+                    }
+                    frontier[n] = c as u32;
+                    n += 1;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn scan_matching(
+        &self,
+        units: &[Unit],
+        s: PriorityScheme,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
+        let mut best: Option<u32> = None;
+        for i in 0..self.len {
+            let h = self.at(i).ok_or(Error::Corrupt)?;
+            let u = unit(units, h)?;
+            if !ok(u) {
+                continue;
+            }
+            best = match best {
+                Some(b) if !self.before(u, unit(units, b)?, s) => Some(b),
+                _ => Some(h),
+            };
+        }
+        Ok(best)
+    }
+
+    /// Checks the heap property and the recorded positions (used by invariant checks).
+    pub(crate) fn check(&self, units: &[Unit], s: PriorityScheme) -> Result<()> {
+        for i in 0..self.len {
+            let h = self.at(i).ok_or(Error::Corrupt)?;
+            if self.pos_of(unit(units, h)?) as usize != i {
+                return Err(Error::Corrupt);
+            }
+            if i > 0 {
+                let p = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
+                if self.before_h(units, h, p, s)? {
+                    return Err(Error::Corrupt);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The depleted queue: an unordered doubly linked list through `dq_prev`/`dq_next`.
+#[derive(Debug)]
+pub(crate) struct DepletedList {
+    pub(crate) head: u32,
+    pub(crate) len: usize,
+}
+
+impl DepletedList {
+    pub(crate) const fn new() -> Self {
+        DepletedList { head: NIL, len: 0 }
+    }
+
+    /// Adds `h` at the head. O(1).
+    pub(crate) fn push(&mut self, units: &mut [Unit], h: u32) -> Result<()> {
+        let old = self.head;
+        {
+            let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+            u.dq_prev = NIL;
+            u.dq_next = old;
+        }
+        if old != NIL {
+            units.get_mut(old as usize).ok_or(Error::Corrupt)?.dq_prev = h;
+        }
+        self.head = h;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Unlinks `h`. O(1).
+    pub(crate) fn remove(&mut self, units: &mut [Unit], h: u32) -> Result<()> {
+        let (p, n) = {
+            let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+            let pn = (u.dq_prev, u.dq_next);
+            u.dq_prev = NIL;
+            u.dq_next = NIL;
+            pn
+        };
+        if p == NIL {
+            if self.head != h {
+                return Err(Error::Corrupt);
+            }
+            self.head = n;
+        } else {
+            units.get_mut(p as usize).ok_or(Error::Corrupt)?.dq_next = n;
+        }
+        if n != NIL {
+            units.get_mut(n as usize).ok_or(Error::Corrupt)?.dq_prev = p;
+        }
+        self.len = self.len.saturating_sub(1);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk(n: usize) -> Vec<Unit> {
+        (0..n)
+            .map(|i| Unit {
+                in_use: true,
+                cur_deadline: ((i * 7919) % 13) as i64,
+                runq_seq: i as u64,
+                ..Unit::EMPTY
+            })
+            .collect()
+    }
+
+    #[test]
+    fn heap_orders_and_removes() {
+        let mut units = mk(40);
+        let mut slots = vec![0u32; 40];
+        let mut h = Heap::new(&mut slots, HeapKind::Run);
+        for i in 0..40 {
+            h.push(&mut units, i, PriorityScheme::Edf).unwrap();
+            h.check(&units, PriorityScheme::Edf).unwrap();
+        }
+        for i in (0..40).step_by(3) {
+            h.remove(&mut units, i, PriorityScheme::Edf).unwrap();
+            h.check(&units, PriorityScheme::Edf).unwrap();
+        }
+        let mut last = (i64::MIN, 0u64);
+        while let Some(x) = h.peek() {
+            let u = units[x as usize];
+            assert!((u.cur_deadline, u.runq_seq) > last);
+            last = (u.cur_deadline, u.runq_seq);
+            h.remove(&mut units, x, PriorityScheme::Edf).unwrap();
+        }
+    }
+
+    #[test]
+    fn first_matching_agrees_with_scan() {
+        let mut units = mk(200);
+        let mut slots = vec![0u32; 200];
+        let mut h = Heap::new(&mut slots, HeapKind::Run);
+        for i in 0..200 {
+            h.push(&mut units, i, PriorityScheme::Edf).unwrap();
+        }
+        for m in 1..60u32 {
+            let ok = |u: &Unit| u.runq_seq % m as u64 == 0 && u.cur_deadline >= 6;
+            let a = h.first_matching(&units, PriorityScheme::Edf, ok).unwrap();
+            let b = h.scan_matching(&units, PriorityScheme::Edf, ok).unwrap();
+            assert_eq!(a, b, "m={m}");
+        }
+    }
+}

@@ -1,0 +1,952 @@
+//! The scheduler instance and its hooks: Xen 4.17's RTDS (`xen/common/sched/rt.c`) in its
+//! global mode, as a state machine.
+//!
+//! # Hook protocol
+//!
+//! Every hook is called with the instance's lock held (see the crate docs for the contract)
+//! and returns the host's side effects as values ([`Actions`], [`Decision`]). The protocol
+//! around a context switch is rt.c's:
+//!
+//! 1. `do_schedule(cpu)` burns the current unit's budget, picks the next unit, removes it
+//!    from the run queue and marks it `SCHEDULED`. A runnable current unit that loses the
+//!    CPU is marked `DELAYED_RUNQ_ADD`, not queued: its context is still live.
+//! 2. The host drops the lock and switches context.
+//! 3. `context_saved(prev)` clears `SCHEDULED` and, if `DELAYED_RUNQ_ADD` was set and the
+//!    unit is still runnable, queues it and tickles; otherwise it drops the unit's pending
+//!    replenishment.
+//!
+//! `wake` on a unit that is still `SCHEDULED` only sets `DELAYED_RUNQ_ADD`; `sleep` on such a
+//! unit clears it. Hence a unit is never on a queue while it runs or is being switched out
+//! (the race of the RT-Xen dissertation, section 3.2.2).
+//!
+//! # Deliberate differences from rt.c (4.17)
+//!
+//! See `ARCHITECTURE.md` for the list with reasons; in short: upstream fixes after 4.17 are
+//! included (saturating `priority_level`, no zero-budget unit on the run queue, look past a
+//! non-runnable run-queue head, drop it from both queues); the replenishment queue is ordered
+//! by deadline only; `pick_cpu` prefers an idle allowed CPU; `insert` of a runnable unit
+//! tickles; lowering a budget clamps the current budget to it.
+
+use core::cmp::Ordering;
+
+use crate::actions::{Actions, Decision, TimerOp};
+use crate::cpumask::{CpuMask, MAX_CPUS};
+use crate::error::{Error, Result};
+use crate::params::{next_deadline, Params};
+use crate::policy::{Policy, PriorityScheme, ServerKind, Topology};
+use crate::queues::{prio_cmp, DepletedList, Heap, HeapKind};
+use crate::stats::Stats;
+use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, UnitInfo, NIL};
+
+/// Per-PCPU state of an instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Pcpu {
+    /// The unit running on this CPU (Xen's `curr_on_cpu`), [`NIL`] for idle.
+    pub(crate) curr: u32,
+}
+
+impl Pcpu {
+    /// An idle CPU.
+    pub const IDLE: Pcpu = Pcpu { curr: NIL };
+}
+
+impl Default for Pcpu {
+    fn default() -> Self {
+        Pcpu::IDLE
+    }
+}
+
+/// Caller-provided storage for one instance. Every slice's length must be at least the
+/// capacity it stands for: `units.len()` units, `runq.len() >= units.len()`,
+/// `replq.len() >= units.len()`, and `cpus.len()` CPUs (at most [`MAX_CPUS`]).
+#[derive(Debug)]
+pub struct Storage<'a> {
+    /// Unit slots.
+    pub units: &'a mut [Unit],
+    /// Run-queue heap slots.
+    pub runq: &'a mut [u32],
+    /// Replenishment-queue heap slots.
+    pub replq: &'a mut [u32],
+    /// Per-CPU state.
+    pub cpus: &'a mut [Pcpu],
+}
+
+/// One scheduler instance (one Xen cpupool running RTDS).
+#[derive(Debug)]
+pub struct Scheduler<'a> {
+    units: &'a mut [Unit],
+    cpus: &'a mut [Pcpu],
+    runq: Heap<'a>,
+    replq: Heap<'a>,
+    depleted: DepletedList,
+    online: CpuMask,
+    tickled: CpuMask,
+    seq: u64,
+    policy: Policy,
+    timer: Option<i64>,
+    nr_units: u32,
+    stats: Stats,
+}
+
+fn get(units: &[Unit], h: u32) -> Result<&Unit> {
+    units.get(h as usize).ok_or(Error::Corrupt)
+}
+
+fn get_mut(units: &mut [Unit], h: u32) -> Result<&mut Unit> {
+    units.get_mut(h as usize).ok_or(Error::Corrupt)
+}
+
+impl<'a> Scheduler<'a> {
+    /// Creates an instance over `storage` with no CPUs online and no units.
+    ///
+    /// Only the global topology with the deferrable server is implemented; other policies
+    /// return [`Error::InvalidParams`].
+    pub fn new(storage: Storage<'a>, policy: Policy) -> Result<Self> {
+        let Storage {
+            units,
+            runq,
+            replq,
+            cpus,
+        } = storage;
+        if units.len() >= NIL as usize
+            || runq.len() < units.len()
+            || replq.len() < units.len()
+            || cpus.is_empty()
+            || cpus.len() > MAX_CPUS
+        {
+            return Err(Error::BadStorage);
+        }
+        if policy.topology != Topology::Global
+            || policy.server != ServerKind::Deferrable
+            || policy.admission
+        {
+            return Err(Error::InvalidParams);
+        }
+        for u in units.iter_mut() {
+            *u = Unit::EMPTY;
+        }
+        for c in cpus.iter_mut() {
+            *c = Pcpu::IDLE;
+        }
+        Ok(Scheduler {
+            units,
+            cpus,
+            runq: Heap::new(runq, HeapKind::Run),
+            replq: Heap::new(replq, HeapKind::Repl),
+            depleted: DepletedList::new(),
+            online: CpuMask::EMPTY,
+            tickled: CpuMask::EMPTY,
+            seq: 0,
+            policy,
+            timer: None,
+            nr_units: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Accessors
+    // ----------------------------------------------------------------------------------
+
+    /// The policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The number of unit slots.
+    pub fn capacity(&self) -> usize {
+        self.units.len()
+    }
+
+    /// The number of CPU slots.
+    pub fn nr_cpus(&self) -> usize {
+        self.cpus.len()
+    }
+
+    /// The CPUs currently managed by this instance.
+    pub fn online(&self) -> CpuMask {
+        self.online
+    }
+
+    /// CPUs asked to reschedule that have not run `do_schedule` since (Xen's `prv->tickled`).
+    pub fn tickled(&self) -> CpuMask {
+        self.tickled
+    }
+
+    /// The expiry the host's replenishment timer is programmed with, if any.
+    pub fn timer(&self) -> Option<i64> {
+        self.timer
+    }
+
+    /// Event counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The number of allocated units.
+    pub fn nr_units(&self) -> u32 {
+        self.nr_units
+    }
+
+    /// The unit running on `cpu` (`None` for idle or an unknown CPU).
+    pub fn curr(&self, cpu: usize) -> Option<UnitId> {
+        match self.cpus.get(cpu) {
+            Some(p) if p.curr != NIL => Some(UnitId(p.curr)),
+            _ => None,
+        }
+    }
+
+    fn unit(&self, h: UnitId) -> Result<&Unit> {
+        match self.units.get(h.0 as usize) {
+            Some(u) if u.in_use => Ok(u),
+            _ => Err(Error::NoSuchUnit),
+        }
+    }
+
+    fn inserted_unit(&self, h: UnitId) -> Result<&Unit> {
+        let u = self.unit(h)?;
+        if u.inserted {
+            Ok(u)
+        } else {
+            Err(Error::Busy)
+        }
+    }
+
+    fn check_cpu(&self, cpu: usize) -> Result<()> {
+        if cpu < self.cpus.len() && self.online.test(cpu) {
+            Ok(())
+        } else {
+            Err(Error::NoSuchCpu)
+        }
+    }
+
+    /// A snapshot of one unit.
+    pub fn unit_info(&self, h: UnitId) -> Result<UnitInfo> {
+        let u = self.unit(h)?;
+        Ok(UnitInfo {
+            domain: u.domain,
+            vcpu: u.vcpu,
+            period: u.period,
+            budget: u.budget,
+            cur_budget: u.cur_budget,
+            cur_deadline: u.cur_deadline,
+            last_start: u.last_start,
+            priority_level: u.priority_level,
+            flags: u.flags.bits(),
+            cpu: u.cpu,
+            queue: u.queue as u32,
+            on_replq: u.on_replq() as u32,
+            runnable: u.runnable as u32,
+            inserted: u.inserted as u32,
+            running: (self.curr(u.cpu as usize) == Some(h)) as u32,
+        })
+    }
+
+    /// The hard affinity of a unit.
+    pub fn affinity(&self, h: UnitId) -> Result<CpuMask> {
+        Ok(self.unit(h)?.affinity)
+    }
+
+    /// The parameters of a unit (Xen's `getvcpuinfo`).
+    pub fn params(&self, h: UnitId) -> Result<Params> {
+        Ok(self.unit(h)?.params())
+    }
+
+    /// Lengths of the run, depleted and replenishment queues.
+    pub fn queue_lens(&self) -> (usize, usize, usize) {
+        (self.runq.len(), self.depleted.len, self.replq.len())
+    }
+
+    /// The `i`-th unit of the run queue in heap order (for dumps).
+    pub fn runq_at(&self, i: usize) -> Option<UnitId> {
+        self.runq.at(i).map(UnitId)
+    }
+
+    /// The `i`-th unit of the replenishment queue in heap order (for dumps).
+    pub fn replq_at(&self, i: usize) -> Option<UnitId> {
+        self.replq.at(i).map(UnitId)
+    }
+
+    /// The head of the run queue: what a CPU that allows it would pick next.
+    pub fn runq_head(&self) -> Option<UnitId> {
+        self.runq.peek().map(UnitId)
+    }
+
+    /// Iterates over allocated units.
+    pub fn units(&self) -> impl Iterator<Item = UnitId> + '_ {
+        self.units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.in_use)
+            .map(|(i, _)| UnitId(i as u32))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // CPUs
+    // ----------------------------------------------------------------------------------
+
+    /// A CPU joins the instance (Xen's `switch_sched`): it starts idle.
+    pub fn cpu_add(&mut self, cpu: usize) -> Result<()> {
+        let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
+        if self.online.test(cpu) {
+            return Err(Error::Busy);
+        }
+        *p = Pcpu::IDLE;
+        self.online.set(cpu);
+        self.tickled.clear(cpu);
+        Ok(())
+    }
+
+    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle.
+    pub fn cpu_remove(&mut self, cpu: usize) -> Result<()> {
+        self.check_cpu(cpu)?;
+        if self.curr(cpu).is_some() {
+            return Err(Error::Busy);
+        }
+        self.online.clear(cpu);
+        self.tickled.clear(cpu);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Unit lifetime and parameters
+    // ----------------------------------------------------------------------------------
+
+    /// Allocates a unit with Xen's defaults (10 ms period, 4 ms budget, extratime) and the
+    /// given hard affinity (Xen's `alloc_udata`). The unit is not inserted yet.
+    pub fn unit_alloc(&mut self, domain: u32, vcpu: u32, affinity: CpuMask) -> Result<UnitId> {
+        let i = self
+            .units
+            .iter()
+            .position(|u| !u.in_use)
+            .ok_or(Error::NoSpace)?;
+        let u = self.units.get_mut(i).ok_or(Error::NoSpace)?;
+        *u = Unit {
+            in_use: true,
+            domain,
+            vcpu,
+            affinity,
+            cpu: affinity.and(&self.online).first().unwrap_or(0) as u32,
+            ..Unit::EMPTY
+        };
+        self.nr_units += 1;
+        Ok(UnitId(i as u32))
+    }
+
+    /// Frees a unit (Xen's `free_udata`). It must be removed and not running.
+    pub fn unit_free(&mut self, h: UnitId) -> Result<()> {
+        let u = self.unit(h)?;
+        if u.inserted || u.flags.contains(UnitFlags::SCHEDULED) || self.is_curr(h) {
+            return Err(Error::Busy);
+        }
+        *get_mut(self.units, h.0)? = Unit::EMPTY;
+        self.nr_units -= 1;
+        Ok(())
+    }
+
+    fn is_curr(&self, h: UnitId) -> bool {
+        self.cpus.iter().any(|p| p.curr == h.0)
+    }
+
+    /// Sets a unit's parameters (Xen's `putvcpuinfo`), validated as Xen does. Invalid
+    /// parameters return [`Error::InvalidParams`] and change nothing.
+    ///
+    /// As in rt.c the new values take effect at the next replenishment; the current budget
+    /// is clamped to the new budget so that it never exceeds it.
+    pub fn set_params(&mut self, h: UnitId, p: Params) -> Result<Actions> {
+        self.unit(h)?;
+        if !p.is_valid() {
+            return Err(Error::InvalidParams);
+        }
+        let u = get_mut(self.units, h.0)?;
+        u.period = p.period;
+        u.budget = p.budget;
+        u.cur_budget = u.cur_budget.min(p.budget);
+        u.flags.set(UnitFlags::EXTRATIME, p.extratime);
+        Ok(Actions::default())
+    }
+
+    /// Sets the parameters of every unit of `domain` (Xen's domain-wide `putinfo`).
+    ///
+    /// Stricter than rt.c, which only rejects zeros here and so let a domain-wide call set
+    /// a budget above the period (fixed upstream in eec1a570c0): the parameters are
+    /// validated like per-unit ones, and an invalid set changes no unit. Returns how many
+    /// units were updated.
+    /// The extratime flags are left as they are (Xen's `putinfo` carries none).
+    pub fn set_domain_params(&mut self, domain: u32, period: i64, budget: i64) -> Result<u32> {
+        let p = Params {
+            period,
+            budget,
+            extratime: false,
+        };
+        if !p.is_valid() {
+            return Err(Error::InvalidParams);
+        }
+        let mut n = 0;
+        for u in self
+            .units
+            .iter_mut()
+            .filter(|u| u.in_use && u.domain == domain)
+        {
+            u.period = p.period;
+            u.budget = p.budget;
+            u.cur_budget = u.cur_budget.min(p.budget);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The unit `do_schedule` would consider first on `cpu` (the first run-queue unit whose
+    /// affinity allows `cpu`), without changing anything. A host that learns runnability
+    /// lazily (Xen pauses domains without the scheduler lock) checks it and reports a
+    /// non-runnable one with [`Self::set_unrunnable`] before calling `do_schedule`.
+    pub fn runq_peek(&self, cpu: usize) -> Result<Option<UnitId>> {
+        self.check_cpu(cpu)?;
+        let h = self
+            .runq
+            .first_matching(self.units, self.policy.priority, |u| u.affinity.test(cpu))?;
+        Ok(h.map(UnitId))
+    }
+
+    /// Sets a unit's hard affinity (Xen's `sched_set_affinity`). The host migrates the unit
+    /// (see [`Self::migrate`]) if its CPU is no longer allowed.
+    pub fn set_affinity(&mut self, h: UnitId, mask: CpuMask) -> Result<()> {
+        self.unit(h)?;
+        get_mut(self.units, h.0)?.affinity = mask;
+        Ok(())
+    }
+
+    /// Switches the priority scheme at run time: re-orders the run queue and asks every
+    /// online CPU to reschedule.
+    pub fn set_priority_scheme(&mut self, s: PriorityScheme) -> Result<Actions> {
+        let mut a = Actions::default();
+        if s == self.policy.priority {
+            return Ok(a);
+        }
+        self.policy.priority = s;
+        self.runq.rebuild(self.units, s)?;
+        a.reschedule = self.online;
+        self.tickled = self.online;
+        Ok(a)
+    }
+
+    /// Chooses the CPU a unit should be assigned to (Xen's `pick_resource`): its current CPU
+    /// when allowed; otherwise an idle allowed CPU that is not already tickled, searching
+    /// from its current CPU onwards; otherwise the next allowed CPU after the current one
+    /// (rt.c only does the last step).
+    pub fn pick_cpu(&self, h: UnitId) -> Result<usize> {
+        let u = self.unit(h)?;
+        let allowed = u.affinity.and(&self.online);
+        let cur = u.cpu as usize;
+        if allowed.test(cur) {
+            return Ok(cur);
+        }
+        let idle = self.idle_cpus().and(&allowed).and_not(&self.tickled);
+        idle.cycle(cur)
+            .or_else(|| allowed.cycle(cur))
+            .ok_or(Error::NoAllowedCpu)
+    }
+
+    fn idle_cpus(&self) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        for c in self.online.iter() {
+            if self.cpus.get(c).is_some_and(|p| p.curr == NIL) {
+                m.set(c);
+            }
+        }
+        m
+    }
+
+    /// Assigns a unit to another CPU (Xen's `migrate` / `sched_set_res`).
+    pub fn migrate(&mut self, h: UnitId, cpu: usize) -> Result<()> {
+        self.unit(h)?;
+        self.check_cpu(cpu)?;
+        get_mut(self.units, h.0)?.cpu = cpu as u32;
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Hooks
+    // ----------------------------------------------------------------------------------
+
+    /// Inserts a unit (Xen's `insert_unit`): assigns it a CPU with [`Self::pick_cpu`],
+    /// starts a period if its deadline has passed, and if runnable puts it on the
+    /// replenishment queue and, unless it is already running, on the run queue and tickles.
+    /// Returns the chosen CPU and the actions.
+    pub fn insert(
+        &mut self,
+        h: UnitId,
+        now: i64,
+        runnable: bool,
+        is_running: bool,
+    ) -> Result<(usize, Actions)> {
+        if self.unit(h)?.inserted {
+            return Err(Error::Busy);
+        }
+        let cpu = self.pick_cpu(h)?;
+        let mut a = Actions::default();
+        {
+            let u = get_mut(self.units, h.0)?;
+            u.cpu = cpu as u32;
+            u.inserted = true;
+            u.runnable = runnable;
+            if now >= u.cur_deadline {
+                update_deadline(u, now);
+            }
+        }
+        self.stats.inserts += 1;
+        if runnable && self.unit(h)?.queue == QueueKind::None && !self.unit(h)?.on_replq() {
+            self.replq_insert(h.0)?;
+            if !is_running {
+                self.runq_insert(h.0)?;
+                self.tickle(h.0, &mut a)?;
+            }
+        }
+        self.sync_timer(&mut a);
+        Ok((cpu, a))
+    }
+
+    /// Removes a unit (Xen's `remove_unit`): takes it off every queue.
+    pub fn remove(&mut self, h: UnitId) -> Result<Actions> {
+        self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        self.q_remove(h.0)?;
+        self.replq_remove(h.0)?;
+        let u = get_mut(self.units, h.0)?;
+        u.inserted = false;
+        u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
+        self.stats.removes += 1;
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// A unit stops being runnable (Xen's `sleep`): if it runs, its CPU must reschedule;
+    /// if queued, it leaves the queues; if being switched out, it will not be re-queued.
+    pub fn sleep(&mut self, h: UnitId) -> Result<Actions> {
+        let u = self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        let cpu = u.cpu as usize;
+        let queued = u.queue != QueueKind::None;
+        self.stats.sleeps += 1;
+        get_mut(self.units, h.0)?.runnable = false;
+        if self.curr(cpu) == Some(h) {
+            a.reschedule.set(cpu);
+        } else if queued {
+            self.q_remove(h.0)?;
+            self.replq_remove(h.0)?;
+        } else {
+            get_mut(self.units, h.0)?
+                .flags
+                .remove(UnitFlags::DELAYED_RUNQ_ADD);
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// The host reports that a unit is not runnable without a `sleep` (Xen pauses domains
+    /// without the scheduler lock; the shim reports it when it finds out). A queued unit
+    /// leaves both queues, exactly as in [`Self::sleep`].
+    pub fn set_unrunnable(&mut self, h: UnitId) -> Result<Actions> {
+        self.sleep(h)
+    }
+
+    /// A unit becomes runnable (Xen's `wake`).
+    pub fn wake(&mut self, h: UnitId, now: i64) -> Result<Actions> {
+        let u = self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        let cpu = u.cpu as usize;
+        let queued = u.queue != QueueKind::None;
+        self.stats.wakes += 1;
+        get_mut(self.units, h.0)?.runnable = true;
+        if self.curr(cpu) == Some(h) || queued {
+            return Ok(a);
+        }
+        let (missed, scheduled) = {
+            let u = get_mut(self.units, h.0)?;
+            let missed = now >= u.cur_deadline;
+            if missed {
+                update_deadline(u, now);
+            }
+            (missed, u.flags.contains(UnitFlags::SCHEDULED))
+        };
+        if scheduled {
+            get_mut(self.units, h.0)?
+                .flags
+                .insert(UnitFlags::DELAYED_RUNQ_ADD);
+            if missed && self.unit(h)?.on_replq() {
+                self.replq_remove(h.0)?;
+                self.replq_insert(h.0)?;
+            }
+            self.sync_timer(&mut a);
+            return Ok(a);
+        }
+        if !self.unit(h)?.on_replq() {
+            self.replq_insert(h.0)?;
+        }
+        self.runq_insert(h.0)?;
+        self.tickle(h.0, &mut a)?;
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// Picks the unit to run next on `cpu` at time `now` (Xen's `do_schedule`).
+    ///
+    /// `prev_runnable` is whether the current unit is still runnable; `tasklet` forces the
+    /// idle unit (tasklet work pending).
+    pub fn do_schedule(
+        &mut self,
+        cpu: usize,
+        now: i64,
+        prev_runnable: bool,
+        tasklet: bool,
+    ) -> Result<Decision> {
+        self.check_cpu(cpu)?;
+        let mut a = Actions::default();
+        self.stats.schedules += 1;
+        self.tickled.clear(cpu);
+        let curr = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?.curr;
+        if curr != NIL {
+            get_mut(self.units, curr)?.runnable = prev_runnable;
+            self.burn_budget(curr, now)?;
+        }
+        let mut next = NIL;
+        if tasklet {
+            self.stats.tasklet_idle += 1;
+        } else {
+            next = self.runq_pick(cpu)?;
+            if curr != NIL {
+                let c = get(self.units, curr)?;
+                let keep = prev_runnable
+                    && c.inserted
+                    && c.cur_budget > 0
+                    && (next == NIL
+                        || prio_cmp(c, get(self.units, next)?, self.policy.priority)
+                            == Ordering::Less);
+                if keep {
+                    next = curr;
+                }
+            }
+        }
+        if next != curr && curr != NIL && prev_runnable {
+            get_mut(self.units, curr)?
+                .flags
+                .insert(UnitFlags::DELAYED_RUNQ_ADD);
+        }
+        let mut d = Decision {
+            next: None,
+            slice: -1,
+            migrated: false,
+            actions: a,
+        };
+        if next != NIL {
+            if next != curr {
+                self.q_remove(next)?;
+                get_mut(self.units, next)?
+                    .flags
+                    .insert(UnitFlags::SCHEDULED);
+            }
+            let u = get_mut(self.units, next)?;
+            u.last_start = now;
+            if u.cpu as usize != cpu {
+                u.cpu = cpu as u32;
+                d.migrated = true;
+                self.stats.migrations += 1;
+            }
+            d.slice = u.cur_budget;
+            d.next = Some(UnitId(next));
+        }
+        if next != curr {
+            self.stats.switches += 1;
+        }
+        self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?.curr = next;
+        self.sync_timer(&mut a);
+        d.actions = a;
+        Ok(d)
+    }
+
+    /// The context of `prev` has been saved after a switch (Xen's `context_saved`).
+    /// `runnable` is whether it is still runnable.
+    pub fn context_saved(&mut self, prev: UnitId, runnable: bool) -> Result<Actions> {
+        self.unit(prev)?;
+        let mut a = Actions::default();
+        self.stats.context_saved += 1;
+        let delayed = {
+            let u = get_mut(self.units, prev.0)?;
+            u.flags.remove(UnitFlags::SCHEDULED);
+            u.runnable = runnable;
+            let d = u.flags.contains(UnitFlags::DELAYED_RUNQ_ADD);
+            u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
+            d
+        };
+        let inserted = self.unit(prev)?.inserted;
+        if delayed && runnable && inserted && !self.is_curr(prev) {
+            if !self.unit(prev)?.on_replq() {
+                self.replq_insert(prev.0)?;
+            }
+            self.runq_insert(prev.0)?;
+            self.tickle(prev.0, &mut a)?;
+        } else if !self.is_curr(prev) {
+            self.replq_remove(prev.0)?;
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// The replenishment timer fired at `now` (Xen's `repl_timer_handler`): every unit whose
+    /// deadline has passed gets a new period and a full budget, the run queue is re-sorted,
+    /// and CPUs are tickled as rt.c does. The returned timer operation programs the next
+    /// expiry (or stops the timer when nothing is pending).
+    pub fn timer_fire(&mut self, now: i64) -> Result<Actions> {
+        let mut a = Actions::default();
+        self.stats.timer_fires += 1;
+        // The timer has fired: it is no longer programmed.
+        self.timer = None;
+        let mut tmp = NIL;
+        while let Some(h) = self.replq.peek() {
+            if now < get(self.units, h)?.cur_deadline {
+                break;
+            }
+            self.replq.remove(self.units, h, self.policy.priority)?;
+            {
+                let u = get_mut(self.units, h)?;
+                update_deadline(u, now);
+                u.tmp_next = tmp;
+            }
+            tmp = h;
+            self.stats.replenishments += 1;
+            if get(self.units, h)?.queue != QueueKind::None {
+                self.q_remove(h)?;
+                self.runq_insert(h)?;
+            }
+        }
+        // rt.c builds its temporary list by head insertion: walk it in the same order.
+        while tmp != NIL {
+            let h = tmp;
+            let (cpu, queued) = {
+                let u = get_mut(self.units, h)?;
+                tmp = u.tmp_next;
+                u.tmp_next = NIL;
+                (u.cpu as usize, u.queue != QueueKind::None)
+            };
+            if self.curr(cpu) == Some(UnitId(h)) && !self.runq.is_empty() {
+                if let Some(head) = self.runq.peek() {
+                    let lower = prio_cmp(
+                        get(self.units, h)?,
+                        get(self.units, head)?,
+                        self.policy.priority,
+                    ) == Ordering::Greater;
+                    if lower {
+                        self.tickle(head, &mut a)?;
+                    }
+                }
+            } else {
+                let u = get_mut(self.units, h)?;
+                let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
+                u.flags.remove(UnitFlags::DEPLETED);
+                if was_depleted && queued {
+                    self.tickle(h, &mut a)?;
+                }
+            }
+            self.replq_insert(h)?;
+        }
+        self.sync_timer(&mut a);
+        if self.timer.is_none() {
+            a.timer = TimerOp::Stop;
+        }
+        Ok(a)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Mechanisms
+    // ----------------------------------------------------------------------------------
+
+    /// Burns the budget a running unit used since `last_start`. With extratime an exhausted
+    /// unit moves one priority level down (saturating) and gets a new budget; without, it
+    /// is depleted. A clock going backwards charges nothing and is counted.
+    fn burn_budget(&mut self, h: u32, now: i64) -> Result<()> {
+        let u = get_mut(self.units, h)?;
+        let delta = now.saturating_sub(u.last_start);
+        if delta < 0 {
+            self.stats.clock_backwards += 1;
+            u.last_start = now;
+            return Ok(());
+        }
+        u.cur_budget = u.cur_budget.saturating_sub(delta);
+        u.last_start = now;
+        if u.cur_budget <= 0 {
+            if u.has_extratime() {
+                u.priority_level = u.priority_level.saturating_add(1);
+                u.cur_budget = u.budget;
+            } else {
+                u.cur_budget = 0;
+                u.flags.insert(UnitFlags::DEPLETED);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first run-queue unit allowed on `cpu`. A non-runnable unit met on the way (a
+    /// domain paused without the scheduler lock) is dropped from both queues and the search
+    /// goes on (upstream fixes 0f1dec89d3 and 73c62927f6).
+    fn runq_pick(&mut self, cpu: usize) -> Result<u32> {
+        let online = self.online;
+        loop {
+            let found = self
+                .runq
+                .first_matching(self.units, self.policy.priority, |u| {
+                    u.affinity.test(cpu) && online.test(cpu)
+                })?;
+            let Some(h) = found else { return Ok(NIL) };
+            if get(self.units, h)?.runnable {
+                return Ok(h);
+            }
+            self.stats.dropped_unrunnable += 1;
+            self.q_remove(h)?;
+            self.replq_remove(h)?;
+        }
+    }
+
+    /// Puts a unit that is on the replenishment queue on the run queue (budget left or
+    /// extratime) or the depleted queue. A unit with extratime and no budget left is refilled
+    /// one level down first, so no unit on the run queue has zero budget (upstream fix
+    /// 37b49cb48e).
+    fn runq_insert(&mut self, h: u32) -> Result<()> {
+        let s = self.policy.priority;
+        let seq = self.next_seq();
+        let u = get_mut(self.units, h)?;
+        if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
+            return Err(Error::Corrupt);
+        }
+        if u.cur_budget <= 0 && u.has_extratime() {
+            u.priority_level = u.priority_level.saturating_add(1);
+            u.cur_budget = u.budget;
+        }
+        if u.cur_budget > 0 {
+            u.queue = QueueKind::Run;
+            u.runq_seq = seq;
+            self.runq.push(self.units, h, s)
+        } else {
+            u.queue = QueueKind::Depleted;
+            self.depleted.push(self.units, h)
+        }
+    }
+
+    fn q_remove(&mut self, h: u32) -> Result<()> {
+        let s = self.policy.priority;
+        let q = get(self.units, h)?.queue;
+        match q {
+            QueueKind::None => return Ok(()),
+            QueueKind::Run => self.runq.remove(self.units, h, s)?,
+            QueueKind::Depleted => self.depleted.remove(self.units, h)?,
+        }
+        get_mut(self.units, h)?.queue = QueueKind::None;
+        Ok(())
+    }
+
+    fn replq_insert(&mut self, h: u32) -> Result<()> {
+        let seq = self.next_seq();
+        get_mut(self.units, h)?.replq_seq = seq;
+        self.replq.push(self.units, h, self.policy.priority)
+    }
+
+    fn replq_remove(&mut self, h: u32) -> Result<()> {
+        if get(self.units, h)?.on_replq() {
+            self.replq.remove(self.units, h, self.policy.priority)?;
+        }
+        Ok(())
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Derives the timer operation from the replenishment queue's head: the timer must be
+    /// programmed for the earliest pending replenishment, or stopped when none is pending.
+    fn sync_timer(&mut self, a: &mut Actions) {
+        let want = self
+            .replq
+            .peek()
+            .and_then(|h| self.units.get(h as usize))
+            .map(|u| u.cur_deadline);
+        if want != self.timer {
+            a.timer = match want {
+                Some(t) => TimerOp::Set(t),
+                None => TimerOp::Stop,
+            };
+            self.timer = want;
+        }
+    }
+
+    /// Asks a CPU to reschedule for the newly queued unit `h` (Xen's `runq_tickle`): among
+    /// the online CPUs of its affinity that are not already tickled, searching from its own
+    /// CPU, the first idle one; otherwise the one running the lowest-priority unit, if that
+    /// is lower than `h`. O(CPUs).
+    fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        let s = self.policy.priority;
+        let u = get(self.units, h)?;
+        let mut not_tickled = u.affinity.and(&self.online).and_not(&self.tickled);
+        let mut cpu = not_tickled.test_or_cycle(u.cpu as usize);
+        let mut lowest = NIL;
+        while let Some(c) = cpu {
+            let curr = self.cpus.get(c).ok_or(Error::Corrupt)?.curr;
+            if curr == NIL {
+                self.stats.tickle_idle += 1;
+                return self.do_tickle(c, a);
+            }
+            if lowest == NIL
+                || prio_cmp(get(self.units, curr)?, get(self.units, lowest)?, s)
+                    == Ordering::Greater
+            {
+                lowest = curr;
+            }
+            not_tickled.clear(c);
+            cpu = not_tickled.cycle(c);
+        }
+        if lowest != NIL && prio_cmp(get(self.units, lowest)?, u, s) == Ordering::Greater {
+            self.stats.tickle_busy += 1;
+            let c = get(self.units, lowest)?.cpu as usize;
+            return self.do_tickle(c, a);
+        }
+        self.stats.tickle_none += 1;
+        Ok(())
+    }
+
+    fn do_tickle(&mut self, cpu: usize, a: &mut Actions) -> Result<()> {
+        self.tickled.set(cpu);
+        a.reschedule.set(cpu);
+        Ok(())
+    }
+}
+
+/// Starts the period that contains `now` for a unit whose deadline has passed: the next
+/// deadline after `now`, a full budget, reserved priority level (Xen's `rt_update_deadline`).
+fn update_deadline(u: &mut Unit, now: i64) {
+    u.cur_deadline = next_deadline(u.cur_deadline, u.period, now);
+    u.last_start = now;
+    u.cur_budget = u.budget;
+    u.priority_level = 0;
+}
+
+// Internal access for the invariant checker.
+impl<'a> Scheduler<'a> {
+    pub(crate) fn raw_units(&self) -> &[Unit] {
+        self.units
+    }
+    pub(crate) fn raw_cpus(&self) -> &[Pcpu] {
+        self.cpus
+    }
+    pub(crate) fn raw_runq(&self) -> &Heap<'a> {
+        &self.runq
+    }
+    pub(crate) fn raw_replq(&self) -> &Heap<'a> {
+        &self.replq
+    }
+    pub(crate) fn raw_depleted(&self) -> &DepletedList {
+        &self.depleted
+    }
+    #[cfg(test)]
+    pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {
+        self.units
+    }
+}

@@ -1,0 +1,40 @@
+//! Event counters of an instance (Xen's `SCHED_STAT_CRANK` counters and more), exported
+//! through the C ABI and shown in the debug-key dump.
+
+/// Counters, each incremented with wrapping arithmetic (they are statistics, not state).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(C)]
+pub struct Stats {
+    /// `do_schedule` calls.
+    pub schedules: u64,
+    /// `do_schedule` calls that picked a different unit than the current one.
+    pub switches: u64,
+    /// `do_schedule` calls that went idle for tasklet work.
+    pub tasklet_idle: u64,
+    /// Units picked on a CPU other than their own.
+    pub migrations: u64,
+    /// `wake` calls.
+    pub wakes: u64,
+    /// `sleep` calls.
+    pub sleeps: u64,
+    /// `insert` calls.
+    pub inserts: u64,
+    /// `remove` calls.
+    pub removes: u64,
+    /// `context_saved` calls.
+    pub context_saved: u64,
+    /// Replenishment timer expiries handled.
+    pub timer_fires: u64,
+    /// Units replenished by the timer.
+    pub replenishments: u64,
+    /// Tickles that found an idle CPU.
+    pub tickle_idle: u64,
+    /// Tickles that preempted a lower-priority unit.
+    pub tickle_busy: u64,
+    /// Tickles that found no CPU to preempt.
+    pub tickle_none: u64,
+    /// Budget burns where the clock was behind the unit's last start (nothing charged).
+    pub clock_backwards: u64,
+    /// Non-runnable units found on the run queue by `do_schedule` and dropped.
+    pub dropped_unrunnable: u64,
+}
