@@ -1,0 +1,699 @@
+//! The exported `extern "C"` entry points.
+//!
+//! Each is `unsafe` to call: its pointer arguments must be null or valid for the access
+//! described, and calls on one instance must be serialised by the caller (its scheduler
+//! lock). Every argument is checked; failures return a negated errno and change nothing.
+
+use core::mem::{align_of, size_of};
+
+use rtsched::{
+    CpuMask, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage, Topology, Unit,
+    UnitId, MAX_CPUS,
+};
+
+use crate::ptr::{input, inst, inst_mut, out, Instance, Rtsched, MAGIC};
+use crate::types::*;
+
+/// Returns early with `-EINVAL` when an `Option` is `None`.
+macro_rules! arg {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return RtschedResult::Einval,
+        }
+    };
+}
+
+/// Returns early with the mapped errno when a core call fails.
+macro_rules! core_call {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return RtschedResult::from(e),
+        }
+    };
+}
+
+/// Byte offsets of the parts of an instance's memory.
+struct Layout {
+    units: usize,
+    runq: usize,
+    replq: usize,
+    cpus: usize,
+    size: usize,
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The alignment every part of the memory needs.
+const ALIGN: usize = max(
+    max(align_of::<Instance>(), align_of::<Unit>()),
+    max(align_of::<u32>(), align_of::<Pcpu>()),
+);
+
+fn round_up(x: usize) -> Option<usize> {
+    x.checked_add(ALIGN - 1).map(|v| v & !(ALIGN - 1))
+}
+
+fn layout(capacity: u32, nr_cpus: u32) -> Option<Layout> {
+    if capacity == 0 || capacity == u32::MAX || nr_cpus == 0 || nr_cpus as usize > MAX_CPUS {
+        return None;
+    }
+    let cap = capacity as usize;
+    let units = round_up(size_of::<Instance>())?;
+    let runq = round_up(units.checked_add(size_of::<Unit>().checked_mul(cap)?)?)?;
+    let replq = round_up(runq.checked_add(size_of::<u32>().checked_mul(cap)?)?)?;
+    let cpus = round_up(replq.checked_add(size_of::<u32>().checked_mul(cap)?)?)?;
+    let size = round_up(cpus.checked_add(size_of::<Pcpu>().checked_mul(nr_cpus as usize)?)?)?;
+    Some(Layout {
+        units,
+        runq,
+        replq,
+        cpus,
+        size,
+    })
+}
+
+/// Bytes of memory an instance with `capacity` units and `nr_cpus` CPUs needs, or 0 when
+/// the numbers are out of range (capacity 0, more than 256 CPUs).
+#[no_mangle]
+pub extern "C" fn rtsched_mem_size(capacity: u32, nr_cpus: u32) -> usize {
+    match layout(capacity, nr_cpus) {
+        Some(l) => l.size,
+        None => 0,
+    }
+}
+
+/// Alignment (bytes) the memory of an instance needs.
+#[no_mangle]
+pub extern "C" fn rtsched_mem_align() -> usize {
+    ALIGN
+}
+
+/// Library version: `major << 16 | minor << 8 | patch`.
+#[no_mangle]
+pub extern "C" fn rtsched_version() -> u32 {
+    const fn num(s: &str) -> u32 {
+        let b = s.as_bytes();
+        let mut v = 0u32;
+        let mut i = 0;
+        while i < b.len() {
+            v = v * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        v
+    }
+    const V: u32 = (num(env!("CARGO_PKG_VERSION_MAJOR")) << 16)
+        | (num(env!("CARGO_PKG_VERSION_MINOR")) << 8)
+        | num(env!("CARGO_PKG_VERSION_PATCH"));
+    V
+}
+
+fn policy_from(p: &RtschedPolicy) -> Option<Policy> {
+    Some(Policy {
+        topology: match p.topology {
+            0 => Topology::Global,
+            1 => Topology::Partition,
+            _ => return None,
+        },
+        priority: priority_from(p.priority)?,
+        server: match p.server {
+            0 => ServerKind::Deferrable,
+            1 => ServerKind::Periodic,
+            _ => return None,
+        },
+        admission: match p.admission {
+            0 => false,
+            1 => true,
+            _ => return None,
+        },
+    })
+}
+
+fn priority_from(p: u32) -> Option<PriorityScheme> {
+    match p {
+        0 => Some(PriorityScheme::Edf),
+        1 => Some(PriorityScheme::Dm),
+        _ => None,
+    }
+}
+
+fn policy_to(p: Policy) -> RtschedPolicy {
+    RtschedPolicy {
+        topology: p.topology as u32,
+        priority: p.priority as u32,
+        server: p.server as u32,
+        admission: p.admission as u32,
+    }
+}
+
+/// Initialises an instance in `mem` (`len` bytes, aligned to [`rtsched_mem_align`]) for
+/// `capacity` units and CPUs `0..nr_cpus` (none online yet), and stores its handle in `*out`.
+///
+/// # Safety
+/// `mem` must be valid for writes of `len` bytes and not used by anything else while the
+/// instance lives; `policy` and `out` must be null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_init(
+    mem: *mut core::ffi::c_void,
+    len: usize,
+    capacity: u32,
+    nr_cpus: u32,
+    policy: *const RtschedPolicy,
+    out_handle: *mut *mut Rtsched,
+) -> RtschedResult {
+    let l = arg!(layout(capacity, nr_cpus));
+    // SAFETY: `policy` is null or valid for reads (caller contract); all fields are u32.
+    let pol = arg!(policy_from(&arg!(unsafe { input(policy) })));
+    // SAFETY: `out_handle` is null or valid for writes.
+    let out_handle = arg!(unsafe { out(out_handle) });
+    let base = mem as *mut u8;
+    if base.is_null() || !(base as usize).is_multiple_of(ALIGN) || len < l.size {
+        return RtschedResult::Einval;
+    }
+    let cap = capacity as usize;
+    let ncpus = nr_cpus as usize;
+    // SAFETY: `mem` is valid for `len >= l.size` bytes and aligned to ALIGN (checked above);
+    // every part starts at an ALIGN-aligned offset within `l.size` and the parts do not
+    // overlap (see `layout`). Each part is fully initialised with `write` before a slice
+    // over it is formed, and the memory is exclusively the instance's from now on, so the
+    // `'static` slices are never aliased.
+    let storage = unsafe {
+        let units = base.add(l.units) as *mut Unit;
+        let runq = base.add(l.runq) as *mut u32;
+        let replq = base.add(l.replq) as *mut u32;
+        let cpus = base.add(l.cpus) as *mut Pcpu;
+        for i in 0..cap {
+            units.add(i).write(Unit::EMPTY);
+            runq.add(i).write(0);
+            replq.add(i).write(0);
+        }
+        for i in 0..ncpus {
+            cpus.add(i).write(Pcpu::IDLE);
+        }
+        Storage {
+            units: core::slice::from_raw_parts_mut(units, cap),
+            runq: core::slice::from_raw_parts_mut(runq, cap),
+            replq: core::slice::from_raw_parts_mut(replq, cap),
+            cpus: core::slice::from_raw_parts_mut(cpus, ncpus),
+        }
+    };
+    let sched = core_call!(Scheduler::new(storage, pol));
+    let p = base as *mut Instance;
+    // SAFETY: `p` is aligned and the first `size_of::<Instance>()` bytes are ours.
+    unsafe {
+        p.write(Instance {
+            magic: MAGIC,
+            sched,
+        })
+    };
+    *out_handle = p as *mut Rtsched;
+    RtschedResult::Ok
+}
+
+/// Invalidates an instance: later calls with its handle return `-EINVAL`. The memory can
+/// be freed afterwards.
+///
+/// # Safety
+/// `s` must be null or a handle from [`rtsched_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_deinit(s: *mut Rtsched) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    i.magic = 0;
+    RtschedResult::Ok
+}
+
+/// A CPU joins the instance (Xen's `switch_sched`).
+///
+/// # Safety
+/// `s` must be null or a live handle; calls serialised by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_cpu_add(s: *mut Rtsched, cpu: u32) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    core_call!(i.sched.cpu_add(cpu as usize));
+    RtschedResult::Ok
+}
+
+/// A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle.
+///
+/// # Safety
+/// As [`rtsched_cpu_add`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_cpu_remove(s: *mut Rtsched, cpu: u32) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    core_call!(i.sched.cpu_remove(cpu as usize));
+    RtschedResult::Ok
+}
+
+/// Allocates a unit with Xen's defaults (10 ms, 4 ms, extratime) and hard affinity
+/// `*affinity`; stores its handle in `*out_handle`.
+///
+/// # Safety
+/// `s` a live handle or null; `affinity`, `out_handle` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_alloc(
+    s: *mut Rtsched,
+    domain: u32,
+    vcpu: u32,
+    affinity: *const RtschedCpumask,
+    out_handle: *mut u32,
+) -> RtschedResult {
+    // SAFETY: caller contract for all three pointers.
+    let (i, aff, o) = unsafe { (inst_mut(s), input(affinity), out(out_handle)) };
+    let (i, aff, o) = (arg!(i), arg!(aff), arg!(o));
+    let h = core_call!(i.sched.unit_alloc(domain, vcpu, aff.into()));
+    *o = h.0;
+    RtschedResult::Ok
+}
+
+/// Frees a unit; it must be removed and not running.
+///
+/// # Safety
+/// As [`rtsched_cpu_add`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_free(s: *mut Rtsched, unit: u32) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    core_call!(i.sched.unit_free(UnitId(unit)));
+    RtschedResult::Ok
+}
+
+/// Writes `a` to `*o` and returns success.
+fn ok_actions(o: &mut RtschedActions, a: rtsched::Actions) -> RtschedResult {
+    *o = a.into();
+    RtschedResult::Ok
+}
+
+/// Inserts a unit (Xen's `insert_unit`); stores the CPU it is assigned to in `*out_cpu`
+/// (the host calls `sched_set_res` with it) and the actions in `*actions`.
+///
+/// # Safety
+/// `s` a live handle or null; `out_cpu`, `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_insert(
+    s: *mut Rtsched,
+    unit: u32,
+    now: i64,
+    runnable: bool,
+    is_running: bool,
+    out_cpu: *mut u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, c, o) = unsafe { (inst_mut(s), out(out_cpu), out(actions)) };
+    let (i, c, o) = (arg!(i), arg!(c), arg!(o));
+    let (cpu, a) = core_call!(i.sched.insert(UnitId(unit), now, runnable, is_running));
+    *c = cpu as u32;
+    ok_actions(o, a)
+}
+
+/// Removes a unit from every queue (Xen's `remove_unit`).
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_remove(
+    s: *mut Rtsched,
+    unit: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.remove(UnitId(unit))))
+}
+
+/// A unit became runnable at `now` (Xen's `wake`).
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_wake(
+    s: *mut Rtsched,
+    unit: u32,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.wake(UnitId(unit), now)))
+}
+
+/// A unit stopped being runnable (Xen's `sleep`).
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_sleep(
+    s: *mut Rtsched,
+    unit: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.sleep(UnitId(unit))))
+}
+
+/// The host found a queued unit not runnable (a domain paused without the scheduler lock):
+/// it leaves both queues.
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_unrunnable(
+    s: *mut Rtsched,
+    unit: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.set_unrunnable(UnitId(unit))))
+}
+
+/// The first run-queue unit allowed on `cpu`, or `RTSCHED_NONE`, without changing anything.
+///
+/// # Safety
+/// `s` a live handle or null; `out_unit` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_runq_peek(
+    s: *const Rtsched,
+    cpu: u32,
+    out_unit: *mut u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(out_unit)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let h = core_call!(i.sched.runq_peek(cpu as usize));
+    *o = h.map_or(RTSCHED_NONE, |h| h.0);
+    RtschedResult::Ok
+}
+
+/// Picks the next unit for `cpu` at `now` (Xen's `do_schedule`).
+///
+/// # Safety
+/// `s` a live handle or null; `decision` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_do_schedule(
+    s: *mut Rtsched,
+    cpu: u32,
+    now: i64,
+    prev_runnable: bool,
+    tasklet_work: bool,
+    decision: *mut RtschedDecision,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(decision)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let d = core_call!(i
+        .sched
+        .do_schedule(cpu as usize, now, prev_runnable, tasklet_work));
+    *o = RtschedDecision {
+        next: d.next.map_or(RTSCHED_NONE, |h| h.0),
+        migrated: d.migrated as u32,
+        slice: d.slice,
+        actions: d.actions.into(),
+    };
+    RtschedResult::Ok
+}
+
+/// The context of `unit` was saved after it was switched out (Xen's `context_saved`).
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_context_saved(
+    s: *mut Rtsched,
+    unit: u32,
+    runnable: bool,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.context_saved(UnitId(unit), runnable)))
+}
+
+/// The replenishment timer fired at `now`.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_timer_fire(
+    s: *mut Rtsched,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.timer_fire(now)))
+}
+
+/// The CPU a unit should be assigned to (Xen's `pick_resource`).
+///
+/// # Safety
+/// `s` a live handle or null; `out_cpu` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_pick_cpu(
+    s: *const Rtsched,
+    unit: u32,
+    out_cpu: *mut u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(out_cpu)) };
+    let (i, o) = (arg!(i), arg!(o));
+    *o = core_call!(i.sched.pick_cpu(UnitId(unit))) as u32;
+    RtschedResult::Ok
+}
+
+/// Assigns a unit to `cpu` (Xen's `migrate`).
+///
+/// # Safety
+/// As [`rtsched_cpu_add`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_migrate(
+    s: *mut Rtsched,
+    unit: u32,
+    cpu: u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    core_call!(i.sched.migrate(UnitId(unit), cpu as usize));
+    RtschedResult::Ok
+}
+
+/// Sets a unit's hard affinity.
+///
+/// # Safety
+/// `s` a live handle or null; `mask` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_affinity(
+    s: *mut Rtsched,
+    unit: u32,
+    mask: *const RtschedCpumask,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, m) = unsafe { (inst_mut(s), input(mask)) };
+    let (i, m) = (arg!(i), arg!(m));
+    core_call!(i.sched.set_affinity(UnitId(unit), CpuMask::from(m)));
+    RtschedResult::Ok
+}
+
+/// Sets a unit's parameters (Xen's `putvcpuinfo`): `-EINVAL` and no change when invalid.
+///
+/// # Safety
+/// `s` a live handle or null; `params` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_params(
+    s: *mut Rtsched,
+    unit: u32,
+    params: *const RtschedParams,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, p) = unsafe { (inst_mut(s), input(params)) };
+    let (i, p) = (arg!(i), arg!(p));
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    if p.reserved != 0 {
+        return RtschedResult::Einval;
+    }
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    core_call!(i.sched.set_params(UnitId(unit), params));
+    RtschedResult::Ok
+}
+
+/// Reads a unit's parameters (Xen's `getvcpuinfo`).
+///
+/// # Safety
+/// `s` a live handle or null; `params` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_get_params(
+    s: *const Rtsched,
+    unit: u32,
+    params: *mut RtschedParams,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(params)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let p = core_call!(i.sched.params(UnitId(unit)));
+    *o = RtschedParams {
+        period: p.period,
+        budget: p.budget,
+        flags: if p.extratime {
+            RtschedParamFlags::EXTRATIME.bits()
+        } else {
+            0
+        },
+        reserved: 0,
+    };
+    RtschedResult::Ok
+}
+
+/// Sets period and budget of every unit of `domain` (Xen's `putinfo`), validated like
+/// per-unit parameters (stricter than rt.c); stores the number of units in `*out_count`.
+///
+/// # Safety
+/// `s` a live handle or null; `out_count` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_domain_set_params(
+    s: *mut Rtsched,
+    domain: u32,
+    period: i64,
+    budget: i64,
+    out_count: *mut u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(out_count)) };
+    let (i, o) = (arg!(i), arg!(o));
+    *o = core_call!(i.sched.set_domain_params(domain, period, budget));
+    RtschedResult::Ok
+}
+
+/// A snapshot of one unit (for the debug-key dump).
+///
+/// # Safety
+/// `s` a live handle or null; `info` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_info(
+    s: *const Rtsched,
+    unit: u32,
+    info: *mut RtschedUnitInfo,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(info)) };
+    let (i, o) = (arg!(i), arg!(o));
+    *o = core_call!(i.sched.unit_info(UnitId(unit)));
+    RtschedResult::Ok
+}
+
+/// The unit at heap position `index` of a queue (`which`: 0 run, 1 replenishment), or
+/// `RTSCHED_NONE` past the end.
+///
+/// # Safety
+/// `s` a live handle or null; `out_unit` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_queue_at(
+    s: *const Rtsched,
+    which: u32,
+    index: u32,
+    out_unit: *mut u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(out_unit)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let h = match which {
+        0 => i.sched.runq_at(index as usize),
+        1 => i.sched.replq_at(index as usize),
+        _ => return RtschedResult::Einval,
+    };
+    *o = h.map_or(RTSCHED_NONE, |h| h.0);
+    RtschedResult::Ok
+}
+
+/// Queue lengths, timer, online and tickled CPUs, and policy.
+///
+/// # Safety
+/// `s` a live handle or null; `info` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_queue_info(
+    s: *const Rtsched,
+    info: *mut RtschedQueueInfo,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(info)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let (r, d, q) = i.sched.queue_lens();
+    *o = RtschedQueueInfo {
+        runq_len: r as u32,
+        depleted_len: d as u32,
+        replq_len: q as u32,
+        nr_units: i.sched.nr_units(),
+        timer: i.sched.timer().unwrap_or(-1),
+        online: i.sched.online().into(),
+        tickled: i.sched.tickled().into(),
+        policy: policy_to(i.sched.policy()),
+    };
+    RtschedResult::Ok
+}
+
+/// Event counters.
+///
+/// # Safety
+/// `s` a live handle or null; `stats` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_stats(
+    s: *const Rtsched,
+    stats: *mut RtschedStats,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(stats)) };
+    let (i, o) = (arg!(i), arg!(o));
+    *o = i.sched.stats();
+    RtschedResult::Ok
+}
+
+/// Switches the priority scheme (0 EDF, 1 DM) at run time.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_set_priority(
+    s: *mut Rtsched,
+    scheme: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let p = arg!(priority_from(scheme));
+    ok_actions(o, core_call!(i.sched.set_priority_scheme(p)))
+}
+
+/// Checks the instance's structural invariants: 0, or `-EIO` when one is violated.
+///
+/// # Safety
+/// `s` a live handle or null.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_check(s: *const Rtsched) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst(s) });
+    match rtsched::invariants::check(&i.sched) {
+        Ok(()) => RtschedResult::Ok,
+        Err(_) => RtschedResult::Eio,
+    }
+}
