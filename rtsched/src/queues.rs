@@ -397,7 +397,7 @@ mod tests {
             h.push(&mut units, i, PriorityScheme::Edf).unwrap();
         }
         for m in 1..60u32 {
-            let ok = |u: &Unit| u.runq_seq % m as u64 == 0 && u.cur_deadline >= 6;
+            let ok = |u: &Unit| u.runq_seq.is_multiple_of(m as u64) && u.cur_deadline >= 6;
             let a = h.first_matching(&units, PriorityScheme::Edf, ok).unwrap();
             let b = h.scan_matching(&units, PriorityScheme::Edf, ok).unwrap();
             assert_eq!(a, b, "m={m}");
