@@ -597,7 +597,7 @@ pub unsafe extern "C" fn rtsched_unit_info(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst(s), out(info)) };
     let (i, o) = (arg!(i), arg!(o));
-    *o = core_call!(i.sched.unit_info(UnitId(unit)));
+    *o = core_call!(i.sched.unit_info(UnitId(unit))).into();
     RtschedResult::Ok
 }
 
@@ -663,7 +663,7 @@ pub unsafe extern "C" fn rtsched_stats(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst(s), out(stats)) };
     let (i, o) = (arg!(i), arg!(o));
-    *o = i.sched.stats();
+    *o = i.sched.stats().into();
     RtschedResult::Ok
 }
 

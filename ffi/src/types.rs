@@ -150,13 +150,103 @@ pub struct RtschedPolicy {
 }
 assert_eq_align!(RtschedPolicy, u32);
 
-/// A snapshot of one unit (for Xen's debug-key dump).
-pub type RtschedUnitInfo = rtsched::UnitInfo;
+/// A snapshot of one unit (for Xen's debug-key dump). The C ABI's own copy of
+/// `rtsched::UnitInfo`, so the ABI stays stable when the core's type changes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtschedUnitInfo {
+    /// Domain id given at allocation.
+    pub domain: u32,
+    /// VCPU id within the domain.
+    pub vcpu: u32,
+    /// Period, ns.
+    pub period: i64,
+    /// Budget, ns.
+    pub budget: i64,
+    /// Budget left, ns.
+    pub cur_budget: i64,
+    /// Current deadline, ns.
+    pub cur_deadline: i64,
+    /// Last start or replenishment, ns.
+    pub last_start: i64,
+    /// Extratime level (0 on reserved budget).
+    pub priority_level: u32,
+    /// Flag bits: 2 scheduled, 4 delayed run-queue add, 8 depleted, 16 extratime.
+    pub flags: u32,
+    /// Assigned PCPU.
+    pub cpu: u32,
+    /// 0 no queue, 1 run queue, 2 depleted queue.
+    pub queue: u32,
+    /// 1 when a replenishment is pending.
+    pub on_replq: u32,
+    /// 1 when last reported runnable.
+    pub runnable: u32,
+    /// 1 when inserted.
+    pub inserted: u32,
+    /// 1 when running on its CPU.
+    pub running: u32,
+}
 const_assert_eq!(core::mem::size_of::<RtschedUnitInfo>(), 80);
 
-/// Event counters.
-pub type RtschedStats = rtsched::Stats;
-const_assert_eq!(core::mem::size_of::<RtschedStats>(), 16 * 8);
+impl From<rtsched::UnitInfo> for RtschedUnitInfo {
+    fn from(u: rtsched::UnitInfo) -> Self {
+        RtschedUnitInfo {
+            domain: u.domain,
+            vcpu: u.vcpu,
+            period: u.period,
+            budget: u.budget,
+            cur_budget: u.cur_budget,
+            cur_deadline: u.cur_deadline,
+            last_start: u.last_start,
+            priority_level: u.priority_level,
+            flags: u.flags,
+            cpu: u.cpu,
+            queue: u.queue,
+            on_replq: u.on_replq,
+            runnable: u.runnable,
+            inserted: u.inserted,
+            running: u.running,
+        }
+    }
+}
+
+/// Number of event counters in [`RtschedStats`].
+pub const RTSCHED_NR_STATS: usize = 16;
+
+/// Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
+/// sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
+/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable (see `rtsched::Stats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RtschedStats {
+    /// The counters.
+    pub counters: [u64; RTSCHED_NR_STATS],
+}
+
+impl From<rtsched::Stats> for RtschedStats {
+    fn from(s: rtsched::Stats) -> Self {
+        RtschedStats {
+            counters: [
+                s.schedules,
+                s.switches,
+                s.tasklet_idle,
+                s.migrations,
+                s.wakes,
+                s.sleeps,
+                s.inserts,
+                s.removes,
+                s.context_saved,
+                s.timer_fires,
+                s.replenishments,
+                s.tickle_idle,
+                s.tickle_busy,
+                s.tickle_none,
+                s.clock_backwards,
+                s.dropped_unrunnable,
+            ],
+        }
+    }
+}
 
 /// Queue summary of an instance.
 #[repr(C)]
