@@ -227,36 +227,42 @@ impl<'a> Heap<'a> {
         if self.len == 0 {
             return Ok(None);
         }
-        frontier[0] = 0;
+        // The root (position 0) is the first pending node.
         n += 1;
         while n > 0 {
             // Pop the best pending node.
             let mut best = 0usize;
+            let mut best_h = self.frontier_unit(&frontier, 0)?;
             for j in 1..n {
-                let a = self.at(frontier[j] as usize).ok_or(Error::Corrupt)?;
-                let b = self.at(frontier[best] as usize).ok_or(Error::Corrupt)?;
-                if self.before_h(units, a, b, s)? {
+                let h = self.frontier_unit(&frontier, j)?;
+                if self.before_h(units, h, best_h, s)? {
                     best = j;
+                    best_h = h;
                 }
             }
-            let i = frontier[best] as usize;
+            let i = *frontier.get(best).ok_or(Error::Corrupt)? as usize;
             n -= 1;
-            frontier[best] = frontier[n];
-            let h = self.at(i).ok_or(Error::Corrupt)?;
-            if ok(unit(units, h)?) {
-                return Ok(Some(h));
+            let last = *frontier.get(n).ok_or(Error::Corrupt)?;
+            *frontier.get_mut(best).ok_or(Error::Corrupt)? = last;
+            if ok(unit(units, best_h)?) {
+                return Ok(Some(best_h));
             }
             for c in [2 * i + 1, 2 * i + 2] {
                 if c < self.len {
-                    if n >= PICK_FRONTIER {
-                        return self.scan_matching(units, s, ok);
+                    match frontier.get_mut(n) {
+                        Some(slot) => *slot = c as u32,
+                        None => return self.scan_matching(units, s, ok),
                     }
-                    frontier[n] = c as u32;
                     n += 1;
                 }
             }
         }
         Ok(None)
+    }
+
+    fn frontier_unit(&self, frontier: &[u32], j: usize) -> Result<u32> {
+        let pos = *frontier.get(j).ok_or(Error::Corrupt)?;
+        self.at(pos as usize).ok_or(Error::Corrupt)
     }
 
     fn scan_matching(
