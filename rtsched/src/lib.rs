@@ -35,10 +35,12 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod admission;
 pub mod cpumask;
 pub mod error;
 pub mod invariants;
 pub mod params;
+pub mod partition;
 pub mod policy;
 pub mod queues;
 pub mod sched;
