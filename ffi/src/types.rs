@@ -211,11 +211,12 @@ impl From<rtsched::UnitInfo> for RtschedUnitInfo {
 }
 
 /// Number of event counters in [`RtschedStats`].
-pub const RTSCHED_NR_STATS: usize = 16;
+pub const RTSCHED_NR_STATS: usize = 17;
 
 /// Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
 /// sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
-/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable (see `rtsched::Stats`).
+/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks (see
+/// `rtsched::Stats`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RtschedStats {
@@ -243,6 +244,7 @@ impl From<rtsched::Stats> for RtschedStats {
                 s.tickle_none,
                 s.clock_backwards,
                 s.dropped_unrunnable,
+                s.phantom_picks,
             ],
         }
     }

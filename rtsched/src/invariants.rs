@@ -12,7 +12,9 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - the heaps are ordered and their recorded positions are right; the depleted list is
 ///   well linked and holds exactly the units marked depleted-queued;
 /// - `0 <= cur_budget <= budget`; a unit on the run queue has budget left;
-/// - a unit the host last reported runnable is running, queued, or pending its delayed add;
+/// - a unit the host last reported runnable is running, queued, or pending its delayed add
+///   (or, periodic server, a blocked unit its CPU idles on, which that CPU was told about);
+/// - a blocked periodic server charged on a CPU is on no queue and on no other CPU;
 /// - the replenishment timer is programmed for the earliest pending replenishment;
 /// - tickled CPUs are online.
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
@@ -58,6 +60,14 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             continue;
         }
         let running_on = cpus.iter().filter(|p| p.curr == id.0).count();
+        let phantom_on = cpus.iter().filter(|p| p.phantom == id.0).count();
+        if phantom_on > 1 || (phantom_on == 1 && running_on > 0) {
+            return Err("blocked server charged on two CPUs or while running");
+        }
+        let phantom = phantom_on == 1;
+        if phantom && (u.queue != QueueKind::None || !u.on_replq()) {
+            return Err("blocked server on a CPU is queued or has no pending replenishment");
+        }
         if running_on > 1 {
             return Err("unit runs on two CPUs");
         }
@@ -95,7 +105,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         let pending = u
             .flags
             .contains(UnitFlags::SCHEDULED | UnitFlags::DELAYED_RUNQ_ADD);
-        if u.inserted && u.runnable && !(running || queued || pending) {
+        if u.inserted && u.runnable && !(running || queued || pending || phantom) {
             return Err("runnable unit neither running, queued nor pending (lost wake-up)");
         }
     }

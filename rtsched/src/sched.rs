@@ -30,6 +30,7 @@
 use core::cmp::Ordering;
 
 use crate::actions::{Actions, Decision, TimerOp};
+use crate::admission::{Test, Verdict};
 use crate::cpumask::{CpuMask, MAX_CPUS};
 use crate::error::{Error, Result};
 use crate::params::{next_deadline, Params};
@@ -43,11 +44,17 @@ use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, UnitInfo, NIL};
 pub struct Pcpu {
     /// The unit running on this CPU (Xen's `curr_on_cpu`), [`NIL`] for idle.
     pub(crate) curr: u32,
+    /// Periodic server only: the blocked unit whose budget this idle CPU is consuming
+    /// ([`NIL`] for none). It is off the queues until the CPU next runs `do_schedule`.
+    pub(crate) phantom: u32,
 }
 
 impl Pcpu {
     /// An idle CPU.
-    pub const IDLE: Pcpu = Pcpu { curr: NIL };
+    pub const IDLE: Pcpu = Pcpu {
+        curr: NIL,
+        phantom: NIL,
+    };
 }
 
 impl Default for Pcpu {
@@ -99,8 +106,9 @@ fn get_mut(units: &mut [Unit], h: u32) -> Result<&mut Unit> {
 impl<'a> Scheduler<'a> {
     /// Creates an instance over `storage` with no CPUs online and no units.
     ///
-    /// Only the global topology with the deferrable server is implemented; other policies
-    /// return [`Error::InvalidParams`].
+    /// Under [`Topology::Partition`] an instance is one PCPU's scheduler: it accepts a single
+    /// online CPU, and units move between PCPUs only by explicit migration between instances
+    /// (see [`crate::partition`]).
     pub fn new(storage: Storage<'a>, policy: Policy) -> Result<Self> {
         let Storage {
             units,
@@ -115,12 +123,6 @@ impl<'a> Scheduler<'a> {
             || cpus.len() > MAX_CPUS
         {
             return Err(Error::BadStorage);
-        }
-        if policy.topology != Topology::Global
-            || policy.server != ServerKind::Deferrable
-            || policy.admission
-        {
-            return Err(Error::InvalidParams);
         }
         for u in units.iter_mut() {
             *u = Unit::EMPTY;
@@ -288,7 +290,9 @@ impl<'a> Scheduler<'a> {
     /// A CPU joins the instance (Xen's `switch_sched`): it starts idle.
     pub fn cpu_add(&mut self, cpu: usize) -> Result<()> {
         let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
-        if self.online.test(cpu) {
+        if self.online.test(cpu)
+            || (self.policy.topology == Topology::Partition && !self.online.is_empty())
+        {
             return Err(Error::Busy);
         }
         *p = Pcpu::IDLE;
@@ -345,7 +349,16 @@ impl<'a> Scheduler<'a> {
     }
 
     fn is_curr(&self, h: UnitId) -> bool {
-        self.cpus.iter().any(|p| p.curr == h.0)
+        self.cpus.iter().any(|p| p.curr == h.0 || p.phantom == h.0)
+    }
+
+    fn periodic(&self) -> bool {
+        self.policy.server == ServerKind::Periodic
+    }
+
+    /// The CPU whose idle time is being charged to `h` (periodic server), if any.
+    fn phantom_cpu(&self, h: u32) -> Option<usize> {
+        self.cpus.iter().position(|p| p.phantom == h)
     }
 
     /// Sets a unit's parameters (Xen's `putvcpuinfo`), validated as Xen does. Invalid
@@ -358,12 +371,52 @@ impl<'a> Scheduler<'a> {
         if !p.is_valid() {
             return Err(Error::InvalidParams);
         }
+        if !self.admits(Change::Unit(h.0, p)) {
+            return Err(Error::NotAdmitted);
+        }
         let u = get_mut(self.units, h.0)?;
         u.period = p.period;
         u.budget = p.budget;
         u.cur_budget = u.cur_budget.min(p.budget);
         u.flags.set(UnitFlags::EXTRATIME, p.extratime);
         Ok(Actions::default())
+    }
+
+    /// The admission verdict for the reservations of the inserted units under the policy in
+    /// force (see [`crate::admission`]), whether or not admission control is enabled.
+    pub fn admission(&self) -> Verdict {
+        self.test_with(Change::None).verdict()
+    }
+
+    fn test_with(&self, ch: Change) -> Test {
+        let scheme = match ch {
+            Change::Scheme(s) => s,
+            _ => self.policy.priority,
+        };
+        let mut t = Test::new(self.policy.topology, scheme, self.online.count());
+        for (i, u) in self.units.iter().enumerate() {
+            let i = i as u32;
+            if !u.in_use || !(u.inserted || ch == Change::Insert(i)) {
+                continue;
+            }
+            let p = match ch {
+                Change::Unit(h, p) if h == i => p,
+                Change::Domain(d, period, budget) if d == u.domain => Params {
+                    period,
+                    budget,
+                    extratime: u.has_extratime(),
+                },
+                _ => u.params(),
+            };
+            t.add(&p);
+        }
+        t
+    }
+
+    /// Whether `ch` keeps the reservations schedulable (always, when admission control is
+    /// off).
+    fn admits(&self, ch: Change) -> bool {
+        !self.policy.admission || self.test_with(ch).verdict().schedulable
     }
 
     /// Sets the parameters of every unit of `domain` (Xen's domain-wide `putinfo`).
@@ -381,6 +434,9 @@ impl<'a> Scheduler<'a> {
         };
         if !p.is_valid() {
             return Err(Error::InvalidParams);
+        }
+        if !self.admits(Change::Domain(domain, period, budget)) {
+            return Err(Error::NotAdmitted);
         }
         let mut n = 0;
         for u in self
@@ -423,10 +479,44 @@ impl<'a> Scheduler<'a> {
         if s == self.policy.priority {
             return Ok(a);
         }
+        if !self.admits(Change::Scheme(s)) {
+            return Err(Error::NotAdmitted);
+        }
         self.policy.priority = s;
         self.runq.rebuild(self.units, s)?;
         a.reschedule = self.online;
         self.tickled = self.online;
+        Ok(a)
+    }
+
+    /// Switches the server mechanism at run time. Leaving the periodic server drops every
+    /// blocked unit from the queues (as a deferrable server's `sleep` does) and reschedules
+    /// the CPUs that idled on a blocked unit's budget; entering it takes effect for units as
+    /// they next block.
+    pub fn set_server(&mut self, k: ServerKind) -> Result<Actions> {
+        let mut a = Actions::default();
+        if k == self.policy.server {
+            return Ok(a);
+        }
+        self.policy.server = k;
+        if k == ServerKind::Deferrable {
+            for c in 0..self.cpus.len() {
+                let p = self.cpus.get_mut(c).ok_or(Error::Corrupt)?;
+                let ph = core::mem::replace(&mut p.phantom, NIL);
+                if ph != NIL {
+                    self.replq_remove(ph)?;
+                    a.reschedule.set(c);
+                }
+            }
+            for i in 0..self.units.len() {
+                let u = get(self.units, i as u32)?;
+                if u.in_use && !u.runnable && u.queue != QueueKind::None {
+                    self.q_remove(i as u32)?;
+                    self.replq_remove(i as u32)?;
+                }
+            }
+        }
+        self.sync_timer(&mut a);
         Ok(a)
     }
 
@@ -483,6 +573,9 @@ impl<'a> Scheduler<'a> {
         if self.unit(h)?.inserted {
             return Err(Error::Busy);
         }
+        if !self.admits(Change::Insert(h.0)) {
+            return Err(Error::NotAdmitted);
+        }
         let cpu = self.pick_cpu(h)?;
         let mut a = Actions::default();
         {
@@ -510,6 +603,12 @@ impl<'a> Scheduler<'a> {
     pub fn remove(&mut self, h: UnitId) -> Result<Actions> {
         self.inserted_unit(h)?;
         let mut a = Actions::default();
+        if let Some(c) = self.phantom_cpu(h.0) {
+            if let Some(p) = self.cpus.get_mut(c) {
+                p.phantom = NIL;
+            }
+            a.reschedule.set(c);
+        }
         self.q_remove(h.0)?;
         self.replq_remove(h.0)?;
         let u = get_mut(self.units, h.0)?;
@@ -531,6 +630,9 @@ impl<'a> Scheduler<'a> {
         get_mut(self.units, h.0)?.runnable = false;
         if self.curr(cpu) == Some(h) {
             a.reschedule.set(cpu);
+        } else if self.periodic() {
+            // A periodic server keeps its place (and its replenishments) while blocked:
+            // its budget is consumed by idle time whenever it would be scheduled.
         } else if queued {
             self.q_remove(h.0)?;
             self.replq_remove(h.0)?;
@@ -557,8 +659,20 @@ impl<'a> Scheduler<'a> {
         let cpu = u.cpu as usize;
         let queued = u.queue != QueueKind::None;
         self.stats.wakes += 1;
-        get_mut(self.units, h.0)?.runnable = true;
-        if self.curr(cpu) == Some(h) || queued {
+        let was_runnable = core::mem::replace(&mut get_mut(self.units, h.0)?.runnable, true);
+        if self.curr(cpu) == Some(h) {
+            return Ok(a);
+        }
+        if let Some(c) = self.phantom_cpu(h.0) {
+            // Its CPU idles on its budget: let it run there instead.
+            self.do_tickle(c, &mut a)?;
+            return Ok(a);
+        }
+        if queued {
+            if !was_runnable {
+                // A blocked periodic server on the queue now has work.
+                self.tickle(h.0, &mut a)?;
+            }
             return Ok(a);
         }
         let (missed, scheduled) = {
@@ -604,10 +718,18 @@ impl<'a> Scheduler<'a> {
         let mut a = Actions::default();
         self.stats.schedules += 1;
         self.tickled.clear(cpu);
-        let curr = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?.curr;
+        let (curr, phantom) = {
+            let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
+            (p.curr, core::mem::replace(&mut p.phantom, NIL))
+        };
+        if phantom != NIL {
+            // The idle time since the last pick is charged to the blocked periodic server.
+            self.burn_budget(phantom, now, true)?;
+            self.runq_insert(phantom)?;
+        }
         if curr != NIL {
             get_mut(self.units, curr)?.runnable = prev_runnable;
-            self.burn_budget(curr, now)?;
+            self.burn_budget(curr, now, false)?;
         }
         let mut next = NIL;
         if tasklet {
@@ -627,10 +749,33 @@ impl<'a> Scheduler<'a> {
                 }
             }
         }
-        if next != curr && curr != NIL && prev_runnable {
+        if next != curr && curr != NIL && (prev_runnable || self.periodic()) {
+            // Under a periodic server a blocked unit stays queued too (as a blocked server).
             get_mut(self.units, curr)?
                 .flags
                 .insert(UnitFlags::DELAYED_RUNQ_ADD);
+        }
+        if next != NIL && next != curr && !get(self.units, next)?.runnable {
+            // Periodic server with no work: the CPU idles and the time is charged to it.
+            self.q_remove(next)?;
+            let u = get_mut(self.units, next)?;
+            u.last_start = now;
+            u.cpu = cpu as u32;
+            let slice = u.cur_budget;
+            let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
+            p.curr = NIL;
+            p.phantom = next;
+            self.stats.phantom_picks += 1;
+            if curr != NIL {
+                self.stats.switches += 1;
+            }
+            self.sync_timer(&mut a);
+            return Ok(Decision {
+                next: None,
+                slice,
+                migrated: false,
+                actions: a,
+            });
         }
         let mut d = Decision {
             next: None,
@@ -679,7 +824,7 @@ impl<'a> Scheduler<'a> {
             d
         };
         let inserted = self.unit(prev)?.inserted;
-        if delayed && runnable && inserted && !self.is_curr(prev) {
+        if delayed && (runnable || self.periodic()) && inserted && !self.is_curr(prev) {
             if !self.unit(prev)?.on_replq() {
                 self.replq_insert(prev.0)?;
             }
@@ -728,7 +873,8 @@ impl<'a> Scheduler<'a> {
                 u.tmp_next = NIL;
                 (u.cpu as usize, u.queue != QueueKind::None)
             };
-            if self.curr(cpu) == Some(UnitId(h)) && !self.runq.is_empty() {
+            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || self.phantom_cpu(h) == Some(cpu);
+            if on_cpu && !self.runq.is_empty() {
                 if let Some(head) = self.runq.peek() {
                     let lower = prio_cmp(
                         get(self.units, h)?,
@@ -763,7 +909,7 @@ impl<'a> Scheduler<'a> {
     /// Burns the budget a running unit used since `last_start`. With extratime an exhausted
     /// unit moves one priority level down (saturating) and gets a new budget; without, it
     /// is depleted. A clock going backwards charges nothing and is counted.
-    fn burn_budget(&mut self, h: u32, now: i64) -> Result<()> {
+    fn burn_budget(&mut self, h: u32, now: i64, phantom: bool) -> Result<()> {
         let u = get_mut(self.units, h)?;
         let delta = now.saturating_sub(u.last_start);
         if delta < 0 {
@@ -774,7 +920,7 @@ impl<'a> Scheduler<'a> {
         u.cur_budget = u.cur_budget.saturating_sub(delta);
         u.last_start = now;
         if u.cur_budget <= 0 {
-            if u.has_extratime() {
+            if u.has_extratime() && !phantom {
                 u.priority_level = u.priority_level.saturating_add(1);
                 u.cur_budget = u.budget;
             } else {
@@ -790,14 +936,18 @@ impl<'a> Scheduler<'a> {
     /// goes on (upstream fixes 0f1dec89d3 and 73c62927f6).
     fn runq_pick(&mut self, cpu: usize) -> Result<u32> {
         let online = self.online;
+        let periodic = self.periodic();
         loop {
             let found = self
                 .runq
                 .first_matching(self.units, self.policy.priority, |u| {
-                    u.affinity.test(cpu) && online.test(cpu)
+                    // A blocked periodic server competes on its reserved budget only.
+                    u.affinity.test(cpu)
+                        && online.test(cpu)
+                        && (!periodic || u.runnable || u.priority_level == 0)
                 })?;
             let Some(h) = found else { return Ok(NIL) };
-            if get(self.units, h)?.runnable {
+            if get(self.units, h)?.runnable || periodic {
                 return Ok(h);
             }
             self.stats.dropped_unrunnable += 1;
@@ -817,7 +967,7 @@ impl<'a> Scheduler<'a> {
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
             return Err(Error::Corrupt);
         }
-        if u.cur_budget <= 0 && u.has_extratime() {
+        if u.cur_budget <= 0 && u.has_extratime() && u.runnable {
             u.priority_level = u.priority_level.saturating_add(1);
             u.cur_budget = u.budget;
         }
@@ -926,6 +1076,16 @@ fn update_deadline(u: &mut Unit, now: i64) {
     u.last_start = now;
     u.cur_budget = u.budget;
     u.priority_level = 0;
+}
+
+/// A change whose effect on admission is evaluated before it is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Change {
+    None,
+    Unit(u32, Params),
+    Domain(u32, i64, i64),
+    Insert(u32),
+    Scheme(PriorityScheme),
 }
 
 // Internal access for the invariant checker.

@@ -37,4 +37,6 @@ pub struct Stats {
     pub clock_backwards: u64,
     /// Non-runnable units found on the run queue by `do_schedule` and dropped.
     pub dropped_unrunnable: u64,
+    /// Periodic server: picks of a blocked unit whose budget an idle CPU then consumed.
+    pub phantom_picks: u64,
 }
