@@ -1,9 +1,13 @@
 #ifndef RTSCHED_H
 #define RTSCHED_H
 
-#include <stdint.h>
+#ifdef __XEN__
+#include <xen/types.h>
+#else
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#endif
 
 /**
  * Handle value that names no unit (the idle unit in a decision, "none" in queries).
@@ -13,7 +17,7 @@
 /**
  * Number of event counters in [`RtschedStats`].
  */
-#define RTSCHED_NR_STATS 16
+#define RTSCHED_NR_STATS 17
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -313,7 +317,8 @@ typedef struct RtschedQueueInfo {
 /**
  * Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
  * sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
- * tickle_busy, tickle_none, clock_backwards, dropped_unrunnable (see `rtsched::Stats`).
+ * tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks (see
+ * `rtsched::Stats`).
  */
 typedef struct RtschedStats {
   /**
@@ -321,6 +326,50 @@ typedef struct RtschedStats {
    */
   uint64_t counters[RTSCHED_NR_STATS];
 } RtschedStats;
+
+/**
+ * An admission verdict (see `rtsched::admission`); bandwidths in parts per million.
+ */
+typedef struct RtschedVerdict {
+  /**
+   * 1 when the reservations pass the schedulability test of the policy in force.
+   */
+  uint32_t schedulable;
+  /**
+   * Reserved, 0.
+   */
+  uint32_t reserved;
+  /**
+   * Total reserved bandwidth.
+   */
+  uint64_t total_ppm;
+  /**
+   * Largest reserved bandwidth of one unit.
+   */
+  uint64_t max_ppm;
+  /**
+   * Bandwidth one more unit could reserve and still pass.
+   */
+  uint64_t remaining_ppm;
+} RtschedVerdict;
+
+/**
+ * The load of one PCPU, for `rtsched_partition_place`.
+ */
+typedef struct RtschedPcpuLoad {
+  /**
+   * Reserved bandwidth on the PCPU (ppm), not counting the unit being placed.
+   */
+  uint64_t bandwidth_ppm;
+  /**
+   * 1 when a unit of the same domain is on the PCPU.
+   */
+  uint32_t same_domain;
+  /**
+   * Reserved, 0.
+   */
+  uint32_t reserved;
+} RtschedPcpuLoad;
 
 #ifdef __cplusplus
 extern "C" {
@@ -610,6 +659,40 @@ RtschedResult rtsched_set_priority(struct Rtsched *s,
  * `s` a live handle or null.
  */
 RtschedResult rtsched_check(const struct Rtsched *s);
+
+/**
+ * Switches the server mechanism (0 deferrable, 1 periodic) at run time.
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_set_server(struct Rtsched *s,
+                                 uint32_t server,
+                                 struct RtschedActions *actions);
+
+/**
+ * The admission verdict of the instance's current reservations (whether or not admission
+ * control is on) and the bandwidth one more unit could still reserve.
+ *
+ * # Safety
+ * `s` a live handle or null; `verdict` null or valid.
+ */
+RtschedResult rtsched_admission(const struct Rtsched *s, struct RtschedVerdict *verdict);
+
+/**
+ * rt-partition placement: the PCPU for a unit of bandwidth `unit_ppm` given the load of
+ * each PCPU (`loads[0..nr]`, indexed by CPU), its allowed CPUs and its current CPU
+ * (`RTSCHED_NONE` for none). Pure: reads only its arguments.
+ *
+ * # Safety
+ * `loads` null or valid for `nr` reads; `allowed`, `out_cpu` null or valid.
+ */
+RtschedResult rtsched_partition_place(const struct RtschedPcpuLoad *loads,
+                                      uint32_t nr,
+                                      const struct RtschedCpumask *allowed,
+                                      uint32_t current,
+                                      uint64_t unit_ppm,
+                                      uint32_t *out_cpu);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -697,3 +697,88 @@ pub unsafe extern "C" fn rtsched_check(s: *const Rtsched) -> RtschedResult {
         Err(_) => RtschedResult::Eio,
     }
 }
+
+/// Switches the server mechanism (0 deferrable, 1 periodic) at run time.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_set_server(
+    s: *mut Rtsched,
+    server: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let k = match server {
+        0 => ServerKind::Deferrable,
+        1 => ServerKind::Periodic,
+        _ => return RtschedResult::Einval,
+    };
+    ok_actions(o, core_call!(i.sched.set_server(k)))
+}
+
+/// The admission verdict of the instance's current reservations (whether or not admission
+/// control is on) and the bandwidth one more unit could still reserve.
+///
+/// # Safety
+/// `s` a live handle or null; `verdict` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_admission(
+    s: *const Rtsched,
+    verdict: *mut RtschedVerdict,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst(s), out(verdict)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let v = i.sched.admission();
+    *o = RtschedVerdict {
+        schedulable: v.schedulable as u32,
+        reserved: 0,
+        total_ppm: v.total_ppm,
+        max_ppm: v.max_ppm,
+        remaining_ppm: v.remaining_ppm,
+    };
+    RtschedResult::Ok
+}
+
+/// rt-partition placement: the PCPU for a unit of bandwidth `unit_ppm` given the load of
+/// each PCPU (`loads[0..nr]`, indexed by CPU), its allowed CPUs and its current CPU
+/// (`RTSCHED_NONE` for none). Pure: reads only its arguments.
+///
+/// # Safety
+/// `loads` null or valid for `nr` reads; `allowed`, `out_cpu` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_partition_place(
+    loads: *const RtschedPcpuLoad,
+    nr: u32,
+    allowed: *const RtschedCpumask,
+    current: u32,
+    unit_ppm: u64,
+    out_cpu: *mut u32,
+) -> RtschedResult {
+    if loads.is_null() || nr == 0 || nr as usize > MAX_CPUS || !loads.is_aligned() {
+        return RtschedResult::Einval;
+    }
+    // SAFETY: `loads` is non-null, aligned, and valid for `nr` reads (caller contract);
+    // every bit pattern of the two plain fields is a valid value.
+    let loads = unsafe { core::slice::from_raw_parts(loads, nr as usize) };
+    // SAFETY: caller contract.
+    let (m, o) = unsafe { (input(allowed), out(out_cpu)) };
+    let (m, o) = (arg!(m), arg!(o));
+    let cur = if current == RTSCHED_NONE {
+        None
+    } else {
+        Some(current as usize)
+    };
+    let load = |c: usize| {
+        loads.get(c).map(|l| rtsched::partition::PcpuLoad {
+            bandwidth_ppm: l.bandwidth_ppm,
+            same_domain: l.same_domain != 0,
+        })
+    };
+    let c = arg!(rtsched::partition::place_by(load, &m.into(), cur, unit_ppm));
+    *o = c as u32;
+    RtschedResult::Ok
+}

@@ -281,3 +281,31 @@ pub enum RtschedQueue {
     /// The replenishment queue (heap order).
     Repl = 1,
 }
+
+/// An admission verdict (see `rtsched::admission`); bandwidths in parts per million.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RtschedVerdict {
+    /// 1 when the reservations pass the schedulability test of the policy in force.
+    pub schedulable: u32,
+    /// Reserved, 0.
+    pub reserved: u32,
+    /// Total reserved bandwidth.
+    pub total_ppm: u64,
+    /// Largest reserved bandwidth of one unit.
+    pub max_ppm: u64,
+    /// Bandwidth one more unit could reserve and still pass.
+    pub remaining_ppm: u64,
+}
+
+/// The load of one PCPU, for `rtsched_partition_place`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RtschedPcpuLoad {
+    /// Reserved bandwidth on the PCPU (ppm), not counting the unit being placed.
+    pub bandwidth_ppm: u64,
+    /// 1 when a unit of the same domain is on the PCPU.
+    pub same_domain: u32,
+    /// Reserved, 0.
+    pub reserved: u32,
+}

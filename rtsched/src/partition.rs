@@ -33,20 +33,31 @@ pub fn place(
     current: Option<usize>,
     unit_ppm: u64,
 ) -> Option<usize> {
+    place_by(|c| loads.get(c).copied(), allowed, current, unit_ppm)
+}
+
+/// [`place`] over loads given by a function of the CPU number (`None`: no such PCPU).
+/// O(allowed CPUs).
+pub fn place_by(
+    load: impl Fn(usize) -> Option<PcpuLoad>,
+    allowed: &CpuMask,
+    current: Option<usize>,
+    unit_ppm: u64,
+) -> Option<usize> {
     let fits = |l: &PcpuLoad| l.bandwidth_ppm.saturating_add(unit_ppm) <= ONE;
     if let Some(c) = current {
-        if allowed.test(c) && loads.get(c).is_some_and(fits) {
+        if allowed.test(c) && load(c).as_ref().is_some_and(fits) {
             return Some(c);
         }
     }
     let mut best_fit: Option<(usize, bool, u64)> = None; // (cpu, same_domain, bw)
     let mut least: Option<(usize, u64)> = None;
     for c in allowed.iter() {
-        let Some(l) = loads.get(c) else { continue };
+        let Some(l) = load(c) else { continue };
         if least.is_none_or(|(_, bw)| l.bandwidth_ppm < bw) {
             least = Some((c, l.bandwidth_ppm));
         }
-        if !fits(l) {
+        if !fits(&l) {
             continue;
         }
         // Prefer no same-domain unit, then the largest bandwidth (best fit), then lowest CPU.

@@ -142,6 +142,31 @@ int main(void)
     CHECK(rtsched_domain_set_params(s, 1, 10 * MS, 20 * MS, &n) == -22);
     CHECK(rtsched_domain_set_params(s, 1, 20 * MS, 5 * MS, &n) == 0 && n == 1);
 
+    /* Admission verdict (global EDF on 2 CPUs): 0.4 + 0.25 + 0.4 reserved. */
+    {
+        RtschedVerdict v;
+        RtschedPcpuLoad loads[2] = { { 500000, 0, 0 }, { 100000, 0, 0 } };
+        uint32_t c;
+
+        CHECK(rtsched_admission(s, &v) == 0);
+        CHECK(v.schedulable == 1 && v.total_ppm == 1050000 && v.max_ppm == 400000);
+        /* Best fit: the fuller PCPU 0 still takes 0.4. */
+        CHECK(rtsched_partition_place(loads, 2, &all, RTSCHED_NONE, 400000, &c) == 0);
+        CHECK(c == 0);
+        CHECK(rtsched_partition_place(loads, 2, &all, RTSCHED_NONE, 600000, &c) == 0);
+        CHECK(c == 1);
+        CHECK(rtsched_partition_place(NULL, 2, &all, 0, 1, &c) == -22);
+    }
+
+    /* Runtime policy switches. */
+    CHECK(rtsched_set_priority(s, 1, &a) == 0);
+    CHECK(rtsched_set_server(s, 1, &a) == 0);
+    CHECK(rtsched_set_server(s, 7, &a) == -22);
+    CHECK(rtsched_queue_info(s, &qi) == 0);
+    CHECK(qi.policy.priority == 1 && qi.policy.server == 1);
+    CHECK(rtsched_set_server(s, 0, &a) == 0);
+    CHECK(rtsched_set_priority(s, 0, &a) == 0);
+
     CHECK(rtsched_check(s) == 0);
     CHECK(rtsched_check(NULL) == -22);
     CHECK(rtsched_deinit(s) == 0);
