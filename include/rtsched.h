@@ -682,7 +682,7 @@ RtschedResult rtsched_admission(const struct Rtsched *s, struct RtschedVerdict *
 /**
  * rt-partition placement: the PCPU for a unit of bandwidth `unit_ppm` given the load of
  * each PCPU (`loads[0..nr]`, indexed by CPU), its allowed CPUs and its current CPU
- * (`RTSCHED_NONE` for none). Pure: reads only its arguments.
+ * `current_cpu` (`RTSCHED_NONE` for none). Pure: reads only its arguments.
  *
  * # Safety
  * `loads` null or valid for `nr` reads; `allowed`, `out_cpu` null or valid.
@@ -690,7 +690,7 @@ RtschedResult rtsched_admission(const struct Rtsched *s, struct RtschedVerdict *
 RtschedResult rtsched_partition_place(const struct RtschedPcpuLoad *loads,
                                       uint32_t nr,
                                       const struct RtschedCpumask *allowed,
-                                      uint32_t current,
+                                      uint32_t current_cpu,
                                       uint64_t unit_ppm,
                                       uint32_t *out_cpu);
 

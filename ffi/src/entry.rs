@@ -745,7 +745,7 @@ pub unsafe extern "C" fn rtsched_admission(
 
 /// rt-partition placement: the PCPU for a unit of bandwidth `unit_ppm` given the load of
 /// each PCPU (`loads[0..nr]`, indexed by CPU), its allowed CPUs and its current CPU
-/// (`RTSCHED_NONE` for none). Pure: reads only its arguments.
+/// `current_cpu` (`RTSCHED_NONE` for none). Pure: reads only its arguments.
 ///
 /// # Safety
 /// `loads` null or valid for `nr` reads; `allowed`, `out_cpu` null or valid.
@@ -754,7 +754,7 @@ pub unsafe extern "C" fn rtsched_partition_place(
     loads: *const RtschedPcpuLoad,
     nr: u32,
     allowed: *const RtschedCpumask,
-    current: u32,
+    current_cpu: u32,
     unit_ppm: u64,
     out_cpu: *mut u32,
 ) -> RtschedResult {
@@ -767,10 +767,10 @@ pub unsafe extern "C" fn rtsched_partition_place(
     // SAFETY: caller contract.
     let (m, o) = unsafe { (input(allowed), out(out_cpu)) };
     let (m, o) = (arg!(m), arg!(o));
-    let cur = if current == RTSCHED_NONE {
+    let cur = if current_cpu == RTSCHED_NONE {
         None
     } else {
-        Some(current as usize)
+        Some(current_cpu as usize)
     };
     let load = |c: usize| {
         loads.get(c).map(|l| rtsched::partition::PcpuLoad {
