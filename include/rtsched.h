@@ -694,6 +694,14 @@ RtschedResult rtsched_partition_place(const struct RtschedPcpuLoad *loads,
                                       uint64_t unit_ppm,
                                       uint32_t *out_cpu);
 
+/**
+ * Validates parameters as `rtsched_unit_set_params` does, without a unit: 0 or `-EINVAL`.
+ *
+ * # Safety
+ * `params` null or valid.
+ */
+RtschedResult rtsched_params_check(const struct RtschedParams *params);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -782,3 +782,23 @@ pub unsafe extern "C" fn rtsched_partition_place(
     *o = c as u32;
     RtschedResult::Ok
 }
+
+/// Validates parameters as `rtsched_unit_set_params` does, without a unit: 0 or `-EINVAL`.
+///
+/// # Safety
+/// `params` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_params_check(params: *const RtschedParams) -> RtschedResult {
+    // SAFETY: caller contract.
+    let p = arg!(unsafe { input(params) });
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    if p.reserved != 0 || !params.is_valid() {
+        return RtschedResult::Einval;
+    }
+    RtschedResult::Ok
+}

@@ -540,7 +540,11 @@ impl<'a> Scheduler<'a> {
     fn idle_cpus(&self) -> CpuMask {
         let mut m = CpuMask::EMPTY;
         for c in self.online.iter() {
-            if self.cpus.get(c).is_some_and(|p| p.curr == NIL) {
+            if self
+                .cpus
+                .get(c)
+                .is_some_and(|p| p.curr == NIL && p.phantom == NIL)
+            {
                 m.set(c);
             }
         }
@@ -664,8 +668,15 @@ impl<'a> Scheduler<'a> {
             return Ok(a);
         }
         if let Some(c) = self.phantom_cpu(h.0) {
-            // Its CPU idles on its budget: let it run there instead.
-            self.do_tickle(c, &mut a)?;
+            // A CPU idles on its budget: charge it up to now, queue it with work, and find
+            // it a CPU (most likely that one, now idle).
+            if let Some(p) = self.cpus.get_mut(c) {
+                p.phantom = NIL;
+            }
+            self.burn_budget(h.0, now, true)?;
+            self.runq_insert(h.0)?;
+            self.tickle(h.0, &mut a)?;
+            self.sync_timer(&mut a);
             return Ok(a);
         }
         if queued {
@@ -758,9 +769,9 @@ impl<'a> Scheduler<'a> {
         if next != NIL && next != curr && !get(self.units, next)?.runnable {
             // Periodic server with no work: the CPU idles and the time is charged to it.
             self.q_remove(next)?;
+            // Its assigned CPU (the host's view) does not change: it is not running.
             let u = get_mut(self.units, next)?;
             u.last_start = now;
-            u.cpu = cpu as u32;
             let slice = u.cur_budget;
             let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
             p.curr = NIL;
@@ -873,7 +884,7 @@ impl<'a> Scheduler<'a> {
                 u.tmp_next = NIL;
                 (u.cpu as usize, u.queue != QueueKind::None)
             };
-            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || self.phantom_cpu(h) == Some(cpu);
+            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || self.phantom_cpu(h).is_some();
             if on_cpu && !self.runq.is_empty() {
                 if let Some(head) = self.runq.peek() {
                     let lower = prio_cmp(
@@ -886,10 +897,13 @@ impl<'a> Scheduler<'a> {
                     }
                 }
             } else {
+                let periodic = self.periodic();
                 let u = get_mut(self.units, h)?;
                 let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
                 u.flags.remove(UnitFlags::DEPLETED);
-                if was_depleted && queued {
+                // Periodic server: a blocked server's new budget is consumed from now on,
+                // so it needs a CPU as much as a replenished depleted unit does.
+                if queued && (was_depleted || (periodic && !u.runnable)) {
                     self.tickle(h, &mut a)?;
                 }
             }
@@ -1038,8 +1052,11 @@ impl<'a> Scheduler<'a> {
         let mut not_tickled = u.affinity.and(&self.online).and_not(&self.tickled);
         let mut cpu = not_tickled.test_or_cycle(u.cpu as usize);
         let mut lowest = NIL;
+        let mut lowest_cpu = 0;
         while let Some(c) = cpu {
-            let curr = self.cpus.get(c).ok_or(Error::Corrupt)?.curr;
+            // A CPU idling on a blocked periodic server is busy at that server's priority.
+            let p = self.cpus.get(c).ok_or(Error::Corrupt)?;
+            let curr = if p.curr != NIL { p.curr } else { p.phantom };
             if curr == NIL {
                 self.stats.tickle_idle += 1;
                 return self.do_tickle(c, a);
@@ -1049,14 +1066,14 @@ impl<'a> Scheduler<'a> {
                     == Ordering::Greater
             {
                 lowest = curr;
+                lowest_cpu = c;
             }
             not_tickled.clear(c);
             cpu = not_tickled.cycle(c);
         }
         if lowest != NIL && prio_cmp(get(self.units, lowest)?, u, s) == Ordering::Greater {
             self.stats.tickle_busy += 1;
-            let c = get(self.units, lowest)?.cpu as usize;
-            return self.do_tickle(c, a);
+            return self.do_tickle(lowest_cpu, a);
         }
         self.stats.tickle_none += 1;
         Ok(())

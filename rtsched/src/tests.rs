@@ -595,3 +595,42 @@ fn admission_rejects_and_changes_nothing() {
     assert_eq!(s.insert(d, 0, false, false), Err(Error::NotAdmitted));
     ok(&s);
 }
+
+#[test]
+fn periodic_blocked_server_keeps_its_assigned_cpu_and_frees_the_cpu_on_wake() {
+    // Charging a blocked server's budget to an idle CPU must not reassign the unit: the host
+    // (Xen's unit->res) would not know, and a later run there would not be flagged migrated.
+    let mut s = sched_with(
+        4,
+        2,
+        Policy {
+            server: ServerKind::Periodic,
+            ..Policy::default()
+        },
+    );
+    s.cpu_add(0).unwrap();
+    s.cpu_add(1).unwrap();
+    let all = CpuMask::first_n(2);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, all);
+    let busy = unit(&mut s, 2, 20 * MS, 4 * MS, false, CpuMask::single(0));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.sleep(h).unwrap();
+    s.do_schedule(0, MS, false, false).unwrap();
+    s.wake(busy, MS).unwrap();
+    assert_eq!(s.do_schedule(0, MS, false, false).unwrap().next, Some(busy));
+    let a = s.context_saved(h, false).unwrap();
+    // The blocked server preempts nothing of higher priority; idle CPU 1 charges it.
+    assert!(a.reschedule.test(1));
+    let d = s.do_schedule(1, MS, false, false).unwrap();
+    assert_eq!((d.next, d.slice), (None, 3 * MS));
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().cpu, 0);
+    // Woken: charged up to now, queued, and CPU 1 (now idle) is asked to run it.
+    let a = s.wake(h, 2 * MS).unwrap();
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().cur_budget, 2 * MS);
+    assert!(a.reschedule.test(1));
+    let d = s.do_schedule(1, 2 * MS, false, false).unwrap();
+    assert_eq!((d.next, d.migrated), (Some(h), true));
+}
