@@ -58,16 +58,18 @@ impl Params {
             && self.period >= MIN_PERIOD
     }
 
-    /// Bandwidth `budget / period` in parts per million (rounded up), without floating point.
+    /// Bandwidth `budget / period` in parts per million (rounded up), without floating point
+    /// or 128-bit division (which would call a compiler helper in the hypervisor object).
+    /// Both values are scaled down together until `budget * 10^6` fits in 64 bits; the
+    /// rounding stays upwards.
     pub fn bandwidth_ppm(&self) -> u64 {
-        let b = self.budget.max(0) as u128 * 1_000_000;
-        let p = self.period.max(1) as u128;
-        let q = b.div_ceil(p);
-        if q > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            q as u64
+        let mut b = self.budget.max(0) as u64;
+        let mut p = self.period.max(1) as u64;
+        while b > u64::MAX / 1_000_000 {
+            b = b.div_ceil(2);
+            p = (p / 2).max(1);
         }
+        (b * 1_000_000).div_ceil(p)
     }
 }
 
