@@ -452,7 +452,16 @@ pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootRepor
     let xen = xen_dir().join(flavour(stock)).join("xen").join("xen");
     let xen = if xen.exists() { xen } else { build_xen(stock)? };
     let (initrd, kernel) = initramfs()?;
-    let log = xen_dir().join(format!("{}-boot.log", flavour(stock)));
+    let tag: String = xen_args
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = if tag.is_empty() {
+        format!("{}-boot.log", flavour(stock))
+    } else {
+        format!("{}-{tag}-boot.log", flavour(stock))
+    };
+    let log = xen_dir().join(name);
     let t0 = Instant::now();
     let append = format!(
         "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M \
