@@ -86,6 +86,22 @@ for bad in "-p 10000 -b 20000 -e 1" "-p 5 -b 5 -e 1" "-p 10000 -b 0 -e 1"; do
     fi
 done
 
+# 4b. The same values straight to the hypervisor (libxl checks two of them itself).
+for bad in "10000 20000" "5 5" "10000 0"; do
+    name="reject-hypercall[$bad]"
+    show > /tmp/before
+    if run 20 rtds-hcall 0 0 $bad 1; then
+        fail "$name" "accepted"
+    else
+        show > /tmp/after
+        if cmp -s /tmp/before /tmp/after; then ok "$name"; else fail "$name" "state changed"; fi
+    fi
+done
+
+# Positive control: the same client sets valid values.
+if run 20 rtds-hcall 0 0 15000 3000 0 && show > /tmp/s5 && [ "$(vcpu /tmp/s5 0)" = "15000 3000 no" ]; then
+    cat /tmp/s5; ok hypercall-accepts-valid; else fail hypercall-accepts-valid "valid values refused"; fi
+
 # 5. The debug-key dump.
 run 20 $XL debug-keys r
 run 20 $XL dmesg > /tmp/dmesg2

@@ -389,6 +389,15 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         install(&debs.join(src), &ird.join(dst))?;
         elves.push(ird.join(dst));
     }
+    // A raw-hypercall client, so invalid values reach the hypervisor past libxl's checks.
+    let src = source_tree()?;
+    let hcall = ird.join("usr/bin/rtds-hcall");
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(src.join("xen/include"))
+        .arg("-o")
+        .arg(&hcall)
+        .arg(root().join("tools/boot/rtds-hcall.c")))?;
     // Libraries: walk DT_NEEDED inside the initramfs, taking them from the packages or
     // the host (never trusting the host's ldd, which falls back to the host silently).
     let libdir = "usr/lib/x86_64-linux-gnu";
