@@ -1,1 +1,3 @@
 //! Shared helpers of the model tests.
+
+pub mod sim;

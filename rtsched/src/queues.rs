@@ -24,18 +24,26 @@ pub const PICK_FRONTIER: usize = 16;
 /// Priority order of two units under `scheme`: `Less` when `a` has the higher priority (Xen's
 /// `compare_unit_priority(a, b) > 0`). Units on extratime (higher `priority_level`) come after
 /// every unit on its reserved budget, in both schemes.
+///
+/// On a tie (same level and deadline; under DM same period and deadline) a unit without
+/// extratime goes first: it loses whatever budget it cannot use before its deadline, while an
+/// extratime unit can still run later in spare time. rt.c leaves such ties to queue order,
+/// which lets always-busy extratime units with `budget == period` (the dissertation's non-RT
+/// VMs) take an RT unit's reservation in overload; with this rule the RT unit keeps it
+/// (dissertation Table 4.2).
 pub(crate) fn prio_cmp(a: &Unit, b: &Unit, scheme: PriorityScheme) -> Ordering {
     let lvl = a.priority_level.cmp(&b.priority_level);
     if lvl != Ordering::Equal {
         return lvl;
     }
-    match scheme {
+    let key = match scheme {
         PriorityScheme::Edf => a.cur_deadline.cmp(&b.cur_deadline),
         PriorityScheme::Dm => a
             .period
             .cmp(&b.period)
             .then(a.cur_deadline.cmp(&b.cur_deadline)),
-    }
+    };
+    key.then(a.has_extratime().cmp(&b.has_extratime()))
 }
 
 /// Which of the two heaps, which selects the key and the position field.

@@ -871,8 +871,7 @@ impl<'a> Scheduler<'a> {
             tmp = h;
             self.stats.replenishments += 1;
             if get(self.units, h)?.queue != QueueKind::None {
-                self.q_remove(h)?;
-                self.runq_insert(h)?;
+                self.runq_resort(h)?;
             }
         }
         // rt.c builds its temporary list by head insertion: walk it in the same order.
@@ -975,8 +974,22 @@ impl<'a> Scheduler<'a> {
     /// one level down first, so no unit on the run queue has zero budget (upstream fix
     /// 37b49cb48e).
     fn runq_insert(&mut self, h: u32) -> Result<()> {
-        let s = self.policy.priority;
         let seq = self.next_seq();
+        self.runq_insert_seq(h, seq)
+    }
+
+    /// [`Self::runq_insert`] keeping the unit's place among equals: the replenishment
+    /// handler re-sorts queued units without sending them behind units of equal priority
+    /// queued after them, so equal units take turns (round robin) instead of depending on
+    /// the order of replenishment.
+    fn runq_resort(&mut self, h: u32) -> Result<()> {
+        let seq = get(self.units, h)?.runq_seq;
+        self.q_remove(h)?;
+        self.runq_insert_seq(h, seq)
+    }
+
+    fn runq_insert_seq(&mut self, h: u32, seq: u64) -> Result<()> {
+        let s = self.policy.priority;
         let u = get_mut(self.units, h)?;
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
             return Err(Error::Corrupt);
@@ -1049,6 +1062,11 @@ impl<'a> Scheduler<'a> {
     fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
         let s = self.policy.priority;
         let u = get(self.units, h)?;
+        if u.queue == QueueKind::Depleted {
+            // No budget: no CPU could pick it before its replenishment, which tickles again.
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
         let mut not_tickled = u.affinity.and(&self.online).and_not(&self.tickled);
         let mut cpu = not_tickled.test_or_cycle(u.cpu as usize);
         let mut lowest = NIL;
