@@ -128,7 +128,6 @@ const_assert_eq!(core::mem::size_of::<RtschedParams>(), 24);
 bitflags! {
     /// Flags of [`RtschedParams`].
     #[repr(transparent)]
-    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     pub struct RtschedParamFlags: u32 {
         /// The unit may run on extratime (Xen's `XEN_DOMCTL_SCHEDRT_extra`).
         const EXTRATIME = 1;

@@ -18,7 +18,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 bitflags! {
     /// Scheduling flags of a unit, as in Xen's rt.c.
-    #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+    #[derive(Default)]
     pub struct UnitFlags: u32 {
         /// Running on, or being switched off, a PCPU. Set when do_schedule picks the unit,
         /// cleared by context_saved. While set the unit must not be put on a queue.
