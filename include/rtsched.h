@@ -578,11 +578,12 @@ RtschedResult rtsched_unit_set_affinity(struct Rtsched *s,
  * Sets a unit's parameters (Xen's `putvcpuinfo`): `-EINVAL` and no change when invalid.
  *
  * # Safety
- * `s` a live handle or null; `params` null or valid.
+ * `s` a live handle or null; `params`, `actions` null or valid.
  */
 RtschedResult rtsched_unit_set_params(struct Rtsched *s,
                                       uint32_t unit,
-                                      const struct RtschedParams *params);
+                                      const struct RtschedParams *params,
+                                      struct RtschedActions *actions);
 
 /**
  * Reads a unit's parameters (Xen's `getvcpuinfo`).
@@ -599,13 +600,14 @@ RtschedResult rtsched_unit_get_params(const struct Rtsched *s,
  * per-unit parameters (stricter than rt.c); stores the number of units in `*out_count`.
  *
  * # Safety
- * `s` a live handle or null; `out_count` null or valid.
+ * `s` a live handle or null; `out_count`, `actions` null or valid.
  */
 RtschedResult rtsched_domain_set_params(struct Rtsched *s,
                                         uint32_t domain,
                                         int64_t period,
                                         int64_t budget,
-                                        uint32_t *out_count);
+                                        uint32_t *out_count,
+                                        struct RtschedActions *actions);
 
 /**
  * A snapshot of one unit (for the debug-key dump).

@@ -514,16 +514,17 @@ pub unsafe extern "C" fn rtsched_unit_set_affinity(
 /// Sets a unit's parameters (Xen's `putvcpuinfo`): `-EINVAL` and no change when invalid.
 ///
 /// # Safety
-/// `s` a live handle or null; `params` null or valid.
+/// `s` a live handle or null; `params`, `actions` null or valid.
 #[no_mangle]
 pub unsafe extern "C" fn rtsched_unit_set_params(
     s: *mut Rtsched,
     unit: u32,
     params: *const RtschedParams,
+    actions: *mut RtschedActions,
 ) -> RtschedResult {
     // SAFETY: caller contract.
-    let (i, p) = unsafe { (inst_mut(s), input(params)) };
-    let (i, p) = (arg!(i), arg!(p));
+    let (i, p, oa) = unsafe { (inst_mut(s), input(params), out(actions)) };
+    let (i, p, oa) = (arg!(i), arg!(p), arg!(oa));
     let flags = arg!(RtschedParamFlags::from_bits(p.flags));
     if p.reserved != 0 {
         return RtschedResult::Einval;
@@ -533,8 +534,7 @@ pub unsafe extern "C" fn rtsched_unit_set_params(
         budget: p.budget,
         extratime: flags.contains(RtschedParamFlags::EXTRATIME),
     };
-    core_call!(i.sched.set_params(UnitId(unit), params));
-    RtschedResult::Ok
+    ok_actions(oa, core_call!(i.sched.set_params(UnitId(unit), params)))
 }
 
 /// Reads a unit's parameters (Xen's `getvcpuinfo`).
@@ -568,7 +568,7 @@ pub unsafe extern "C" fn rtsched_unit_get_params(
 /// per-unit parameters (stricter than rt.c); stores the number of units in `*out_count`.
 ///
 /// # Safety
-/// `s` a live handle or null; `out_count` null or valid.
+/// `s` a live handle or null; `out_count`, `actions` null or valid.
 #[no_mangle]
 pub unsafe extern "C" fn rtsched_domain_set_params(
     s: *mut Rtsched,
@@ -576,12 +576,14 @@ pub unsafe extern "C" fn rtsched_domain_set_params(
     period: i64,
     budget: i64,
     out_count: *mut u32,
+    actions: *mut RtschedActions,
 ) -> RtschedResult {
     // SAFETY: caller contract.
-    let (i, o) = unsafe { (inst_mut(s), out(out_count)) };
-    let (i, o) = (arg!(i), arg!(o));
-    *o = core_call!(i.sched.set_domain_params(domain, period, budget));
-    RtschedResult::Ok
+    let (i, o, oa) = unsafe { (inst_mut(s), out(out_count), out(actions)) };
+    let (i, o, oa) = (arg!(i), arg!(o), arg!(oa));
+    let (n, a) = core_call!(i.sched.set_domain_params(domain, period, budget));
+    *o = n;
+    ok_actions(oa, a)
 }
 
 /// A snapshot of one unit (for the debug-key dump).

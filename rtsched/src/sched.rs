@@ -379,7 +379,19 @@ impl<'a> Scheduler<'a> {
         u.budget = p.budget;
         u.cur_budget = u.cur_budget.min(p.budget);
         u.flags.set(UnitFlags::EXTRATIME, p.extratime);
-        Ok(Actions::default())
+        let mut a = Actions::default();
+        self.requeue_changed(h.0, &mut a)?;
+        Ok(a)
+    }
+
+    /// After a parameter change: the period (DM) and the extratime flag (ties) are part of the
+    /// run-queue key, so a queued unit is re-sorted, and told about if it may now preempt.
+    fn requeue_changed(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        if get(self.units, h)?.queue == QueueKind::Run {
+            self.runq_resort(h)?;
+            self.tickle(h, a)?;
+        }
+        Ok(())
     }
 
     /// The admission verdict for the reservations of the inserted units under the policy in
@@ -424,9 +436,14 @@ impl<'a> Scheduler<'a> {
     /// Stricter than rt.c, which only rejects zeros here and so let a domain-wide call set
     /// a budget above the period (fixed upstream in eec1a570c0): the parameters are
     /// validated like per-unit ones, and an invalid set changes no unit. Returns how many
-    /// units were updated.
+    /// units were updated, and the actions.
     /// The extratime flags are left as they are (Xen's `putinfo` carries none).
-    pub fn set_domain_params(&mut self, domain: u32, period: i64, budget: i64) -> Result<u32> {
+    pub fn set_domain_params(
+        &mut self,
+        domain: u32,
+        period: i64,
+        budget: i64,
+    ) -> Result<(u32, Actions)> {
         let p = Params {
             period,
             budget,
@@ -449,7 +466,14 @@ impl<'a> Scheduler<'a> {
             u.cur_budget = u.cur_budget.min(p.budget);
             n += 1;
         }
-        Ok(n)
+        let mut a = Actions::default();
+        for i in 0..self.units.len() as u32 {
+            let u = get(self.units, i)?;
+            if u.in_use && u.domain == domain {
+                self.requeue_changed(i, &mut a)?;
+            }
+        }
+        Ok((n, a))
     }
 
     /// The unit `do_schedule` would consider first on `cpu` (the first run-queue unit whose

@@ -395,7 +395,7 @@ fn regression_eec1a570c0_domain_params_validated() {
     );
     assert_eq!(s.set_domain_params(7, 5, 5), Err(Error::InvalidParams));
     assert_eq!((s.unit_info(a).unwrap(), s.unit_info(b).unwrap()), before);
-    assert_eq!(s.set_domain_params(7, 30 * MS, 3 * MS), Ok(2));
+    assert_eq!(s.set_domain_params(7, 30 * MS, 3 * MS).map(|r| r.0), Ok(2));
     assert_eq!(
         s.params(b).unwrap(),
         Params {

@@ -81,23 +81,23 @@ int main(void)
 
     /* Invalid parameters: -EINVAL, nothing changes. */
     q.period = 10 * MS; q.budget = 20 * MS; q.flags = 0; q.reserved = 0;
-    CHECK(rtsched_unit_set_params(s, u0, &q) == -22);
+    CHECK(rtsched_unit_set_params(s, u0, &q, &a) == -22);
     q.period = 5; q.budget = 5;
-    CHECK(rtsched_unit_set_params(s, u0, &q) == -22);
+    CHECK(rtsched_unit_set_params(s, u0, &q, &a) == -22);
     q.period = 10 * MS; q.budget = 0;
-    CHECK(rtsched_unit_set_params(s, u0, &q) == -22);
+    CHECK(rtsched_unit_set_params(s, u0, &q, &a) == -22);
     q.budget = 4 * MS; q.flags = 0x80;
-    CHECK(rtsched_unit_set_params(s, u0, &q) == -22);
-    CHECK(rtsched_unit_set_params(s, 99, &q) == -22);
-    CHECK(rtsched_unit_set_params(s, u0, NULL) == -22);
+    CHECK(rtsched_unit_set_params(s, u0, &q, &a) == -22);
+    CHECK(rtsched_unit_set_params(s, 99, &q, &a) == -22);
+    CHECK(rtsched_unit_set_params(s, u0, NULL, &a) == -22);
     CHECK(rtsched_unit_get_params(s, u0, &q) == 0);
     CHECK(memcmp(&p, &q, sizeof(p)) == 0);
 
     /* u0: 4/10 ms, u1: 2/5 ms, both without extratime; u2 stays default. */
     q.period = 10 * MS; q.budget = 4 * MS; q.flags = 0; q.reserved = 0;
-    CHECK(rtsched_unit_set_params(s, u0, &q) == 0);
+    CHECK(rtsched_unit_set_params(s, u0, &q, &a) == 0);
     q.period = 5 * MS; q.budget = 2 * MS;
-    CHECK(rtsched_unit_set_params(s, u1, &q) == 0);
+    CHECK(rtsched_unit_set_params(s, u1, &q, &a) == 0);
 
     CHECK(rtsched_unit_insert(s, u0, 0, false, false, &cpu, &a) == 0);
     CHECK(cpu == 0);
@@ -139,8 +139,8 @@ int main(void)
     CHECK(qi.runq_len == 1 && qi.replq_len == 2 && qi.nr_units == 3);
 
     /* Domain-wide parameters are validated (stricter than rt.c). */
-    CHECK(rtsched_domain_set_params(s, 1, 10 * MS, 20 * MS, &n) == -22);
-    CHECK(rtsched_domain_set_params(s, 1, 20 * MS, 5 * MS, &n) == 0 && n == 1);
+    CHECK(rtsched_domain_set_params(s, 1, 10 * MS, 20 * MS, &n, &a) == -22);
+    CHECK(rtsched_domain_set_params(s, 1, 20 * MS, 5 * MS, &n, &a) == 0 && n == 1);
 
     /* Admission verdict (global EDF on 2 CPUs): 0.4 + 0.25 + 0.4 reserved. */
     {
