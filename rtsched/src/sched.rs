@@ -274,6 +274,19 @@ impl<'a> Scheduler<'a> {
         self.runq.peek().map(UnitId)
     }
 
+    /// Periodic server: the blocked unit whose budget the idle `cpu` is consuming.
+    pub fn phantom(&self, cpu: usize) -> Option<UnitId> {
+        match self.cpus.get(cpu) {
+            Some(p) if p.phantom != NIL => Some(UnitId(p.phantom)),
+            _ => None,
+        }
+    }
+
+    /// Whether `a` has strictly higher priority than `b` under the scheme in force.
+    pub fn outranks(&self, a: UnitId, b: UnitId) -> Result<bool> {
+        Ok(prio_cmp(self.unit(a)?, self.unit(b)?, self.policy.priority) == Ordering::Less)
+    }
+
     /// Iterates over allocated units.
     pub fn units(&self) -> impl Iterator<Item = UnitId> + '_ {
         self.units
@@ -386,10 +399,19 @@ impl<'a> Scheduler<'a> {
 
     /// After a parameter change: the period (DM) and the extratime flag (ties) are part of the
     /// run-queue key, so a queued unit is re-sorted, and told about if it may now preempt.
+    /// A running unit (or a CPU idling on its budget) has its CPU reschedule, since it may
+    /// now rank below a queued unit.
     fn requeue_changed(&mut self, h: u32, a: &mut Actions) -> Result<()> {
         if get(self.units, h)?.queue == QueueKind::Run {
             self.runq_resort(h)?;
             self.tickle(h, a)?;
+        }
+        let cpu = get(self.units, h)?.cpu as usize;
+        if self.curr(cpu) == Some(UnitId(h)) {
+            a.reschedule.set(cpu);
+        }
+        if let Some(c) = self.phantom_cpu(h) {
+            a.reschedule.set(c);
         }
         Ok(())
     }
@@ -804,6 +826,7 @@ impl<'a> Scheduler<'a> {
             if curr != NIL {
                 self.stats.switches += 1;
             }
+            self.push_queued(&mut a)?;
             self.sync_timer(&mut a);
             return Ok(Decision {
                 next: None,
@@ -839,6 +862,7 @@ impl<'a> Scheduler<'a> {
             self.stats.switches += 1;
         }
         self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?.curr = next;
+        self.push_queued(&mut a)?;
         self.sync_timer(&mut a);
         d.actions = a;
         Ok(d)
@@ -889,6 +913,7 @@ impl<'a> Scheduler<'a> {
             self.replq.remove(self.units, h, self.policy.priority)?;
             {
                 let u = get_mut(self.units, h)?;
+                u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
                 update_deadline(u, now);
                 u.tmp_next = tmp;
             }
@@ -901,11 +926,13 @@ impl<'a> Scheduler<'a> {
         // rt.c builds its temporary list by head insertion: walk it in the same order.
         while tmp != NIL {
             let h = tmp;
-            let (cpu, queued) = {
+            let (cpu, queued, raised) = {
                 let u = get_mut(self.units, h)?;
                 tmp = u.tmp_next;
                 u.tmp_next = NIL;
-                (u.cpu as usize, u.queue != QueueKind::None)
+                let raised = u.flags.contains(UnitFlags::RAISED);
+                u.flags.remove(UnitFlags::RAISED);
+                (u.cpu as usize, u.queue != QueueKind::None, raised)
             };
             let on_cpu = self.curr(cpu) == Some(UnitId(h)) || self.phantom_cpu(h).is_some();
             if on_cpu && !self.runq.is_empty() {
@@ -919,14 +946,35 @@ impl<'a> Scheduler<'a> {
                         self.tickle(head, &mut a)?;
                     }
                 }
+                // rt.c compares with the head only; a unit further down the queue may
+                // outrank the replenished one and be allowed on its CPU alone.
+                let oc = self.phantom_cpu(h).unwrap_or(cpu);
+                if !self.tickled.test(oc) {
+                    let periodic = self.periodic();
+                    let best = self
+                        .runq
+                        .first_matching(self.units, self.policy.priority, |u| {
+                            u.affinity.test(oc)
+                                && (u.runnable || (periodic && u.priority_level == 0))
+                        })?;
+                    if let Some(b) = best {
+                        let s = self.policy.priority;
+                        if prio_cmp(get(self.units, h)?, get(self.units, b)?, s)
+                            == Ordering::Greater
+                        {
+                            self.do_tickle(oc, &mut a)?;
+                        }
+                    }
+                }
             } else {
                 let periodic = self.periodic();
                 let u = get_mut(self.units, h)?;
                 let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
                 u.flags.remove(UnitFlags::DEPLETED);
-                // Periodic server: a blocked server's new budget is consumed from now on,
-                // so it needs a CPU as much as a replenished depleted unit does.
-                if queued && (was_depleted || (periodic && !u.runnable)) {
+                // Also tickled (rt.c does not): a queued unit back from extratime to its
+                // reserved level, which may now outrank a running unit, and, periodic
+                // server, a blocked server whose new budget is consumed from now on.
+                if queued && (was_depleted || raised || (periodic && !u.runnable)) {
                     self.tickle(h, &mut a)?;
                 }
             }
@@ -1086,8 +1134,10 @@ impl<'a> Scheduler<'a> {
     fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
         let s = self.policy.priority;
         let u = get(self.units, h)?;
-        if u.queue == QueueKind::Depleted {
-            // No budget: no CPU could pick it before its replenishment, which tickles again.
+        let pickable = u.runnable || (self.periodic() && u.priority_level == 0);
+        if u.queue == QueueKind::Depleted || !pickable {
+            // No CPU could pick it (no budget, or a blocked server on extratime) before its
+            // replenishment or wake-up, which tickle again.
             self.stats.tickle_none += 1;
             return Ok(());
         }
@@ -1118,6 +1168,39 @@ impl<'a> Scheduler<'a> {
             return self.do_tickle(lowest_cpu, a);
         }
         self.stats.tickle_none += 1;
+        Ok(())
+    }
+
+    /// After a CPU picked its next unit, the unit a tickle had sent it may still be queued
+    /// (the CPU took a higher-priority one). rt.c leaves it queued until some later event,
+    /// even with an idle CPU in its affinity. Here the highest-priority queued unit with an
+    /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
+    /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
+    /// best-first search.
+    fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
+        let Some(head) = self.runq.peek() else {
+            return Ok(());
+        };
+        let idle = self.idle_cpus().and_not(&self.tickled);
+        if !idle.is_empty() {
+            let periodic = self.periodic();
+            let found = self
+                .runq
+                .first_matching(self.units, self.policy.priority, |u| {
+                    (u.runnable || (periodic && u.priority_level == 0))
+                        && !u.affinity.and(&idle).is_empty()
+                })?;
+            if let Some(h) = found {
+                let u = get(self.units, h)?;
+                if let Some(c) = u.affinity.and(&idle).test_or_cycle(u.cpu as usize) {
+                    self.stats.tickle_idle += 1;
+                    self.do_tickle(c, a)?;
+                }
+            }
+        }
+        if self.runq.peek() == Some(head) {
+            self.tickle(head, a)?;
+        }
         Ok(())
     }
 

@@ -32,6 +32,9 @@ bitflags! {
         const DEPLETED = 1 << 3;
         /// May run on extratime once its budget is used up.
         const EXTRATIME = 1 << 4;
+        /// Set and cleared within one replenishment: the unit was on extratime (priority
+        /// level above 0) before it, so its priority rose and it may now preempt.
+        const RAISED = 1 << 5;
     }
 }
 

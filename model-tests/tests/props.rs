@@ -1,0 +1,485 @@
+//! Property tests: random hook sequences on 1-8 CPUs with random affinities, parameters and
+//! extratime flags, under every policy (topology x priority x server), driven the way Xen's
+//! core drives the hooks, including context saves delayed across other hooks.
+//!
+//! After every step: `rtsched::invariants::check` (a unit is in at most one of running / run
+//! queue / depleted queue, queues ordered, budgets within [0, budget], no lost wake-up,
+//! timer = earliest replenishment, ...), deadlines advance by whole periods, and rejected
+//! parameter changes leave every unit exactly as it was. After all requested reschedules and
+//! context saves are processed: no CPU idles while a runnable queued unit with budget allows
+//! it, and no CPU runs (or idles on a blocked periodic server of) a unit of lower priority
+//! than a runnable queued unit allowed on it.
+
+use proptest::prelude::*;
+use rtsched::{
+    Actions, CpuMask, Error, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage,
+    TimerOp, Topology, Unit, UnitId,
+};
+
+const US: i64 = 1_000;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Wake(usize),
+    /// The unit blocks: if running, its CPU reschedules with `prev_runnable = false`;
+    /// otherwise the `sleep` hook runs (a pause).
+    Block(usize),
+    Sleep(usize),
+    Schedule(usize),
+    /// Perform the oldest pending `context_saved`.
+    Save,
+    Advance(i64),
+    SetParams(usize, i64, i64, bool),
+    SetAffinity(usize, u8),
+    Unrunnable(usize),
+    SwitchPriority,
+    SwitchServer,
+}
+
+fn op(n_units: usize, n_cpus: usize) -> impl Strategy<Value = Op> {
+    let u = 0..n_units;
+    prop_oneof![
+        3 => u.clone().prop_map(Op::Wake),
+        2 => u.clone().prop_map(Op::Block),
+        1 => u.clone().prop_map(Op::Sleep),
+        4 => (0..n_cpus).prop_map(Op::Schedule),
+        3 => Just(Op::Save),
+        4 => (1i64..30_000).prop_map(|d| Op::Advance(d * US / 2)),
+        1 => (u.clone(), -5i64..40, -5i64..40, any::<bool>())
+            .prop_map(|(i, p, b, e)| Op::SetParams(i, p * 500 * US, b * 500 * US, e)),
+        1 => (u.clone(), any::<u8>()).prop_map(|(i, m)| Op::SetAffinity(i, m)),
+        1 => u.prop_map(Op::Unrunnable),
+        1 => Just(Op::SwitchPriority),
+        1 => Just(Op::SwitchServer),
+    ]
+}
+
+struct Host {
+    s: Scheduler<'static>,
+    now: i64,
+    ncpus: usize,
+    online: CpuMask,
+    runnable: Vec<bool>,
+    ids: Vec<UnitId>,
+    pending: Vec<UnitId>,
+    resched: CpuMask,
+    timer: Option<i64>,
+    slice_end: Vec<Option<i64>>,
+    /// (deadline, period) last seen per unit.
+    seen: Vec<(i64, i64)>,
+}
+
+fn leak<T: Clone>(v: T, n: usize) -> &'static mut [T] {
+    Vec::leak(vec![v; n])
+}
+
+impl Host {
+    fn new(ncpus: usize, policy: Policy, units: &[UnitSpec]) -> Host {
+        let cap = units.len() + 1;
+        let st = Storage {
+            units: leak(Unit::EMPTY, cap),
+            runq: leak(0u32, cap),
+            replq: leak(0u32, cap),
+            cpus: leak(Pcpu::IDLE, ncpus),
+        };
+        let mut s = Scheduler::new(st, policy).unwrap();
+        let online = if policy.topology == Topology::Partition {
+            // One PCPU's instance: the last CPU.
+            CpuMask::single(ncpus - 1)
+        } else {
+            CpuMask::first_n(ncpus)
+        };
+        for c in online.iter() {
+            s.cpu_add(c).unwrap();
+        }
+        let mut h = Host {
+            s,
+            now: 0,
+            ncpus,
+            online,
+            runnable: vec![false; units.len()],
+            ids: Vec::new(),
+            pending: Vec::new(),
+            resched: CpuMask::EMPTY,
+            timer: None,
+            slice_end: vec![None; ncpus],
+            seen: Vec::new(),
+        };
+        for (i, &(period, budget, extra, mask)) in units.iter().enumerate() {
+            let aff = h.mask(mask);
+            let id = h.s.unit_alloc(i as u32, 0, aff).unwrap();
+            h.s.set_params(
+                id,
+                Params {
+                    period,
+                    budget,
+                    extratime: extra,
+                },
+            )
+            .unwrap();
+            let (_, a) = h.s.insert(id, 0, false, false).unwrap();
+            h.apply(a);
+            h.ids.push(id);
+            let info = h.s.unit_info(id).unwrap();
+            h.seen.push((info.cur_deadline, info.period));
+        }
+        h
+    }
+
+    /// A non-empty affinity among the online CPUs from random bits.
+    fn mask(&self, bits: u8) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        for c in self.online.iter() {
+            if bits & (1 << (c % 8)) != 0 {
+                m.set(c);
+            }
+        }
+        if m.is_empty() {
+            m = self.online;
+        }
+        m
+    }
+
+    fn apply(&mut self, a: Actions) {
+        for c in a.reschedule.iter() {
+            self.resched.set(c);
+        }
+        match a.timer {
+            TimerOp::Keep => {}
+            TimerOp::Set(t) => self.timer = Some(t),
+            TimerOp::Stop => self.timer = None,
+        }
+    }
+
+    fn running(&self, i: usize) -> Option<usize> {
+        (0..self.ncpus).find(|&c| self.s.curr(c) == Some(self.ids[i]))
+    }
+
+    fn schedule(&mut self, c: usize) {
+        if !self.online.test(c) {
+            return;
+        }
+        let prev = self.s.curr(c);
+        let prev_runnable = prev.is_some_and(|p| self.runnable[p.0 as usize]);
+        let d = self
+            .s
+            .do_schedule(c, self.now, prev_runnable, false)
+            .unwrap();
+        if std::env::var_os("PROPS_TRACE").is_some() {
+            eprintln!(
+                "   do_schedule({c}) {prev:?} -> {:?} slice {} resched {:?}",
+                d.next,
+                d.slice,
+                d.actions.reschedule.iter().collect::<Vec<_>>()
+            );
+        }
+        self.resched.clear(c);
+        self.slice_end[c] = (d.slice >= 0).then(|| self.now + d.slice);
+        self.apply(d.actions);
+        if let Some(p) = prev {
+            if d.next != Some(p) {
+                self.pending.push(p);
+            }
+        }
+    }
+
+    fn save_one(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let p = self.pending.remove(0);
+        let a = self
+            .s
+            .context_saved(p, self.runnable[p.0 as usize])
+            .unwrap();
+        self.apply(a);
+    }
+
+    fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        if std::env::var_os("PROPS_TRACE").is_some() {
+            eprintln!(
+                "t={} {op:?} resched={:?}",
+                self.now,
+                self.resched.iter().collect::<Vec<_>>()
+            );
+        }
+        match *op {
+            Op::Wake(i) => {
+                self.runnable[i] = true;
+                let a = self.s.wake(self.ids[i], self.now).unwrap();
+                self.apply(a);
+            }
+            Op::Block(i) => {
+                if !self.runnable[i] {
+                    return Ok(());
+                }
+                self.runnable[i] = false;
+                if let Some(c) = self.running(i) {
+                    self.schedule(c);
+                } else {
+                    let a = self.s.sleep(self.ids[i]).unwrap();
+                    self.apply(a);
+                }
+            }
+            Op::Sleep(i) => {
+                self.runnable[i] = false;
+                let a = self.s.sleep(self.ids[i]).unwrap();
+                self.apply(a);
+            }
+            Op::Schedule(c) => self.schedule(c % self.ncpus),
+            Op::Save => self.save_one(),
+            Op::Advance(dt) => {
+                self.now += dt;
+                if self.timer.is_some_and(|t| t <= self.now) {
+                    self.timer = None;
+                    let a = self.s.timer_fire(self.now).unwrap();
+                    self.apply(a);
+                }
+                for c in 0..self.ncpus {
+                    if self.slice_end[c].is_some_and(|t| t <= self.now) {
+                        self.slice_end[c] = None;
+                        self.resched.set(c);
+                    }
+                }
+            }
+            Op::SetParams(i, period, budget, extra) => {
+                let p = Params {
+                    period,
+                    budget,
+                    extratime: extra,
+                };
+                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                match self.s.set_params(self.ids[i], p) {
+                    Ok(a) => {
+                        prop_assert!(p.is_valid());
+                        self.apply(a);
+                        let info = self.s.unit_info(self.ids[i]).unwrap();
+                        self.seen[i] = (info.cur_deadline, info.period);
+                    }
+                    Err(e) => {
+                        prop_assert!(!p.is_valid() || e == Error::NotAdmitted, "{e:?} for {p:?}");
+                        let after: Vec<_> =
+                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                        prop_assert_eq!(before, after, "rejected change modified state");
+                    }
+                }
+            }
+            Op::SetAffinity(i, bits) => {
+                let m = self.mask(bits);
+                self.s.set_affinity(self.ids[i], m).unwrap();
+                if self.running(i).is_none() {
+                    // Xen's core (vcpu_migrate_start/finish): sleep, move to an allowed
+                    // CPU, wake again.
+                    let id = self.ids[i];
+                    let a = self.s.sleep(id).unwrap();
+                    self.apply(a);
+                    let c = self.s.pick_cpu(id).unwrap();
+                    self.s.migrate(id, c).unwrap();
+                    if self.runnable[i] {
+                        let a = self.s.wake(id, self.now).unwrap();
+                        self.apply(a);
+                    }
+                } else {
+                    let c = self.running(i).unwrap();
+                    if !m.test(c) {
+                        self.resched.set(c);
+                    }
+                }
+            }
+            Op::Unrunnable(i) => {
+                let info = self.s.unit_info(self.ids[i]).unwrap();
+                if info.queue != 0 {
+                    self.runnable[i] = false;
+                    let a = self.s.set_unrunnable(self.ids[i]).unwrap();
+                    self.apply(a);
+                }
+            }
+            Op::SwitchPriority => {
+                let next = match self.s.policy().priority {
+                    PriorityScheme::Edf => PriorityScheme::Dm,
+                    PriorityScheme::Dm => PriorityScheme::Edf,
+                };
+                let a = self.s.set_priority_scheme(next).unwrap();
+                self.apply(a);
+            }
+            Op::SwitchServer => {
+                let next = match self.s.policy().server {
+                    ServerKind::Deferrable => ServerKind::Periodic,
+                    ServerKind::Periodic => ServerKind::Deferrable,
+                };
+                let a = self.s.set_server(next).unwrap();
+                self.apply(a);
+            }
+        }
+        self.check()
+    }
+
+    fn check(&mut self) -> Result<(), TestCaseError> {
+        if let Err(e) = rtsched::invariants::check(&self.s) {
+            return Err(TestCaseError::fail(format!("invariant: {e}")));
+        }
+        for (i, &id) in self.ids.iter().enumerate() {
+            let u = self.s.unit_info(id).unwrap();
+            let (d0, p0) = self.seen[i];
+            if u.cur_deadline != d0 {
+                prop_assert!(u.cur_deadline > d0, "deadline went back");
+                if u.period == p0 {
+                    prop_assert_eq!((u.cur_deadline - d0) % p0, 0, "deadline not whole periods");
+                }
+            }
+            self.seen[i] = (u.cur_deadline, u.period);
+            let mut running_on = 0;
+            for c in 0..self.ncpus {
+                running_on += (self.s.curr(c) == Some(id)) as u32;
+            }
+            prop_assert!(running_on <= 1);
+            prop_assert!(running_on == 0 || u.queue == 0);
+        }
+        Ok(())
+    }
+
+    /// Processes every requested reschedule and pending context save.
+    fn settle(&mut self) {
+        for _ in 0..1000 {
+            if let Some(c) = self.resched.first() {
+                self.schedule(c);
+            } else if !self.pending.is_empty() {
+                self.save_one();
+            } else {
+                return;
+            }
+        }
+        for (i, &id) in self.ids.iter().enumerate() {
+            eprintln!(
+                "unit {i}: {:?} aff {:?} runnable {}",
+                self.s.unit_info(id).unwrap(),
+                self.s.affinity(id).unwrap().bits[0],
+                self.runnable[i]
+            );
+        }
+        eprintln!(
+            "policy {:?} online {:?} tickled {:?}",
+            self.s.policy(),
+            self.online.bits[0],
+            self.s.tickled().bits[0]
+        );
+        panic!("reschedules do not settle");
+    }
+
+    fn quiescent(&mut self) -> Result<(), TestCaseError> {
+        self.settle();
+        self.check()?;
+        for c in self.online.iter() {
+            let occupant = self.s.curr(c).or(self.s.phantom(c));
+            for (i, &q) in self.ids.iter().enumerate() {
+                let u = self.s.unit_info(q).unwrap();
+                let eligible = self.runnable[i]
+                    && u.queue == 1
+                    && u.cur_budget > 0
+                    && self.s.affinity(q).unwrap().test(c);
+                if !eligible {
+                    continue;
+                }
+                match occupant {
+                    None => {
+                        for (i, &id) in self.ids.iter().enumerate() {
+                            eprintln!(
+                                "unit {i}: {:?} aff {:?} runnable {}",
+                                self.s.unit_info(id).unwrap(),
+                                self.s.affinity(id).unwrap().bits[0],
+                                self.runnable[i]
+                            );
+                        }
+                        eprintln!(
+                            "policy {:?} tickled {:?} phantoms {:?} curr {:?}",
+                            self.s.policy(),
+                            self.s.tickled().bits[0],
+                            (0..self.ncpus)
+                                .map(|c| self.s.phantom(c))
+                                .collect::<Vec<_>>(),
+                            (0..self.ncpus).map(|c| self.s.curr(c)).collect::<Vec<_>>()
+                        );
+                        return Err(TestCaseError::fail(format!(
+                            "CPU {c} idles while unit {i} is queued: {u:?}"
+                        )));
+                    }
+                    Some(r) => prop_assert!(
+                        !self.s.outranks(q, r).unwrap() || {
+                            for (i, &id) in self.ids.iter().enumerate() {
+                                eprintln!(
+                                    "unit {i}: {:?} aff {:?} runnable {}",
+                                    self.s.unit_info(id).unwrap(),
+                                    self.s.affinity(id).unwrap().bits[0],
+                                    self.runnable[i]
+                                );
+                            }
+                            eprintln!(
+                                "policy {:?} tickled {:?} phantoms {:?}",
+                                self.s.policy(),
+                                self.s.tickled().bits[0],
+                                (0..self.ncpus)
+                                    .map(|c| self.s.phantom(c))
+                                    .collect::<Vec<_>>()
+                            );
+                            false
+                        },
+                        "CPU {} runs {:?} below queued unit {}",
+                        c,
+                        r,
+                        i
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        prop_oneof![Just(Topology::Global), Just(Topology::Partition)],
+        prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
+        prop_oneof![Just(ServerKind::Deferrable), Just(ServerKind::Periodic)],
+    )
+        .prop_map(|(topology, priority, server)| Policy {
+            topology,
+            priority,
+            server,
+            admission: false,
+        })
+}
+
+/// (period, budget, extratime, affinity bits) of one unit.
+type UnitSpec = (i64, i64, bool, u8);
+
+fn scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> {
+    (1usize..=8, policy(), 1usize..=8).prop_flat_map(|(ncpus, pol, nunits)| {
+        let unit = (2i64..40, 1i64..100, any::<bool>(), any::<u8>()).prop_map(|(p, b, e, m)| {
+            let period = p * 500 * US;
+            let budget = (period * b / 100).max(10 * US);
+            (period, budget, e, m)
+        });
+        (
+            Just(ncpus),
+            Just(pol),
+            proptest::collection::vec(unit, nunits),
+            proptest::collection::vec(op(nunits, ncpus), 50..200),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_hook_sequences_keep_invariants((ncpus, pol, units, ops) in scenario()) {
+        let mut h = Host::new(ncpus, pol, &units);
+        for (k, op) in ops.iter().enumerate() {
+            h.step(op)?;
+            if k % 16 == 15 {
+                h.quiescent()?;
+            }
+        }
+        h.quiescent()?;
+    }
+}
