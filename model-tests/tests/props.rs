@@ -97,7 +97,7 @@ impl Host {
             now: 0,
             ncpus,
             online,
-            runnable: vec![false; units.len()],
+            runnable: Vec::new(),
             ids: Vec::new(),
             pending: Vec::new(),
             resched: CpuMask::EMPTY,
@@ -117,9 +117,18 @@ impl Host {
                 },
             )
             .unwrap();
-            let (_, a) = h.s.insert(id, 0, false, false).unwrap();
-            h.apply(a);
+            match h.s.insert(id, 0, false, false) {
+                Ok((_, a)) => h.apply(a),
+                Err(e) => {
+                    // Admission control refused it: it stays out, and nothing changed.
+                    assert_eq!(e, Error::NotAdmitted);
+                    assert!(policy.admission);
+                    h.s.unit_free(id).unwrap();
+                    continue;
+                }
+            }
             h.ids.push(id);
+            h.runnable.push(false);
             let info = h.s.unit_info(id).unwrap();
             h.seen.push((info.cur_deadline, info.period));
         }
@@ -196,6 +205,19 @@ impl Host {
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let n = self.ids.len();
+        let op = &match *op {
+            Op::Wake(i) => Op::Wake(i % n),
+            Op::Block(i) => Op::Block(i % n),
+            Op::Sleep(i) => Op::Sleep(i % n),
+            Op::SetParams(i, p, b, e) => Op::SetParams(i % n, p, b, e),
+            Op::SetAffinity(i, m) => Op::SetAffinity(i % n, m),
+            Op::Unrunnable(i) => Op::Unrunnable(i % n),
+            ref o => o.clone(),
+        };
         if std::env::var_os("PROPS_TRACE").is_some() {
             eprintln!(
                 "t={} {op:?} resched={:?}",
@@ -299,8 +321,16 @@ impl Host {
                     PriorityScheme::Edf => PriorityScheme::Dm,
                     PriorityScheme::Dm => PriorityScheme::Edf,
                 };
-                let a = self.s.set_priority_scheme(next).unwrap();
-                self.apply(a);
+                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                match self.s.set_priority_scheme(next) {
+                    Ok(a) => self.apply(a),
+                    Err(e) => {
+                        prop_assert_eq!(e, Error::NotAdmitted);
+                        let after: Vec<_> =
+                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                        prop_assert_eq!(before, after);
+                    }
+                }
             }
             Op::SwitchServer => {
                 let next = match self.s.policy().server {
@@ -317,6 +347,18 @@ impl Host {
     fn check(&mut self) -> Result<(), TestCaseError> {
         if let Err(e) = rtsched::invariants::check(&self.s) {
             return Err(TestCaseError::fail(format!("invariant: {e}")));
+        }
+        if self.s.policy().admission {
+            prop_assert!(
+                self.s.admission().schedulable,
+                "admitted set fails its test"
+            );
+        }
+        if self.s.policy().topology == Topology::Partition {
+            // A PCPU's instance runs its units on that PCPU only.
+            for c in 0..self.ncpus {
+                prop_assert!(self.online.test(c) || self.s.curr(c).is_none());
+            }
         }
         for (i, &id) in self.ids.iter().enumerate() {
             let u = self.s.unit_info(id).unwrap();
@@ -441,11 +483,13 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
         prop_oneof![Just(ServerKind::Deferrable), Just(ServerKind::Periodic)],
     )
-        .prop_map(|(topology, priority, server)| Policy {
-            topology,
-            priority,
-            server,
-            admission: false,
+        .prop_flat_map(|(topology, priority, server)| {
+            any::<bool>().prop_map(move |admission| Policy {
+                topology,
+                priority,
+                server,
+                admission,
+            })
         })
 }
 
