@@ -1,3 +1,11 @@
-//! Shared helpers of the model tests.
+//! Shared harness of the whole-workspace tests of rtsched.
+//!
+//! [`sim`] is a small deterministic host simulator: it drives scheduler instances through
+//! their hooks the way Xen's scheduling core does (reschedule requests, context switches
+//! with possibly delayed `context_saved`, the replenishment timer, slice ends), runs
+//! workloads (always busy, periodic jobs, or driven by hand), and accounts CPU time per unit
+//! and idle time per CPU. See its documentation for the model and the API.
 
 pub mod sim;
+
+pub use sim::{leaked_scheduler, Event, Instance, Sim, UnitStats, Work};

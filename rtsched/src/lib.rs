@@ -39,6 +39,8 @@ pub mod admission;
 pub mod cpumask;
 pub mod error;
 pub mod invariants;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod params;
 pub mod partition;
 pub mod policy;

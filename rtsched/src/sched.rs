@@ -93,6 +93,20 @@ pub struct Scheduler<'a> {
     timer: Option<i64>,
     nr_units: u32,
     stats: Stats,
+    #[cfg(feature = "mutants")]
+    mutant: crate::mutants::Mutant,
+}
+
+/// Whether the deliberately broken variant `$m` is selected; always false without the
+/// `mutants` feature (see [`crate::mutants`]).
+macro_rules! mutant {
+    ($s:expr, $m:ident) => {{
+        #[cfg(feature = "mutants")]
+        let r = $s.mutant == crate::mutants::Mutant::$m;
+        #[cfg(not(feature = "mutants"))]
+        let r = false;
+        r
+    }};
 }
 
 fn get(units: &[Unit], h: u32) -> Result<&Unit> {
@@ -143,12 +157,20 @@ impl<'a> Scheduler<'a> {
             timer: None,
             nr_units: 0,
             stats: Stats::default(),
+            #[cfg(feature = "mutants")]
+            mutant: crate::mutants::Mutant::None,
         })
     }
 
     // ----------------------------------------------------------------------------------
     // Accessors
     // ----------------------------------------------------------------------------------
+
+    /// Selects a deliberately broken protocol variant (loom mutation tests only).
+    #[cfg(feature = "mutants")]
+    pub fn set_mutant(&mut self, m: crate::mutants::Mutant) {
+        self.mutant = m;
+    }
 
     /// The policy in force.
     pub fn policy(&self) -> Policy {
@@ -740,7 +762,7 @@ impl<'a> Scheduler<'a> {
             }
             (missed, u.flags.contains(UnitFlags::SCHEDULED))
         };
-        if scheduled {
+        if scheduled && !mutant!(self, WakeIgnoresScheduled) {
             get_mut(self.units, h.0)?
                 .flags
                 .insert(UnitFlags::DELAYED_RUNQ_ADD);
@@ -883,6 +905,7 @@ impl<'a> Scheduler<'a> {
             d
         };
         let inserted = self.unit(prev)?.inserted;
+        let delayed = delayed && !mutant!(self, ContextSavedIgnoresDelayed);
         if delayed && (runnable || self.periodic()) && inserted && !self.is_curr(prev) {
             if !self.unit(prev)?.on_replq() {
                 self.replq_insert(prev.0)?;
@@ -921,6 +944,14 @@ impl<'a> Scheduler<'a> {
             self.stats.replenishments += 1;
             if get(self.units, h)?.queue != QueueKind::None {
                 self.runq_resort(h)?;
+            } else if mutant!(self, TimerResortsScheduled)
+                && get(self.units, h)?.runnable
+                && !self.is_curr(UnitId(h))
+            {
+                // Broken on purpose: the unit may still be being switched out.
+                let u = get_mut(self.units, h)?;
+                u.flags.remove(UnitFlags::SCHEDULED);
+                self.runq_insert(h)?;
             }
         }
         // rt.c builds its temporary list by head insertion: walk it in the same order.
