@@ -28,17 +28,18 @@
 //! e.g. to compare two implementations of the same hooks.
 //!
 //! Lower-level steps ([`Sim::schedule`], [`Sim::save`], [`Sim::wake`], [`Sim::block`],
-//! [`Sim::fire_timer`], [`Sim::advance_to`], [`Sim::settle`], ...) perform one host action
-//! each without processing what it requests, so tests can interleave hooks freely.
+//! [`Sim::fire_timer`], [`Sim::advance_to`], [`Sim::settle`], [`Sim::quiesce`], ...) perform
+//! one host action each and leave the requests it produces pending, so tests can interleave
+//! hooks freely (see `tests/properties.rs`).
 //!
 //! # Instances and topologies
 //!
-//! [`Sim::new`] builds one [`rtsched::Scheduler`] for all CPUs under
-//! [`Topology::Global`](rtsched::Topology::Global), and one per CPU under
-//! [`Topology::Partition`](rtsched::Topology::Partition) (a unit then belongs to the instance
-//! of the first CPU of its affinity). [`Sim::with_instances`] takes any instances and any
+//! [`Sim::new`] builds one [`rtsched::Scheduler`] for all CPUs under [`Topology::Global`],
+//! and one per CPU under [`Topology::Partition`] (a unit then belongs to the instance of the
+//! first CPU of its affinity). [`Sim::with_instances`] takes any instances and any
 //! CPU-to-instance map. CPU numbers are global: instance `k`'s hooks see the same CPU numbers
-//! as the simulator.
+//! as the simulator. Units stay in their instance (moving a unit between partitions is not
+//! modelled).
 
 use rtsched::{
     Actions, CpuMask, Decision, Params, Pcpu, Policy, Result, Scheduler, Storage, TimerOp,
@@ -505,7 +506,7 @@ impl<I: Instance> Sim<I> {
         self.settle();
     }
 
-    fn log(&mut self, e: Event) {
+    fn record_event(&mut self, e: Event) {
         if self.record {
             self.log.push(e);
         }
@@ -556,7 +557,7 @@ impl<I: Instance> Sim<I> {
         let now = self.now;
         let a = self.inst_mut(k).wake(id, now).expect("wake");
         self.apply(k, a);
-        self.log(Event::Wake {
+        self.record_event(Event::Wake {
             t: self.now,
             unit: i,
         });
@@ -568,7 +569,7 @@ impl<I: Instance> Sim<I> {
     /// otherwise it gets `sleep` (nothing else could tell the scheduler).
     pub fn block(&mut self, i: usize) {
         self.units[i].ready = false;
-        self.log(Event::Block {
+        self.record_event(Event::Block {
             t: self.now,
             unit: i,
         });
@@ -582,7 +583,7 @@ impl<I: Instance> Sim<I> {
     /// `sleep`, which asks its CPU to reschedule if it is running.
     pub fn pause(&mut self, i: usize) {
         self.units[i].ready = false;
-        self.log(Event::Block {
+        self.record_event(Event::Block {
             t: self.now,
             unit: i,
         });
@@ -593,7 +594,7 @@ impl<I: Instance> Sim<I> {
     /// it with `set_unrunnable` (what the shim does for a queued unit it finds paused).
     pub fn set_unrunnable(&mut self, i: usize) {
         self.units[i].ready = false;
-        self.log(Event::Block {
+        self.record_event(Event::Block {
             t: self.now,
             unit: i,
         });
@@ -659,7 +660,7 @@ impl<I: Instance> Sim<I> {
         self.cpus[c].curr = next;
         self.cpus[c].slice_end = (d.slice >= 0).then(|| self.now.saturating_add(d.slice));
         self.apply(k, d.actions);
-        self.log(Event::Schedule {
+        self.record_event(Event::Schedule {
             t: self.now,
             cpu: c,
             prev,
@@ -691,7 +692,7 @@ impl<I: Instance> Sim<I> {
             .context_saved(id, runnable)
             .expect("context_saved");
         self.apply(k, a);
-        self.log(Event::Saved {
+        self.record_event(Event::Saved {
             t: self.now,
             unit: p,
             runnable,
@@ -708,7 +709,7 @@ impl<I: Instance> Sim<I> {
         let now = self.now;
         let a = self.inst_mut(k).timer_fire(now).expect("timer_fire");
         self.apply(k, a);
-        self.log(Event::Timer {
+        self.record_event(Event::Timer {
             t: self.now,
             inst: k,
         });
@@ -863,9 +864,8 @@ impl<I: Instance> Sim<I> {
         }
     }
 
-    /// Runs `do_schedule` on every CPU asked to (lowest CPU first), and the context saves
-    /// that fall due meanwhile, until no request is left. Panics if requests keep coming
-    /// (a livelock).
+    /// Runs `do_schedule` on every CPU asked to (lowest CPU first) until no request is left.
+    /// Panics if requests keep coming (a livelock).
     pub fn settle(&mut self) {
         for _ in 0..100_000 {
             let Some(c) = self.resched.first() else {
@@ -906,5 +906,102 @@ impl<I: Instance> Sim<I> {
             self.poll();
             self.settle();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1_000_000;
+
+    fn p(budget: i64, period: i64, extratime: bool) -> Params {
+        Params {
+            period,
+            budget,
+            extratime,
+        }
+    }
+
+    #[test]
+    fn periodic_jobs_within_the_reservation_meet_their_deadlines() {
+        let mut sim = Sim::new(1, 2, Policy::default());
+        let w = Work::Periodic {
+            period: 10 * MS,
+            exec: 2 * MS,
+            offset: 0,
+        };
+        let u = sim.add_unit(p(3 * MS, 10 * MS, false), CpuMask::single(0), w);
+        sim.run_until(1_000 * MS);
+        let st = sim.stats(u);
+        // Releases at 0, 10, ..., 1000 ms; all but the last one completed.
+        assert_eq!((st.jobs, st.misses), (101, 0));
+        assert_eq!(st.run_ns, 200 * MS);
+        assert_eq!(sim.idle_ns(0), 800 * MS);
+    }
+
+    #[test]
+    fn partitioned_instances_are_independent() {
+        let policy = Policy {
+            topology: Topology::Partition,
+            ..Policy::default()
+        };
+        let mut sim = Sim::new(2, 2, policy);
+        assert_eq!(sim.nr_insts(), 2);
+        let a = sim.add_unit(p(5 * MS, 10 * MS, false), CpuMask::single(0), Work::Busy);
+        let b = sim.add_unit(p(3 * MS, 10 * MS, false), CpuMask::single(1), Work::Busy);
+        assert_eq!((sim.unit_inst(a), sim.unit_inst(b)), (0, 1));
+        sim.run_until(100 * MS);
+        assert_eq!(
+            (sim.stats(a).run_ns, sim.stats(b).run_ns),
+            (50 * MS, 30 * MS)
+        );
+        assert_eq!((sim.idle_ns(0), sim.idle_ns(1)), (50 * MS, 70 * MS));
+    }
+
+    #[test]
+    fn delayed_saves_and_recording_are_deterministic() {
+        let run = |delay| {
+            let mut sim = Sim::new(2, 4, Policy::default());
+            sim.context_delay = delay;
+            sim.record = true;
+            for k in 0..4 {
+                sim.add_unit(
+                    p((k + 2) * MS, 10 * MS, k % 2 == 0),
+                    CpuMask::first_n(2),
+                    Work::Busy,
+                );
+            }
+            sim.run_until(200 * MS);
+            let total: i64 = (0..4).map(|i| sim.stats(i).run_ns).sum();
+            assert_eq!(total + sim.idle_ns(0) + sim.idle_ns(1), 400 * MS);
+            (sim.log, total)
+        };
+        let (log, total) = run(0);
+        assert_eq!(run(0).0, log);
+        assert!(log.iter().any(|e| matches!(e, Event::Timer { .. })));
+        // The CPUs never idle: two of the units run on extratime.
+        assert_eq!(total, 400 * MS);
+        let (log_d, total_d) = run(50_000);
+        assert_eq!(run(50_000).0, log_d);
+        assert_ne!(log_d, log);
+        // A unit being switched out cannot be picked until its context is saved, so a CPU
+        // may idle meanwhile.
+        assert!(total_d > 399 * MS && total_d <= 400 * MS, "{total_d}");
+    }
+
+    #[test]
+    fn affinity_change_moves_a_running_unit() {
+        let mut sim = Sim::new(2, 2, Policy::default());
+        let u = sim.add_unit(p(4 * MS, 10 * MS, true), CpuMask::first_n(2), Work::Busy);
+        sim.run_until(MS);
+        assert_eq!(sim.cpu_of(u), Some(0));
+        sim.set_affinity(u, CpuMask::single(1)).unwrap();
+        assert!(!sim.runnable(u));
+        sim.settle();
+        assert_eq!(sim.cpu_of(u), Some(1));
+        assert!(sim.runnable(u));
+        sim.run_until(2 * MS);
+        assert_eq!(sim.stats(u).run_ns, 2 * MS);
     }
 }

@@ -24,21 +24,38 @@
 //!   units' `unit_info`, queues, timer, tickled CPUs, current units), and a valid one is
 //!   accepted.
 //!
-//! At quiescence (random points and the end: every due timer fired, every ended slice and
-//! reschedule request processed, every pending `context_saved` done):
-//! - no CPU idles while a runnable unit with budget on the run queue allows it;
-//! - no CPU runs a unit of lower priority than a runnable queued unit that allows the CPU
-//!   (priority: lower `priority_level` first, then earlier deadline; ties are not checked).
+//! After every `do_schedule` on a CPU (RTDS's scheduling rule, checked before the unit
+//! switched out is saved):
+//! - the CPU runs a unit that no runnable queued unit with budget allowed on it outranks,
+//!   and idles only when there is no such unit (or for tasklet work);
+//! - the unit that was current, if still runnable with budget, lost the CPU only to a unit
+//!   it does not outrank.
 //!
-//! About the quiescence property and rt.c: Xen 4.17's rt.c does not guarantee it. Its
-//! `runq_tickle` tickles one CPU per event and skips CPUs already tickled, and nothing
-//! re-tickles when a tickled CPU then picks a different (higher-priority) unit, so a unit can
-//! stay queued beside an idle CPU; its `repl_timer_handler` compares a replenished running
-//! unit only with the run-queue head, and does not tickle for a queued unit that comes back
-//! from extratime. rtsched closes those gaps on purpose (ARCHITECTURE.md, deliberate
-//! difference 9: after a pick, the best queued unit with an idle CPU is pushed there and the
-//! head is tickled as on a wake), so the property is asserted in full here: it holds for
-//! rtsched, and a failure is a regression of those rules.
+//! (Priority: lower `priority_level` first, then earlier deadline, as rt.c's
+//! `compare_unit_priority`; ties are not checked.)
+//!
+//! At quiescence (random points and the end: every due timer fired, every ended slice and
+//! reschedule request processed, every pending `context_saved` done): no CPU idles while a
+//! runnable unit with budget on the run queue allows it.
+//!
+//! # What is not asserted, and why
+//!
+//! Global EDF's "no CPU runs a unit of lower priority than a queued unit that allows the
+//! CPU" does not hold at quiescence under RTDS, in rt.c or in rtsched. Tickles are sent per
+//! event for the unit concerned, to one CPU not already tickled; nothing re-examines the
+//! other queued units when the tickled CPU picks a different, higher-priority unit, or when
+//! a unit leaves the run queue (sleep). A queued unit can then wait while a lower-priority
+//! unit runs on another CPU it allows, until that CPU's or the tickled CPU's next
+//! scheduling event. [`queued_unit_waits_behind_head_with_narrower_affinity`] is a minimal
+//! deterministic case (ignored: it asserts what global EDF would do); this test's first
+//! shrunk failure before the restriction was the same situation. The rule actually
+//! implemented, checked after every pick above, is per CPU.
+//!
+//! The idle part does not hold in rt.c either (a unit whose tickled CPU took another unit
+//! stays queued beside an idle CPU); rtsched closes that gap on purpose (ARCHITECTURE.md,
+//! deliberate difference 9: after each pick the best queued unit with an idle CPU in its
+//! affinity gets that CPU tickled), so it is asserted: a failure is a regression of that
+//! rule.
 
 use model_tests::{Sim, Work};
 use proptest::prelude::*;
@@ -164,6 +181,8 @@ fn case() -> impl Strategy<Value = Case> {
 struct Harness {
     sim: Sim,
     ncpus: usize,
+    /// `context_saved` is delayed across other actions.
+    delayed_saves: bool,
     /// Last seen deadline of each unit.
     deadline: Vec<i64>,
 }
@@ -196,8 +215,9 @@ struct Snapshot {
 impl Harness {
     fn new(c: &Case) -> Harness {
         let mut sim = Sim::new(c.ncpus, c.units.len(), Policy::default());
-        // Delayed saves happen only when asked for (or before the CPU schedules again).
-        sim.context_delay = if c.delayed_saves { i64::MAX } else { 0 };
+        // Saves are done by the harness: right after the pick is checked, or, when delayed,
+        // only when asked for (or before the CPU schedules again).
+        sim.context_delay = i64::MAX;
         for &(p, bits) in &c.units {
             sim.add_unit(p, mask(c.ncpus, bits), Work::Manual);
         }
@@ -207,6 +227,7 @@ impl Harness {
         Harness {
             sim,
             ncpus: c.ncpus,
+            delayed_saves: c.delayed_saves,
             deadline,
         }
     }
@@ -265,7 +286,6 @@ impl Harness {
     }
 
     fn step(&mut self, op: Op) -> Result<(), TestCaseError> {
-        let n = self.sim.nr_units();
         match op {
             Op::Wake(i) => self.sim.wake(i),
             Op::Block(i) => {
@@ -279,8 +299,8 @@ impl Harness {
                     self.sim.set_unrunnable(i);
                 }
             }
-            Op::Schedule(c) => self.sim.schedule(c % self.ncpus),
-            Op::Tasklet(c) => self.sim.schedule_tasklet(c % self.ncpus),
+            Op::Schedule(c) => self.schedule(c % self.ncpus, false)?,
+            Op::Tasklet(c) => self.schedule(c % self.ncpus, true)?,
             Op::Save(k) => {
                 let pending: Vec<usize> = (0..self.ncpus)
                     .filter(|&c| self.sim.saving(c).is_some())
@@ -308,15 +328,129 @@ impl Harness {
                 }
             }
             Op::SetAffinity(i, bits) => self.sim.set_affinity(i, mask(self.ncpus, bits)).unwrap(),
-            Op::Settle => self.sim.settle(),
+            Op::Settle => {
+                for _ in 0..10_000 {
+                    let Some(c) = self.sim.resched().first() else {
+                        break;
+                    };
+                    self.schedule(c, false)?;
+                }
+                prop_assert!(self.sim.resched().is_empty(), "requests do not settle");
+            }
             Op::Quiesce => {
-                self.sim.quiesce();
+                self.quiesce()?;
                 self.check_step()?;
                 return self.check_quiescent();
             }
         }
-        debug_assert!(n == self.sim.nr_units());
         self.check_step()
+    }
+
+    /// `do_schedule` on `c` (as `Sim::schedule` does it: after the pending save of the
+    /// CPU's previous unit), then checks the pick, then (unless saves are delayed) saves the
+    /// context of the unit switched out.
+    fn schedule(&mut self, c: usize, tasklet: bool) -> Result<(), TestCaseError> {
+        self.sim.save(c);
+        let prev = self.sim.curr(c).filter(|&p| self.sim.runnable(p));
+        if tasklet {
+            self.sim.schedule_tasklet(c);
+        } else {
+            self.sim.schedule(c);
+        }
+        self.check_pick(c, prev, tasklet)?;
+        if !self.delayed_saves {
+            self.sim.save(c);
+        }
+        Ok(())
+    }
+
+    /// Brings the host to rest as `Sim::quiesce` does, checking every pick.
+    fn quiesce(&mut self) -> Result<(), TestCaseError> {
+        for _ in 0..10_000 {
+            let busy = self.sim.fire_due_timers() | self.sim.expire_slices();
+            if let Some(c) = self.sim.resched().first() {
+                self.schedule(c, false)?;
+            } else if let Some(c) = (0..self.ncpus).find(|&c| self.sim.saving(c).is_some()) {
+                self.sim.save(c);
+            } else if !busy {
+                return Ok(());
+            }
+        }
+        Err(TestCaseError::fail("the host does not come to rest"))
+    }
+
+    /// The runnable queued units with budget that allow CPU `c` (what `do_schedule` on `c`
+    /// may pick).
+    fn eligible(&self, c: usize) -> Vec<(usize, UnitInfo)> {
+        let s = &self.sim.s;
+        (0..self.sim.nr_units())
+            .map(|i| (i, self.info(i)))
+            .filter(|(i, q)| {
+                q.queue == 1
+                    && q.runnable == 1
+                    && self.sim.runnable(*i)
+                    && q.cur_budget > 0
+                    && s.affinity(self.sim.id(*i)).unwrap().test(c)
+            })
+            .collect()
+    }
+
+    /// RTDS's scheduling rule, right after `do_schedule` on `c` picked (`prev`: the unit that
+    /// was current, if it was runnable): the CPU runs a unit that no runnable queued unit
+    /// allowed on it outranks, or idles only when there is none (or for tasklet work); and
+    /// `prev`, if it still has budget, lost the CPU only to a unit it does not outrank.
+    fn check_pick(
+        &self,
+        c: usize,
+        prev: Option<usize>,
+        tasklet: bool,
+    ) -> Result<(), TestCaseError> {
+        let next = self.sim.curr(c);
+        if tasklet {
+            prop_assert_eq!(next, None, "tasklet work must run the idle unit");
+            return Ok(());
+        }
+        let eligible = self.eligible(c);
+        match next {
+            None => prop_assert!(
+                eligible.is_empty(),
+                "CPU {} picked idle with unit(s) {:?} eligible\n{}",
+                c,
+                eligible.iter().map(|e| e.0).collect::<Vec<_>>(),
+                self.dump()
+            ),
+            Some(n) => {
+                let r = self.info(n);
+                for (i, q) in &eligible {
+                    prop_assert!(
+                        key(q) >= key(&r),
+                        "CPU {} picked unit {} {:?} over unit {} {:?}\n{}",
+                        c,
+                        n,
+                        key(&r),
+                        i,
+                        key(q),
+                        self.dump()
+                    );
+                }
+            }
+        }
+        if let Some(p) = prev.filter(|&p| Some(p) != next) {
+            let u = self.info(p);
+            if u.cur_budget > 0 {
+                let lost_to_better = next.is_some_and(|n| key(&u) >= key(&self.info(n)));
+                prop_assert!(
+                    lost_to_better,
+                    "CPU {} switched unit {} {:?} out for {:?}\n{}",
+                    c,
+                    p,
+                    key(&u),
+                    next,
+                    self.dump()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The properties that hold after every action.
@@ -382,48 +516,34 @@ impl Harness {
         Ok(())
     }
 
-    /// The quiescence property (see the module documentation).
+    /// The quiescence property (see the module documentation): no CPU idles beside a
+    /// runnable queued unit with budget that allows it.
     fn check_quiescent(&self) -> Result<(), TestCaseError> {
         let s = &self.sim.s;
         let now = self.sim.now();
         prop_assert!(self.sim.resched().is_empty());
         prop_assert!(s.timer().is_none_or(|t| t > now));
-        let key = |u: &UnitInfo| (u.priority_level, u.cur_deadline);
         for c in 0..self.ncpus {
             prop_assert!(self.sim.saving(c).is_none());
             prop_assert!(self.sim.slice_end(c).is_none_or(|t| t > now));
-            let occupant = s.curr(c).map(|id| s.unit_info(id).unwrap());
-            for i in 0..self.sim.nr_units() {
-                let q = self.info(i);
-                let eligible = q.queue == 1
-                    && q.runnable == 1
-                    && self.sim.runnable(i)
-                    && q.cur_budget > 0
-                    && s.affinity(self.sim.id(i)).unwrap().test(c);
-                if !eligible {
-                    continue;
-                }
-                match occupant {
-                    None => {
-                        return Err(TestCaseError::fail(format!(
-                            "CPU {c} idles while unit {i} is queued\n{}",
-                            self.dump()
-                        )))
-                    }
-                    Some(r) if key(&q) < key(&r) => {
-                        return Err(TestCaseError::fail(format!(
-                            "CPU {c} runs a unit of priority {:?} while unit {i} of priority {:?} is queued\n{}",
-                            key(&r),
-                            key(&q),
-                            self.dump()
-                        )))
-                    }
-                    Some(_) => {}
-                }
+            if s.curr(c).is_none() {
+                let eligible = self.eligible(c);
+                prop_assert!(
+                    eligible.is_empty(),
+                    "CPU {} idles while unit(s) {:?} are queued\n{}",
+                    c,
+                    eligible.iter().map(|e| e.0).collect::<Vec<_>>(),
+                    self.dump()
+                );
             }
         }
         Ok(())
     }
+}
+
+/// RTDS priority: lower `priority_level` first, then earlier deadline (EDF).
+fn key(u: &UnitInfo) -> (u32, i64) {
+    (u.priority_level, u.cur_deadline)
 }
 
 fn run(c: &Case) -> Result<(), TestCaseError> {
@@ -445,4 +565,48 @@ proptest! {
     fn rtds_random_hook_sequences(c in case()) {
         run(&c)?;
     }
+}
+
+/// Why the quiescence property does not compare running units with every queued unit: RTDS
+/// lets a queued unit wait while a unit of lower priority runs on a CPU it allows, when the
+/// tickle for it went to a CPU that then picked a higher-priority unit, and the run-queue
+/// head that is tickled after that pick is a unit that cannot use the lower CPU.
+///
+/// 2 CPUs. C (50/100 ms, CPU 1 only) runs on CPU 1. A and D (1/10 ms, CPU 0 only) used their
+/// budgets and CPU 0 idles. At 10 ms, B (1/30 ms, both CPUs) wakes and tickles the idle
+/// CPU 0; the replenishment timer then refills A and D (deadline 20 ms), and tickles no CPU
+/// for them (CPU 0 is already tickled). CPU 0 picks A; the head of the run queue is now D,
+/// which only CPU 0 may run, so nothing is tickled for B: B (deadline 30 ms) waits while C
+/// (deadline 100 ms) runs on CPU 1, until CPU 0's next pick at 11 ms (rtsched then tickles
+/// CPU 1 for B, the new head; rt.c would leave B waiting until CPU 0 runs it at 12 ms).
+///
+/// Xen 4.17's rt.c behaves the same up to 11 ms (`rt_unit_wake` / `runq_tickle`,
+/// `repl_timer_handler`, `rt_schedule` do exactly these steps), so this is RTDS semantics,
+/// not a deviation; ignored because it asserts what global EDF would do.
+#[test]
+#[ignore = "RTDS (rt.c and rtsched) allow it: a queued unit waits behind a run-queue head with a narrower affinity"]
+fn queued_unit_waits_behind_head_with_narrower_affinity() {
+    let p = |budget, period| Params {
+        period,
+        budget,
+        extratime: false,
+    };
+    let mut sim = Sim::new(2, 4, Policy::default());
+    let c = sim.add_unit(p(50 * MS, 100 * MS), CpuMask::single(1), Work::Busy);
+    let a = sim.add_unit(p(MS, 10 * MS), CpuMask::single(0), Work::Busy);
+    let d = sim.add_unit(p(MS, 10 * MS), CpuMask::single(0), Work::Busy);
+    let b = sim.add_unit(p(MS, 30 * MS), CpuMask::first_n(2), Work::Manual);
+    sim.run_until(10 * MS - 1);
+    assert_eq!((sim.curr(0), sim.curr(1)), (None, Some(c)));
+    sim.advance_to(10 * MS);
+    sim.wake(b);
+    sim.fire_due_timers();
+    sim.settle();
+    assert_eq!(sim.curr(0), Some(a));
+    let info = |i| sim.s.unit_info(sim.id(i)).unwrap();
+    assert_eq!(info(d).queue, 1);
+    assert_eq!((info(b).queue, info(b).cur_deadline), (1, 30 * MS));
+    assert_eq!(info(c).cur_deadline, 100 * MS);
+    // Global EDF would run B instead of C on CPU 1 now.
+    assert_eq!(sim.curr(1), Some(b), "B waits while C runs on CPU 1");
 }
