@@ -47,6 +47,9 @@ pub struct Pcpu {
     /// Periodic server only: the blocked unit whose budget this idle CPU is consuming
     /// ([`NIL`] for none). It is off the queues until the CPU next runs `do_schedule`.
     pub(crate) phantom: u32,
+    /// The unit the last tickle of this CPU was for ([`NIL`] for none): if this CPU picks
+    /// another one, that unit is tickled again so that it finds a CPU elsewhere.
+    pub(crate) tickled_for: u32,
 }
 
 impl Pcpu {
@@ -54,6 +57,7 @@ impl Pcpu {
     pub const IDLE: Pcpu = Pcpu {
         curr: NIL,
         phantom: NIL,
+        tickled_for: NIL,
     };
 }
 
@@ -1001,7 +1005,11 @@ impl<'a> Scheduler<'a> {
                 let periodic = self.periodic();
                 let u = get_mut(self.units, h)?;
                 let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
-                u.flags.remove(UnitFlags::DEPLETED);
+                if u.cur_budget > 0 {
+                    // (A unit whose whole new budget went to last period's overrun stays
+                    // depleted, and is tickled when it gets budget again.)
+                    u.flags.remove(UnitFlags::DEPLETED);
+                }
                 // Also tickled (rt.c does not): a queued unit back from extratime to its
                 // reserved level, which may now outrank a running unit, and, periodic
                 // server, a blocked server whose new budget is consumed from now on.
@@ -1040,6 +1048,9 @@ impl<'a> Scheduler<'a> {
                 u.priority_level = u.priority_level.saturating_add(1);
                 u.cur_budget = u.budget;
             } else {
+                // The scheduler ran late (timer slop): the overrun is charged to the next
+                // period, so the long-run share stays the reservation (rt.c drops it).
+                u.debt = u.cur_budget.saturating_neg().min(u.budget).max(0);
                 u.cur_budget = 0;
                 u.flags.insert(UnitFlags::DEPLETED);
             }
@@ -1182,6 +1193,7 @@ impl<'a> Scheduler<'a> {
             let curr = if p.curr != NIL { p.curr } else { p.phantom };
             if curr == NIL {
                 self.stats.tickle_idle += 1;
+                self.cpus.get_mut(c).ok_or(Error::Corrupt)?.tickled_for = h;
                 return self.do_tickle(c, a);
             }
             if lowest == NIL
@@ -1196,6 +1208,10 @@ impl<'a> Scheduler<'a> {
         }
         if lowest != NIL && prio_cmp(get(self.units, lowest)?, u, s) == Ordering::Greater {
             self.stats.tickle_busy += 1;
+            self.cpus
+                .get_mut(lowest_cpu)
+                .ok_or(Error::Corrupt)?
+                .tickled_for = h;
             return self.do_tickle(lowest_cpu, a);
         }
         self.stats.tickle_none += 1;
@@ -1209,6 +1225,19 @@ impl<'a> Scheduler<'a> {
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
     /// best-first search.
     fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
+        for c in 0..self.cpus.len() {
+            // The unit a tickle sent a CPU that then picked another one (rt.c leaves it
+            // queued even when it outranks units running elsewhere).
+            let p = self.cpus.get_mut(c).ok_or(Error::Corrupt)?;
+            let t = p.tickled_for;
+            if t == NIL || self.tickled.test(c) {
+                continue;
+            }
+            p.tickled_for = NIL;
+            if get(self.units, t)?.queue == QueueKind::Run {
+                self.tickle(t, a)?;
+            }
+        }
         let Some(head) = self.runq.peek() else {
             return Ok(());
         };
@@ -1244,11 +1273,26 @@ impl<'a> Scheduler<'a> {
 
 /// Starts the period that contains `now` for a unit whose deadline has passed: the next
 /// deadline after `now`, a full budget, reserved priority level (Xen's `rt_update_deadline`).
+///
+/// A budget overrun of the period that just ended is charged to this one (only when no
+/// whole period was skipped).
 fn update_deadline(u: &mut Unit, now: i64) {
-    u.cur_deadline = next_deadline(u.cur_deadline, u.period, now);
+    let next = next_deadline(u.cur_deadline, u.period, now);
+    let consecutive = next.saturating_sub(u.cur_deadline) <= u.period;
+    u.cur_deadline = next;
     u.last_start = now;
-    u.cur_budget = u.budget;
+    // (Not `clamp`, which can panic.)
+    let debt = if consecutive {
+        u.debt.min(u.budget).max(0)
+    } else {
+        0
+    };
+    u.cur_budget = u.budget.saturating_sub(debt);
+    u.debt = 0;
     u.priority_level = 0;
+    if u.cur_budget == 0 {
+        u.flags.insert(UnitFlags::DEPLETED);
+    }
 }
 
 /// A change whose effect on admission is evaluated before it is made.

@@ -78,6 +78,8 @@ pub struct Unit {
     pub(crate) dq_prev: u32,
     pub(crate) dq_next: u32,
     pub(crate) tmp_next: u32,
+    /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
+    pub(crate) debt: i64,
 }
 
 impl Unit {
@@ -105,6 +107,7 @@ impl Unit {
         dq_prev: NIL,
         dq_next: NIL,
         tmp_next: NIL,
+        debt: 0,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {

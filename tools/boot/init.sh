@@ -12,6 +12,9 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mkdir -p /dev/pts /run /tmp /var/run /var/log/xen/console /var/lib/xen /var/lib/xenstored /var/run/xen /var/run/xenstored
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
+mount -t devpts devpts /dev/pts
+[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+mkdir -p /etc/xen && touch /etc/xen/xl.conf
 
 FLAVOUR=stock
 grep -q rtsched_flavour=rtsched /proc/cmdline && FLAVOUR=rtsched
@@ -38,6 +41,13 @@ while ! xenstore-ls / >/dev/null 2>&1; do
 done
 timeout 30 xen-init-dom0
 xenconsoled --log=guest --log-dir=/var/log/xen/console &
+
+if grep -q rtsched_mode=e2e /proc/cmdline; then
+    . /e2e.sh
+    say "E2E-DONE"
+    echo o > /proc/sysrq-trigger
+    sleep 10
+fi
 
 # 1. The boot line of the scheduler.
 run 20 $XL dmesg > /tmp/dmesg

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the programs around rtsched (build checks, Xen build and boot).
 
+mod e2e;
 mod object;
 mod util;
 mod xen;
@@ -23,6 +24,8 @@ enum Cmd {
     XenBuild(xen::BuildArgs),
     /// Boot the built hypervisor under QEMU with a Debian dom0 and run the scripted xl checks.
     XenBoot(xen::BootArgs),
+    /// Run guest scenarios on rtsched and on stock RTDS and compare CPU shares.
+    E2e(e2e::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Header(a) => object::header(&a),
         Cmd::XenBuild(a) => xen::build(&a),
         Cmd::XenBoot(a) => xen::boot(&a),
+        Cmd::E2e(a) => e2e::run(&a),
     }
 }

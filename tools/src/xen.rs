@@ -359,6 +359,7 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
     }
     install(&debs.join("bin/busybox"), &ird.join("bin/busybox"))?;
     install(&root().join("tools/boot/init.sh"), &ird.join("init"))?;
+    install(&root().join("tools/boot/e2e.sh"), &ird.join("e2e.sh"))?;
     run(Command::new("chmod").arg("+x").arg(ird.join("init")))?;
     let moddir = debs
         .join("lib/modules")
@@ -423,6 +424,12 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
             todo.push_back(dst);
         }
     }
+    // Loaded with dlopen by glibc (pthread_cancel in xl), so not in any DT_NEEDED.
+    let gcc_s = Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1");
+    install(
+        &fs::canonicalize(gcc_s)?,
+        &ird.join(libdir).join("libgcc_s.so.1"),
+    )?;
     install(
         Path::new("/lib64/ld-linux-x86-64.so.2"),
         &ird.join("lib64/ld-linux-x86-64.so.2"),
@@ -431,6 +438,27 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         "../usr/lib/x86_64-linux-gnu",
         ird.join("lib/x86_64-linux-gnu"),
     );
+    // Guests for `cargo xtask e2e`: the same kernel and a busybox initramfs that spins.
+    let gdir = xen_dir().join("guest-initrd");
+    if gdir.exists() {
+        fs::remove_dir_all(&gdir)?;
+    }
+    fs::create_dir_all(gdir.join("bin"))?;
+    install(&debs.join("bin/busybox"), &gdir.join("bin/busybox"))?;
+    fs::write(
+        gdir.join("init"),
+        "#!/bin/busybox sh\n# A guest whose only task is a busy loop.\nwhile :; do :; done\n",
+    )?;
+    run(Command::new("chmod").arg("+x").arg(gdir.join("init")))?;
+    fs::create_dir_all(ird.join("guest"))?;
+    run(Command::new("sh").current_dir(&gdir).arg("-c").arg(format!(
+        "find . | cpio -o -H newc --quiet | gzip -1 > {}",
+        ird.join("guest/initrd.gz").display()
+    )))?;
+    install(
+        &debs.join("boot").join(format!("vmlinuz-{kver}")),
+        &ird.join("guest/vmlinuz"),
+    )?;
     let out = xen_dir().join("initrd.gz");
     run(Command::new("sh").current_dir(&ird).arg("-c").arg(format!(
         "find . | cpio -o -H newc --quiet | gzip -1 > {}",
@@ -448,10 +476,29 @@ pub struct BootReport {
     pub fail: u32,
     /// The serial log.
     pub log: PathBuf,
+    /// The serial output.
+    pub text: String,
+}
+
+/// How to boot: the flavour, extra options and limits.
+pub struct BootSpec<'a> {
+    /// Stock Xen (C RTDS) instead of rtsched.
+    pub stock: bool,
+    /// Extra Xen command-line options.
+    pub xen_args: &'a str,
+    /// Extra dom0 kernel command-line options (read by the dom0 init script).
+    pub dom0_args: &'a str,
+    /// dom0 VCPUs (pinned to PCPUs 0..n).
+    pub dom0_vcpus: u32,
+    /// Seconds before the boot is given up.
+    pub timeout_s: u64,
+    /// Name of the log (`<flavour>-<tag>-boot.log`).
+    pub tag: &'a str,
 }
 
 /// Boots a flavour under QEMU with the scripted dom0 and returns the step counts.
-pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootReport> {
+pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
+    let (stock, xen_args, timeout_s) = (spec.stock, spec.xen_args, spec.timeout_s);
     ensure_packages(&[
         ("qemu-system-x86_64", "qemu-system-x86"),
         ("cpio", "cpio"),
@@ -461,7 +508,7 @@ pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootRepor
     let xen = xen_dir().join(flavour(stock)).join("xen").join("xen");
     let xen = if xen.exists() { xen } else { build_xen(stock)? };
     let (initrd, kernel) = initramfs()?;
-    let tag: String = xen_args
+    let tag: String = format!("{}{}", spec.tag, xen_args)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
@@ -474,12 +521,14 @@ pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootRepor
     let t0 = Instant::now();
     let append = format!(
         "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M \
-         dom0_max_vcpus=2 dom0_vcpus_pin sched=rtds {xen_args}"
+         dom0_max_vcpus={} dom0_vcpus_pin sched=rtds {xen_args}",
+        spec.dom0_vcpus
     );
     let modules = format!(
-        "{} console=hvc0 earlyprintk=xen rtsched_flavour={},{}",
+        "{} console=hvc0 earlyprintk=xen rtsched_flavour={} {},{}",
         kernel.display(),
         flavour(stock),
+        spec.dom0_args,
         initrd.display()
     );
     let mut child = Command::new("timeout")
@@ -520,6 +569,9 @@ pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootRepor
     for line in BufReader::new(stdout).lines() {
         let line = String::from_utf8_lossy(line.unwrap_or_default().as_bytes()).into_owned();
         println!("{line}");
+        if line.starts_with("RTSCHED-E2E-DONE") {
+            done = true;
+        }
         if let Some(rest) = line.strip_prefix("RTSCHED-BOOT-DONE ") {
             done = true;
             for kv in rest.split_whitespace() {
@@ -553,12 +605,24 @@ pub fn boot_xen(stock: bool, xen_args: &str, timeout_s: u64) -> Result<BootRepor
             log.display()
         );
     }
-    Ok(BootReport { pass, fail, log })
+    Ok(BootReport {
+        pass,
+        fail,
+        log,
+        text,
+    })
 }
 
 /// Boots the hypervisor and fails if any scripted step failed.
 pub fn boot(a: &BootArgs) -> Result<()> {
-    let r = boot_xen(a.stock, &a.xen_args, a.timeout)?;
+    let r = boot_xen(&BootSpec {
+        stock: a.stock,
+        xen_args: &a.xen_args,
+        dom0_args: "",
+        dom0_vcpus: 2,
+        timeout_s: a.timeout,
+        tag: "",
+    })?;
     let text = fs::read_to_string(&r.log)?;
     for l in text.lines().filter(|l| l.starts_with("RTSCHED-STEP")) {
         println!("{l}");
