@@ -24,19 +24,24 @@ CFG
         return 1
     fi
 }
-cputime() { # name -> seconds (one decimal, from xl list)
-    $XL list "$1" 2>/dev/null | awk 'NR == 2 { print $6 }'
-}
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-# measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds.
+# snap FILE: one `xl list` for all domains (Time(s) column); prints the snapshot's time as
+# the middle of the two uptime reads around it.
+snap() {
+    a=$(uptime_s); $XL list > "$1" 2>/dev/null; b=$(uptime_s)
+    awk -v a="$a" -v b="$b" 'BEGIN { print (a + b) / 2 }'
+}
+# measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
+# snapshots (sampling all domains at once, so their intervals are the same).
 measure() {
     sc=$1; cs=$2; shift 2
     sleep 2
-    u0=$(uptime_s); for d in "$@"; do eval "t0_$d=\$(cputime $d)"; done
+    u0=$(snap /tmp/snap0)
     sleep "$MEASURE"
-    u1=$(uptime_s); for d in "$@"; do eval "t1_$d=\$(cputime $d)"; done
+    u1=$(snap /tmp/snap1)
     for d in "$@"; do
-        eval "a=\$t0_$d b=\$t1_$d"
+        a=$(awk -v d="$d" '$1 == d { print $6 }' /tmp/snap0)
+        b=$(awk -v d="$d" '$1 == d { print $6 }' /tmp/snap1)
         echo "RTSCHED-E2E $sc $cs $d $(awk -v a="$a" -v b="$b" 'BEGIN{print b-a}') $(awk -v a="$u0" -v b="$u1" 'BEGIN{print b-a}')"
     done
 }

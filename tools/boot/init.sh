@@ -112,6 +112,19 @@ done
 if run 20 rtds-hcall 0 0 15000 3000 0 && show > /tmp/s5 && [ "$(vcpu /tmp/s5 0)" = "15000 3000 no" ]; then
     cat /tmp/s5; ok hypercall-accepts-valid; else fail hypercall-accepts-valid "valid values refused"; fi
 
+# 4c. Admission control (rtsched booted with rtsched_policy=...,admission): a change that
+#     would fail the schedulability test is refused with -ENOSPC and changes nothing.
+if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; then
+    show > /tmp/before
+    if run 20 $XL sched-rtds -d Domain-0 -v all -p 10000 -b 10000 -e 0 > /tmp/adm 2>&1; then
+        cat /tmp/adm; fail admission "accepted"
+    else
+        cat /tmp/adm; show > /tmp/after
+        if grep -q "No space left" /tmp/adm && cmp -s /tmp/before /tmp/after; then
+            ok admission; else fail admission "wrong error or state changed"; fi
+    fi
+fi
+
 # 5. The debug-key dump.
 run 20 $XL debug-keys r
 run 20 $XL dmesg > /tmp/dmesg2
