@@ -391,6 +391,12 @@ impl Host {
                 return;
             }
         }
+        self.dump();
+        panic!("reschedules do not settle");
+    }
+
+    /// Prints the state for a failure report.
+    fn dump(&self) {
         for (i, &id) in self.ids.iter().enumerate() {
             eprintln!(
                 "unit {i}: {:?} aff {:?} runnable {}",
@@ -400,12 +406,15 @@ impl Host {
             );
         }
         eprintln!(
-            "policy {:?} online {:?} tickled {:?}",
+            "policy {:?} online {:?} tickled {:?} curr {:?} phantoms {:?}",
             self.s.policy(),
             self.online.bits[0],
-            self.s.tickled().bits[0]
+            self.s.tickled().bits[0],
+            (0..self.ncpus).map(|c| self.s.curr(c)).collect::<Vec<_>>(),
+            (0..self.ncpus)
+                .map(|c| self.s.phantom(c))
+                .collect::<Vec<_>>()
         );
-        panic!("reschedules do not settle");
     }
 
     fn quiescent(&mut self) -> Result<(), TestCaseError> {
@@ -424,45 +433,14 @@ impl Host {
                 }
                 match occupant {
                     None => {
-                        for (i, &id) in self.ids.iter().enumerate() {
-                            eprintln!(
-                                "unit {i}: {:?} aff {:?} runnable {}",
-                                self.s.unit_info(id).unwrap(),
-                                self.s.affinity(id).unwrap().bits[0],
-                                self.runnable[i]
-                            );
-                        }
-                        eprintln!(
-                            "policy {:?} tickled {:?} phantoms {:?} curr {:?}",
-                            self.s.policy(),
-                            self.s.tickled().bits[0],
-                            (0..self.ncpus)
-                                .map(|c| self.s.phantom(c))
-                                .collect::<Vec<_>>(),
-                            (0..self.ncpus).map(|c| self.s.curr(c)).collect::<Vec<_>>()
-                        );
+                        self.dump();
                         return Err(TestCaseError::fail(format!(
                             "CPU {c} idles while unit {i} is queued: {u:?}"
                         )));
                     }
                     Some(r) => prop_assert!(
                         !self.s.outranks(q, r).unwrap() || {
-                            for (i, &id) in self.ids.iter().enumerate() {
-                                eprintln!(
-                                    "unit {i}: {:?} aff {:?} runnable {}",
-                                    self.s.unit_info(id).unwrap(),
-                                    self.s.affinity(id).unwrap().bits[0],
-                                    self.runnable[i]
-                                );
-                            }
-                            eprintln!(
-                                "policy {:?} tickled {:?} phantoms {:?}",
-                                self.s.policy(),
-                                self.s.tickled().bits[0],
-                                (0..self.ncpus)
-                                    .map(|c| self.s.phantom(c))
-                                    .collect::<Vec<_>>()
-                            );
+                            self.dump();
                             false
                         },
                         "CPU {} runs {:?} below queued unit {}",
