@@ -1,0 +1,2 @@
+/* Replaces xen/common/sched/private.h: see stubs.h. */
+#include "stubs.h"

@@ -1,0 +1,2 @@
+/* Stub: see ../stubs.h. */
+#include "../stubs.h"

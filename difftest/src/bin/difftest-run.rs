@@ -1,0 +1,49 @@
+//! Replays random traces (or one JSON trace) and prints the outcome.
+//!
+//! `difftest-run [FIRST_SEED] [COUNT] [EVENTS]`, or `difftest-run --json FILE`.
+use difftest::driver::{run, End, Options};
+use difftest::trace::{generate, GenConfig, Trace};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = Options {
+        verbose: std::env::var_os("DIFFTEST_VERBOSE").is_some(),
+        ..Options::default()
+    };
+    if args.first().map(String::as_str) == Some("--json") {
+        let t = std::fs::read_to_string(&args[1]).expect("read trace");
+        let trace = Trace::from_json(&t).expect("parse trace");
+        println!("{:?}", run(&trace, &opts));
+        return;
+    }
+    let seed: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let count: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let events: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let cfg = GenConfig {
+        events,
+        ..GenConfig::default()
+    };
+    let (mut done, mut steps) = (0, 0);
+    let mut tol = std::collections::BTreeMap::new();
+    let mut ev_sum = 0usize;
+    for s in seed..seed + count {
+        let trace = generate(s, &cfg);
+        let o = run(&trace, &opts);
+        steps += o.steps;
+        for (d, k) in &o.tolerated {
+            *tol.entry(*d).or_insert(0u64) += k;
+        }
+        match &o.end {
+            End::Completed => done += 1,
+            End::Explained(d, i, w) => {
+                ev_sum += i;
+                println!("seed {s}: explained {d:?} at event {i}: {w}")
+            }
+            End::Mismatch(m) => println!("seed {s}: MISMATCH {m:?}"),
+        }
+    }
+    println!("{done}/{count} completed, {steps} steps, tolerated {tol:?}");
+    if let Some(avg) = (ev_sum as u64).checked_div(count - done) {
+        println!("early ends at event {avg} on average");
+    }
+}

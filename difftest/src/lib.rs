@@ -1,0 +1,14 @@
+//! Differential testing and per-hook benchmarks of rtsched against Xen 4.17's own RTDS
+//! scheduler (`xen/common/sched/rt.c`), compiled unchanged in user space (see `build.rs`).
+//!
+//! - [`xen`]: rt.c behind a safe interface (the only `unsafe` of the crate);
+//! - [`trace`]: the event trace format and a seeded random generator of traces;
+//! - [`driver`]: a host that replays one trace into both implementations, with the
+//!   bookkeeping Xen's core does between hooks, and compares every decision;
+//! - [`deviations`]: the deliberate differences of rtsched the comparison knows about.
+#![deny(missing_docs)]
+
+pub mod deviations;
+pub mod driver;
+pub mod trace;
+pub mod xen;

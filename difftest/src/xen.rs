@@ -1,0 +1,305 @@
+//! Xen 4.17's rt.c behind a safe interface: the only module with `unsafe`.
+//!
+//! The C side (`csrc/glue.c`, which `#include`s rt.c) keeps one host per instance and
+//! calls rt.c's hooks the way Xen's scheduling core does; see its comments.
+
+use std::os::raw::c_int;
+
+/// Opaque C host (`struct dt_host`).
+#[repr(C)]
+struct DtHost {
+    _private: [u8; 0],
+}
+
+/// One unit's rt.c state (`struct dt_unit_state`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XenUnitState {
+    /// `svc->period`, ns.
+    pub period: i64,
+    /// `svc->budget`, ns.
+    pub budget: i64,
+    /// `svc->cur_budget`, ns.
+    pub cur_budget: i64,
+    /// `svc->last_start`, ns.
+    pub last_start: i64,
+    /// `svc->cur_deadline`, ns.
+    pub cur_deadline: i64,
+    /// `svc->priority_level`.
+    pub priority_level: u32,
+    /// `svc->flags` (RTDS_scheduled = 2, delayed_runq_add = 4, depleted = 8, extratime = 16).
+    pub flags: u32,
+    /// 0: on no queue, 1: run queue, 2: depleted queue.
+    pub queue: u32,
+    /// 1 when on the replenishment queue.
+    pub on_replq: u32,
+    /// `sched_unit_master(unit)`.
+    pub cpu: u32,
+}
+
+extern "C" {
+    fn dt_new(ncpus: u32, cap: u32) -> *mut DtHost;
+    fn dt_free(h: *mut DtHost);
+    fn dt_cpu_add(h: *mut DtHost, cpu: u32) -> c_int;
+    fn dt_unit_alloc(h: *mut DtHost, u: u32, dom: u32, vcpu: u32, affinity: u64) -> c_int;
+    fn dt_set_runnable(h: *mut DtHost, u: u32, runnable: bool);
+    fn dt_insert(h: *mut DtHost, u: u32, now: i64, is_running: bool) -> u32;
+    fn dt_remove(h: *mut DtHost, u: u32, now: i64);
+    fn dt_wake(h: *mut DtHost, u: u32, now: i64);
+    fn dt_sleep(h: *mut DtHost, u: u32, now: i64);
+    fn dt_schedule(
+        h: *mut DtHost,
+        cpu: u32,
+        now: i64,
+        tasklet: bool,
+        slice: *mut i64,
+        migrated: *mut bool,
+    ) -> c_int;
+    fn dt_context_saved(h: *mut DtHost, u: u32, now: i64);
+    fn dt_timer_fire(h: *mut DtHost, now: i64);
+    fn dt_timer(h: *mut DtHost, expires: *mut i64) -> bool;
+    fn dt_set_affinity(h: *mut DtHost, u: u32, mask: u64);
+    fn dt_pick(h: *mut DtHost, u: u32) -> u32;
+    fn dt_migrate(h: *mut DtHost, u: u32, cpu: u32);
+    fn dt_put_vcpu(h: *mut DtHost, u: u32, period_us: u32, budget_us: u32, extra: bool) -> c_int;
+    fn dt_get_vcpu(
+        h: *mut DtHost,
+        u: u32,
+        period_us: *mut u32,
+        budget_us: *mut u32,
+        extra: *mut bool,
+    ) -> c_int;
+    fn dt_put_dom(h: *mut DtHost, dom: u32, period_us: u32, budget_us: u32) -> c_int;
+    fn dt_take_softirqs(h: *mut DtHost) -> u64;
+    fn dt_tickled(h: *mut DtHost) -> u64;
+    fn dt_states(h: *mut DtHost, n: u32, out: *mut XenUnitState);
+    fn dt_queue_order(h: *mut DtHost, which: c_int, max: u32, out: *mut u32) -> u32;
+}
+
+/// The largest number of CPUs of the C harness (its `cpumask_t` is one 64-bit word).
+pub const XEN_MAX_CPUS: usize = 64;
+
+/// One instance of Xen's rt.c with its stub host: `ncpus` CPUs (none online yet) and room
+/// for `cap` units (unit `u` is slot `u`; domain ids are `0..cap`).
+///
+/// Every method checks its arguments against the instance's bounds before crossing into C,
+/// so no input can make the C side index out of its arrays.
+#[derive(Debug)]
+pub struct XenRt {
+    h: *mut DtHost,
+    ncpus: u32,
+    cap: u32,
+    allocated: Vec<bool>,
+}
+
+impl XenRt {
+    /// A new instance (rt.c's `init`). Panics on `ncpus` outside `1..=64` or `cap == 0`.
+    pub fn new(ncpus: usize, cap: usize) -> XenRt {
+        assert!((1..=XEN_MAX_CPUS).contains(&ncpus) && cap > 0 && cap < u32::MAX as usize);
+        // SAFETY: dt_new only reads its two integer arguments (checked above) and returns
+        // either NULL or a fresh heap object that this XenRt owns until drop.
+        let h = unsafe { dt_new(ncpus as u32, cap as u32) };
+        assert!(!h.is_null(), "dt_new failed");
+        XenRt {
+            h,
+            ncpus: ncpus as u32,
+            cap: cap as u32,
+            allocated: vec![false; cap],
+        }
+    }
+
+    fn cpu(&self, cpu: usize) -> u32 {
+        assert!(cpu < self.ncpus as usize, "CPU {cpu} out of range");
+        cpu as u32
+    }
+
+    fn unit(&self, u: usize) -> u32 {
+        assert!(
+            self.allocated.get(u) == Some(&true),
+            "unit {u} not allocated"
+        );
+        u as u32
+    }
+
+    /// A CPU joins (`switch_sched`).
+    pub fn cpu_add(&mut self, cpu: usize) {
+        let c = self.cpu(cpu);
+        // SAFETY: self.h is live (owned); c < ncpus.
+        let rc = unsafe { dt_cpu_add(self.h, c) };
+        assert_eq!(rc, 0);
+    }
+
+    /// `alloc_udata` for unit slot `u` of domain `dom` (VCPU `vcpu`, < 64) with `affinity`.
+    pub fn unit_alloc(&mut self, u: usize, dom: u32, vcpu: u32, affinity: u64) {
+        assert!(u < self.cap as usize && dom < self.cap && vcpu < 64 && !self.allocated[u]);
+        // SAFETY: self.h is live; u, dom < cap and vcpu < 64 are within the C arrays.
+        let rc = unsafe { dt_unit_alloc(self.h, u as u32, dom, vcpu, affinity) };
+        assert_eq!(rc, 0, "dt_unit_alloc");
+        self.allocated[u] = true;
+    }
+
+    /// Sets the host's runnable view of a unit (what `unit_runnable()` returns).
+    pub fn set_runnable(&mut self, u: usize, runnable: bool) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_set_runnable(self.h, u, runnable) }
+    }
+
+    /// `insert_unit` at `now`; returns the CPU assigned.
+    pub fn insert(&mut self, u: usize, now: i64, is_running: bool) -> usize {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_insert(self.h, u, now, is_running) as usize }
+    }
+
+    /// `remove_unit`.
+    pub fn remove(&mut self, u: usize, now: i64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_remove(self.h, u, now) }
+    }
+
+    /// `wake` at `now`.
+    pub fn wake(&mut self, u: usize, now: i64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_wake(self.h, u, now) }
+    }
+
+    /// `sleep`.
+    pub fn sleep(&mut self, u: usize, now: i64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_sleep(self.h, u, now) }
+    }
+
+    /// `do_schedule` on `cpu` at `now`: the unit chosen (`None`: idle), slice, migrated.
+    pub fn do_schedule(
+        &mut self,
+        cpu: usize,
+        now: i64,
+        tasklet: bool,
+    ) -> (Option<usize>, i64, bool) {
+        let c = self.cpu(cpu);
+        let mut slice = 0i64;
+        let mut migrated = false;
+        // SAFETY: self.h is live; c < ncpus; the out pointers are to live locals.
+        let next = unsafe { dt_schedule(self.h, c, now, tasklet, &mut slice, &mut migrated) };
+        (usize::try_from(next).ok(), slice, migrated)
+    }
+
+    /// `context_saved` of unit `u`.
+    pub fn context_saved(&mut self, u: usize, now: i64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_context_saved(self.h, u, now) }
+    }
+
+    /// The replenishment timer's handler at `now`.
+    pub fn timer_fire(&mut self, now: i64) {
+        // SAFETY: self.h is live; the timer was initialised by the first cpu_add (the
+        // driver adds CPUs before anything else).
+        unsafe { dt_timer_fire(self.h, now) }
+    }
+
+    /// The replenishment timer's expiry, if programmed.
+    pub fn timer(&self) -> Option<i64> {
+        let mut t = 0i64;
+        // SAFETY: self.h is live; the out pointer is to a live local.
+        unsafe { dt_timer(self.h, &mut t) }.then_some(t)
+    }
+
+    /// Sets the hard affinity (Xen's core does this; rt.c has no `adjust_affinity`).
+    pub fn set_affinity(&mut self, u: usize, mask: u64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_set_affinity(self.h, u, mask) }
+    }
+
+    /// `pick_resource`.
+    pub fn pick_cpu(&mut self, u: usize) -> usize {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_pick(self.h, u) as usize }
+    }
+
+    /// `sched_set_res` (the core's migration of a unit rt.c has no hook for).
+    pub fn migrate(&mut self, u: usize, cpu: usize) {
+        let (u, c) = (self.unit(u), self.cpu(cpu));
+        // SAFETY: self.h is live; u is allocated and c < ncpus.
+        unsafe { dt_migrate(self.h, u, c) }
+    }
+
+    /// `XEN_DOMCTL_SCHEDOP_putvcpuinfo` (µs); returns rt.c's return code.
+    pub fn put_vcpu(&mut self, u: usize, period_us: u32, budget_us: u32, extra: bool) -> i32 {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_put_vcpu(self.h, u, period_us, budget_us, extra) }
+    }
+
+    /// `XEN_DOMCTL_SCHEDOP_getvcpuinfo`: (period µs, budget µs, extratime).
+    pub fn get_vcpu(&mut self, u: usize) -> (u32, u32, bool) {
+        let u = self.unit(u);
+        let (mut p, mut b, mut e) = (0u32, 0u32, false);
+        // SAFETY: self.h is live; u is allocated; the out pointers are to live locals.
+        let rc = unsafe { dt_get_vcpu(self.h, u, &mut p, &mut b, &mut e) };
+        assert_eq!(rc, 0, "getvcpuinfo");
+        (p, b, e)
+    }
+
+    /// `XEN_DOMCTL_SCHEDOP_putinfo` for a domain (µs); returns rt.c's return code.
+    pub fn put_dom(&mut self, dom: u32, period_us: u32, budget_us: u32) -> i32 {
+        // SAFETY: self.h is live; dt_put_dom checks dom against its capacity.
+        unsafe { dt_put_dom(self.h, dom, period_us, budget_us) }
+    }
+
+    /// The CPUs `cpu_raise_softirq` was called for since the last call (bit per CPU).
+    pub fn take_softirqs(&mut self) -> u64 {
+        // SAFETY: self.h is live.
+        unsafe { dt_take_softirqs(self.h) }
+    }
+
+    /// rt.c's `prv->tickled`.
+    pub fn tickled(&self) -> u64 {
+        // SAFETY: self.h is live.
+        unsafe { dt_tickled(self.h) }
+    }
+
+    /// The states of units `0..n` (`n <= cap`).
+    pub fn states(&self, n: usize) -> Vec<XenUnitState> {
+        let n = n.min(self.cap as usize);
+        let mut v = vec![XenUnitState::default(); n];
+        // SAFETY: self.h is live; v has room for n <= cap elements.
+        unsafe { dt_states(self.h, n as u32, v.as_mut_ptr()) };
+        v
+    }
+
+    fn order(&self, which: c_int) -> Vec<usize> {
+        let mut v = vec![0u32; self.cap as usize];
+        // SAFETY: self.h is live; v has room for cap elements, the most a queue can hold.
+        let n = unsafe { dt_queue_order(self.h, which, v.len() as u32, v.as_mut_ptr()) };
+        v.truncate(n as usize);
+        v.into_iter().map(|x| x as usize).collect()
+    }
+
+    /// The run queue, head first.
+    pub fn runq(&self) -> Vec<usize> {
+        self.order(0)
+    }
+
+    /// The replenishment queue, head first.
+    pub fn replq(&self) -> Vec<usize> {
+        self.order(1)
+    }
+}
+
+impl Drop for XenRt {
+    fn drop(&mut self) {
+        // SAFETY: self.h came from dt_new and is freed exactly once, here.
+        unsafe { dt_free(self.h) }
+    }
+}
+
+// SAFETY: a XenRt owns its C host exclusively; the C side keeps no reference to it
+// between calls except through the calling thread's dt_cur, which every call resets.
+unsafe impl Send for XenRt {}
