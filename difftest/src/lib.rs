@@ -8,6 +8,7 @@
 //! - [`deviations`]: the deliberate differences of rtsched the comparison knows about.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod deviations;
 pub mod driver;
 pub mod trace;

@@ -1,4 +1,5 @@
-//! Xen 4.17's rt.c behind a safe interface: the only module with `unsafe`.
+//! Xen 4.17's rt.c behind a safe interface: the only module with `unsafe` (FFI calls into
+//! `csrc/glue.c`, which also provides the benchmark's time-stamp counter read).
 //!
 //! The C side (`csrc/glue.c`, which `#include`s rt.c) keeps one host per instance and
 //! calls rt.c's hooks the way Xen's scheduling core does; see its comments.
@@ -74,6 +75,14 @@ extern "C" {
     fn dt_tickled(h: *mut DtHost) -> u64;
     fn dt_states(h: *mut DtHost, n: u32, out: *mut XenUnitState);
     fn dt_queue_order(h: *mut DtHost, which: c_int, max: u32, out: *mut u32) -> u32;
+    fn dt_rdtsc() -> u64;
+}
+
+/// The CPU's time-stamp counter (`rdtsc`, through the C glue), for the benchmark's
+/// per-call timing.
+pub fn cycles() -> u64 {
+    // SAFETY: dt_rdtsc takes no arguments, touches no memory and only executes rdtsc.
+    unsafe { dt_rdtsc() }
 }
 
 /// The largest number of CPUs of the C harness (its `cpumask_t` is one 64-bit word).
