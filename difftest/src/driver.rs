@@ -36,7 +36,7 @@ const EXTRATIME: u32 = 1 << 4;
 const SCHEDULED: u32 = 1 << 1;
 
 /// A hook, for reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Hook {
     /// `insert_unit`.
     Insert,
@@ -91,6 +91,11 @@ pub struct Outcome {
     pub end: End,
     /// Differences tolerated on the way (they do not end the comparison), per deviation.
     pub tolerated: BTreeMap<Deviation, u64>,
+    /// Hook calls compared, per hook.
+    pub hooks: BTreeMap<Hook, u64>,
+    /// `wake` calls on a unit still being switched out (`SCHEDULED`: the delayed-add
+    /// protocol), compared.
+    pub wakes_while_scheduled: u64,
 }
 
 /// Deliberate corruption of the comparison, to show that it can fail.
@@ -145,6 +150,8 @@ struct Host<'a> {
     delayed_saves: bool,
     steps: u64,
     tolerated: BTreeMap<Deviation, u64>,
+    hooks: BTreeMap<Hook, u64>,
+    wakes_while_scheduled: u64,
     opts: Options,
 }
 
@@ -192,6 +199,8 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
         delayed_saves: trace.delayed_saves,
         steps: 0,
         tolerated: BTreeMap::new(),
+        hooks: BTreeMap::new(),
+        wakes_while_scheduled: 0,
         opts: *opts,
     };
     let end = match h.setup(trace) {
@@ -211,6 +220,8 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
         steps: h.steps,
         end,
         tolerated: h.tolerated,
+        hooks: h.hooks,
+        wakes_while_scheduled: h.wakes_while_scheduled,
     }
 }
 
@@ -477,6 +488,7 @@ impl Host<'_> {
         let rp = self.r.pick_cpu(id).expect("pick_cpu");
         let xp = self.x.pick_cpu(u);
         self.steps += 1;
+        *self.hooks.entry(Hook::Pick).or_insert(0) += 1;
         if rp != xp {
             let cur = self.r.unit_info(id).map_or(0, |i| i.cpu as usize);
             let aff = bits(self.r.affinity(id).expect("affinity"));
@@ -632,6 +644,12 @@ impl Host<'_> {
     /// the requests is left pending.
     fn post(&mut self, hook: Hook, unit: Option<usize>, pre: &Snapshot, r: u64) -> Step {
         self.steps += 1;
+        *self.hooks.entry(hook).or_insert(0) += 1;
+        if let (Hook::Wake, Some(u)) = (hook, unit) {
+            if pre.xs[u].flags & SCHEDULED != 0 {
+                self.wakes_while_scheduled += 1;
+            }
+        }
         let x = self.x.take_softirqs();
         self.pending |= r | x;
         let rt = self.r.timer();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use difftest::deviations::Deviation;
-use difftest::driver::{run, shrink, End, Inject, Options};
+use difftest::driver::{run, shrink, End, Hook, Inject, Options};
 use difftest::trace::{generate, GenConfig};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -32,6 +32,8 @@ fn random_traces_agree_with_xen_rt_c() {
     let (mut completed, mut steps, mut events_replayed) = (0u64, 0u64, 0u64);
     let mut early: BTreeMap<Deviation, u64> = BTreeMap::new();
     let mut tolerated: BTreeMap<Deviation, u64> = BTreeMap::new();
+    let mut hooks: BTreeMap<Hook, u64> = BTreeMap::new();
+    let mut wakes_scheduled = 0;
     for s in seed..seed + traces {
         let trace = generate(s, &cfg);
         let o = run(&trace, &opts);
@@ -39,6 +41,10 @@ fn random_traces_agree_with_xen_rt_c() {
         for (d, k) in &o.tolerated {
             *tolerated.entry(*d).or_insert(0) += k;
         }
+        for (h, k) in &o.hooks {
+            *hooks.entry(*h).or_insert(0) += k;
+        }
+        wakes_scheduled += o.wakes_while_scheduled;
         match o.end {
             End::Completed => {
                 completed += 1;
@@ -62,8 +68,9 @@ fn random_traces_agree_with_xen_rt_c() {
     }
     eprintln!(
         "difftest: {traces} traces x {events} events: {completed} compared to the end, \
-         {steps} hook calls compared ({events_replayed} events replayed); early ends \
-         (explained) {early:?}; differences tolerated {tolerated:?}; {:.1} s",
+         {steps} hook calls compared ({events_replayed} events replayed; per hook {hooks:?}; \
+         {wakes_scheduled} wakes of a unit being switched out); early ends (explained) \
+         {early:?}; differences tolerated {tolerated:?}; {:.1} s",
         start.elapsed().as_secs_f64()
     );
     // Not vacuous: most of the traces run to their end, and every kind of hook is reached.
@@ -72,6 +79,23 @@ fn random_traces_agree_with_xen_rt_c() {
         "only {completed} of {traces} traces compared to the end"
     );
     assert!(steps >= traces * 100, "only {steps} steps");
+    for h in [
+        Hook::Insert,
+        Hook::Remove,
+        Hook::Wake,
+        Hook::Sleep,
+        Hook::DoSchedule,
+        Hook::ContextSaved,
+        Hook::Timer,
+        Hook::SetParams,
+        Hook::Pick,
+    ] {
+        assert!(
+            hooks.get(&h).copied().unwrap_or(0) >= traces,
+            "{h:?} rarely reached: {hooks:?}"
+        );
+    }
+    assert!(wakes_scheduled > 0);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Replays random traces (or one JSON trace) and prints the outcome.
 //!
-//! `difftest-run [FIRST_SEED] [COUNT] [EVENTS]`, or `difftest-run --json FILE`.
+//! `difftest-run [FIRST_SEED] [COUNT] [EVENTS] [MAX_CPUS] [MAX_UNITS]`, or
+//! `difftest-run --json FILE`.
 use difftest::driver::{run, End, Options};
 use difftest::trace::{generate, GenConfig, Trace};
 
@@ -19,9 +20,12 @@ fn main() {
     let seed: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);
     let count: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
     let events: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let max_cpus: u8 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(8);
+    let max_units: u8 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(12);
     let cfg = GenConfig {
         events,
-        ..GenConfig::default()
+        cpus: (1, max_cpus.clamp(1, 64)),
+        units: (1, max_units.max(1)),
     };
     let (mut done, mut steps) = (0, 0);
     let mut tol = std::collections::BTreeMap::new();
