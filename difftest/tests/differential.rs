@@ -128,3 +128,14 @@ fn an_injected_slice_difference_is_caught_and_shrunk() {
     assert!(small.events.len() <= 3, "{}", small.to_json());
     assert_eq!(small.units.len(), 1);
 }
+
+#[test]
+fn traces_round_trip_through_json() {
+    let t = generate(3, &GenConfig::default());
+    let back = difftest::trace::Trace::from_json(&t.to_json()).expect("parse");
+    assert_eq!(back, t);
+    assert_eq!(
+        run(&back, &Options::default()).steps,
+        run(&t, &Options::default()).steps
+    );
+}
