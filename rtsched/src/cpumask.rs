@@ -140,14 +140,63 @@ impl CpuMask {
         }
     }
 
-    /// Iterates over the CPUs of the set in increasing order.
+    /// Iterates over the CPUs of the set in increasing order (a word at a time).
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let mut next = self.first();
-        core::iter::from_fn(move || {
-            let c = next?;
-            next = self.next_from(c + 1);
-            Some(c)
+        Bits {
+            bits: self.bits,
+            w: 0,
+        }
+    }
+
+    /// The CPUs `>= from` (empty when `from >= MAX_CPUS`).
+    pub fn from_cpu(from: usize) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        let fw = from / 64;
+        for (w, x) in m.bits.iter_mut().enumerate() {
+            *x = match w.cmp(&fw) {
+                core::cmp::Ordering::Less => 0,
+                core::cmp::Ordering::Equal => !0u64 << (from % 64),
+                core::cmp::Ordering::Greater => !0,
+            };
+        }
+        m
+    }
+
+    /// Iterates over the CPUs of the set in Xen's cycle order from `start`: the CPUs
+    /// `>= start` in increasing order, then those below it (the order in which repeated
+    /// [`Self::test_or_cycle`] / [`Self::cycle`] calls visit them). A word at a time.
+    pub fn iter_cycle(&self, start: usize) -> impl Iterator<Item = usize> {
+        let hi = CpuMask::from_cpu(start);
+        Bits {
+            bits: self.and(&hi).bits,
+            w: 0,
+        }
+        .chain(Bits {
+            bits: self.and_not(&hi).bits,
+            w: 0,
         })
+    }
+}
+
+/// Iterator over the set bits of a copy of a mask, lowest first.
+struct Bits {
+    bits: [u64; WORDS],
+    w: usize,
+}
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while let Some(x) = self.bits.get_mut(self.w) {
+            if *x != 0 {
+                let b = x.trailing_zeros() as usize;
+                *x &= x.wrapping_sub(1);
+                return Some(self.w * 64 + b);
+            }
+            self.w += 1;
+        }
+        None
     }
 }
 
@@ -173,5 +222,37 @@ mod tests {
         m.set(256);
         assert!(!m.test(256));
         assert_eq!(CpuMask::first_n(300).count(), 256);
+    }
+
+    #[test]
+    fn iter_cycle_visits_in_cycle_order() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut m = CpuMask::EMPTY;
+            for w in 0..WORDS {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Sparse and dense words alike.
+                m.bits[w] = if x.is_multiple_of(3) {
+                    x & (x >> 11) & (x >> 23)
+                } else {
+                    x
+                };
+            }
+            let start = (x % 300) as usize;
+            // Reference: repeated test_or_cycle / cycle, clearing each visited CPU.
+            let mut rest = m;
+            let mut want = Vec::new();
+            let mut c = rest.test_or_cycle(start);
+            while let Some(v) = c {
+                want.push(v);
+                rest.clear(v);
+                c = rest.cycle(v);
+            }
+            assert_eq!(m.iter_cycle(start).collect::<Vec<_>>(), want);
+            let all: Vec<_> = (0..MAX_CPUS).filter(|&c| m.test(c)).collect();
+            assert_eq!(m.iter().collect::<Vec<_>>(), all);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Structural invariants of an instance, written as code so tests can run them after every
 //! hook (and a debug shim could run them after every call).
 
+use crate::queues::prio_key;
 use crate::sched::Scheduler;
 use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 
@@ -16,7 +17,9 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 ///   (or, periodic server, a blocked unit its CPU idles on, which that CPU was told about);
 /// - a blocked periodic server charged on a CPU is on no queue and on no other CPU;
 /// - the replenishment timer is programmed for the earliest pending replenishment;
-/// - tickled CPUs are online.
+/// - tickled CPUs are online;
+/// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
+///   busy CPU's priority key.
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     let units = s.raw_units();
     let cpus = s.raw_cpus();
@@ -122,6 +125,43 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     }
     if !s.tickled().and_not(&s.online()).is_empty() {
         return Err("tickled CPU not online");
+    }
+
+    // The caches the hot paths read instead of scanning.
+    for (c, p) in cpus.iter().enumerate() {
+        let shown = if p.curr != NIL { p.curr } else { p.phantom };
+        if s.raw_busy().test(c) != (shown != NIL) {
+            return Err("busy mask out of date");
+        }
+        if s.raw_retickle().test(c) != (p.tickled_for != NIL) {
+            return Err("retickle mask out of date");
+        }
+        for h in [p.curr, p.phantom] {
+            if h != NIL && units.get(h as usize).map(|u| u.on_cpu) != Some(c as u32) {
+                return Err("unit's on_cpu out of date");
+            }
+        }
+        if shown != NIL {
+            let u = units
+                .get(shown as usize)
+                .ok_or("CPU runs a unit out of range")?;
+            if p.key != prio_key(u, scheme) {
+                return Err("CPU's priority key out of date");
+            }
+        }
+    }
+    if s.raw_busy().iter().any(|c| c >= cpus.len()) {
+        return Err("busy mask out of date");
+    }
+    for (i, u) in units.iter().enumerate() {
+        if u.on_cpu != NIL {
+            let on = cpus
+                .get(u.on_cpu as usize)
+                .is_some_and(|p| p.curr == i as u32 || p.phantom == i as u32);
+            if !on {
+                return Err("unit's on_cpu names a CPU that does not run it");
+            }
+        }
     }
     Ok(())
 }

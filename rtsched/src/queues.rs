@@ -46,6 +46,42 @@ pub(crate) fn prio_cmp(a: &Unit, b: &Unit, scheme: PriorityScheme) -> Ordering {
     key.then(a.has_extratime().cmp(&b.has_extratime()))
 }
 
+/// The run-queue priority of a unit as one comparable value: `prio_key(a, s).cmp(&prio_key(b,
+/// s)) == prio_cmp(a, b, s)` (fields compared in order: level, then the EDF deadline or the DM
+/// period, then the DM deadline, then the extratime flag). Each CPU keeps the key of the unit
+/// it runs, so that tickling compares CPUs without reading their units.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub(crate) struct PrioKey {
+    level: u32,
+    a: i64,
+    b: i64,
+    extratime: bool,
+}
+
+impl PrioKey {
+    /// A placeholder (the key of an idle CPU, never read).
+    pub(crate) const ZERO: PrioKey = PrioKey {
+        level: 0,
+        a: 0,
+        b: 0,
+        extratime: false,
+    };
+}
+
+/// The key of `u` under `scheme` (see [`PrioKey`]).
+pub(crate) fn prio_key(u: &Unit, scheme: PriorityScheme) -> PrioKey {
+    let (a, b) = match scheme {
+        PriorityScheme::Edf => (u.cur_deadline, 0),
+        PriorityScheme::Dm => (u.period, u.cur_deadline),
+    };
+    PrioKey {
+        level: u.priority_level,
+        a,
+        b,
+        extratime: u.has_extratime(),
+    }
+}
+
 /// Which of the two heaps, which selects the key and the position field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum HeapKind {
@@ -399,6 +435,34 @@ mod tests {
             assert!((u.cur_deadline, u.runq_seq) > last);
             last = (u.cur_deadline, u.runq_seq);
             h.remove(&mut units, x, PriorityScheme::Edf).unwrap();
+        }
+    }
+
+    #[test]
+    fn prio_key_orders_as_prio_cmp() {
+        let mut units = Vec::new();
+        for level in [0u32, 1, u32::MAX] {
+            for d in [-5i64, 0, 7, i64::MAX] {
+                for p in [10i64, 20] {
+                    for ext in [false, true] {
+                        let mut u = Unit {
+                            priority_level: level,
+                            cur_deadline: d,
+                            period: p,
+                            ..Unit::EMPTY
+                        };
+                        u.flags.set(crate::unit::UnitFlags::EXTRATIME, ext);
+                        units.push(u);
+                    }
+                }
+            }
+        }
+        for s in [PriorityScheme::Edf, PriorityScheme::Dm] {
+            for a in &units {
+                for b in &units {
+                    assert_eq!(prio_key(a, s).cmp(&prio_key(b, s)), prio_cmp(a, b, s));
+                }
+            }
         }
     }
 

@@ -35,7 +35,7 @@ use crate::cpumask::{CpuMask, MAX_CPUS};
 use crate::error::{Error, Result};
 use crate::params::{next_deadline, Params};
 use crate::policy::{Policy, PriorityScheme, ServerKind, Topology};
-use crate::queues::{prio_cmp, DepletedList, Heap, HeapKind};
+use crate::queues::{prio_cmp, prio_key, DepletedList, Heap, HeapKind, PrioKey};
 use crate::stats::Stats;
 use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, UnitInfo, NIL};
 
@@ -50,6 +50,9 @@ pub struct Pcpu {
     /// The unit the last tickle of this CPU was for ([`NIL`] for none): if this CPU picks
     /// another one, that unit is tickled again so that it finds a CPU elsewhere.
     pub(crate) tickled_for: u32,
+    /// The priority key of `curr` (else of `phantom`), kept up to date whenever that unit's
+    /// key changes, so that tickling compares CPUs without reading their units.
+    pub(crate) key: PrioKey,
 }
 
 impl Pcpu {
@@ -58,6 +61,7 @@ impl Pcpu {
         curr: NIL,
         phantom: NIL,
         tickled_for: NIL,
+        key: PrioKey::ZERO,
     };
 }
 
@@ -92,6 +96,11 @@ pub struct Scheduler<'a> {
     depleted: DepletedList,
     online: CpuMask,
     tickled: CpuMask,
+    /// CPUs with a `curr` or a `phantom` (online or not): the idle CPUs are `online` less
+    /// these. Kept by [`Self::set_cpu`].
+    busy: CpuMask,
+    /// CPUs whose `tickled_for` is set. Kept by [`Self::set_tickled_for`].
+    retickle: CpuMask,
     seq: u64,
     policy: Policy,
     timer: Option<i64>,
@@ -156,6 +165,8 @@ impl<'a> Scheduler<'a> {
             depleted: DepletedList::new(),
             online: CpuMask::EMPTY,
             tickled: CpuMask::EMPTY,
+            busy: CpuMask::EMPTY,
+            retickle: CpuMask::EMPTY,
             seq: 0,
             policy,
             timer: None,
@@ -328,13 +339,16 @@ impl<'a> Scheduler<'a> {
 
     /// A CPU joins the instance (Xen's `switch_sched`): it starts idle.
     pub fn cpu_add(&mut self, cpu: usize) -> Result<()> {
-        let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
         if self.online.test(cpu)
             || (self.policy.topology == Topology::Partition && !self.online.is_empty())
         {
             return Err(Error::Busy);
         }
-        *p = Pcpu::IDLE;
+        self.set_cpu(cpu, NIL, NIL)?;
+        self.set_tickled_for(cpu, NIL);
         self.online.set(cpu);
         self.tickled.clear(cpu);
         Ok(())
@@ -387,17 +401,87 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
+    /// Whether `h` runs on a CPU or a CPU idles on its budget. O(1).
     fn is_curr(&self, h: UnitId) -> bool {
-        self.cpus.iter().any(|p| p.curr == h.0 || p.phantom == h.0)
+        self.units
+            .get(h.0 as usize)
+            .is_some_and(|u| u.on_cpu != NIL)
     }
 
     fn periodic(&self) -> bool {
         self.policy.server == ServerKind::Periodic
     }
 
-    /// The CPU whose idle time is being charged to `h` (periodic server), if any.
+    /// The CPU whose idle time is being charged to `h` (periodic server), if any. O(1).
     fn phantom_cpu(&self, h: u32) -> Option<usize> {
-        self.cpus.iter().position(|p| p.phantom == h)
+        let c = self.units.get(h as usize)?.on_cpu as usize;
+        match self.cpus.get(c) {
+            Some(p) if p.phantom == h => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Sets what `cpu` runs (`curr`) or idles on (`phantom`): every assignment of either
+    /// goes through here, which keeps each unit's `on_cpu`, the `busy` mask and the CPU's
+    /// priority key up to date.
+    fn set_cpu(&mut self, cpu: usize, curr: u32, phantom: u32) -> Result<()> {
+        let p = self.cpus.get_mut(cpu).ok_or(Error::Corrupt)?;
+        let old = [p.curr, p.phantom];
+        p.curr = curr;
+        p.phantom = phantom;
+        for o in old {
+            if o != NIL && o != curr && o != phantom {
+                if let Some(u) = self.units.get_mut(o as usize) {
+                    if u.on_cpu == cpu as u32 {
+                        u.on_cpu = NIL;
+                    }
+                }
+            }
+        }
+        let shown = if curr != NIL { curr } else { phantom };
+        if phantom != NIL {
+            get_mut(self.units, phantom)?.on_cpu = cpu as u32;
+        }
+        if curr != NIL {
+            get_mut(self.units, curr)?.on_cpu = cpu as u32;
+        }
+        if shown == NIL {
+            self.busy.clear(cpu);
+        } else {
+            self.busy.set(cpu);
+            let k = prio_key(get(self.units, shown)?, self.policy.priority);
+            if let Some(p) = self.cpus.get_mut(cpu) {
+                p.key = k;
+            }
+        }
+        Ok(())
+    }
+
+    /// After `h`'s priority key changed (level, deadline, period, extratime flag): refreshes
+    /// the key of the CPU it runs or idles on, if any. O(1).
+    fn refresh_key(&mut self, h: u32) {
+        let s = self.policy.priority;
+        let Some(u) = self.units.get(h as usize) else {
+            return;
+        };
+        if let Some(p) = self.cpus.get_mut(u.on_cpu as usize) {
+            let shown = if p.curr != NIL { p.curr } else { p.phantom };
+            if shown == h {
+                p.key = prio_key(u, s);
+            }
+        }
+    }
+
+    /// Sets the unit `cpu`'s last tickle was for, keeping the `retickle` mask.
+    fn set_tickled_for(&mut self, cpu: usize, h: u32) {
+        if let Some(p) = self.cpus.get_mut(cpu) {
+            p.tickled_for = h;
+            if h == NIL {
+                self.retickle.clear(cpu);
+            } else {
+                self.retickle.set(cpu);
+            }
+        }
     }
 
     /// Sets a unit's parameters (Xen's `putvcpuinfo`), validated as Xen does. Invalid
@@ -418,6 +502,7 @@ impl<'a> Scheduler<'a> {
         u.budget = p.budget;
         u.cur_budget = u.cur_budget.min(p.budget);
         u.flags.set(UnitFlags::EXTRATIME, p.extratime);
+        self.refresh_key(h.0);
         let mut a = Actions::default();
         self.requeue_changed(h.0, &mut a)?;
         Ok(a)
@@ -518,6 +603,7 @@ impl<'a> Scheduler<'a> {
         for i in 0..self.units.len() as u32 {
             let u = get(self.units, i)?;
             if u.in_use && u.domain == domain {
+                self.refresh_key(i);
                 self.requeue_changed(i, &mut a)?;
             }
         }
@@ -556,6 +642,14 @@ impl<'a> Scheduler<'a> {
         }
         self.policy.priority = s;
         self.runq.rebuild(self.units, s)?;
+        for c in self.busy.iter() {
+            let Some(p) = self.cpus.get(c) else { continue };
+            let shown = if p.curr != NIL { p.curr } else { p.phantom };
+            let k = prio_key(get(self.units, shown)?, s);
+            if let Some(p) = self.cpus.get_mut(c) {
+                p.key = k;
+            }
+        }
         a.reschedule = self.online;
         self.tickled = self.online;
         Ok(a)
@@ -573,9 +667,10 @@ impl<'a> Scheduler<'a> {
         self.policy.server = k;
         if k == ServerKind::Deferrable {
             for c in 0..self.cpus.len() {
-                let p = self.cpus.get_mut(c).ok_or(Error::Corrupt)?;
-                let ph = core::mem::replace(&mut p.phantom, NIL);
+                let p = self.cpus.get(c).ok_or(Error::Corrupt)?;
+                let (curr, ph) = (p.curr, p.phantom);
                 if ph != NIL {
+                    self.set_cpu(c, curr, NIL)?;
                     self.replq_remove(ph)?;
                     a.reschedule.set(c);
                 }
@@ -609,18 +704,9 @@ impl<'a> Scheduler<'a> {
             .ok_or(Error::NoAllowedCpu)
     }
 
+    /// Online CPUs that run nothing and idle on no blocked server's budget. O(1).
     fn idle_cpus(&self) -> CpuMask {
-        let mut m = CpuMask::EMPTY;
-        for c in self.online.iter() {
-            if self
-                .cpus
-                .get(c)
-                .is_some_and(|p| p.curr == NIL && p.phantom == NIL)
-            {
-                m.set(c);
-            }
-        }
-        m
+        self.online.and_not(&self.busy)
     }
 
     /// Assigns a unit to another CPU (Xen's `migrate` / `sched_set_res`).
@@ -663,6 +749,7 @@ impl<'a> Scheduler<'a> {
                 update_deadline(u, now);
             }
         }
+        self.refresh_key(h.0);
         self.stats.inserts += 1;
         if runnable && self.unit(h)?.queue == QueueKind::None && !self.unit(h)?.on_replq() {
             self.replq_insert(h.0)?;
@@ -680,9 +767,8 @@ impl<'a> Scheduler<'a> {
         self.inserted_unit(h)?;
         let mut a = Actions::default();
         if let Some(c) = self.phantom_cpu(h.0) {
-            if let Some(p) = self.cpus.get_mut(c) {
-                p.phantom = NIL;
-            }
+            let curr = self.cpus.get(c).map_or(NIL, |p| p.curr);
+            self.set_cpu(c, curr, NIL)?;
             a.reschedule.set(c);
         }
         self.q_remove(h.0)?;
@@ -742,9 +828,8 @@ impl<'a> Scheduler<'a> {
         if let Some(c) = self.phantom_cpu(h.0) {
             // A CPU idles on its budget: charge it up to now, queue it with work, and find
             // it a CPU (most likely that one, now idle).
-            if let Some(p) = self.cpus.get_mut(c) {
-                p.phantom = NIL;
-            }
+            let curr = self.cpus.get(c).map_or(NIL, |p| p.curr);
+            self.set_cpu(c, curr, NIL)?;
             self.burn_budget(h.0, now, true)?;
             self.runq_insert(h.0)?;
             self.tickle(h.0, &mut a)?;
@@ -766,6 +851,9 @@ impl<'a> Scheduler<'a> {
             }
             (missed, u.flags.contains(UnitFlags::SCHEDULED))
         };
+        if missed {
+            self.refresh_key(h.0);
+        }
         if scheduled && !mutant!(self, WakeIgnoresScheduled) {
             get_mut(self.units, h.0)?
                 .flags
@@ -802,10 +890,11 @@ impl<'a> Scheduler<'a> {
         self.stats.schedules += 1;
         self.tickled.clear(cpu);
         let (curr, phantom) = {
-            let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
-            (p.curr, core::mem::replace(&mut p.phantom, NIL))
+            let p = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?;
+            (p.curr, p.phantom)
         };
         if phantom != NIL {
+            self.set_cpu(cpu, curr, NIL)?;
             // The idle time since the last pick is charged to the blocked periodic server.
             self.burn_budget(phantom, now, true)?;
             self.runq_insert(phantom)?;
@@ -845,9 +934,7 @@ impl<'a> Scheduler<'a> {
             let u = get_mut(self.units, next)?;
             u.last_start = now;
             let slice = u.cur_budget;
-            let p = self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?;
-            p.curr = NIL;
-            p.phantom = next;
+            self.set_cpu(cpu, NIL, next)?;
             self.stats.phantom_picks += 1;
             if curr != NIL {
                 self.stats.switches += 1;
@@ -887,7 +974,7 @@ impl<'a> Scheduler<'a> {
         if next != curr {
             self.stats.switches += 1;
         }
-        self.cpus.get_mut(cpu).ok_or(Error::NoSuchCpu)?.curr = next;
+        self.set_cpu(cpu, next, NIL)?;
         self.push_queued(&mut a)?;
         self.sync_timer(&mut a);
         d.actions = a;
@@ -944,6 +1031,7 @@ impl<'a> Scheduler<'a> {
                 update_deadline(u, now);
                 u.tmp_next = tmp;
             }
+            self.refresh_key(h);
             tmp = h;
             self.stats.replenishments += 1;
             if get(self.units, h)?.queue != QueueKind::None {
@@ -1054,6 +1142,7 @@ impl<'a> Scheduler<'a> {
                 u.cur_budget = 0;
                 u.flags.insert(UnitFlags::DEPLETED);
             }
+            self.refresh_key(h);
         }
         Ok(())
     }
@@ -1108,10 +1197,15 @@ impl<'a> Scheduler<'a> {
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
             return Err(Error::Corrupt);
         }
-        if u.cur_budget <= 0 && u.has_extratime() && u.runnable {
+        let refill = u.cur_budget <= 0 && u.has_extratime() && u.runnable;
+        if refill {
             u.priority_level = u.priority_level.saturating_add(1);
             u.cur_budget = u.budget;
         }
+        if refill {
+            self.refresh_key(h);
+        }
+        let u = get_mut(self.units, h)?;
         if u.cur_budget > 0 {
             u.queue = QueueKind::Run;
             u.runq_seq = seq;
@@ -1183,36 +1277,34 @@ impl<'a> Scheduler<'a> {
             self.stats.tickle_none += 1;
             return Ok(());
         }
-        let mut not_tickled = u.affinity.and(&self.online).and_not(&self.tickled);
-        let mut cpu = not_tickled.test_or_cycle(u.cpu as usize);
-        let mut lowest = NIL;
-        let mut lowest_cpu = 0;
-        while let Some(c) = cpu {
-            // A CPU idling on a blocked periodic server is busy at that server's priority.
-            let p = self.cpus.get(c).ok_or(Error::Corrupt)?;
-            let curr = if p.curr != NIL { p.curr } else { p.phantom };
-            if curr == NIL {
-                self.stats.tickle_idle += 1;
-                self.cpus.get_mut(c).ok_or(Error::Corrupt)?.tickled_for = h;
+        let not_tickled = u.affinity.and(&self.online).and_not(&self.tickled);
+        let start = u.cpu as usize;
+        // The first idle CPU in cycle order from the unit's own.
+        if let Some(c) = not_tickled.and_not(&self.busy).test_or_cycle(start) {
+            self.stats.tickle_idle += 1;
+            self.set_tickled_for(c, h);
+            return self.do_tickle(c, a);
+        }
+        // Else the CPU running the lowest-priority unit, the first such in cycle order. A CPU
+        // idling on a blocked periodic server is busy at that server's priority.
+        let key = prio_key(u, s);
+        let mut lowest: Option<(PrioKey, usize)> = None;
+        for c in not_tickled.iter_cycle(start) {
+            let Some(p) = self.cpus.get(c) else { continue };
+            let lower = match lowest {
+                Some((k, _)) => p.key > k,
+                None => true,
+            };
+            if lower {
+                lowest = Some((p.key, c));
+            }
+        }
+        if let Some((k, c)) = lowest {
+            if k > key {
+                self.stats.tickle_busy += 1;
+                self.set_tickled_for(c, h);
                 return self.do_tickle(c, a);
             }
-            if lowest == NIL
-                || prio_cmp(get(self.units, curr)?, get(self.units, lowest)?, s)
-                    == Ordering::Greater
-            {
-                lowest = curr;
-                lowest_cpu = c;
-            }
-            not_tickled.clear(c);
-            cpu = not_tickled.cycle(c);
-        }
-        if lowest != NIL && prio_cmp(get(self.units, lowest)?, u, s) == Ordering::Greater {
-            self.stats.tickle_busy += 1;
-            self.cpus
-                .get_mut(lowest_cpu)
-                .ok_or(Error::Corrupt)?
-                .tickled_for = h;
-            return self.do_tickle(lowest_cpu, a);
         }
         self.stats.tickle_none += 1;
         Ok(())
@@ -1225,16 +1317,16 @@ impl<'a> Scheduler<'a> {
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
     /// best-first search.
     fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
-        for c in 0..self.cpus.len() {
-            // The unit a tickle sent a CPU that then picked another one (rt.c leaves it
-            // queued even when it outranks units running elsewhere).
-            let p = self.cpus.get_mut(c).ok_or(Error::Corrupt)?;
-            let t = p.tickled_for;
-            if t == NIL || self.tickled.test(c) {
+        // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
+        // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
+        // this loop keeps its new `tickled_for`.
+        for c in self.retickle.and_not(&self.tickled).iter() {
+            if self.tickled.test(c) {
                 continue;
             }
-            p.tickled_for = NIL;
-            if get(self.units, t)?.queue == QueueKind::Run {
+            let t = self.cpus.get(c).ok_or(Error::Corrupt)?.tickled_for;
+            self.set_tickled_for(c, NIL);
+            if t != NIL && get(self.units, t)?.queue == QueueKind::Run {
                 self.tickle(t, a)?;
             }
         }
@@ -1321,6 +1413,12 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_depleted(&self) -> &DepletedList {
         &self.depleted
+    }
+    pub(crate) fn raw_busy(&self) -> CpuMask {
+        self.busy
+    }
+    pub(crate) fn raw_retickle(&self) -> CpuMask {
+        self.retickle
     }
     #[cfg(test)]
     pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {

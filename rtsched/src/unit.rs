@@ -80,6 +80,9 @@ pub struct Unit {
     pub(crate) tmp_next: u32,
     /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
     pub(crate) debt: i64,
+    /// The CPU whose `curr` or `phantom` this unit is ([`NIL`] for none), kept by the one
+    /// scheduler helper that assigns them.
+    pub(crate) on_cpu: u32,
 }
 
 impl Unit {
@@ -108,6 +111,7 @@ impl Unit {
         dq_next: NIL,
         tmp_next: NIL,
         debt: 0,
+        on_cpu: NIL,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {
