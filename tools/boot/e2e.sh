@@ -4,7 +4,7 @@ GUEST_CFG=/tmp/guest.cfg
 MEASURE=$(sed -n 's/.*rtsched_measure=\([0-9]*\).*/\1/p' /proc/cmdline)
 MEASURE=${MEASURE:-20}
 
-mkguest() { # name
+mkguest() { # name [cpus]
     cat > /tmp/$1.cfg <<CFG
 name = "$1"
 type = "pv"
@@ -13,7 +13,7 @@ ramdisk = "/guest/initrd.gz"
 extra = "console=hvc0 quiet"
 memory = 96
 vcpus = 1
-cpus = "1"
+cpus = "${2:-1}"
 vif = []
 disk = []
 on_crash = "destroy"
@@ -76,11 +76,64 @@ scenario_isolation() {
     for d in c2 c3 c4 hog; do $XL destroy $d; done
 }
 
+# rt-global on m guest PCPUs (1..m, m from `cargo xtask e2e`): six VMs with 10 ms periods
+# allowed on all of them, a guaranteed set (within the GFB bound) and a stress set (beyond
+# it); budgets (us) come from the command line. After each parameter change every VCPU is
+# re-pinned: Xen then asks the scheduler to place it again (pick_resource), which re-places
+# units by their new bandwidth under rt-partition; under rt-global it changes nothing.
+GCPUS=$(sed -n 's/.*rtsched_global_cpus=\([^ ]*\).*/\1/p' /proc/cmdline)
+global_set() { # case budgets(us, separated by +)
+    cs=$1
+    i=1
+    for b in $(echo "$2" | tr '+' ' '); do
+        $XL sched-rtds -d g$i -v all -p 10000 -b "$b" -e 0
+        $XL vcpu-pin g$i all "$GCPUS"
+        i=$((i + 1))
+    done
+    $XL vcpu-list | grep -E "^g[0-9]" | awk '{ print "RTSCHED-E2E-PLACE '"$cs"' " $1 " cpu " $4 }'
+    measure global "$cs" g1 g2 g3 g4 g5 g6
+}
+scenario_global() {
+    for i in 1 2 3 4 5 6; do mkguest g$i "$GCPUS" || return 1; done
+    for i in 1 2 3 4 5 6; do $XL sched-rtds -d g$i -v all -p 10000 -b 1000 -e 0; done
+    for i in 1 2 3 4 5 6; do $XL unpause g$i; done
+    global_set guaranteed "$(sed -n 's/.*rtsched_global_guaranteed=\([^ ]*\).*/\1/p' /proc/cmdline)"
+    global_set stress "$(sed -n 's/.*rtsched_global_stress=\([^ ]*\).*/\1/p' /proc/cmdline)"
+    for i in 1 2 3 4 5 6; do $XL destroy g$i; done
+}
+
+# Table 4.2 with k = 2 while the policy is switched at run time through hypfs
+# (rtsched only; the stock build has no such parameter and runs every phase unchanged).
+scenario_policy_switch() {
+    mkguest rt || return 1
+    for i in 1 2; do mkguest nrt$i || return 1; done
+    $XL sched-rtds -d rt -v all -p 10000 -b 4000 -e 0
+    for i in 1 2; do $XL sched-rtds -d nrt$i -v all -p 10000 -b 10000 -e 1; done
+    for d in rt nrt1 nrt2; do $XL unpause $d; done
+    n=0
+    for pol in edf,deferrable dm,deferrable dm,periodic edf,deferrable; do
+        n=$((n + 1))
+        if [ "$FLAVOUR" = rtsched ]; then
+            # The parameter reads back as "<topology>,<priority>,<server>".
+            if xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$pol" &&
+                xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$pol\$"; then
+                echo "RTSCHED-E2E-POLICY $n-$pol ok"
+            else
+                echo "RTSCHED-E2E-FAIL policy-switch: xenhypfs write $pol"
+            fi
+        fi
+        measure policy-switch "$n-$pol" rt nrt1 nrt2
+    done
+    for d in rt nrt1 nrt2; do $XL destroy $d; done
+}
+
 for sc in $(sed -n 's/.*rtsched_scenarios=\([^ ]*\).*/\1/p' /proc/cmdline | tr '+' ' '); do
     echo "RTSCHED-E2E-BEGIN $sc"
     case $sc in
         table-4-2) scenario_table_4_2 ;;
         isolation) scenario_isolation ;;
+        global) scenario_global ;;
+        policy-switch) scenario_policy_switch ;;
         *) echo "RTSCHED-E2E-FAIL unknown scenario $sc" ;;
     esac
     echo "RTSCHED-E2E-END $sc"
@@ -88,4 +141,4 @@ done
 $XL dmesg | grep -c "now is behind last_start" | sed 's/^/RTSCHED-E2E-ANOMALIES /'
 # rtsched counts clock anomalies instead of logging each: show its counters.
 $XL debug-keys r
-$XL dmesg | grep -E "stat (clock_backwards|schedules|tickle_|replenishments)" | sed 's/^/RTSCHED-E2E-STAT /'
+$XL dmesg | grep -E "stat (clock_backwards|schedules|tickle_|replenishments)|sched hook time" | sed 's/^/RTSCHED-E2E-STAT /'

@@ -123,20 +123,21 @@ pub fn source_tree() -> Result<PathBuf> {
     Ok(tree)
 }
 
-fn series_hash() -> Result<u64> {
-    let dir = root().join("xen-patch");
+/// A hash of a patch series (`<dir>/series`, the patches it lists, and `config` beside it).
+fn series_hash(dir: &Path) -> Result<u64> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for name in ["series", "config"] {
         fs::read(dir.join(name)).unwrap_or_default().hash(&mut h);
     }
-    for p in series()? {
+    for p in series(dir)? {
         fs::read(dir.join(&p))?.hash(&mut h);
     }
     Ok(h.finish())
 }
 
-fn series() -> Result<Vec<String>> {
-    let t = fs::read_to_string(root().join("xen-patch").join("series")).unwrap_or_default();
+/// The patches of a series directory, in order.
+fn series(dir: &Path) -> Result<Vec<String>> {
+    let t = fs::read_to_string(dir.join("series")).unwrap_or_default();
     Ok(t.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -144,16 +145,26 @@ fn series() -> Result<Vec<String>> {
         .collect())
 }
 
+/// The series applied to every build (`xen-patch/common/`: instrumentation shared by the
+/// stock and rtsched builds), then, for rtsched, the rtsched series (`xen-patch/`).
+fn series_dirs(stock: bool) -> Vec<PathBuf> {
+    let top = root().join("xen-patch");
+    if stock {
+        vec![top.join("common")]
+    } else {
+        vec![top.join("common"), top]
+    }
+}
+
 /// A fresh or up-to-date build tree for the flavour.
 fn build_tree(stock: bool) -> Result<PathBuf> {
     let src = source_tree()?;
     let tree = xen_dir().join(flavour(stock));
     let stamp = tree.join(".rtsched-stamp");
-    let want = if stock {
-        "stock".to_string()
-    } else {
-        format!("{:x}", series_hash()?)
-    };
+    let mut want = flavour(stock).to_string();
+    for d in series_dirs(stock) {
+        want.push_str(&format!("-{:x}", series_hash(&d)?));
+    }
     if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
         return Ok(tree);
     }
@@ -169,15 +180,15 @@ fn build_tree(stock: bool) -> Result<PathBuf> {
     .into_iter()
     .map(String::from)
     .collect::<Vec<_>>();
-    if !stock {
-        for p in series()? {
+    for dir in series_dirs(stock) {
+        for p in series(&dir)? {
             println!("applying {p}");
             run(Command::new("patch")
                 .current_dir(&tree)
                 .args(["-p1", "-s", "-i"])
-                .arg(root().join("xen-patch").join(&p)))?;
+                .arg(dir.join(&p)))?;
         }
-        let extra = fs::read_to_string(root().join("xen-patch").join("config")).unwrap_or_default();
+        let extra = fs::read_to_string(dir.join("config")).unwrap_or_default();
         config.extend(
             extra
                 .lines()
