@@ -33,6 +33,9 @@ pub struct Args {
     /// Also copy the results to docs/results/.
     #[arg(long)]
     pub publish: bool,
+    /// Builds to boot, comma separated (stock, rtsched, partition).
+    #[arg(long, default_value = "stock,rtsched,partition")]
+    pub builds: String,
     /// Guest PCPUs of the `global` scenario, 2 or 3 (default: 3 on hosts with 4 or more
     /// cores, else 2: each busy emulated PCPU needs a host core of its own, see
     /// ARCHITECTURE.md, "End-to-end measurements").
@@ -267,6 +270,9 @@ pub fn run(a: &Args) -> Result<()> {
     let mut extra: BTreeMap<&str, Extra> = BTreeMap::new();
     let mut builds = Vec::new();
     for (build, stock, xen_args, only) in BUILDS {
+        if !a.builds.split(',').any(|b| b == build) {
+            continue;
+        }
         let scenarios: Vec<&str> = requested
             .iter()
             .copied()
