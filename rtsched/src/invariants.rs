@@ -19,7 +19,7 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - the replenishment timer is programmed for the earliest pending replenishment;
 /// - tickled CPUs are online;
 /// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
-///   busy CPU's priority key.
+///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs.
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     let units = s.raw_units();
     let cpus = s.raw_cpus();
@@ -148,6 +148,12 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             if p.key != prio_key(u, scheme) {
                 return Err("CPU's priority key out of date");
             }
+        }
+    }
+    let counted = s.online().and(&s.raw_busy()).and_not(&s.tickled());
+    for c in counted.iter() {
+        if cpus.get(c).is_some_and(|p| p.key > s.raw_bound()) {
+            return Err("priority bound below an untickled CPU's key");
         }
     }
     if s.raw_busy().iter().any(|c| c >= cpus.len()) {

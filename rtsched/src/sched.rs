@@ -101,6 +101,10 @@ pub struct Scheduler<'a> {
     busy: CpuMask,
     /// CPUs whose `tickled_for` is set. Kept by [`Self::set_tickled_for`].
     retickle: CpuMask,
+    /// An upper bound of the priority keys of the online, busy, untickled CPUs (exact after a
+    /// tickle's scan, raised whenever such a CPU's key may have risen): a unit whose key is
+    /// not below it cannot preempt any of them, and its tickle needs no scan.
+    bound: PrioKey,
     seq: u64,
     policy: Policy,
     timer: Option<i64>,
@@ -167,6 +171,7 @@ impl<'a> Scheduler<'a> {
             tickled: CpuMask::EMPTY,
             busy: CpuMask::EMPTY,
             retickle: CpuMask::EMPTY,
+            bound: PrioKey::ZERO,
             seq: 0,
             policy,
             timer: None,
@@ -350,6 +355,7 @@ impl<'a> Scheduler<'a> {
         self.set_cpu(cpu, NIL, NIL)?;
         self.set_tickled_for(cpu, NIL);
         self.online.set(cpu);
+        // (Idle: not counted for the bound.)
         self.tickled.clear(cpu);
         Ok(())
     }
@@ -453,6 +459,7 @@ impl<'a> Scheduler<'a> {
             if let Some(p) = self.cpus.get_mut(cpu) {
                 p.key = k;
             }
+            self.bound = self.bound.max(k);
         }
         Ok(())
     }
@@ -468,6 +475,7 @@ impl<'a> Scheduler<'a> {
             let shown = if p.curr != NIL { p.curr } else { p.phantom };
             if shown == h {
                 p.key = prio_key(u, s);
+                self.bound = self.bound.max(p.key);
             }
         }
     }
@@ -642,6 +650,8 @@ impl<'a> Scheduler<'a> {
         }
         self.policy.priority = s;
         self.runq.rebuild(self.units, s)?;
+        // (An upper bound need not be tight: the next tickle's scan makes it exact.)
+        let mut bound = PrioKey::ZERO;
         for c in self.busy.iter() {
             let Some(p) = self.cpus.get(c) else { continue };
             let shown = if p.curr != NIL { p.curr } else { p.phantom };
@@ -649,7 +659,9 @@ impl<'a> Scheduler<'a> {
             if let Some(p) = self.cpus.get_mut(c) {
                 p.key = k;
             }
+            bound = bound.max(k);
         }
+        self.bound = bound;
         a.reschedule = self.online;
         self.tickled = self.online;
         Ok(a)
@@ -888,6 +900,8 @@ impl<'a> Scheduler<'a> {
         self.check_cpu(cpu)?;
         let mut a = Actions::default();
         self.stats.schedules += 1;
+        // No longer tickled; its key counts for the bound again once `set_cpu` below gives it
+        // the key of what it runs next (nothing in between tickles).
         self.tickled.clear(cpu);
         let (curr, phantom) = {
             let p = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?;
@@ -1285,20 +1299,42 @@ impl<'a> Scheduler<'a> {
             self.set_tickled_for(c, h);
             return self.do_tickle(c, a);
         }
-        // Else the CPU running the lowest-priority unit, the first such in cycle order. A CPU
-        // idling on a blocked periodic server is busy at that server's priority.
+        // Else the CPU running the lowest-priority unit, the first such in cycle order, if
+        // lower than `h`. A CPU idling on a blocked periodic server is busy at that server's
+        // priority. No untickled CPU runs anything lower than the bound.
         let key = prio_key(u, s);
+        if key >= self.bound {
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
+        let affinity = u.affinity;
         let mut lowest: Option<(PrioKey, usize)> = None;
-        for c in not_tickled.iter_cycle(start) {
+        // The scan covers every online, busy, untickled CPU, to make the bound exact.
+        let mut bound: Option<PrioKey> = None;
+        for c in self
+            .online
+            .and(&self.busy)
+            .and_not(&self.tickled)
+            .iter_cycle(start)
+        {
             let Some(p) = self.cpus.get(c) else { continue };
+            let k = p.key;
+            bound = Some(match bound {
+                Some(b) => b.max(k),
+                None => k,
+            });
+            if !affinity.test(c) {
+                continue;
+            }
             let lower = match lowest {
-                Some((k, _)) => p.key > k,
+                Some((l, _)) => k > l,
                 None => true,
             };
             if lower {
-                lowest = Some((p.key, c));
+                lowest = Some((k, c));
             }
         }
+        self.bound = bound.unwrap_or(PrioKey::ZERO);
         if let Some((k, c)) = lowest {
             if k > key {
                 self.stats.tickle_busy += 1;
@@ -1419,6 +1455,9 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_retickle(&self) -> CpuMask {
         self.retickle
+    }
+    pub(crate) fn raw_bound(&self) -> PrioKey {
+        self.bound
     }
     #[cfg(test)]
     pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {
