@@ -151,9 +151,13 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         }
     }
     let counted = s.online().and(&s.raw_busy()).and_not(&s.tickled());
+    let (bound, bound_cpu, bound2) = s.raw_bound();
     for c in counted.iter() {
-        if cpus.get(c).is_some_and(|p| p.key > s.raw_bound()) {
+        if cpus.get(c).is_some_and(|p| p.key > bound) {
             return Err("priority bound below an untickled CPU's key");
+        }
+        if c as u32 != bound_cpu && cpus.get(c).is_some_and(|p| p.key > bound2) {
+            return Err("second priority bound below an untickled CPU's key");
         }
     }
     if s.raw_busy().iter().any(|c| c >= cpus.len()) {

@@ -170,6 +170,26 @@ impl<'a> Heap<'a> {
         Ok(self.before(unit(units, a)?, unit(units, b)?, s))
     }
 
+    /// The heap order of a unit as one value: `a` goes before `b` exactly when
+    /// `self.key(a, s) < self.key(b, s)` (as [`Self::before`]). Lets a sift read the moving
+    /// unit once.
+    fn key(&self, u: &Unit, s: PriorityScheme) -> (PrioKey, u64) {
+        match self.kind {
+            HeapKind::Run => (prio_key(u, s), u.runq_seq),
+            HeapKind::Repl => (
+                PrioKey {
+                    a: u.cur_deadline,
+                    ..PrioKey::ZERO
+                },
+                u.replq_seq,
+            ),
+        }
+    }
+
+    fn key_h(&self, units: &[Unit], h: u32, s: PriorityScheme) -> Result<(PrioKey, u64)> {
+        Ok(self.key(unit(units, h)?, s))
+    }
+
     fn put(&mut self, units: &mut [Unit], i: usize, h: u32) -> Result<()> {
         *self.slots.get_mut(i).ok_or(Error::Corrupt)? = h;
         self.set_pos(units, h, i as u32)
@@ -177,10 +197,11 @@ impl<'a> Heap<'a> {
 
     fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
+        let hk = self.key_h(units, h, s)?;
         while i > 0 {
             let parent = (i - 1) / 2;
             let ph = self.at(parent).ok_or(Error::Corrupt)?;
-            if !self.before_h(units, h, ph, s)? {
+            if hk >= self.key_h(units, ph, s)? {
                 break;
             }
             self.put(units, i, ph)?;
@@ -191,18 +212,22 @@ impl<'a> Heap<'a> {
 
     fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
+        let hk = self.key_h(units, h, s)?;
         loop {
             let l = 2 * i + 1;
             let Some(lh) = self.at(l) else { break };
             let mut c = l;
             let mut ch = lh;
+            let mut ck = self.key_h(units, lh, s)?;
             if let Some(rh) = self.at(l + 1) {
-                if self.before_h(units, rh, lh, s)? {
+                let rk = self.key_h(units, rh, s)?;
+                if rk < ck {
                     c = l + 1;
                     ch = rh;
+                    ck = rk;
                 }
             }
-            if !self.before_h(units, ch, h, s)? {
+            if ck >= hk {
                 break;
             }
             self.put(units, i, ch)?;
@@ -266,11 +291,15 @@ impl<'a> Heap<'a> {
         s: PriorityScheme,
         ok: impl Fn(&Unit) -> bool,
     ) -> Result<Option<u32>> {
+        let Some(root) = self.peek() else {
+            return Ok(None);
+        };
+        // Most picks take the root.
+        if ok(unit(units, root)?) {
+            return Ok(Some(root));
+        }
         let mut frontier = [0u32; PICK_FRONTIER];
         let mut n = 0usize;
-        if self.len == 0 {
-            return Ok(None);
-        }
         // The root (position 0) is the first pending node.
         n += 1;
         while n > 0 {

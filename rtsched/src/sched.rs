@@ -101,10 +101,15 @@ pub struct Scheduler<'a> {
     busy: CpuMask,
     /// CPUs whose `tickled_for` is set. Kept by [`Self::set_tickled_for`].
     retickle: CpuMask,
-    /// An upper bound of the priority keys of the online, busy, untickled CPUs (exact after a
-    /// tickle's scan, raised whenever such a CPU's key may have risen): a unit whose key is
-    /// not below it cannot preempt any of them, and its tickle needs no scan.
+    /// An upper bound of the priority keys of the online, busy, untickled CPUs, "the set"
+    /// (exact after a tickle's scan, raised whenever a CPU's key may have risen): a unit whose
+    /// key is not below it cannot preempt any of them, and its tickle needs no scan.
     bound: PrioKey,
+    /// The CPU the last scan found holding `bound` ([`NIL`] for none), and an upper bound of
+    /// the keys of the set without it: when that CPU leaves the set (typically: it is tickled
+    /// to preempt its unit), `bound2` becomes the bound without a new scan.
+    bound_cpu: u32,
+    bound2: PrioKey,
     seq: u64,
     policy: Policy,
     timer: Option<i64>,
@@ -172,6 +177,8 @@ impl<'a> Scheduler<'a> {
             busy: CpuMask::EMPTY,
             retickle: CpuMask::EMPTY,
             bound: PrioKey::ZERO,
+            bound_cpu: NIL,
+            bound2: PrioKey::ZERO,
             seq: 0,
             policy,
             timer: None,
@@ -368,6 +375,7 @@ impl<'a> Scheduler<'a> {
         }
         self.online.clear(cpu);
         self.tickled.clear(cpu);
+        self.bound_leaves(cpu);
         Ok(())
     }
 
@@ -453,13 +461,14 @@ impl<'a> Scheduler<'a> {
         }
         if shown == NIL {
             self.busy.clear(cpu);
+            self.bound_leaves(cpu);
         } else {
             self.busy.set(cpu);
             let k = prio_key(get(self.units, shown)?, self.policy.priority);
             if let Some(p) = self.cpus.get_mut(cpu) {
                 p.key = k;
             }
-            self.bound = self.bound.max(k);
+            self.raise_bound(cpu, k);
         }
         Ok(())
     }
@@ -474,9 +483,28 @@ impl<'a> Scheduler<'a> {
         if let Some(p) = self.cpus.get_mut(u.on_cpu as usize) {
             let shown = if p.curr != NIL { p.curr } else { p.phantom };
             if shown == h {
-                p.key = prio_key(u, s);
-                self.bound = self.bound.max(p.key);
+                let k = prio_key(u, s);
+                p.key = k;
+                self.raise_bound(u.on_cpu as usize, k);
             }
+        }
+    }
+
+    /// `cpu`'s key may have risen to `k` (or it may have joined the set): keeps `bound` and
+    /// `bound2` upper bounds.
+    fn raise_bound(&mut self, cpu: usize, k: PrioKey) {
+        self.bound = self.bound.max(k);
+        if self.bound_cpu != cpu as u32 {
+            self.bound2 = self.bound2.max(k);
+        }
+    }
+
+    /// `cpu` leaves the set of online, busy, untickled CPUs: if it held the bound, the bound
+    /// of the others takes over.
+    fn bound_leaves(&mut self, cpu: usize) {
+        if self.bound_cpu == cpu as u32 {
+            self.bound = self.bound2;
+            self.bound_cpu = NIL;
         }
     }
 
@@ -662,6 +690,8 @@ impl<'a> Scheduler<'a> {
             bound = bound.max(k);
         }
         self.bound = bound;
+        self.bound2 = bound;
+        self.bound_cpu = NIL;
         a.reschedule = self.online;
         self.tickled = self.online;
         Ok(a)
@@ -1308,33 +1338,50 @@ impl<'a> Scheduler<'a> {
             return Ok(());
         }
         let affinity = u.affinity;
+        let set = self.online.and(&self.busy).and_not(&self.tickled);
+        // The scan covers the whole set (the CPUs of the unit's affinity are the candidates),
+        // to make the bound exact: the highest key, the first CPU holding it in cycle order,
+        // and the highest key of the others.
+        let mut top: Option<(PrioKey, usize)> = None;
+        let mut second = PrioKey::ZERO;
         let mut lowest: Option<(PrioKey, usize)> = None;
-        // The scan covers every online, busy, untickled CPU, to make the bound exact.
-        let mut bound: Option<PrioKey> = None;
-        for c in self
-            .online
-            .and(&self.busy)
-            .and_not(&self.tickled)
-            .iter_cycle(start)
-        {
+        let covers = set.and_not(&affinity).is_empty();
+        for c in set.iter_cycle(start) {
             let Some(p) = self.cpus.get(c) else { continue };
             let k = p.key;
-            bound = Some(match bound {
-                Some(b) => b.max(k),
-                None => k,
-            });
-            if !affinity.test(c) {
-                continue;
+            match top {
+                Some((t, _)) if k <= t => second = second.max(k),
+                Some((t, _)) => {
+                    second = second.max(t);
+                    top = Some((k, c));
+                }
+                None => top = Some((k, c)),
             }
-            let lower = match lowest {
-                Some((l, _)) => k > l,
-                None => true,
-            };
-            if lower {
-                lowest = Some((k, c));
+            if !covers && affinity.test(c) {
+                let lower = match lowest {
+                    Some((l, _)) => k > l,
+                    None => true,
+                };
+                if lower {
+                    lowest = Some((k, c));
+                }
             }
         }
-        self.bound = bound.unwrap_or(PrioKey::ZERO);
+        if covers {
+            lowest = top;
+        }
+        match top {
+            Some((t, c)) => {
+                self.bound = t;
+                self.bound_cpu = c as u32;
+                self.bound2 = second;
+            }
+            None => {
+                self.bound = PrioKey::ZERO;
+                self.bound_cpu = NIL;
+                self.bound2 = PrioKey::ZERO;
+            }
+        }
         if let Some((k, c)) = lowest {
             if k > key {
                 self.stats.tickle_busy += 1;
@@ -1394,6 +1441,7 @@ impl<'a> Scheduler<'a> {
 
     fn do_tickle(&mut self, cpu: usize, a: &mut Actions) -> Result<()> {
         self.tickled.set(cpu);
+        self.bound_leaves(cpu);
         a.reschedule.set(cpu);
         Ok(())
     }
@@ -1456,8 +1504,8 @@ impl<'a> Scheduler<'a> {
     pub(crate) fn raw_retickle(&self) -> CpuMask {
         self.retickle
     }
-    pub(crate) fn raw_bound(&self) -> PrioKey {
-        self.bound
+    pub(crate) fn raw_bound(&self) -> (PrioKey, u32, PrioKey) {
+        (self.bound, self.bound_cpu, self.bound2)
     }
     #[cfg(test)]
     pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {

@@ -52,37 +52,41 @@ pub enum QueueKind {
 }
 
 /// One unit's server state. Created by [`crate::Scheduler::unit_alloc`].
+///
+/// `repr(C)` so that the fields the queue operations compare and move (priority key,
+/// sequence numbers, heap positions, queue and CPU) share the first 64 bytes.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct Unit {
+    pub(crate) priority_level: u32,
+    pub(crate) flags: UnitFlags,
+    pub(crate) cur_deadline: i64,
+    pub(crate) period: i64,
+    pub(crate) runq_seq: u64,
+    pub(crate) replq_seq: u64,
+    pub(crate) runq_pos: u32,
+    pub(crate) replq_pos: u32,
+    pub(crate) queue: QueueKind,
     pub(crate) in_use: bool,
     pub(crate) inserted: bool,
     /// The host's runnable view of the unit, as last reported by a hook.
     pub(crate) runnable: bool,
-    pub(crate) domain: u32,
-    pub(crate) vcpu: u32,
-    pub(crate) period: i64,
-    pub(crate) budget: i64,
-    pub(crate) cur_budget: i64,
-    pub(crate) last_start: i64,
-    pub(crate) cur_deadline: i64,
-    pub(crate) priority_level: u32,
-    pub(crate) flags: UnitFlags,
     /// The PCPU the unit is assigned to (Xen's `sched_unit_master`).
     pub(crate) cpu: u32,
-    pub(crate) affinity: CpuMask,
-    pub(crate) queue: QueueKind,
-    pub(crate) runq_pos: u32,
-    pub(crate) replq_pos: u32,
-    pub(crate) runq_seq: u64,
-    pub(crate) replq_seq: u64,
-    pub(crate) dq_prev: u32,
-    pub(crate) dq_next: u32,
-    pub(crate) tmp_next: u32,
-    /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
-    pub(crate) debt: i64,
     /// The CPU whose `curr` or `phantom` this unit is ([`NIL`] for none), kept by the one
     /// scheduler helper that assigns them.
     pub(crate) on_cpu: u32,
+    pub(crate) domain: u32,
+    pub(crate) budget: i64,
+    pub(crate) cur_budget: i64,
+    pub(crate) last_start: i64,
+    /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
+    pub(crate) debt: i64,
+    pub(crate) affinity: CpuMask,
+    pub(crate) vcpu: u32,
+    pub(crate) dq_prev: u32,
+    pub(crate) dq_next: u32,
+    pub(crate) tmp_next: u32,
 }
 
 impl Unit {
