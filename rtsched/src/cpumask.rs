@@ -148,33 +148,62 @@ impl CpuMask {
         }
     }
 
-    /// The CPUs `>= from` (empty when `from >= MAX_CPUS`).
-    pub fn from_cpu(from: usize) -> CpuMask {
-        let mut m = CpuMask::EMPTY;
-        let fw = from / 64;
-        for (w, x) in m.bits.iter_mut().enumerate() {
-            *x = match w.cmp(&fw) {
-                core::cmp::Ordering::Less => 0,
-                core::cmp::Ordering::Equal => !0u64 << (from % 64),
-                core::cmp::Ordering::Greater => !0,
-            };
-        }
-        m
-    }
-
     /// Iterates over the CPUs of the set in Xen's cycle order from `start`: the CPUs
     /// `>= start` in increasing order, then those below it (the order in which repeated
     /// [`Self::test_or_cycle`] / [`Self::cycle`] calls visit them). A word at a time.
     pub fn iter_cycle(&self, start: usize) -> impl Iterator<Item = usize> {
-        let hi = CpuMask::from_cpu(start);
-        Bits {
-            bits: self.and(&hi).bits,
-            w: 0,
+        let (sw, low) = if start < MAX_CPUS {
+            (start / 64, (1u64 << (start % 64)) - 1)
+        } else {
+            (0, 0)
+        };
+        CycleBits {
+            bits: self.bits,
+            sw,
+            low,
+            step: 0,
+            cur: 0,
+            base: 0,
         }
-        .chain(Bits {
-            bits: self.and_not(&hi).bits,
-            w: 0,
-        })
+    }
+}
+
+/// Iterator over the set bits of a copy of a mask in cycle order: word `sw` without its
+/// `low` bits, the following words, wrapping, and last the `low` bits of word `sw`.
+struct CycleBits {
+    bits: [u64; WORDS],
+    sw: usize,
+    low: u64,
+    step: usize,
+    cur: u64,
+    base: usize,
+}
+
+impl Iterator for CycleBits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.cur != 0 {
+                let b = self.cur.trailing_zeros() as usize;
+                self.cur &= self.cur.wrapping_sub(1);
+                return Some(self.base + b);
+            }
+            if self.step > WORDS {
+                return None;
+            }
+            let w = (self.sw + self.step) % WORDS;
+            let word = self.bits.get(w).copied().unwrap_or(0);
+            self.cur = if self.step == 0 {
+                word & !self.low
+            } else if self.step == WORDS {
+                word & self.low
+            } else {
+                word
+            };
+            self.base = w * 64;
+            self.step += 1;
+        }
     }
 }
 

@@ -261,11 +261,31 @@ impl<'a> Heap<'a> {
         if i != last {
             self.put(units, i, lh)?;
             // The moved element may belong above or below its new place.
-            self.sift_up(units, i, s)?;
-            let ni = self.pos_of(unit(units, lh)?) as usize;
-            self.sift_down(units, ni, s)?;
+            self.sift(units, i, s)?;
         }
         Ok(())
+    }
+
+    /// Restores heap order after the key of `h`, which is in this heap, changed. O(log n).
+    pub(crate) fn update(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+        let p = self.pos_of(unit(units, h)?);
+        let i = p as usize;
+        if p == NIL || self.at(i) != Some(h) {
+            return Err(Error::Corrupt);
+        }
+        self.sift(units, i, s)
+    }
+
+    /// Moves the element at `i` up if it goes before its parent, else down.
+    fn sift(&mut self, units: &mut [Unit], i: usize, s: PriorityScheme) -> Result<()> {
+        if i > 0 {
+            let h = self.at(i).ok_or(Error::Corrupt)?;
+            let ph = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
+            if self.key_h(units, h, s)? < self.key_h(units, ph, s)? {
+                return self.sift_up(units, i, s);
+            }
+        }
+        self.sift_down(units, i, s)
     }
 
     /// Restores heap order after every key changed (a priority-scheme switch). O(n).

@@ -1230,7 +1230,15 @@ impl<'a> Scheduler<'a> {
     /// queued after them, so equal units take turns (round robin) instead of depending on
     /// the order of replenishment.
     fn runq_resort(&mut self, h: u32) -> Result<()> {
-        let seq = get(self.units, h)?.runq_seq;
+        let u = get(self.units, h)?;
+        if u.queue == QueueKind::Run && u.cur_budget > 0 && !u.flags.contains(UnitFlags::SCHEDULED)
+        {
+            // It stays on the run queue with its sequence number: re-sorted in place, which
+            // is the order a removal and re-insertion would give (the order is total, so the
+            // heap's layout decides nothing).
+            return self.runq.update(self.units, h, self.policy.priority);
+        }
+        let seq = u.runq_seq;
         self.q_remove(h)?;
         self.runq_insert_seq(h, seq)
     }
