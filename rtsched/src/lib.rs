@@ -28,8 +28,10 @@
 //!
 //! Run and replenishment queues are indexed binary heaps: insert, remove and pick-min are
 //! O(log n). A CPU-affinity-aware pick is best-first over the run-queue heap and falls back
-//! to O(n) only after [`queues::PICK_FRONTIER`] rejected candidates. Tickling scans the
-//! allowed CPUs, O(CPUs), as rt.c does.
+//! to O(n) only after [`queues::PICK_FRONTIER`] rejected candidates. Per-CPU state is cached
+//! (busy and re-tickle masks, each unit's CPU, each CPU's priority key), so no hook scans
+//! every CPU to find it; tickling scans the CPUs' cached keys, O(CPUs) as in rt.c, only when
+//! the unit outranks an upper bound of them.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
