@@ -26,15 +26,16 @@ CFG
 }
 # ready DOMS...: waits until each guest has booted to its busy loop (its /init prints a
 # marker on its console, which xenconsoled logs): a booting PV guest spends time in long
-# hypercalls that overrun its budget, which is not what the scenarios measure.
+# hypercalls that overrun its budget, which is not what the scenarios measure. A guest
+# the scheduler starves may never get there: after 120 s the measurement goes ahead.
 ready() {
+    i=0
     for d in "$@"; do
-        i=0
         until grep -q RTSCHED-GUEST-READY /var/log/xen/console/guest-$d.log 2>/dev/null; do
             i=$((i + 1))
-            if [ $i -gt 300 ]; then
-                echo "RTSCHED-E2E-FAIL guest $d did not reach its busy loop in 300 s"
-                return 1
+            if [ $i -gt 120 ]; then
+                echo "RTSCHED-E2E-NOTE guest $d has not reached its busy loop after 120 s"
+                break
             fi
             sleep 1
         done
@@ -69,12 +70,12 @@ scenario_table_4_2() {
     for i in 1 2 3 4 5; do $XL sched-rtds -d nrt$i -v all -p 10000 -b 10000 -e 1; done
     $XL sched-rtds -d rt -v all; $XL sched-rtds -d nrt1 -v all
     $XL unpause rt
-    ready rt || return 1
+    ready rt
     doms="rt"
     measure table-4-2 k=0 $doms
     for k in 1 2 3 4 5; do
         $XL unpause nrt$k
-        ready nrt$k || return 1
+        ready nrt$k
         doms="$doms nrt$k"
         measure table-4-2 k=$k $doms
     done
@@ -88,7 +89,7 @@ scenario_isolation() {
     $XL sched-rtds -d c4 -v all -p 10000 -b 4000 -e 0
     $XL sched-rtds -d hog -v all -p 10000 -b 500 -e 1
     for d in c2 c3 c4 hog; do $XL unpause $d; done
-    ready c2 c3 c4 hog || return 1
+    ready c2 c3 c4 hog
     measure isolation hog-extratime c2 c3 c4 hog
     $XL sched-rtds -d hog -v all -p 10000 -b 500 -e 0
     measure isolation hog-capped c2 c3 c4 hog
@@ -117,7 +118,7 @@ scenario_global() {
     # Boot with 3 ms / 10 ms each (1.8 PCPUs for six, within two), then measure.
     for i in 1 2 3 4 5 6; do $XL sched-rtds -d g$i -v all -p 10000 -b 3000 -e 0; done
     for i in 1 2 3 4 5 6; do $XL unpause g$i; done
-    ready g1 g2 g3 g4 g5 g6 || return 1
+    ready g1 g2 g3 g4 g5 g6
     global_set guaranteed "$(sed -n 's/.*rtsched_global_guaranteed=\([^ ]*\).*/\1/p' /proc/cmdline)"
     global_set stress "$(sed -n 's/.*rtsched_global_stress=\([^ ]*\).*/\1/p' /proc/cmdline)"
     for i in 1 2 3 4 5 6; do $XL destroy g$i; done
@@ -130,8 +131,11 @@ scenario_policy_switch() {
     for i in 1 2; do mkguest nrt$i || return 1; done
     $XL sched-rtds -d rt -v all -p 10000 -b 4000 -e 0
     for i in 1 2; do $XL sched-rtds -d nrt$i -v all -p 10000 -b 10000 -e 1; done
-    for d in rt nrt1 nrt2; do $XL unpause $d; done
-    ready rt nrt1 nrt2 || return 1
+    # The RT VM boots first: beside busy extratime VMs, rt.c may starve it (Table 4.2).
+    $XL unpause rt
+    ready rt
+    for d in nrt1 nrt2; do $XL unpause $d; done
+    ready nrt1 nrt2
     n=0
     for pol in edf,deferrable dm,deferrable dm,periodic edf,deferrable; do
         n=$((n + 1))

@@ -101,6 +101,8 @@ struct Extra {
     stats: Vec<String>,
     /// Unit placement lines (`<case> <domain> cpu <n>`).
     place: Vec<String>,
+    /// Remarks of the dom0 script (e.g. a starved guest that never booted).
+    notes: Vec<String>,
 }
 
 fn parse(build: &str, text: &str, out: &mut Results) -> Result<Extra> {
@@ -117,6 +119,9 @@ fn parse(build: &str, text: &str, out: &mut Results) -> Result<Extra> {
         }
         if let Some(s) = line.strip_prefix("RTSCHED-E2E-PLACE ") {
             ex.place.push(s.trim().to_string());
+        }
+        if let Some(s) = line.strip_prefix("RTSCHED-E2E-NOTE ") {
+            ex.notes.push(s.trim().to_string());
         }
         let Some(rest) = line.strip_prefix("RTSCHED-E2E ") else {
             continue;
@@ -400,6 +405,9 @@ pub fn run(a: &Args) -> Result<()> {
         // VCPU happened to run at that instant).
         for p in ex.place.iter().filter(|_| *b == "partition") {
             let _ = writeln!(report, "{b}: placement {p}");
+        }
+        for n in &ex.notes {
+            let _ = writeln!(report, "{b}: note: {n}");
         }
         for s in &ex.stats {
             let _ = writeln!(report, "{b}: {s}");
