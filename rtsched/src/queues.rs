@@ -170,26 +170,6 @@ impl<'a> Heap<'a> {
         Ok(self.before(unit(units, a)?, unit(units, b)?, s))
     }
 
-    /// The heap order of a unit as one value: `a` goes before `b` exactly when
-    /// `self.key(a, s) < self.key(b, s)` (as [`Self::before`]). Lets a sift read the moving
-    /// unit once.
-    fn key(&self, u: &Unit, s: PriorityScheme) -> (PrioKey, u64) {
-        match self.kind {
-            HeapKind::Run => (prio_key(u, s), u.runq_seq),
-            HeapKind::Repl => (
-                PrioKey {
-                    a: u.cur_deadline,
-                    ..PrioKey::ZERO
-                },
-                u.replq_seq,
-            ),
-        }
-    }
-
-    fn key_h(&self, units: &[Unit], h: u32, s: PriorityScheme) -> Result<(PrioKey, u64)> {
-        Ok(self.key(unit(units, h)?, s))
-    }
-
     fn put(&mut self, units: &mut [Unit], i: usize, h: u32) -> Result<()> {
         *self.slots.get_mut(i).ok_or(Error::Corrupt)? = h;
         self.set_pos(units, h, i as u32)
@@ -197,11 +177,10 @@ impl<'a> Heap<'a> {
 
     fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
-        let hk = self.key_h(units, h, s)?;
         while i > 0 {
             let parent = (i - 1) / 2;
             let ph = self.at(parent).ok_or(Error::Corrupt)?;
-            if hk >= self.key_h(units, ph, s)? {
+            if !self.before_h(units, h, ph, s)? {
                 break;
             }
             self.put(units, i, ph)?;
@@ -212,22 +191,18 @@ impl<'a> Heap<'a> {
 
     fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
-        let hk = self.key_h(units, h, s)?;
         loop {
             let l = 2 * i + 1;
             let Some(lh) = self.at(l) else { break };
             let mut c = l;
             let mut ch = lh;
-            let mut ck = self.key_h(units, lh, s)?;
             if let Some(rh) = self.at(l + 1) {
-                let rk = self.key_h(units, rh, s)?;
-                if rk < ck {
+                if self.before_h(units, rh, lh, s)? {
                     c = l + 1;
                     ch = rh;
-                    ck = rk;
                 }
             }
-            if ck >= hk {
+            if !self.before_h(units, ch, h, s)? {
                 break;
             }
             self.put(units, i, ch)?;
@@ -281,7 +256,7 @@ impl<'a> Heap<'a> {
         if i > 0 {
             let h = self.at(i).ok_or(Error::Corrupt)?;
             let ph = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
-            if self.key_h(units, h, s)? < self.key_h(units, ph, s)? {
+            if self.before_h(units, h, ph, s)? {
                 return self.sift_up(units, i, s);
             }
         }

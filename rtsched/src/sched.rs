@@ -1346,6 +1346,24 @@ impl<'a> Scheduler<'a> {
             return Ok(());
         }
         let affinity = u.affinity;
+        let lowest = self.scan_lowest(affinity, start);
+        if let Some((k, c)) = lowest {
+            if k > key {
+                self.stats.tickle_busy += 1;
+                self.set_tickled_for(c, h);
+                return self.do_tickle(c, a);
+            }
+        }
+        self.stats.tickle_none += 1;
+        Ok(())
+    }
+
+    /// The tickle's scan (out of line, so that the common paths of [`Self::tickle`] keep a
+    /// small frame): over the online, busy, untickled CPUs in cycle order from `start`, the
+    /// first one of `affinity` running the lowest-priority unit, with its key; makes the
+    /// bounds exact.
+    #[inline(never)]
+    fn scan_lowest(&mut self, affinity: CpuMask, start: usize) -> Option<(PrioKey, usize)> {
         let set = self.online.and(&self.busy).and_not(&self.tickled);
         // The scan covers the whole set (the CPUs of the unit's affinity are the candidates),
         // to make the bound exact: the highest key, the first CPU holding it in cycle order,
@@ -1390,15 +1408,7 @@ impl<'a> Scheduler<'a> {
                 self.bound2 = PrioKey::ZERO;
             }
         }
-        if let Some((k, c)) = lowest {
-            if k > key {
-                self.stats.tickle_busy += 1;
-                self.set_tickled_for(c, h);
-                return self.do_tickle(c, a);
-            }
-        }
-        self.stats.tickle_none += 1;
-        Ok(())
+        lowest
     }
 
     /// After a CPU picked its next unit, the unit a tickle had sent it may still be queued
