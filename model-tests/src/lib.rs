@@ -9,3 +9,13 @@
 pub mod sim;
 
 pub use sim::{leaked_scheduler, Event, Instance, Sim, UnitStats, Work};
+
+/// The number of proptest cases of a property: `PROPTEST_CASES` when set (CI runs a longer
+/// pass with it), else `default`. (An explicit `cases` in a `ProptestConfig` would
+/// otherwise override the variable.)
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -562,7 +562,7 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: model_tests::proptest_cases(256), ..ProptestConfig::default() })]
 
     /// Random hook sequences keep every invariant and, at rest, the EDF work-conserving
     /// property.

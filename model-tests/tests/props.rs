@@ -491,7 +491,7 @@ fn scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: model_tests::proptest_cases(400), ..ProptestConfig::default() })]
 
     #[test]
     fn random_hook_sequences_keep_invariants((ncpus, pol, units, ops) in scenario()) {
