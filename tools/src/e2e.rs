@@ -199,8 +199,9 @@ fn svg(title: &str, builds: &[&str], rows: &[Row]) -> String {
         })
         .collect();
     format!(
-        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='380' font-family='sans-serif'>\
-         <text x='10' y='16' font-size='13'>{title}: CPU share per domain ({})</text>\
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='395' font-family='sans-serif'>\
+         <text x='10' y='16' font-size='13'>{title}: CPU share per domain</text>\
+         <text x='10' y='385' font-size='10'>{}</text>\
          {axis}{body}</svg>\n",
         legend.join(", "),
         w = x.max(640.0) + 20.0
