@@ -275,12 +275,7 @@ impl<I: Imp> Host<'_, I> {
     fn advance(&mut self, t: i64) {
         loop {
             let timer = self.imp.timer().unwrap_or(i64::MAX);
-            let next = self
-                .slice_end
-                .iter()
-                .flatten()
-                .copied()
-                .fold(timer, i64::min);
+            let next = crate::driver::next_event(timer, &self.slice_end);
             if next > t {
                 self.now = t;
                 return;

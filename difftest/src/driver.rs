@@ -395,12 +395,7 @@ impl Host<'_> {
             }
             self.settle()?;
             let timer = self.r.timer().unwrap_or(i64::MAX);
-            let next = self
-                .slice_end
-                .iter()
-                .flatten()
-                .copied()
-                .fold(timer, i64::min);
+            let next = next_event(timer, &self.slice_end);
             if next > t {
                 self.now = t;
                 return Ok(());
@@ -851,4 +846,10 @@ pub fn shrink(trace: &Trace, opts: &Options) -> Trace {
             chunk = chunk.div_ceil(2);
         }
     }
+}
+
+/// The host's next event: the replenishment timer's expiry (`i64::MAX` for none) or the
+/// earliest slice end, whichever comes first.
+pub fn next_event(timer: i64, slice_end: &[Option<i64>]) -> i64 {
+    slice_end.iter().flatten().copied().fold(timer, i64::min)
 }
