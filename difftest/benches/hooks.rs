@@ -145,9 +145,9 @@ fn table(rows: &[Row], ov: u32, steps: usize, before: &str, after: &str, secs: f
     );
     let _ = writeln!(
         s,
-        "Machine: {model}, {ncpu} CPUs (a VM), shared with other builds and QEMU runs during \
-         the measurement (load average {before} before, {after} after); the run took \
-         {secs:.0} s. Absolute numbers are noisy; the ratios come from the same run.\n"
+        "Machine: {model}, {ncpu} CPUs (a VM; load average {before} before, {after} after: \
+         other work on the machine shows there); the run took {secs:.0} s. Absolute numbers \
+         vary with the load; the ratios come from the same run.\n"
     );
     let _ = writeln!(
         s,
