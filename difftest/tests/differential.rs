@@ -98,12 +98,17 @@ fn random_traces_agree_with_xen_rt_c() {
     assert!(wakes_scheduled > 0);
 }
 
+/// Options that inject a difference into rtsched's side.
+fn injecting(inject: Inject) -> Options {
+    Options {
+        inject,
+        ..Options::default()
+    }
+}
+
 #[test]
 fn an_injected_parameter_difference_is_caught() {
-    let opts = Options {
-        inject: Inject::BudgetSkew,
-        ..Options::default()
-    };
+    let opts = injecting(Inject::BudgetSkew);
     let trace = generate(1, &GenConfig::default());
     match run(&trace, &opts).end {
         End::Mismatch(m) => assert!(m.what.contains("budget"), "{m:?}"),
@@ -113,10 +118,7 @@ fn an_injected_parameter_difference_is_caught() {
 
 #[test]
 fn an_injected_slice_difference_is_caught_and_shrunk() {
-    let opts = Options {
-        inject: Inject::SliceSkew,
-        ..Options::default()
-    };
+    let opts = injecting(Inject::SliceSkew);
     let trace = generate(2, &GenConfig::default());
     let End::Mismatch(m) = run(&trace, &opts).end else {
         panic!("not caught");
