@@ -1,7 +1,7 @@
 //! Structural invariants of an instance, written as code so tests can run them after every
 //! hook (and a debug shim could run them after every call).
 
-use crate::queues::prio_key;
+use crate::prio::prio_key;
 use crate::sched::Scheduler;
 use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 
@@ -23,7 +23,7 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     let units = s.raw_units();
     let cpus = s.raw_cpus();
-    let scheme = s.policy().priority;
+    let scheme = s.raw_order();
     s.raw_runq()
         .check(units, scheme)
         .map_err(|_| "run queue heap order or positions")?;

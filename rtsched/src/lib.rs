@@ -41,11 +41,11 @@ pub mod admission;
 pub mod cpumask;
 pub mod error;
 pub mod invariants;
-#[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod params;
 pub mod partition;
 pub mod policy;
+pub(crate) mod prio;
 pub mod queues;
 pub mod sched;
 pub mod stats;

@@ -13,74 +13,13 @@
 use core::cmp::Ordering;
 
 use crate::error::{Error, Result};
-use crate::policy::PriorityScheme;
+use crate::prio::{prio_cmp, Order};
 use crate::unit::{Unit, NIL};
 
 /// How many heap nodes the CPU-aware pick examines best-first before it falls back to a linear
 /// scan of the whole run queue. The best-first search returns the same unit the linear scan
 /// would; the bound only caps its small per-pick work area.
 pub const PICK_FRONTIER: usize = 16;
-
-/// Priority order of two units under `scheme`: `Less` when `a` has the higher priority (Xen's
-/// `compare_unit_priority(a, b) > 0`). Units on extratime (higher `priority_level`) come after
-/// every unit on its reserved budget, in both schemes.
-///
-/// On a tie (same level and deadline; under DM same period and deadline) a unit without
-/// extratime goes first: it loses whatever budget it cannot use before its deadline, while an
-/// extratime unit can still run later in spare time. rt.c leaves such ties to queue order,
-/// which lets always-busy extratime units with `budget == period` (the dissertation's non-RT
-/// VMs) take an RT unit's reservation in overload; with this rule the RT unit keeps it
-/// (dissertation Table 4.2).
-pub(crate) fn prio_cmp(a: &Unit, b: &Unit, scheme: PriorityScheme) -> Ordering {
-    let lvl = a.priority_level.cmp(&b.priority_level);
-    if lvl != Ordering::Equal {
-        return lvl;
-    }
-    let key = match scheme {
-        PriorityScheme::Edf => a.cur_deadline.cmp(&b.cur_deadline),
-        PriorityScheme::Dm => a
-            .period
-            .cmp(&b.period)
-            .then(a.cur_deadline.cmp(&b.cur_deadline)),
-    };
-    key.then(a.has_extratime().cmp(&b.has_extratime()))
-}
-
-/// The run-queue priority of a unit as one comparable value: `prio_key(a, s).cmp(&prio_key(b,
-/// s)) == prio_cmp(a, b, s)` (fields compared in order: level, then the EDF deadline or the DM
-/// period, then the DM deadline, then the extratime flag). Each CPU keeps the key of the unit
-/// it runs, so that tickling compares CPUs without reading their units.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
-pub(crate) struct PrioKey {
-    level: u32,
-    a: i64,
-    b: i64,
-    extratime: bool,
-}
-
-impl PrioKey {
-    /// A placeholder (the key of an idle CPU, never read).
-    pub(crate) const ZERO: PrioKey = PrioKey {
-        level: 0,
-        a: 0,
-        b: 0,
-        extratime: false,
-    };
-}
-
-/// The key of `u` under `scheme` (see [`PrioKey`]).
-pub(crate) fn prio_key(u: &Unit, scheme: PriorityScheme) -> PrioKey {
-    let (a, b) = match scheme {
-        PriorityScheme::Edf => (u.cur_deadline, 0),
-        PriorityScheme::Dm => (u.period, u.cur_deadline),
-    };
-    PrioKey {
-        level: u.priority_level,
-        a,
-        b,
-        extratime: u.has_extratime(),
-    }
-}
 
 /// Which of the two heaps, which selects the key and the position field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -155,9 +94,9 @@ impl<'a> Heap<'a> {
     }
 
     /// Strict heap order between two units.
-    pub(crate) fn before(&self, a: &Unit, b: &Unit, scheme: PriorityScheme) -> bool {
+    pub(crate) fn before(&self, a: &Unit, b: &Unit, o: Order) -> bool {
         let o = match self.kind {
-            HeapKind::Run => prio_cmp(a, b, scheme).then(a.runq_seq.cmp(&b.runq_seq)),
+            HeapKind::Run => prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)),
             HeapKind::Repl => a
                 .cur_deadline
                 .cmp(&b.cur_deadline)
@@ -166,7 +105,7 @@ impl<'a> Heap<'a> {
         o == Ordering::Less
     }
 
-    fn before_h(&self, units: &[Unit], a: u32, b: u32, s: PriorityScheme) -> Result<bool> {
+    fn before_h(&self, units: &[Unit], a: u32, b: u32, s: Order) -> Result<bool> {
         Ok(self.before(unit(units, a)?, unit(units, b)?, s))
     }
 
@@ -175,7 +114,7 @@ impl<'a> Heap<'a> {
         self.set_pos(units, h, i as u32)
     }
 
-    fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
+    fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
         while i > 0 {
             let parent = (i - 1) / 2;
@@ -189,7 +128,7 @@ impl<'a> Heap<'a> {
         self.put(units, i, h)
     }
 
-    fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: PriorityScheme) -> Result<()> {
+    fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
         loop {
             let l = 2 * i + 1;
@@ -212,7 +151,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Inserts `h`, which must not be in this heap. O(log n).
-    pub(crate) fn push(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+    pub(crate) fn push(&mut self, units: &mut [Unit], h: u32, s: Order) -> Result<()> {
         if self.pos_of(unit(units, h)?) != NIL || self.len >= self.slots.len() {
             return Err(Error::Corrupt);
         }
@@ -223,7 +162,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Removes `h`, which must be in this heap. O(log n).
-    pub(crate) fn remove(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+    pub(crate) fn remove(&mut self, units: &mut [Unit], h: u32, s: Order) -> Result<()> {
         let p = self.pos_of(unit(units, h)?);
         let i = p as usize;
         if p == NIL || self.at(i) != Some(h) {
@@ -242,7 +181,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Restores heap order after the key of `h`, which is in this heap, changed. O(log n).
-    pub(crate) fn update(&mut self, units: &mut [Unit], h: u32, s: PriorityScheme) -> Result<()> {
+    pub(crate) fn update(&mut self, units: &mut [Unit], h: u32, s: Order) -> Result<()> {
         let p = self.pos_of(unit(units, h)?);
         let i = p as usize;
         if p == NIL || self.at(i) != Some(h) {
@@ -252,7 +191,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Moves the element at `i` up if it goes before its parent, else down.
-    fn sift(&mut self, units: &mut [Unit], i: usize, s: PriorityScheme) -> Result<()> {
+    fn sift(&mut self, units: &mut [Unit], i: usize, s: Order) -> Result<()> {
         if i > 0 {
             let h = self.at(i).ok_or(Error::Corrupt)?;
             let ph = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
@@ -264,7 +203,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Restores heap order after every key changed (a priority-scheme switch). O(n).
-    pub(crate) fn rebuild(&mut self, units: &mut [Unit], s: PriorityScheme) -> Result<()> {
+    pub(crate) fn rebuild(&mut self, units: &mut [Unit], s: Order) -> Result<()> {
         let mut i = self.len / 2;
         while i > 0 {
             i -= 1;
@@ -283,7 +222,7 @@ impl<'a> Heap<'a> {
     pub(crate) fn first_matching(
         &self,
         units: &[Unit],
-        s: PriorityScheme,
+        s: Order,
         ok: impl Fn(&Unit) -> bool,
     ) -> Result<Option<u32>> {
         let Some(root) = self.peek() else {
@@ -336,7 +275,7 @@ impl<'a> Heap<'a> {
     fn scan_matching(
         &self,
         units: &[Unit],
-        s: PriorityScheme,
+        s: Order,
         ok: impl Fn(&Unit) -> bool,
     ) -> Result<Option<u32>> {
         let mut best: Option<u32> = None;
@@ -355,7 +294,7 @@ impl<'a> Heap<'a> {
     }
 
     /// Checks the heap property and the recorded positions (used by invariant checks).
-    pub(crate) fn check(&self, units: &[Unit], s: PriorityScheme) -> Result<()> {
+    pub(crate) fn check(&self, units: &[Unit], s: Order) -> Result<()> {
         for i in 0..self.len {
             let h = self.at(i).ok_or(Error::Corrupt)?;
             if self.pos_of(unit(units, h)?) as usize != i {
@@ -428,6 +367,9 @@ impl DepletedList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::PriorityScheme;
+
+    const EDF: Order = Order::new(PriorityScheme::Edf);
 
     fn mk(n: usize) -> Vec<Unit> {
         (0..n)
@@ -446,47 +388,19 @@ mod tests {
         let mut slots = vec![0u32; 40];
         let mut h = Heap::new(&mut slots, HeapKind::Run);
         for i in 0..40 {
-            h.push(&mut units, i, PriorityScheme::Edf).unwrap();
-            h.check(&units, PriorityScheme::Edf).unwrap();
+            h.push(&mut units, i, EDF).unwrap();
+            h.check(&units, EDF).unwrap();
         }
         for i in (0..40).step_by(3) {
-            h.remove(&mut units, i, PriorityScheme::Edf).unwrap();
-            h.check(&units, PriorityScheme::Edf).unwrap();
+            h.remove(&mut units, i, EDF).unwrap();
+            h.check(&units, EDF).unwrap();
         }
         let mut last = (i64::MIN, 0u64);
         while let Some(x) = h.peek() {
             let u = units[x as usize];
             assert!((u.cur_deadline, u.runq_seq) > last);
             last = (u.cur_deadline, u.runq_seq);
-            h.remove(&mut units, x, PriorityScheme::Edf).unwrap();
-        }
-    }
-
-    #[test]
-    fn prio_key_orders_as_prio_cmp() {
-        let mut units = Vec::new();
-        for level in [0u32, 1, u32::MAX] {
-            for d in [-5i64, 0, 7, i64::MAX] {
-                for p in [10i64, 20] {
-                    for ext in [false, true] {
-                        let mut u = Unit {
-                            priority_level: level,
-                            cur_deadline: d,
-                            period: p,
-                            ..Unit::EMPTY
-                        };
-                        u.flags.set(crate::unit::UnitFlags::EXTRATIME, ext);
-                        units.push(u);
-                    }
-                }
-            }
-        }
-        for s in [PriorityScheme::Edf, PriorityScheme::Dm] {
-            for a in &units {
-                for b in &units {
-                    assert_eq!(prio_key(a, s).cmp(&prio_key(b, s)), prio_cmp(a, b, s));
-                }
-            }
+            h.remove(&mut units, x, EDF).unwrap();
         }
     }
 
@@ -496,12 +410,12 @@ mod tests {
         let mut slots = vec![0u32; 200];
         let mut h = Heap::new(&mut slots, HeapKind::Run);
         for i in 0..200 {
-            h.push(&mut units, i, PriorityScheme::Edf).unwrap();
+            h.push(&mut units, i, EDF).unwrap();
         }
         for m in 1..60u32 {
             let ok = |u: &Unit| u.runq_seq.is_multiple_of(m as u64) && u.cur_deadline >= 6;
-            let a = h.first_matching(&units, PriorityScheme::Edf, ok).unwrap();
-            let b = h.scan_matching(&units, PriorityScheme::Edf, ok).unwrap();
+            let a = h.first_matching(&units, EDF, ok).unwrap();
+            let b = h.scan_matching(&units, EDF, ok).unwrap();
             assert_eq!(a, b, "m={m}");
         }
     }

@@ -135,6 +135,103 @@ impl Unit {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Server transitions: every change of a unit's budget, deadline and level is one of these.
+//
+//               burn (budget left)
+//              +-------+
+//              v       |         burn: budget out, extratime
+//   replenish --> [reserved, level 0] ---------------------------> [extratime, level k+1]
+//      ^               |                                               |   ^
+//      |               | burn: budget out, no extratime                |   | burn: out again
+//      |               v                                               +---+ (refill_extratime)
+//      +------- [depleted: DEPLETED, cur_budget 0] <-- (debt = overrun, charged to the next)
+//      |                                                               |
+//      +---------------------------------------------------------------+
+//                      replenish at the deadline (timer, late wake, insert)
+//
+// `apply_params` changes the reservation in any state; it never raises the current budget.
+// ---------------------------------------------------------------------------------------
+
+/// What [`Unit::burn`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Burn {
+    /// The clock went backwards: nothing charged.
+    Backwards,
+    /// Charged; budget left, priority unchanged.
+    Charged,
+    /// The budget ran out: the unit is now on extratime one level down or depleted (its
+    /// priority key changed).
+    Exhausted,
+}
+
+impl Unit {
+    /// Charges the time since `last_start` (Xen's `burn_budget`). With extratime an exhausted
+    /// unit moves one priority level down (saturating, upstream 410d44fcf3) with a new budget,
+    /// unless `phantom` (a blocked periodic server's idle time never earns extratime);
+    /// without, it is depleted and the overrun (the scheduler ran late: timer slop) is kept
+    /// as debt for the next period, at most one budget (rt.c drops it).
+    pub(crate) fn burn(&mut self, now: i64, phantom: bool) -> Burn {
+        let delta = now.saturating_sub(self.last_start);
+        if delta < 0 {
+            self.last_start = now;
+            return Burn::Backwards;
+        }
+        self.cur_budget = self.cur_budget.saturating_sub(delta);
+        self.last_start = now;
+        if self.cur_budget > 0 {
+            return Burn::Charged;
+        }
+        if self.has_extratime() && !phantom {
+            self.refill_extratime();
+        } else {
+            self.debt = self.cur_budget.saturating_neg().min(self.budget).max(0);
+            self.cur_budget = 0;
+            self.flags.insert(UnitFlags::DEPLETED);
+        }
+        Burn::Exhausted
+    }
+
+    /// Gives a unit on extratime a new budget one priority level down (saturating).
+    pub(crate) fn refill_extratime(&mut self) {
+        self.priority_level = self.priority_level.saturating_add(1);
+        self.cur_budget = self.budget;
+    }
+
+    /// Starts the period that contains `now` for a unit whose deadline has passed: the next
+    /// deadline after `now`, a full budget, reserved priority level (Xen's
+    /// `rt_update_deadline`). A budget overrun of the period that just ended is charged to
+    /// this one (only when no whole period was skipped).
+    pub(crate) fn replenish(&mut self, now: i64) {
+        let next = crate::params::next_deadline(self.cur_deadline, self.period, now);
+        let consecutive = next.saturating_sub(self.cur_deadline) <= self.period;
+        self.cur_deadline = next;
+        self.last_start = now;
+        // (Not `clamp`, which can panic.)
+        let debt = if consecutive {
+            self.debt.min(self.budget).max(0)
+        } else {
+            0
+        };
+        self.cur_budget = self.budget.saturating_sub(debt);
+        self.debt = 0;
+        self.priority_level = 0;
+        if self.cur_budget == 0 {
+            self.flags.insert(UnitFlags::DEPLETED);
+        }
+    }
+
+    /// Sets the reservation (Xen's `putvcpuinfo`; validated by the caller). As in rt.c the
+    /// new values take effect at the next replenishment, except that the current budget is
+    /// clamped to the new budget so that it never exceeds it.
+    pub(crate) fn apply_params(&mut self, p: Params) {
+        self.period = p.period;
+        self.budget = p.budget;
+        self.cur_budget = self.cur_budget.min(p.budget);
+        self.flags.set(UnitFlags::EXTRATIME, p.extratime);
+    }
+}
+
 impl Default for Unit {
     fn default() -> Self {
         Unit::EMPTY

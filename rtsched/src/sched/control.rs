@@ -1,0 +1,276 @@
+//! Control paths: CPUs joining and leaving, unit lifetime, parameters (Xen's domctls),
+//! policy switches, affinity and placement, and admission control.
+
+use super::{get, get_mut, Change, Scheduler};
+use crate::actions::Actions;
+use crate::admission::{Test, Verdict};
+use crate::cpumask::CpuMask;
+use crate::error::{Error, Result};
+use crate::params::Params;
+use crate::policy::{PriorityScheme, ServerKind, Topology};
+use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// A CPU joins the instance (Xen's `switch_sched`): it starts idle.
+    pub fn cpu_add(&mut self, cpu: usize) -> Result<()> {
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        if self.cpus.online().test(cpu)
+            || (self.policy.topology == Topology::Partition && !self.cpus.online().is_empty())
+        {
+            return Err(Error::Busy);
+        }
+        let o = self.order();
+        self.cpus.add(self.units, o, cpu)
+    }
+
+    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle.
+    pub fn cpu_remove(&mut self, cpu: usize) -> Result<()> {
+        self.cpus.check(cpu)?;
+        if self.curr(cpu).is_some() {
+            return Err(Error::Busy);
+        }
+        self.cpus.remove(cpu);
+        Ok(())
+    }
+
+    /// Allocates a unit with Xen's defaults (10 ms period, 4 ms budget, extratime) and the
+    /// given hard affinity (Xen's `alloc_udata`). The unit is not inserted yet.
+    pub fn unit_alloc(&mut self, domain: u32, vcpu: u32, affinity: CpuMask) -> Result<UnitId> {
+        let i = self
+            .units
+            .iter()
+            .position(|u| !u.in_use)
+            .ok_or(Error::NoSpace)?;
+        let cpu = affinity.and(&self.cpus.online()).first().unwrap_or(0) as u32;
+        let u = self.units.get_mut(i).ok_or(Error::NoSpace)?;
+        *u = Unit {
+            in_use: true,
+            domain,
+            vcpu,
+            affinity,
+            cpu,
+            ..Unit::EMPTY
+        };
+        self.nr_units += 1;
+        Ok(UnitId(i as u32))
+    }
+
+    /// Frees a unit (Xen's `free_udata`). It must be removed and not running.
+    pub fn unit_free(&mut self, h: UnitId) -> Result<()> {
+        let u = self.unit(h)?;
+        if u.inserted || u.flags.contains(UnitFlags::SCHEDULED) || self.is_curr(h.0) {
+            return Err(Error::Busy);
+        }
+        *get_mut(self.units, h.0)? = Unit::EMPTY;
+        self.nr_units -= 1;
+        Ok(())
+    }
+
+    /// Sets a unit's parameters (Xen's `putvcpuinfo`), validated as Xen does. Invalid
+    /// parameters return [`Error::InvalidParams`] and change nothing.
+    ///
+    /// As in rt.c the new values take effect at the next replenishment; the current budget
+    /// is clamped to the new budget so that it never exceeds it.
+    pub fn set_params(&mut self, h: UnitId, p: Params) -> Result<Actions> {
+        self.unit(h)?;
+        if !p.is_valid() {
+            return Err(Error::InvalidParams);
+        }
+        if !self.admits(Change::Unit(h.0, p)) {
+            return Err(Error::NotAdmitted);
+        }
+        get_mut(self.units, h.0)?.apply_params(p);
+        let mut a = Actions::default();
+        self.params_changed(h.0, &mut a)?;
+        Ok(a)
+    }
+
+    /// Sets the parameters of every unit of `domain` (Xen's domain-wide `putinfo`).
+    ///
+    /// Stricter than rt.c, which only rejects zeros here and so let a domain-wide call set
+    /// a budget above the period (fixed upstream in eec1a570c0): the parameters are
+    /// validated like per-unit ones, and an invalid set changes no unit. Returns how many
+    /// units were updated, and the actions.
+    /// The extratime flags are left as they are (Xen's `putinfo` carries none).
+    pub fn set_domain_params(
+        &mut self,
+        domain: u32,
+        period: i64,
+        budget: i64,
+    ) -> Result<(u32, Actions)> {
+        let p = Params {
+            period,
+            budget,
+            extratime: false,
+        };
+        if !p.is_valid() {
+            return Err(Error::InvalidParams);
+        }
+        if !self.admits(Change::Domain(domain, period, budget)) {
+            return Err(Error::NotAdmitted);
+        }
+        let mut n = 0;
+        for u in self
+            .units
+            .iter_mut()
+            .filter(|u| u.in_use && u.domain == domain)
+        {
+            u.apply_params(Params {
+                extratime: u.has_extratime(),
+                ..p
+            });
+            n += 1;
+        }
+        // (Every unit has its new parameters before any is re-sorted or tickled for.)
+        let mut a = Actions::default();
+        for i in 0..self.units.len() as u32 {
+            let u = get(self.units, i)?;
+            if u.in_use && u.domain == domain {
+                self.params_changed(i, &mut a)?;
+            }
+        }
+        Ok((n, a))
+    }
+
+    /// After a parameter change: the unit's key may have changed (the period is the DM key,
+    /// the extratime flag breaks ties), so the CPU it runs on gets the new key, a queued unit
+    /// is re-sorted and told about if it may now preempt, and a running unit (or a CPU idling
+    /// on its budget) has its CPU reschedule, since it may now rank below a queued unit.
+    fn params_changed(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        self.refresh_key(h);
+        if get(self.units, h)?.queue == QueueKind::Run {
+            self.runq_resort(h)?;
+            self.tickle(h, a)?;
+        }
+        let cpu = get(self.units, h)?.cpu as usize;
+        if self.curr(cpu) == Some(UnitId(h)) {
+            a.reschedule.set(cpu);
+        }
+        if let Some(c) = self.cpus.phantom_cpu(self.units, h) {
+            a.reschedule.set(c);
+        }
+        Ok(())
+    }
+
+    /// The admission verdict for the reservations of the inserted units under the policy in
+    /// force (see [`crate::admission`]), whether or not admission control is enabled.
+    pub fn admission(&self) -> Verdict {
+        self.test_with(Change::None).verdict()
+    }
+
+    fn test_with(&self, ch: Change) -> Test {
+        let scheme = match ch {
+            Change::Scheme(s) => s,
+            _ => self.policy.priority,
+        };
+        let mut t = Test::new(self.policy.topology, scheme, self.cpus.online().count());
+        for (i, u) in self.units.iter().enumerate() {
+            let i = i as u32;
+            if !u.in_use || !(u.inserted || ch == Change::Insert(i)) {
+                continue;
+            }
+            let p = match ch {
+                Change::Unit(h, p) if h == i => p,
+                Change::Domain(d, period, budget) if d == u.domain => Params {
+                    period,
+                    budget,
+                    extratime: u.has_extratime(),
+                },
+                _ => u.params(),
+            };
+            t.add(&p);
+        }
+        t
+    }
+
+    /// Whether `ch` keeps the reservations schedulable (always, when admission control is
+    /// off).
+    pub(super) fn admits(&self, ch: Change) -> bool {
+        !self.policy.admission || self.test_with(ch).verdict().schedulable
+    }
+
+    /// Sets a unit's hard affinity (Xen's `sched_set_affinity`). The host migrates the unit
+    /// (see [`Self::migrate`]) if its CPU is no longer allowed.
+    pub fn set_affinity(&mut self, h: UnitId, mask: CpuMask) -> Result<()> {
+        self.unit(h)?;
+        get_mut(self.units, h.0)?.affinity = mask;
+        Ok(())
+    }
+
+    /// Switches the priority scheme at run time: re-orders the run queue and asks every
+    /// online CPU to reschedule.
+    pub fn set_priority_scheme(&mut self, s: PriorityScheme) -> Result<Actions> {
+        let mut a = Actions::default();
+        if s == self.policy.priority {
+            return Ok(a);
+        }
+        if !self.admits(Change::Scheme(s)) {
+            return Err(Error::NotAdmitted);
+        }
+        self.policy.priority = s;
+        let o = self.order();
+        self.runq.rebuild(self.units, o)?;
+        self.cpus.rekey_all(self.units, o)?;
+        self.cpus.tickle_all(&mut a);
+        Ok(a)
+    }
+
+    /// Switches the server mechanism at run time. Leaving the periodic server drops every
+    /// blocked unit from the queues (as a deferrable server's `sleep` does) and reschedules
+    /// the CPUs that idled on a blocked unit's budget; entering it takes effect for units as
+    /// they next block.
+    pub fn set_server(&mut self, k: ServerKind) -> Result<Actions> {
+        let mut a = Actions::default();
+        if k == self.policy.server {
+            return Ok(a);
+        }
+        self.policy.server = k;
+        if k == ServerKind::Deferrable {
+            for c in 0..self.cpus.len() {
+                let ph = self.cpus.get(c).ok_or(Error::Corrupt)?.phantom;
+                if ph != NIL {
+                    let o = self.order();
+                    self.cpus.clear_phantom(self.units, o, c)?;
+                    self.replq_remove(ph)?;
+                    a.reschedule.set(c);
+                }
+            }
+            for i in 0..self.units.len() {
+                let u = get(self.units, i as u32)?;
+                if u.in_use && !u.runnable && u.queue != QueueKind::None {
+                    self.q_remove(i as u32)?;
+                    self.replq_remove(i as u32)?;
+                }
+            }
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// Chooses the CPU a unit should be assigned to (Xen's `pick_resource`): its current CPU
+    /// when allowed; otherwise an idle allowed CPU that is not already tickled, searching
+    /// from its current CPU onwards; otherwise the next allowed CPU after the current one
+    /// (rt.c only does the last step).
+    pub fn pick_cpu(&self, h: UnitId) -> Result<usize> {
+        let u = self.unit(h)?;
+        let allowed = u.affinity.and(&self.cpus.online());
+        let cur = u.cpu as usize;
+        if allowed.test(cur) {
+            return Ok(cur);
+        }
+        let idle = self.cpus.idle().and(&allowed).and_not(&self.cpus.tickled());
+        idle.cycle(cur)
+            .or_else(|| allowed.cycle(cur))
+            .ok_or(Error::NoAllowedCpu)
+    }
+
+    /// Assigns a unit to another CPU (Xen's `migrate` / `sched_set_res`).
+    pub fn migrate(&mut self, h: UnitId, cpu: usize) -> Result<()> {
+        self.unit(h)?;
+        self.cpus.check(cpu)?;
+        get_mut(self.units, h.0)?.cpu = cpu as u32;
+        Ok(())
+    }
+}

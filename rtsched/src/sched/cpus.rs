@@ -1,0 +1,378 @@
+//! The instance's PCPUs and every per-CPU cache the hot paths read instead of scanning
+//! (as Linux keeps its deadline CPU heap in `cpudeadline.c`).
+//!
+//! # What is cached, and the invariants (checked by [`crate::invariants::check`])
+//!
+//! - `Pcpu.curr` / `Pcpu.phantom`: what each CPU runs, or (periodic server) the blocked unit
+//!   whose budget it idles on. Every assignment goes through [`Cpus::assign`], which keeps:
+//!   - each unit's `on_cpu` (the CPU whose `curr` or `phantom` it is, or `NIL`);
+//!   - `busy`: the CPUs with a `curr` or a `phantom` (idle CPUs = `online` less `busy`);
+//!   - `Pcpu.key`: the priority key of `curr` (else `phantom`), refreshed by
+//!     [`Cpus::refresh_key`] wherever that unit's key changes.
+//! - `tickled`: CPUs asked to reschedule that have not run `do_schedule` since (rt.c's
+//!   `prv->tickled`).
+//! - `Pcpu.tickled_for` and `retickle`: the unit each CPU's last tickle was for, and the
+//!   mask of CPUs where it is set.
+//! - `bound` >= the key of every online, busy, untickled CPU ("the set"); `bound_cpu` holds
+//!   it after a scan and `bound2` bounds the set without `bound_cpu`. A unit whose key is
+//!   not below `bound` cannot preempt any CPU, so its tickle needs no scan; when
+//!   `bound_cpu` leaves the set, `bound2` takes over.
+//!
+//! Costs: every operation is O(1) or O(mask words), except [`Cpus::scan_lowest`] (O(CPUs),
+//! as rt.c's tickle scan) and [`Cpus::rekey_all`] (O(CPUs), at a priority-scheme switch).
+
+use crate::actions::Actions;
+use crate::cpumask::CpuMask;
+use crate::error::{Error, Result};
+use crate::prio::{prio_key, Order, PrioKey};
+use crate::unit::{Unit, UnitId, NIL};
+
+/// Per-PCPU state of an instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Pcpu {
+    /// The unit running on this CPU (Xen's `curr_on_cpu`), [`NIL`] for idle.
+    pub(crate) curr: u32,
+    /// Periodic server only: the blocked unit whose budget this idle CPU is consuming
+    /// ([`NIL`] for none). It is off the queues until the CPU next runs `do_schedule`.
+    pub(crate) phantom: u32,
+    /// The unit the last tickle of this CPU was for ([`NIL`] for none): if this CPU picks
+    /// another one, that unit is tickled again so that it finds a CPU elsewhere.
+    pub(crate) tickled_for: u32,
+    /// The priority key of `curr` (else of `phantom`), kept up to date whenever that unit's
+    /// key changes, so that tickling compares CPUs without reading their units.
+    pub(crate) key: PrioKey,
+}
+
+impl Pcpu {
+    /// An idle CPU.
+    pub const IDLE: Pcpu = Pcpu {
+        curr: NIL,
+        phantom: NIL,
+        tickled_for: NIL,
+        key: PrioKey::ZERO,
+    };
+
+    /// The unit whose key the CPU shows: `curr`, else `phantom`, else [`NIL`].
+    pub(crate) fn shown(&self) -> u32 {
+        if self.curr != NIL {
+            self.curr
+        } else {
+            self.phantom
+        }
+    }
+}
+
+impl Default for Pcpu {
+    fn default() -> Self {
+        Pcpu::IDLE
+    }
+}
+
+/// The PCPUs of an instance and their caches.
+#[derive(Debug)]
+pub(crate) struct Cpus<'a> {
+    pcpus: &'a mut [Pcpu],
+    online: CpuMask,
+    tickled: CpuMask,
+    busy: CpuMask,
+    retickle: CpuMask,
+    bound: PrioKey,
+    bound_cpu: u32,
+    bound2: PrioKey,
+}
+
+impl<'a> Cpus<'a> {
+    /// All CPUs idle and offline.
+    pub(crate) fn new(pcpus: &'a mut [Pcpu]) -> Self {
+        pcpus.fill(Pcpu::IDLE);
+        Cpus {
+            pcpus,
+            online: CpuMask::EMPTY,
+            tickled: CpuMask::EMPTY,
+            busy: CpuMask::EMPTY,
+            retickle: CpuMask::EMPTY,
+            bound: PrioKey::ZERO,
+            bound_cpu: NIL,
+            bound2: PrioKey::ZERO,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pcpus.len()
+    }
+    pub(crate) fn get(&self, cpu: usize) -> Option<&Pcpu> {
+        self.pcpus.get(cpu)
+    }
+    pub(crate) fn all(&self) -> &[Pcpu] {
+        self.pcpus
+    }
+    pub(crate) fn online(&self) -> CpuMask {
+        self.online
+    }
+    pub(crate) fn tickled(&self) -> CpuMask {
+        self.tickled
+    }
+    pub(crate) fn busy(&self) -> CpuMask {
+        self.busy
+    }
+    pub(crate) fn retickle(&self) -> CpuMask {
+        self.retickle
+    }
+    pub(crate) fn bounds(&self) -> (PrioKey, u32, PrioKey) {
+        (self.bound, self.bound_cpu, self.bound2)
+    }
+
+    /// Online CPUs that run nothing and idle on no blocked server's budget. O(1).
+    pub(crate) fn idle(&self) -> CpuMask {
+        self.online.and_not(&self.busy)
+    }
+
+    /// `Ok` if `cpu` is online.
+    pub(crate) fn check(&self, cpu: usize) -> Result<()> {
+        if cpu < self.pcpus.len() && self.online.test(cpu) {
+            Ok(())
+        } else {
+            Err(Error::NoSuchCpu)
+        }
+    }
+
+    /// The unit running on `cpu`.
+    pub(crate) fn curr(&self, cpu: usize) -> Option<UnitId> {
+        match self.pcpus.get(cpu) {
+            Some(p) if p.curr != NIL => Some(UnitId(p.curr)),
+            _ => None,
+        }
+    }
+
+    /// The blocked periodic server `cpu` idles on.
+    pub(crate) fn phantom(&self, cpu: usize) -> Option<UnitId> {
+        match self.pcpus.get(cpu) {
+            Some(p) if p.phantom != NIL => Some(UnitId(p.phantom)),
+            _ => None,
+        }
+    }
+
+    /// The CPU whose idle time is being charged to `h` (periodic server), if any. O(1).
+    pub(crate) fn phantom_cpu(&self, units: &[Unit], h: u32) -> Option<usize> {
+        let c = units.get(h as usize)?.on_cpu as usize;
+        match self.pcpus.get(c) {
+            Some(p) if p.phantom == h => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A CPU joins: online, idle, untickled.
+    pub(crate) fn add(&mut self, units: &mut [Unit], o: Order, cpu: usize) -> Result<()> {
+        self.assign(units, o, cpu, NIL, NIL)?;
+        self.set_tickled_for(cpu, NIL);
+        self.online.set(cpu);
+        // (Idle: not counted for the bound.)
+        self.tickled.clear(cpu);
+        Ok(())
+    }
+
+    /// A CPU leaves (it must be idle).
+    pub(crate) fn remove(&mut self, cpu: usize) {
+        self.online.clear(cpu);
+        self.tickled.clear(cpu);
+        self.bound_leaves(cpu);
+    }
+
+    /// Sets what `cpu` runs (`curr`) or idles on (`phantom`): every assignment of either
+    /// goes through here, which keeps each unit's `on_cpu`, the `busy` mask and the CPU's
+    /// priority key up to date.
+    pub(crate) fn assign(
+        &mut self,
+        units: &mut [Unit],
+        o: Order,
+        cpu: usize,
+        curr: u32,
+        phantom: u32,
+    ) -> Result<()> {
+        let p = self.pcpus.get_mut(cpu).ok_or(Error::Corrupt)?;
+        let old = [p.curr, p.phantom];
+        p.curr = curr;
+        p.phantom = phantom;
+        for o in old {
+            if o != NIL && o != curr && o != phantom {
+                if let Some(u) = units.get_mut(o as usize) {
+                    if u.on_cpu == cpu as u32 {
+                        u.on_cpu = NIL;
+                    }
+                }
+            }
+        }
+        let shown = if curr != NIL { curr } else { phantom };
+        for h in [phantom, curr] {
+            if h != NIL {
+                units.get_mut(h as usize).ok_or(Error::Corrupt)?.on_cpu = cpu as u32;
+            }
+        }
+        if shown == NIL {
+            self.busy.clear(cpu);
+            self.bound_leaves(cpu);
+        } else {
+            self.busy.set(cpu);
+            let k = prio_key(units.get(shown as usize).ok_or(Error::Corrupt)?, o);
+            if let Some(p) = self.pcpus.get_mut(cpu) {
+                p.key = k;
+            }
+            self.raise_bound(cpu, k);
+        }
+        Ok(())
+    }
+
+    /// Drops `cpu`'s `phantom`, keeping what it runs.
+    pub(crate) fn clear_phantom(&mut self, units: &mut [Unit], o: Order, cpu: usize) -> Result<()> {
+        let curr = self.pcpus.get(cpu).map_or(NIL, |p| p.curr);
+        self.assign(units, o, cpu, curr, NIL)
+    }
+
+    /// After `u`'s priority key changed (level, deadline, period, extratime flag): refreshes
+    /// the key of the CPU it runs or idles on, if any. O(1).
+    pub(crate) fn refresh_key(&mut self, u: &Unit, h: u32, o: Order) {
+        let cpu = u.on_cpu as usize;
+        if let Some(p) = self.pcpus.get_mut(cpu) {
+            if p.shown() == h {
+                let k = prio_key(u, o);
+                p.key = k;
+                self.raise_bound(cpu, k);
+            }
+        }
+    }
+
+    /// Every busy CPU's key recomputed under `o` (a priority-scheme switch), and the bounds
+    /// reset to their maximum. O(CPUs).
+    pub(crate) fn rekey_all(&mut self, units: &[Unit], o: Order) -> Result<()> {
+        // (An upper bound need not be tight: the next tickle's scan makes it exact.)
+        let mut bound = PrioKey::ZERO;
+        for c in self.busy.iter() {
+            let Some(p) = self.pcpus.get_mut(c) else {
+                continue;
+            };
+            let k = prio_key(units.get(p.shown() as usize).ok_or(Error::Corrupt)?, o);
+            p.key = k;
+            bound = bound.max(k);
+        }
+        self.bound = bound;
+        self.bound2 = bound;
+        self.bound_cpu = NIL;
+        Ok(())
+    }
+
+    /// `cpu`'s key may have risen to `k` (or it may have joined the set): keeps `bound` and
+    /// `bound2` upper bounds.
+    fn raise_bound(&mut self, cpu: usize, k: PrioKey) {
+        self.bound = self.bound.max(k);
+        if self.bound_cpu != cpu as u32 {
+            self.bound2 = self.bound2.max(k);
+        }
+    }
+
+    /// `cpu` leaves the set of online, busy, untickled CPUs: if it held the bound, the bound
+    /// of the others takes over.
+    fn bound_leaves(&mut self, cpu: usize) {
+        if self.bound_cpu == cpu as u32 {
+            self.bound = self.bound2;
+            self.bound_cpu = NIL;
+        }
+    }
+
+    /// Whether no untickled CPU can run anything of lower priority than key `k`.
+    pub(crate) fn below_bound(&self, k: PrioKey) -> bool {
+        k < self.bound
+    }
+
+    /// The unit `cpu`'s last tickle was for.
+    pub(crate) fn tickled_for(&self, cpu: usize) -> u32 {
+        self.pcpus.get(cpu).map_or(NIL, |p| p.tickled_for)
+    }
+
+    /// Sets the unit `cpu`'s last tickle was for, keeping the `retickle` mask.
+    pub(crate) fn set_tickled_for(&mut self, cpu: usize, h: u32) {
+        if let Some(p) = self.pcpus.get_mut(cpu) {
+            p.tickled_for = h;
+            if h == NIL {
+                self.retickle.clear(cpu);
+            } else {
+                self.retickle.set(cpu);
+            }
+        }
+    }
+
+    /// Asks `cpu` to reschedule.
+    pub(crate) fn tickle(&mut self, cpu: usize, a: &mut Actions) {
+        self.tickled.set(cpu);
+        self.bound_leaves(cpu);
+        a.reschedule.set(cpu);
+    }
+
+    /// Asks every online CPU to reschedule.
+    pub(crate) fn tickle_all(&mut self, a: &mut Actions) {
+        a.reschedule = self.online;
+        self.tickled = self.online;
+    }
+
+    /// `cpu` runs `do_schedule`: no longer tickled. Its key counts for the bound again once
+    /// [`Self::assign`] gives it the key of what it runs next (nothing in between tickles).
+    pub(crate) fn untickle(&mut self, cpu: usize) {
+        self.tickled.clear(cpu);
+    }
+
+    /// The tickle's scan (out of line, so that the common paths of a tickle keep a small
+    /// frame): over the online, busy, untickled CPUs in cycle order from `start`, the first
+    /// one of `affinity` running the lowest-priority unit, with its key; makes the bounds
+    /// exact.
+    #[inline(never)]
+    pub(crate) fn scan_lowest(
+        &mut self,
+        affinity: CpuMask,
+        start: usize,
+    ) -> Option<(PrioKey, usize)> {
+        let set = self.online.and(&self.busy).and_not(&self.tickled);
+        // The scan covers the whole set (the CPUs of the unit's affinity are the candidates),
+        // to make the bound exact: the highest key, the first CPU holding it in cycle order,
+        // and the highest key of the others.
+        let mut top: Option<(PrioKey, usize)> = None;
+        let mut second = PrioKey::ZERO;
+        let mut lowest: Option<(PrioKey, usize)> = None;
+        let covers = set.and_not(&affinity).is_empty();
+        for c in set.iter_cycle(start) {
+            let Some(p) = self.pcpus.get(c) else { continue };
+            let k = p.key;
+            match top {
+                Some((t, _)) if k <= t => second = second.max(k),
+                Some((t, _)) => {
+                    second = second.max(t);
+                    top = Some((k, c));
+                }
+                None => top = Some((k, c)),
+            }
+            if !covers && affinity.test(c) {
+                let lower = match lowest {
+                    Some((l, _)) => k > l,
+                    None => true,
+                };
+                if lower {
+                    lowest = Some((k, c));
+                }
+            }
+        }
+        if covers {
+            lowest = top;
+        }
+        match top {
+            Some((t, c)) => {
+                self.bound = t;
+                self.bound_cpu = c as u32;
+                self.bound2 = second;
+            }
+            None => {
+                self.bound = PrioKey::ZERO;
+                self.bound_cpu = NIL;
+                self.bound2 = PrioKey::ZERO;
+            }
+        }
+        lowest
+    }
+}

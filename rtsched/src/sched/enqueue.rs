@@ -1,0 +1,139 @@
+//! The queues as the hooks use them: picking from the run queue, putting a unit on the run
+//! or depleted queue, the replenishment queue, budget burn, and the timer operation that
+//! follows the replenishment queue's head.
+
+use super::{get, get_mut, Scheduler};
+use crate::actions::{Actions, TimerOp};
+use crate::error::{Error, Result};
+use crate::unit::{Burn, QueueKind, UnitFlags, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// Burns the budget a running unit used since `last_start` (see [`crate::unit::Unit::burn`]).
+    /// A clock going backwards charges nothing and is counted.
+    pub(super) fn burn_budget(&mut self, h: u32, now: i64, phantom: bool) -> Result<()> {
+        match get_mut(self.units, h)?.burn(now, phantom) {
+            Burn::Backwards => self.stats.clock_backwards += 1,
+            Burn::Charged => {}
+            Burn::Exhausted => self.refresh_key(h),
+        }
+        Ok(())
+    }
+
+    /// The first run-queue unit allowed on `cpu`. A non-runnable unit met on the way (a
+    /// domain paused without the scheduler lock) is dropped from both queues and the search
+    /// goes on (upstream fixes 0f1dec89d3 and 73c62927f6).
+    pub(super) fn runq_pick(&mut self, cpu: usize) -> Result<u32> {
+        let online = self.cpus.online();
+        let periodic = self.periodic();
+        loop {
+            let found = self.runq.first_matching(self.units, self.order(), |u| {
+                // A blocked periodic server competes on its reserved budget only.
+                u.affinity.test(cpu)
+                    && online.test(cpu)
+                    && (!periodic || u.runnable || u.priority_level == 0)
+            })?;
+            let Some(h) = found else { return Ok(NIL) };
+            if get(self.units, h)?.runnable || periodic {
+                return Ok(h);
+            }
+            self.stats.dropped_unrunnable += 1;
+            self.q_remove(h)?;
+            self.replq_remove(h)?;
+        }
+    }
+
+    /// Puts a unit that is on the replenishment queue on the run queue (budget left or
+    /// extratime) or the depleted queue. A unit with extratime and no budget left is refilled
+    /// one level down first, so no unit on the run queue has zero budget (upstream fix
+    /// 37b49cb48e).
+    pub(crate) fn runq_insert(&mut self, h: u32) -> Result<()> {
+        let seq = self.next_seq();
+        self.runq_insert_seq(h, seq)
+    }
+
+    /// [`Self::runq_insert`] keeping the unit's place among equals: the replenishment
+    /// handler re-sorts queued units without sending them behind units of equal priority
+    /// queued after them, so equal units take turns (round robin) instead of depending on
+    /// the order of replenishment.
+    pub(super) fn runq_resort(&mut self, h: u32) -> Result<()> {
+        let u = get(self.units, h)?;
+        if u.queue == QueueKind::Run && u.cur_budget > 0 && !u.flags.contains(UnitFlags::SCHEDULED)
+        {
+            // It stays on the run queue with its sequence number: re-sorted in place, which
+            // is the order a removal and re-insertion would give (the order is total, so the
+            // heap's layout decides nothing).
+            return self.runq.update(self.units, h, self.order());
+        }
+        let seq = u.runq_seq;
+        self.q_remove(h)?;
+        self.runq_insert_seq(h, seq)
+    }
+
+    fn runq_insert_seq(&mut self, h: u32, seq: u64) -> Result<()> {
+        let o = self.order();
+        let u = get_mut(self.units, h)?;
+        if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
+            return Err(Error::Corrupt);
+        }
+        if u.cur_budget <= 0 && u.has_extratime() && u.runnable {
+            u.refill_extratime();
+            self.refresh_key(h);
+        }
+        let u = get_mut(self.units, h)?;
+        if u.cur_budget > 0 {
+            u.queue = QueueKind::Run;
+            u.runq_seq = seq;
+            self.runq.push(self.units, h, o)
+        } else {
+            u.queue = QueueKind::Depleted;
+            self.depleted.push(self.units, h)
+        }
+    }
+
+    /// Takes a unit off the run or depleted queue (nothing if on neither).
+    pub(super) fn q_remove(&mut self, h: u32) -> Result<()> {
+        let o = self.order();
+        match get(self.units, h)?.queue {
+            QueueKind::None => return Ok(()),
+            QueueKind::Run => self.runq.remove(self.units, h, o)?,
+            QueueKind::Depleted => self.depleted.remove(self.units, h)?,
+        }
+        get_mut(self.units, h)?.queue = QueueKind::None;
+        Ok(())
+    }
+
+    pub(super) fn replq_insert(&mut self, h: u32) -> Result<()> {
+        let seq = self.next_seq();
+        get_mut(self.units, h)?.replq_seq = seq;
+        self.replq.push(self.units, h, self.order())
+    }
+
+    pub(super) fn replq_remove(&mut self, h: u32) -> Result<()> {
+        if get(self.units, h)?.on_replq() {
+            self.replq.remove(self.units, h, self.order())?;
+        }
+        Ok(())
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Derives the timer operation from the replenishment queue's head: the timer must be
+    /// programmed for the earliest pending replenishment, or stopped when none is pending.
+    pub(super) fn sync_timer(&mut self, a: &mut Actions) {
+        let want = self
+            .replq
+            .peek()
+            .and_then(|h| self.units.get(h as usize))
+            .map(|u| u.cur_deadline);
+        if want != self.timer {
+            a.timer = match want {
+                Some(t) => TimerOp::Set(t),
+                None => TimerOp::Stop,
+            };
+            self.timer = want;
+        }
+    }
+}

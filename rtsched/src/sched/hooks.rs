@@ -1,0 +1,301 @@
+//! The hooks Xen's scheduling core calls (the protocol is in the module docs of
+//! [`super`]): insert/remove, sleep/wake, do_schedule, context_saved.
+
+use core::cmp::Ordering;
+
+use super::{get, get_mut, Change, Scheduler};
+use crate::actions::{Actions, Decision};
+use crate::error::{Error, Result};
+use crate::mutants::Mutant;
+use crate::prio::prio_cmp;
+use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// Inserts a unit (Xen's `insert_unit`): assigns it a CPU with [`Self::pick_cpu`],
+    /// starts a period if its deadline has passed, and if runnable puts it on the
+    /// replenishment queue and, unless it is already running, on the run queue and tickles.
+    /// Returns the chosen CPU and the actions.
+    pub fn insert(
+        &mut self,
+        h: UnitId,
+        now: i64,
+        runnable: bool,
+        is_running: bool,
+    ) -> Result<(usize, Actions)> {
+        if self.unit(h)?.inserted {
+            return Err(Error::Busy);
+        }
+        if !self.admits(Change::Insert(h.0)) {
+            return Err(Error::NotAdmitted);
+        }
+        let cpu = self.pick_cpu(h)?;
+        let mut a = Actions::default();
+        {
+            let u = get_mut(self.units, h.0)?;
+            u.cpu = cpu as u32;
+            u.inserted = true;
+            u.runnable = runnable;
+            if now >= u.cur_deadline {
+                u.replenish(now);
+            }
+        }
+        self.refresh_key(h.0);
+        self.stats.inserts += 1;
+        if runnable && self.unit(h)?.queue == QueueKind::None && !self.unit(h)?.on_replq() {
+            self.replq_insert(h.0)?;
+            if !is_running {
+                self.runq_insert(h.0)?;
+                self.tickle(h.0, &mut a)?;
+            }
+        }
+        self.sync_timer(&mut a);
+        Ok((cpu, a))
+    }
+
+    /// Removes a unit (Xen's `remove_unit`): takes it off every queue.
+    pub fn remove(&mut self, h: UnitId) -> Result<Actions> {
+        self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        if let Some(c) = self.cpus.phantom_cpu(self.units, h.0) {
+            let o = self.order();
+            self.cpus.clear_phantom(self.units, o, c)?;
+            a.reschedule.set(c);
+        }
+        self.q_remove(h.0)?;
+        self.replq_remove(h.0)?;
+        let u = get_mut(self.units, h.0)?;
+        u.inserted = false;
+        u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
+        self.stats.removes += 1;
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// A unit stops being runnable (Xen's `sleep`): if it runs, its CPU must reschedule;
+    /// if queued, it leaves the queues; if being switched out, it will not be re-queued.
+    pub fn sleep(&mut self, h: UnitId) -> Result<Actions> {
+        let u = self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        let cpu = u.cpu as usize;
+        let queued = u.queue != QueueKind::None;
+        self.stats.sleeps += 1;
+        get_mut(self.units, h.0)?.runnable = false;
+        if self.curr(cpu) == Some(h) {
+            a.reschedule.set(cpu);
+        } else if self.periodic() {
+            // A periodic server keeps its place (and its replenishments) while blocked:
+            // its budget is consumed by idle time whenever it would be scheduled.
+        } else if queued {
+            self.q_remove(h.0)?;
+            self.replq_remove(h.0)?;
+        } else {
+            get_mut(self.units, h.0)?
+                .flags
+                .remove(UnitFlags::DELAYED_RUNQ_ADD);
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// The host reports that a unit is not runnable without a `sleep` (Xen pauses domains
+    /// without the scheduler lock; the shim reports it when it finds out). A queued unit
+    /// leaves both queues, exactly as in [`Self::sleep`].
+    pub fn set_unrunnable(&mut self, h: UnitId) -> Result<Actions> {
+        self.sleep(h)
+    }
+
+    /// A unit becomes runnable (Xen's `wake`).
+    pub fn wake(&mut self, h: UnitId, now: i64) -> Result<Actions> {
+        let u = self.inserted_unit(h)?;
+        let mut a = Actions::default();
+        let cpu = u.cpu as usize;
+        let queued = u.queue != QueueKind::None;
+        self.stats.wakes += 1;
+        let was_runnable = core::mem::replace(&mut get_mut(self.units, h.0)?.runnable, true);
+        if self.curr(cpu) == Some(h) {
+            return Ok(a);
+        }
+        if let Some(c) = self.cpus.phantom_cpu(self.units, h.0) {
+            // A CPU idles on its budget: charge it up to now, queue it with work, and find
+            // it a CPU (most likely that one, now idle).
+            let o = self.order();
+            self.cpus.clear_phantom(self.units, o, c)?;
+            self.burn_budget(h.0, now, true)?;
+            self.runq_insert(h.0)?;
+            self.tickle(h.0, &mut a)?;
+            self.sync_timer(&mut a);
+            return Ok(a);
+        }
+        if queued {
+            if !was_runnable {
+                // A blocked periodic server on the queue now has work.
+                self.tickle(h.0, &mut a)?;
+            }
+            return Ok(a);
+        }
+        let (missed, scheduled) = {
+            let u = get_mut(self.units, h.0)?;
+            let missed = now >= u.cur_deadline;
+            if missed {
+                u.replenish(now);
+            }
+            (missed, u.flags.contains(UnitFlags::SCHEDULED))
+        };
+        if missed {
+            self.refresh_key(h.0);
+        }
+        if scheduled && !self.mutant(Mutant::WakeIgnoresScheduled) {
+            get_mut(self.units, h.0)?
+                .flags
+                .insert(UnitFlags::DELAYED_RUNQ_ADD);
+            if missed && self.unit(h)?.on_replq() {
+                self.replq_remove(h.0)?;
+                self.replq_insert(h.0)?;
+            }
+            self.sync_timer(&mut a);
+            return Ok(a);
+        }
+        if !self.unit(h)?.on_replq() {
+            self.replq_insert(h.0)?;
+        }
+        self.runq_insert(h.0)?;
+        self.tickle(h.0, &mut a)?;
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// Picks the unit to run next on `cpu` at time `now` (Xen's `do_schedule`).
+    ///
+    /// `prev_runnable` is whether the current unit is still runnable; `tasklet` forces the
+    /// idle unit (tasklet work pending).
+    pub fn do_schedule(
+        &mut self,
+        cpu: usize,
+        now: i64,
+        prev_runnable: bool,
+        tasklet: bool,
+    ) -> Result<Decision> {
+        self.cpus.check(cpu)?;
+        let mut a = Actions::default();
+        self.stats.schedules += 1;
+        self.cpus.untickle(cpu);
+        let (curr, phantom) = {
+            let p = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?;
+            (p.curr, p.phantom)
+        };
+        if phantom != NIL {
+            self.set_cpu(cpu, curr, NIL)?;
+            // The idle time since the last pick is charged to the blocked periodic server.
+            self.burn_budget(phantom, now, true)?;
+            self.runq_insert(phantom)?;
+        }
+        if curr != NIL {
+            get_mut(self.units, curr)?.runnable = prev_runnable;
+            self.burn_budget(curr, now, false)?;
+        }
+        let mut next = NIL;
+        if tasklet {
+            self.stats.tasklet_idle += 1;
+        } else {
+            next = self.runq_pick(cpu)?;
+            if curr != NIL {
+                let c = get(self.units, curr)?;
+                let keep = prev_runnable
+                    && c.inserted
+                    && c.cur_budget > 0
+                    && (next == NIL
+                        || prio_cmp(c, get(self.units, next)?, self.order()) == Ordering::Less);
+                if keep {
+                    next = curr;
+                }
+            }
+        }
+        if next != curr && curr != NIL && (prev_runnable || self.periodic()) {
+            // Under a periodic server a blocked unit stays queued too (as a blocked server).
+            get_mut(self.units, curr)?
+                .flags
+                .insert(UnitFlags::DELAYED_RUNQ_ADD);
+        }
+        if next != NIL && next != curr && !get(self.units, next)?.runnable {
+            // Periodic server with no work: the CPU idles and the time is charged to it.
+            self.q_remove(next)?;
+            // Its assigned CPU (the host's view) does not change: it is not running.
+            let u = get_mut(self.units, next)?;
+            u.last_start = now;
+            let slice = u.cur_budget;
+            self.set_cpu(cpu, NIL, next)?;
+            self.stats.phantom_picks += 1;
+            if curr != NIL {
+                self.stats.switches += 1;
+            }
+            self.push_queued(&mut a)?;
+            self.sync_timer(&mut a);
+            return Ok(Decision {
+                next: None,
+                slice,
+                migrated: false,
+                actions: a,
+            });
+        }
+        let mut d = Decision {
+            next: None,
+            slice: -1,
+            migrated: false,
+            actions: a,
+        };
+        if next != NIL {
+            if next != curr {
+                self.q_remove(next)?;
+                get_mut(self.units, next)?
+                    .flags
+                    .insert(UnitFlags::SCHEDULED);
+            }
+            let u = get_mut(self.units, next)?;
+            u.last_start = now;
+            if u.cpu as usize != cpu {
+                u.cpu = cpu as u32;
+                d.migrated = true;
+                self.stats.migrations += 1;
+            }
+            d.slice = u.cur_budget;
+            d.next = Some(UnitId(next));
+        }
+        if next != curr {
+            self.stats.switches += 1;
+        }
+        self.set_cpu(cpu, next, NIL)?;
+        self.push_queued(&mut a)?;
+        self.sync_timer(&mut a);
+        d.actions = a;
+        Ok(d)
+    }
+
+    /// The context of `prev` has been saved after a switch (Xen's `context_saved`).
+    /// `runnable` is whether it is still runnable.
+    pub fn context_saved(&mut self, prev: UnitId, runnable: bool) -> Result<Actions> {
+        self.unit(prev)?;
+        let mut a = Actions::default();
+        self.stats.context_saved += 1;
+        let delayed = {
+            let u = get_mut(self.units, prev.0)?;
+            u.flags.remove(UnitFlags::SCHEDULED);
+            u.runnable = runnable;
+            let d = u.flags.contains(UnitFlags::DELAYED_RUNQ_ADD);
+            u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
+            d
+        };
+        let inserted = self.unit(prev)?.inserted;
+        let delayed = delayed && !self.mutant(Mutant::ContextSavedIgnoresDelayed);
+        if delayed && (runnable || self.periodic()) && inserted && !self.is_curr(prev.0) {
+            if !self.unit(prev)?.on_replq() {
+                self.replq_insert(prev.0)?;
+            }
+            self.runq_insert(prev.0)?;
+            self.tickle(prev.0, &mut a)?;
+        } else if !self.is_curr(prev.0) {
+            self.replq_remove(prev.0)?;
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+}

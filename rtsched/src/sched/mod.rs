@@ -1,0 +1,249 @@
+//! The scheduler instance: Xen 4.17's RTDS (`xen/common/sched/rt.c`) as a state machine.
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | `mod.rs` (here) | the instance, its storage, the hook protocol |
+//! | [`hooks`] | the hooks Xen's scheduling core calls: insert/remove, wake/sleep, do_schedule, context_saved |
+//! | [`replenish`] | the replenishment timer |
+//! | [`control`] | CPUs joining and leaving, unit lifetime, parameters, policy, affinity, admission |
+//! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
+//! | [`tickle`] | which CPU must reschedule for a queued unit |
+//! | [`cpus`] | the PCPUs and every per-CPU cache (and its invariants) |
+//! | [`inspect`] | read-only accessors for dumps, tests and the C ABI |
+//!
+//! Server arithmetic (burn, replenish, extratime refill, parameters) is in [`crate::unit`],
+//! priority order in [`crate::prio`].
+//!
+//! # Hook protocol
+//!
+//! Every hook is called with the instance's lock held (the lock contract is in the crate
+//! docs) and returns the host's side effects as values ([`crate::Actions`], [`crate::Decision`]). The
+//! protocol around a context switch is rt.c's:
+//!
+//! 1. `do_schedule(cpu)` burns the current unit's budget, picks the next unit, removes it
+//!    from the run queue and marks it `SCHEDULED`. A runnable current unit that loses the
+//!    CPU is marked `DELAYED_RUNQ_ADD`, not queued: its context is still live.
+//! 2. The host drops the lock and switches context.
+//! 3. `context_saved(prev)` clears `SCHEDULED` and, if `DELAYED_RUNQ_ADD` was set and the
+//!    unit is still runnable, queues it and tickles; otherwise it drops the unit's pending
+//!    replenishment.
+//!
+//! `wake` on a unit that is still `SCHEDULED` only sets `DELAYED_RUNQ_ADD`; `sleep` on such a
+//! unit clears it. Hence a unit is never on a queue while it runs or is being switched out
+//! (the race of the RT-Xen dissertation, section 3.2.2).
+//!
+//! ```text
+//!                 wake / insert (runnable)              do_schedule picks it
+//!   [asleep] ----------------------------> [queued] ---------------------------> [running:
+//!      ^   ^                                  |  ^                               SCHEDULED]
+//!      |   |            sleep                 |  |  context_saved:                 |     |
+//!      |   +----------------------------------+  |  DELAYED_RUNQ_ADD and runnable  |     |
+//!      |                                         +--------------------------+      |     |
+//!      |        context_saved: not runnable            [switching out:      |      |     |
+//!      +---------------------------------------------  SCHEDULED (+DELAYED) ] <----+     |
+//!                                                      do_schedule picks another         |
+//!                                           (wake sets DELAYED, sleep clears it) <-------+
+//! ```
+//!
+//! # Deliberate differences from rt.c (4.17)
+//!
+//! See `ARCHITECTURE.md` for the list with reasons; in short: upstream fixes after 4.17 are
+//! included (saturating `priority_level`, no zero-budget unit on the run queue, look past a
+//! non-runnable run-queue head, drop it from both queues); the replenishment queue is ordered
+//! by deadline only; `pick_cpu` prefers an idle allowed CPU; `insert` of a runnable unit
+//! tickles; lowering a budget clamps the current budget to it.
+
+mod control;
+mod cpus;
+mod enqueue;
+mod hooks;
+mod inspect;
+mod replenish;
+mod tickle;
+
+pub use cpus::Pcpu;
+
+use crate::cpumask::{CpuMask, MAX_CPUS};
+use crate::error::{Error, Result};
+use crate::mutants::Mutant;
+use crate::params::Params;
+use crate::policy::{Policy, PriorityScheme, ServerKind};
+use crate::prio::{Order, PrioKey};
+use crate::queues::{DepletedList, Heap, HeapKind};
+use crate::stats::Stats;
+use crate::unit::{Unit, NIL};
+use cpus::Cpus;
+
+/// Caller-provided storage for one instance. Every slice's length must be at least the
+/// capacity it stands for: `units.len()` units, `runq.len() >= units.len()`,
+/// `replq.len() >= units.len()`, and `cpus.len()` CPUs (at most [`MAX_CPUS`]).
+#[derive(Debug)]
+pub struct Storage<'a> {
+    /// Unit slots.
+    pub units: &'a mut [Unit],
+    /// Run-queue heap slots.
+    pub runq: &'a mut [u32],
+    /// Replenishment-queue heap slots.
+    pub replq: &'a mut [u32],
+    /// Per-CPU state.
+    pub cpus: &'a mut [Pcpu],
+}
+
+/// One scheduler instance (one Xen cpupool running RTDS).
+#[derive(Debug)]
+pub struct Scheduler<'a> {
+    units: &'a mut [Unit],
+    cpus: Cpus<'a>,
+    runq: Heap<'a>,
+    replq: Heap<'a>,
+    depleted: DepletedList,
+    seq: u64,
+    policy: Policy,
+    timer: Option<i64>,
+    nr_units: u32,
+    stats: Stats,
+    #[cfg(feature = "mutants")]
+    mutant: Mutant,
+}
+
+fn get(units: &[Unit], h: u32) -> Result<&Unit> {
+    units.get(h as usize).ok_or(Error::Corrupt)
+}
+
+fn get_mut(units: &mut [Unit], h: u32) -> Result<&mut Unit> {
+    units.get_mut(h as usize).ok_or(Error::Corrupt)
+}
+
+/// A change whose effect on admission is evaluated before it is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Change {
+    None,
+    Unit(u32, Params),
+    Domain(u32, i64, i64),
+    Insert(u32),
+    Scheme(PriorityScheme),
+}
+
+impl<'a> Scheduler<'a> {
+    /// Creates an instance over `storage` with no CPUs online and no units.
+    ///
+    /// Under [`crate::Topology::Partition`] an instance is one PCPU's scheduler: it accepts a
+    /// single online CPU, and units move between PCPUs only by explicit migration between
+    /// instances (see [`crate::partition`]).
+    pub fn new(storage: Storage<'a>, policy: Policy) -> Result<Self> {
+        let Storage {
+            units,
+            runq,
+            replq,
+            cpus,
+        } = storage;
+        if units.len() >= NIL as usize
+            || runq.len() < units.len()
+            || replq.len() < units.len()
+            || cpus.is_empty()
+            || cpus.len() > MAX_CPUS
+        {
+            return Err(Error::BadStorage);
+        }
+        for u in units.iter_mut() {
+            *u = Unit::EMPTY;
+        }
+        let cpus = Cpus::new(cpus);
+        Ok(Scheduler {
+            units,
+            cpus,
+            runq: Heap::new(runq, HeapKind::Run),
+            replq: Heap::new(replq, HeapKind::Repl),
+            depleted: DepletedList::new(),
+            seq: 0,
+            policy,
+            timer: None,
+            nr_units: 0,
+            stats: Stats::default(),
+            #[cfg(feature = "mutants")]
+            mutant: Mutant::None,
+        })
+    }
+
+    /// Selects a deliberately broken protocol variant (loom mutation tests only).
+    #[cfg(feature = "mutants")]
+    pub fn set_mutant(&mut self, m: Mutant) {
+        self.mutant = m;
+    }
+
+    /// Whether the deliberately broken variant `m` is selected; always false without the
+    /// `mutants` feature (see [`crate::mutants`]).
+    #[inline(always)]
+    fn mutant(&self, m: Mutant) -> bool {
+        #[cfg(feature = "mutants")]
+        return self.mutant == m;
+        #[cfg(not(feature = "mutants"))]
+        {
+            let _ = m;
+            false
+        }
+    }
+
+    /// The priority order in force.
+    fn order(&self) -> Order {
+        Order::new(self.policy.priority)
+    }
+
+    fn periodic(&self) -> bool {
+        self.policy.server == ServerKind::Periodic
+    }
+
+    /// Sets what `cpu` runs or idles on (see [`Cpus::assign`]).
+    fn set_cpu(&mut self, cpu: usize, curr: u32, phantom: u32) -> Result<()> {
+        let o = self.order();
+        self.cpus.assign(self.units, o, cpu, curr, phantom)
+    }
+
+    /// After `h`'s priority key changed: refreshes the key of the CPU it runs or idles on.
+    fn refresh_key(&mut self, h: u32) {
+        let o = self.order();
+        if let Some(u) = self.units.get(h as usize) {
+            self.cpus.refresh_key(u, h, o);
+        }
+    }
+
+    /// Whether `h` runs on a CPU or a CPU idles on its budget. O(1).
+    fn is_curr(&self, h: u32) -> bool {
+        self.units.get(h as usize).is_some_and(|u| u.on_cpu != NIL)
+    }
+}
+
+// Internal access for the invariant checker and the tests.
+impl<'a> Scheduler<'a> {
+    pub(crate) fn raw_units(&self) -> &[Unit] {
+        self.units
+    }
+    pub(crate) fn raw_cpus(&self) -> &[Pcpu] {
+        self.cpus.all()
+    }
+    pub(crate) fn raw_runq(&self) -> &Heap<'a> {
+        &self.runq
+    }
+    pub(crate) fn raw_replq(&self) -> &Heap<'a> {
+        &self.replq
+    }
+    pub(crate) fn raw_depleted(&self) -> &DepletedList {
+        &self.depleted
+    }
+    pub(crate) fn raw_busy(&self) -> CpuMask {
+        self.cpus.busy()
+    }
+    pub(crate) fn raw_retickle(&self) -> CpuMask {
+        self.cpus.retickle()
+    }
+    pub(crate) fn raw_bound(&self) -> (PrioKey, u32, PrioKey) {
+        self.cpus.bounds()
+    }
+    pub(crate) fn raw_order(&self) -> Order {
+        self.order()
+    }
+    /// For the tests and the broken variants of [`crate::mutants`].
+    pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {
+        self.units
+    }
+}

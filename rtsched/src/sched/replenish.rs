@@ -1,0 +1,109 @@
+//! The replenishment timer (Xen's `repl_timer_handler`).
+
+use core::cmp::Ordering;
+
+use super::{get, get_mut, Scheduler};
+use crate::actions::{Actions, TimerOp};
+use crate::error::Result;
+use crate::mutants::Mutant;
+use crate::prio::prio_cmp;
+use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// The replenishment timer fired at `now` (Xen's `repl_timer_handler`): every unit whose
+    /// deadline has passed gets a new period and a full budget, the run queue is re-sorted,
+    /// and CPUs are tickled as rt.c does. The returned timer operation programs the next
+    /// expiry (or stops the timer when nothing is pending).
+    pub fn timer_fire(&mut self, now: i64) -> Result<Actions> {
+        let mut a = Actions::default();
+        self.stats.timer_fires += 1;
+        // The timer has fired: it is no longer programmed.
+        self.timer = None;
+        let mut tmp = NIL;
+        while let Some(h) = self.replq.peek() {
+            if now < get(self.units, h)?.cur_deadline {
+                break;
+            }
+            self.replq.remove(self.units, h, self.order())?;
+            {
+                let u = get_mut(self.units, h)?;
+                u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
+                u.replenish(now);
+                u.tmp_next = tmp;
+            }
+            self.refresh_key(h);
+            tmp = h;
+            self.stats.replenishments += 1;
+            if get(self.units, h)?.queue != QueueKind::None {
+                self.runq_resort(h)?;
+            } else if self.mutant(Mutant::TimerResortsScheduled) {
+                self.mutant_timer_resorts_scheduled(h)?;
+            }
+        }
+        // rt.c builds its temporary list by head insertion: walk it in the same order.
+        while tmp != NIL {
+            let h = tmp;
+            let (cpu, queued, raised) = {
+                let u = get_mut(self.units, h)?;
+                tmp = u.tmp_next;
+                u.tmp_next = NIL;
+                let raised = u.flags.contains(UnitFlags::RAISED);
+                u.flags.remove(UnitFlags::RAISED);
+                (u.cpu as usize, u.queue != QueueKind::None, raised)
+            };
+            let phantom_cpu = self.cpus.phantom_cpu(self.units, h);
+            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || phantom_cpu.is_some();
+            if on_cpu && !self.runq.is_empty() {
+                self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
+            } else {
+                let periodic = self.periodic();
+                let u = get_mut(self.units, h)?;
+                let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
+                if u.cur_budget > 0 {
+                    // (A unit whose whole new budget went to last period's overrun stays
+                    // depleted, and is tickled when it gets budget again.)
+                    u.flags.remove(UnitFlags::DEPLETED);
+                }
+                // Also tickled (rt.c does not): a queued unit back from extratime to its
+                // reserved level, which may now outrank a running unit, and, periodic
+                // server, a blocked server whose new budget is consumed from now on.
+                if queued && (was_depleted || raised || (periodic && !u.runnable)) {
+                    self.tickle(h, &mut a)?;
+                }
+            }
+            self.replq_insert(h)?;
+        }
+        self.sync_timer(&mut a);
+        if self.timer.is_none() {
+            a.timer = TimerOp::Stop;
+        }
+        Ok(a)
+    }
+
+    /// A unit running on (or, periodic server, charged to) CPU `oc` was replenished: its new
+    /// deadline may rank it below a queued unit.
+    fn replenished_running(&mut self, h: u32, oc: usize, a: &mut Actions) -> Result<()> {
+        let o = self.order();
+        if let Some(head) = self.runq.peek() {
+            let lower =
+                prio_cmp(get(self.units, h)?, get(self.units, head)?, o) == Ordering::Greater;
+            if lower {
+                self.tickle(head, a)?;
+            }
+        }
+        // rt.c compares with the head only; a unit further down the queue may outrank the
+        // replenished one and be allowed on its CPU alone.
+        if !self.cpus.tickled().test(oc) {
+            let periodic = self.periodic();
+            let best = self.runq.first_matching(self.units, o, |u| {
+                u.affinity.test(oc) && (u.runnable || (periodic && u.priority_level == 0))
+            })?;
+            if let Some(b) = best {
+                if prio_cmp(get(self.units, h)?, get(self.units, b)?, o) == Ordering::Greater {
+                    self.cpus.tickle(oc, a);
+                }
+            }
+        }
+        Ok(())
+    }
+}

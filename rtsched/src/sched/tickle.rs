@@ -1,0 +1,103 @@
+//! Which CPU must reschedule for a queued unit (Xen's `runq_tickle`), and the pushes after a
+//! pick that rt.c leaves out (ARCHITECTURE.md, deliberate differences 9 and 10).
+
+use super::{get, Scheduler};
+use crate::actions::Actions;
+use crate::error::{Error, Result};
+use crate::prio::prio_key;
+use crate::unit::{QueueKind, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// Asks a CPU to reschedule for the newly queued unit `h` (Xen's `runq_tickle`): among
+    /// the online CPUs of its affinity that are not already tickled, searching from its own
+    /// CPU, the first idle one; otherwise the one running the lowest-priority unit, if that
+    /// is lower than `h`. O(mask words), plus O(CPUs) when `h` outranks the bound.
+    pub(super) fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        let u = get(self.units, h)?;
+        let pickable = u.runnable || (self.periodic() && u.priority_level == 0);
+        if u.queue == QueueKind::Depleted || !pickable {
+            // No CPU could pick it (no budget, or a blocked server on extratime) before its
+            // replenishment or wake-up, which tickle again.
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
+        let not_tickled = u
+            .affinity
+            .and(&self.cpus.online())
+            .and_not(&self.cpus.tickled());
+        let start = u.cpu as usize;
+        // The first idle CPU in cycle order from the unit's own.
+        if let Some(c) = not_tickled.and_not(&self.cpus.busy()).test_or_cycle(start) {
+            self.stats.tickle_idle += 1;
+            self.cpus.set_tickled_for(c, h);
+            self.cpus.tickle(c, a);
+            return Ok(());
+        }
+        // Else the CPU running the lowest-priority unit, the first such in cycle order, if
+        // lower than `h`. A CPU idling on a blocked periodic server is busy at that server's
+        // priority. No untickled CPU runs anything lower than the bound.
+        let key = prio_key(u, self.order());
+        if !self.cpus.below_bound(key) {
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
+        let affinity = u.affinity;
+        if let Some((k, c)) = self.cpus.scan_lowest(affinity, start) {
+            if k > key {
+                self.stats.tickle_busy += 1;
+                self.cpus.set_tickled_for(c, h);
+                self.cpus.tickle(c, a);
+                return Ok(());
+            }
+        }
+        self.stats.tickle_none += 1;
+        Ok(())
+    }
+
+    /// After a CPU picked its next unit, the unit a tickle had sent it may still be queued
+    /// (the CPU took a higher-priority one). rt.c leaves it queued until some later event,
+    /// even with an idle CPU in its affinity. Here the highest-priority queued unit with an
+    /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
+    /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
+    /// best-first search.
+    pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
+        // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
+        // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
+        // this loop keeps its new `tickled_for`.
+        for c in self.cpus.retickle().and_not(&self.cpus.tickled()).iter() {
+            if self.cpus.tickled().test(c) {
+                continue;
+            }
+            if c >= self.cpus.len() {
+                return Err(Error::Corrupt);
+            }
+            let t = self.cpus.tickled_for(c);
+            self.cpus.set_tickled_for(c, NIL);
+            if t != NIL && get(self.units, t)?.queue == QueueKind::Run {
+                self.tickle(t, a)?;
+            }
+        }
+        let Some(head) = self.runq.peek() else {
+            return Ok(());
+        };
+        let idle = self.cpus.idle().and_not(&self.cpus.tickled());
+        if !idle.is_empty() {
+            let periodic = self.periodic();
+            let found = self.runq.first_matching(self.units, self.order(), |u| {
+                (u.runnable || (periodic && u.priority_level == 0))
+                    && !u.affinity.and(&idle).is_empty()
+            })?;
+            if let Some(h) = found {
+                let u = get(self.units, h)?;
+                if let Some(c) = u.affinity.and(&idle).test_or_cycle(u.cpu as usize) {
+                    self.stats.tickle_idle += 1;
+                    self.cpus.tickle(c, a);
+                }
+            }
+        }
+        if self.runq.peek() == Some(head) {
+            self.tickle(head, a)?;
+        }
+        Ok(())
+    }
+}

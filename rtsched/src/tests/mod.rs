@@ -1,0 +1,59 @@
+//! Unit tests of each mechanism, with expectations computed by hand from the RTDS rules.
+
+use crate::*;
+
+pub(super) fn sched(cap: usize, ncpus: usize) -> Scheduler<'static> {
+    let st = Storage {
+        units: Vec::leak(vec![Unit::EMPTY; cap]),
+        runq: Vec::leak(vec![0u32; cap]),
+        replq: Vec::leak(vec![0u32; cap]),
+        cpus: Vec::leak(vec![Pcpu::IDLE; ncpus]),
+    };
+    let mut s = Scheduler::new(st, Policy::default()).unwrap();
+    for c in 0..ncpus {
+        s.cpu_add(c).unwrap();
+    }
+    s
+}
+
+pub(super) fn ok(s: &Scheduler<'_>) {
+    invariants::check(s).unwrap();
+}
+
+/// Allocates and inserts a (not yet runnable) unit with the given parameters.
+pub(super) fn unit(
+    s: &mut Scheduler<'_>,
+    dom: u32,
+    period: i64,
+    budget: i64,
+    extra: bool,
+    aff: CpuMask,
+) -> UnitId {
+    let h = s.unit_alloc(dom, 0, aff).unwrap();
+    s.set_params(
+        h,
+        Params {
+            period,
+            budget,
+            extratime: extra,
+        },
+    )
+    .unwrap();
+    s.insert(h, 0, false, false).unwrap();
+    ok(s);
+    h
+}
+
+pub(super) fn sched_with(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<'static> {
+    let st = Storage {
+        units: Vec::leak(vec![Unit::EMPTY; cap]),
+        runq: Vec::leak(vec![0u32; cap]),
+        replq: Vec::leak(vec![0u32; cap]),
+        cpus: Vec::leak(vec![Pcpu::IDLE; ncpus]),
+    };
+    Scheduler::new(st, policy).unwrap()
+}
+
+mod policies;
+mod regressions;
+mod rules;

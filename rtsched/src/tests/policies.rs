@@ -1,0 +1,223 @@
+//! Lifetime rules, priority schemes, servers, topologies and admission.
+
+use super::*;
+use crate::params::MILLISECS as MS;
+
+#[test]
+fn free_refuses_inserted_or_running_units() {
+    let mut s = sched(2, 1);
+    let h = unit(&mut s, 1, 10 * MS, MS, false, CpuMask::first_n(1));
+    assert_eq!(s.unit_free(h), Err(Error::Busy));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.remove(h).unwrap();
+    assert_eq!(s.unit_free(h), Err(Error::Busy)); // still running
+    s.do_schedule(0, MS, true, false).unwrap();
+    s.context_saved(h, true).unwrap();
+    ok(&s);
+    s.unit_free(h).unwrap();
+    assert_eq!(s.nr_units(), 0);
+    let _ = s.unit_alloc(1, 0, CpuMask::first_n(1)).unwrap();
+    let _ = s.unit_alloc(1, 1, CpuMask::first_n(1)).unwrap();
+    assert_eq!(s.unit_alloc(1, 2, CpuMask::first_n(1)), Err(Error::NoSpace));
+}
+
+#[test]
+fn dm_switch_reorders_run_queue() {
+    let mut s = sched(4, 1);
+    let one = CpuMask::first_n(1);
+    let long = unit(&mut s, 1, 50 * MS, MS, false, one);
+    let short = unit(&mut s, 2, 20 * MS, MS, false, one);
+    s.wake(long, 45 * MS).unwrap(); // deadline 50 ms
+    s.wake(short, 45 * MS).unwrap(); // deadline 60 ms
+    assert_eq!(s.runq_head(), Some(long));
+    let a = s.set_priority_scheme(PriorityScheme::Dm).unwrap();
+    assert_eq!(a.reschedule, CpuMask::single(0));
+    assert_eq!(s.runq_head(), Some(short));
+    ok(&s);
+}
+
+#[test]
+fn periodic_server_charges_idle_time_to_blocked_unit() {
+    for server in [ServerKind::Deferrable, ServerKind::Periodic] {
+        let mut s = sched_with(
+            4,
+            1,
+            Policy {
+                server,
+                ..Policy::default()
+            },
+        );
+        s.cpu_add(0).unwrap();
+        let one = CpuMask::first_n(1);
+        let h = unit(&mut s, 1, 10 * MS, 2 * MS, false, one);
+        let l = unit(&mut s, 2, 20 * MS, 8 * MS, false, one);
+        s.wake(h, 0).unwrap();
+        s.wake(l, 0).unwrap();
+        assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(h));
+        // h blocks after 1 ms with 1 ms of budget left.
+        s.sleep(h).unwrap();
+        let d = s.do_schedule(0, MS, false, false).unwrap();
+        let a = s.context_saved(h, false).unwrap();
+        ok(&s);
+        assert_eq!(d.next, Some(l));
+        match server {
+            ServerKind::Deferrable => {
+                // Budget preserved, l runs now.
+                assert_eq!(d.next, Some(l));
+                assert_eq!(s.unit_info(h).unwrap().cur_budget, MS);
+            }
+            ServerKind::Periodic => {
+                // Once its context is saved, h is queued as a blocked server and, being the
+                // highest-priority one, preempts l: the CPU idles on h's budget.
+                assert!(a.reschedule.test(0));
+                let d = s.do_schedule(0, MS, true, false).unwrap();
+                ok(&s);
+                assert_eq!((d.next, d.slice), (None, MS));
+                assert_eq!(s.stats().phantom_picks, 1);
+                s.context_saved(l, true).unwrap(); // l was switched out
+                ok(&s);
+                // Its budget is gone at 2 ms; then l runs.
+                let d = s.do_schedule(0, 2 * MS, false, false).unwrap();
+                ok(&s);
+                assert_eq!(d.next, Some(l));
+                assert_eq!(s.unit_info(h).unwrap().cur_budget, 0);
+                // Replenished at 10 ms while blocked, and charged again.
+                s.timer_fire(10 * MS).unwrap();
+                let d = s.do_schedule(0, 10 * MS, true, false).unwrap();
+                ok(&s);
+                assert_eq!((d.next, d.slice), (None, 2 * MS));
+                // Waking while charged: its CPU reschedules and it runs.
+                let a = s.wake(h, 11 * MS).unwrap();
+                assert!(a.reschedule.test(0));
+                ok(&s);
+                let d = s.do_schedule(0, 11 * MS, false, false).unwrap();
+                assert_eq!((d.next, d.slice), (Some(h), MS));
+                ok(&s);
+                // Back to deferrable: nothing blocked stays queued.
+                s.sleep(h).unwrap();
+                s.do_schedule(0, 11 * MS, false, false).unwrap();
+                s.context_saved(h, false).unwrap();
+                s.set_server(ServerKind::Deferrable).unwrap();
+                ok(&s);
+                let i = s.unit_info(h).unwrap();
+                assert_eq!((i.queue, i.on_replq), (0, 0));
+            }
+        }
+    }
+}
+
+#[test]
+fn partition_instance_holds_one_cpu() {
+    let mut s = sched_with(
+        4,
+        2,
+        Policy {
+            topology: Topology::Partition,
+            ..Policy::default()
+        },
+    );
+    s.cpu_add(1).unwrap();
+    assert_eq!(s.cpu_add(0), Err(Error::Busy));
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(2));
+    assert_eq!(s.unit_info(h).unwrap().cpu, 1);
+}
+
+#[test]
+fn admission_rejects_and_changes_nothing() {
+    let mut s = sched_with(
+        4,
+        1,
+        Policy {
+            admission: true,
+            ..Policy::default()
+        },
+    );
+    s.cpu_add(0).unwrap();
+    let one = CpuMask::first_n(1);
+    let a = unit(&mut s, 1, 10 * MS, 6 * MS, false, one);
+    let b = s.unit_alloc(2, 0, one).unwrap();
+    s.set_params(
+        b,
+        Params {
+            period: 10 * MS,
+            budget: 4 * MS,
+            extratime: false,
+        },
+    )
+    .unwrap();
+    s.insert(b, 0, false, false).unwrap();
+    assert!(s.admission().schedulable);
+    assert_eq!(s.admission().remaining_ppm, 0);
+    let before = (s.unit_info(a).unwrap(), s.unit_info(b).unwrap());
+    let e = s.set_params(
+        a,
+        Params {
+            period: 10 * MS,
+            budget: 7 * MS,
+            extratime: false,
+        },
+    );
+    assert_eq!(e, Err(Error::NotAdmitted));
+    assert_eq!(e.unwrap_err().errno(), 28);
+    assert_eq!(
+        s.set_domain_params(2, 10 * MS, 5 * MS),
+        Err(Error::NotAdmitted)
+    );
+    assert_eq!((s.unit_info(a).unwrap(), s.unit_info(b).unwrap()), before);
+    // A non-RT unit (extratime, budget = period) reserves nothing and is admitted.
+    let c = s.unit_alloc(3, 0, one).unwrap();
+    s.set_params(
+        c,
+        Params {
+            period: 10 * MS,
+            budget: 10 * MS,
+            extratime: true,
+        },
+    )
+    .unwrap();
+    s.insert(c, 0, false, false).unwrap();
+    // A default unit (0.4) does not fit.
+    let d = s.unit_alloc(4, 0, one).unwrap();
+    assert_eq!(s.insert(d, 0, false, false), Err(Error::NotAdmitted));
+    ok(&s);
+}
+
+#[test]
+fn periodic_blocked_server_keeps_its_assigned_cpu_and_frees_the_cpu_on_wake() {
+    // Charging a blocked server's budget to an idle CPU must not reassign the unit: the host
+    // (Xen's unit->res) would not know, and a later run there would not be flagged migrated.
+    let mut s = sched_with(
+        4,
+        2,
+        Policy {
+            server: ServerKind::Periodic,
+            ..Policy::default()
+        },
+    );
+    s.cpu_add(0).unwrap();
+    s.cpu_add(1).unwrap();
+    let all = CpuMask::first_n(2);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, all);
+    let busy = unit(&mut s, 2, 20 * MS, 4 * MS, false, CpuMask::single(0));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.sleep(h).unwrap();
+    s.do_schedule(0, MS, false, false).unwrap();
+    s.wake(busy, MS).unwrap();
+    assert_eq!(s.do_schedule(0, MS, false, false).unwrap().next, Some(busy));
+    let a = s.context_saved(h, false).unwrap();
+    // The blocked server preempts nothing of higher priority; idle CPU 1 charges it.
+    assert!(a.reschedule.test(1));
+    let d = s.do_schedule(1, MS, false, false).unwrap();
+    assert_eq!((d.next, d.slice), (None, 3 * MS));
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().cpu, 0);
+    // Woken: charged up to now, queued, and CPU 1 (now idle) is asked to run it.
+    let a = s.wake(h, 2 * MS).unwrap();
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().cur_budget, 2 * MS);
+    assert!(a.reschedule.test(1));
+    let d = s.do_schedule(1, 2 * MS, false, false).unwrap();
+    assert_eq!((d.next, d.migrated), (Some(h), true));
+}

@@ -1,0 +1,254 @@
+//! The scheduling rules, with hand-computed expectations.
+
+use super::*;
+use crate::params::{MICROSECS as US, MILLISECS as MS};
+
+#[test]
+fn defaults_are_xens() {
+    let mut s = sched(4, 1);
+    let h = s.unit_alloc(1, 0, CpuMask::first_n(1)).unwrap();
+    assert_eq!(
+        s.params(h).unwrap(),
+        Params {
+            period: 10 * MS,
+            budget: 4 * MS,
+            extratime: true
+        }
+    );
+}
+
+#[test]
+fn wake_starts_period_and_tickles_idle_own_cpu() {
+    let mut s = sched(4, 2);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(2));
+    let a = s.wake(h, 3 * MS).unwrap();
+    ok(&s);
+    let i = s.unit_info(h).unwrap();
+    // Deadline 0 has passed: the period containing 3 ms ends at 10 ms.
+    assert_eq!(
+        (i.cur_deadline, i.cur_budget, i.priority_level),
+        (10 * MS, 4 * MS, 0)
+    );
+    assert_eq!(a.reschedule, CpuMask::single(0));
+    assert_eq!(a.timer, TimerOp::Set(10 * MS));
+    let d = s.do_schedule(0, 3 * MS, false, false).unwrap();
+    ok(&s);
+    assert_eq!((d.next, d.slice, d.migrated), (Some(h), 4 * MS, false));
+}
+
+#[test]
+fn budget_depletes_and_timer_replenishes() {
+    let mut s = sched(4, 1);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    // Runs 4 ms: budget gone, no extratime -> idle, delayed add, then depleted queue.
+    let d = s.do_schedule(0, 4 * MS, true, false).unwrap();
+    assert_eq!(d.next, None);
+    assert_eq!(d.slice, -1);
+    let i = s.unit_info(h).unwrap();
+    assert_eq!(i.cur_budget, 0);
+    assert!(UnitFlags::from_bits_truncate(i.flags)
+        .contains(UnitFlags::DEPLETED | UnitFlags::DELAYED_RUNQ_ADD));
+    s.context_saved(h, true).unwrap();
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().queue, QueueKind::Depleted as u32);
+    assert_eq!(s.timer(), Some(10 * MS));
+    // context_saved tickled the idle CPU 0; it reschedules and stays idle.
+    assert_eq!(s.do_schedule(0, 4 * MS, false, false).unwrap().next, None);
+    // Replenishment at 10 ms: new deadline 20 ms, full budget, run queue, tickle CPU 0.
+    let a = s.timer_fire(10 * MS).unwrap();
+    ok(&s);
+    let i = s.unit_info(h).unwrap();
+    assert_eq!(
+        (i.cur_deadline, i.cur_budget, i.queue),
+        (20 * MS, 4 * MS, QueueKind::Run as u32)
+    );
+    assert_eq!(a.reschedule, CpuMask::single(0));
+    assert_eq!(a.timer, TimerOp::Set(20 * MS));
+}
+
+#[test]
+fn extratime_refills_one_level_down() {
+    let mut s = sched(4, 1);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, true, CpuMask::first_n(1));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    let d = s.do_schedule(0, 5 * MS, true, false).unwrap();
+    ok(&s);
+    // 5 ms burnt from 4 ms: refilled to 4 ms at level 1; nothing else to run: keeps running.
+    assert_eq!(d.next, Some(h));
+    assert_eq!(d.slice, 4 * MS);
+    assert_eq!(s.unit_info(h).unwrap().priority_level, 1);
+}
+
+#[test]
+fn edf_wake_preempts_later_deadline() {
+    let mut s = sched(4, 1);
+    let one = CpuMask::first_n(1);
+    let a = unit(&mut s, 1, 20 * MS, 4 * MS, false, one);
+    let b = unit(&mut s, 2, 10 * MS, 2 * MS, false, one);
+    s.wake(a, 0).unwrap();
+    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(a));
+    // b's deadline (10 ms) is earlier than a's (20 ms): tickle CPU 0 (busy, lower priority).
+    let act = s.wake(b, MS).unwrap();
+    assert_eq!(act.reschedule, CpuMask::single(0));
+    let d = s.do_schedule(0, MS, true, false).unwrap();
+    assert_eq!(d.next, Some(b));
+    assert_eq!(s.unit_info(a).unwrap().cur_budget, 3 * MS);
+    s.context_saved(a, true).unwrap();
+    ok(&s);
+    // a is back on the run queue; b still runs.
+    assert_eq!(s.runq_head(), Some(a));
+}
+
+#[test]
+fn current_unit_kept_on_equal_priority_loses() {
+    // rt.c keeps the current unit only if it has strictly higher priority.
+    let mut s = sched(4, 1);
+    let one = CpuMask::first_n(1);
+    let a = unit(&mut s, 1, 10 * MS, 4 * MS, false, one);
+    let b = unit(&mut s, 2, 10 * MS, 4 * MS, false, one);
+    s.wake(a, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.wake(b, 0).unwrap();
+    let d = s.do_schedule(0, MS, true, false).unwrap();
+    // Same level, same deadline: b (queued) wins.
+    assert_eq!(d.next, Some(b));
+}
+
+#[test]
+fn deadline_catch_up_far_behind() {
+    let mut s = sched(4, 1);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    let now = 1_000_000 * 1_000 * MS + 3; // ~11.6 days: more than 1024 periods missed
+    s.wake(h, now).unwrap();
+    let i = s.unit_info(h).unwrap();
+    assert_eq!(i.cur_deadline, now - 3 + 10 * MS);
+    assert_eq!(i.cur_budget, 4 * MS);
+    ok(&s);
+}
+
+#[test]
+fn switched_out_unit_is_not_queued_until_context_saved() {
+    let mut s = sched(4, 2);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, true, CpuMask::first_n(2));
+    s.wake(h, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    // It blocks: CPU 0 goes idle, context switch in progress.
+    s.sleep(h).unwrap();
+    assert_eq!(s.do_schedule(0, MS, false, false).unwrap().next, None);
+    // Woken on another CPU before its context is saved: only the delayed flag is set.
+    let a = s.wake(h, MS).unwrap();
+    ok(&s);
+    assert_eq!(a.reschedule, CpuMask::EMPTY);
+    assert_eq!(s.unit_info(h).unwrap().queue, QueueKind::None as u32);
+    // CPU 1 cannot grab it.
+    assert_eq!(s.do_schedule(1, MS, false, false).unwrap().next, None);
+    let a = s.context_saved(h, true).unwrap();
+    ok(&s);
+    assert_eq!(s.unit_info(h).unwrap().queue, QueueKind::Run as u32);
+    assert!(a.reschedule.test(0) || a.reschedule.test(1));
+}
+
+#[test]
+fn tickle_prefers_own_then_idle_then_lowest() {
+    let mut s = sched(8, 3);
+    let all = CpuMask::first_n(3);
+    let u: Vec<UnitId> = (0..4)
+        .map(|d| unit(&mut s, d, (10 + d as i64) * MS, MS, false, all))
+        .collect();
+    // Fill CPUs 0 and 1; CPU 2 idle.
+    s.wake(u[1], 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.wake(u[2], 0).unwrap();
+    let d = s.do_schedule(1, 0, false, false).unwrap();
+    assert_eq!(d.next, Some(u[2]));
+    // u[0] is assigned to CPU 0 (busy): the idle CPU 2 is tickled.
+    let a = s.wake(u[0], 0).unwrap();
+    assert_eq!(a.reschedule, CpuMask::single(2));
+    s.do_schedule(2, 0, false, false).unwrap();
+    ok(&s);
+    // All busy; u[3] has the latest deadline: nothing is tickled.
+    let a = s.wake(u[3], 0).unwrap();
+    assert_eq!(a.reschedule, CpuMask::EMPTY);
+    assert_eq!(s.stats().tickle_none, 1);
+}
+
+#[test]
+fn invalid_params_rejected_and_state_unchanged() {
+    let mut s = sched(4, 1);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, true, CpuMask::first_n(1));
+    s.wake(h, 0).unwrap();
+    let before = s.unit_info(h).unwrap();
+    for (p, b) in [
+        (10 * MS, 20 * MS),
+        (5, 5),
+        (10 * MS, 0),
+        (0, 0),
+        (-10 * MS, 4 * MS),
+        (9 * US, 9 * US),
+        (i64::MAX, 4 * MS),
+    ] {
+        let e = s.set_params(
+            h,
+            Params {
+                period: p,
+                budget: b,
+                extratime: false,
+            },
+        );
+        assert_eq!(e, Err(Error::InvalidParams));
+        assert_eq!(e.unwrap_err().errno(), 22);
+        assert_eq!(s.unit_info(h).unwrap(), before);
+    }
+    assert_eq!(
+        s.set_params(UnitId(3), Params::default()),
+        Err(Error::NoSuchUnit)
+    );
+    assert_eq!(
+        s.set_params(UnitId(99), Params::default()),
+        Err(Error::NoSuchUnit)
+    );
+    assert_eq!(s.do_schedule(7, 0, false, false), Err(Error::NoSuchCpu));
+    ok(&s);
+}
+
+#[test]
+fn pick_cpu_keeps_current_then_prefers_idle() {
+    let mut s = sched(4, 4);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, true, CpuMask::first_n(4));
+    assert_eq!(s.pick_cpu(h).unwrap(), 0);
+    // Occupy CPU 1 and restrict h to {1, 3}: rt.c would cycle to 1, we pick idle 3.
+    let o = unit(&mut s, 2, 10 * MS, 4 * MS, true, CpuMask::single(1));
+    s.wake(o, 0).unwrap();
+    s.do_schedule(1, 0, false, false).unwrap();
+    let mut m = CpuMask::single(1);
+    m.set(3);
+    s.set_affinity(h, m).unwrap();
+    assert_eq!(s.pick_cpu(h).unwrap(), 3);
+    s.set_affinity(h, CpuMask::EMPTY).unwrap();
+    assert_eq!(s.pick_cpu(h), Err(Error::NoAllowedCpu));
+}
+
+#[test]
+fn replenishment_queue_ordered_by_deadline_only() {
+    // rt.c orders its replenishment list by (priority_level, deadline), so a unit on
+    // extratime with an earlier deadline could sit behind a later one and be replenished
+    // late. Here the timer always follows the earliest deadline.
+    let mut s = sched(4, 2);
+    let all = CpuMask::first_n(2);
+    let a = unit(&mut s, 1, 10 * MS, MS, true, all);
+    let b = unit(&mut s, 2, 30 * MS, MS, false, all);
+    s.wake(a, 0).unwrap();
+    s.do_schedule(0, 0, false, false).unwrap();
+    s.do_schedule(0, 2 * MS, true, false).unwrap(); // a on extratime, level 1
+    s.sleep(a).unwrap();
+    s.do_schedule(0, 2 * MS, false, false).unwrap();
+    s.context_saved(a, false).unwrap();
+    s.wake(b, 2 * MS).unwrap();
+    s.wake(a, 3 * MS).unwrap(); // not missed: keeps level 1, deadline 10 ms
+    ok(&s);
+    assert_eq!(s.unit_info(a).unwrap().priority_level, 1);
+    assert_eq!(s.timer(), Some(10 * MS));
+}
