@@ -20,7 +20,7 @@
 /**
  * Number of event counters in [`RtschedStats`].
  */
-#define RTSCHED_NR_STATS 17
+#define RTSCHED_NR_STATS 18
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -131,13 +131,18 @@ typedef struct RtschedPolicy {
    */
   uint32_t priority;
   /**
-   * 0 deferrable server, 1 periodic server.
+   * 0 deferrable server, 1 periodic server, 2 constant-bandwidth server (hard CBS).
    */
   uint32_t server;
   /**
    * 1 to enable admission control.
    */
   uint32_t admission;
+  /**
+   * 0: real-time units outrank non-real-time ones (RT-Xen 2.1 classes, the default);
+   * 1: plain RTDS order.
+   */
+  uint32_t classes;
 } RtschedPolicy;
 
 /**
@@ -320,7 +325,7 @@ typedef struct RtschedQueueInfo {
 /**
  * Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
  * sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
- * tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks (see
+ * tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks, cbs_restarts (see
  * `rtsched::Stats`).
  */
 typedef struct RtschedStats {
@@ -666,7 +671,9 @@ RtschedResult rtsched_set_priority(struct Rtsched *s,
 RtschedResult rtsched_check(const struct Rtsched *s);
 
 /**
- * Switches the server mechanism (0 deferrable, 1 periodic) at run time.
+ * Switches the server mechanism (0 deferrable, 1 periodic, 2 constant-bandwidth) at run
+ * time. With admission control on, a switch under which the admitted reservations would
+ * fail the new server's test is refused (`-ENOSPC`) and changes nothing.
  *
  * # Safety
  * `s` a live handle or null; `actions` null or valid.
@@ -674,6 +681,17 @@ RtschedResult rtsched_check(const struct Rtsched *s);
 RtschedResult rtsched_set_server(struct Rtsched *s,
                                  uint32_t server,
                                  struct RtschedActions *actions);
+
+/**
+ * Switches the class rule at run time: 0, real-time units outrank non-real-time ones
+ * (RT-Xen 2.1, the default); 1, plain RTDS order. Re-orders the run queue and asks every
+ * online CPU to reschedule. With admission control on, a switch under which the admitted
+ * reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_set_classes(struct Rtsched *s, uint32_t rule, struct RtschedActions *actions);
 
 /**
  * The admission verdict of the instance's current reservations (whether or not admission

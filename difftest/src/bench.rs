@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use rtsched::{CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Unit, UnitId};
+use rtsched::{CpuMask, Params, Pcpu, Scheduler, Storage, Unit, UnitId};
 
 use crate::trace::Rng;
 use crate::xen::{cycles, XenRt};
@@ -391,7 +391,7 @@ pub fn run_rtsched(cfg: &Config) -> Samples {
         replq: &mut replq,
         cpus: &mut cpus,
     };
-    let mut s = Scheduler::new(storage, Policy::default()).expect("storage");
+    let mut s = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
     for c in 0..cfg.cpus {
         s.cpu_add(c).expect("cpu");
     }

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use rtsched::{CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Unit, UnitId, UnitInfo};
+use rtsched::{CpuMask, Params, Pcpu, Scheduler, Storage, Unit, UnitId, UnitInfo};
 
 use crate::deviations::Deviation;
 use crate::trace::{Event, Trace};
@@ -177,7 +177,7 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
         replq: &mut replq,
         cpus: &mut pcpus,
     };
-    let r = Scheduler::new(storage, Policy::default()).expect("storage");
+    let r = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
     let mut h = Host {
         r,
         x: XenRt::new(ncpus, n.max(1)),

@@ -13,3 +13,12 @@ pub mod deviations;
 pub mod driver;
 pub mod trace;
 pub mod xen;
+
+/// The policy Xen 4.17's rt.c implements (global, EDF, deferrable server, plain RTDS order
+/// without the real-time/non-real-time class rule), which every comparison uses.
+pub fn rtds_policy() -> rtsched::Policy {
+    rtsched::Policy {
+        classes: rtsched::ClassRule::Rtds,
+        ..rtsched::Policy::default()
+    }
+}

@@ -9,7 +9,7 @@ use difftest::deviations::Deviation;
 use difftest::driver::{run, End, Options};
 use difftest::trace::{Event, Trace, UnitSpec};
 use difftest::xen::XenRt;
-use rtsched::{CpuMask, Error, Params, Pcpu, Policy, Scheduler, Storage, Unit, UnitId};
+use rtsched::{CpuMask, Error, Params, Pcpu, Scheduler, Storage, Unit, UnitId};
 
 const US: i64 = 1_000;
 
@@ -33,7 +33,7 @@ fn pair(ncpus: usize, units: &[(u32, u32, u32, bool, u64)]) -> Pair {
         replq: leak(0u32, n),
         cpus: leak(Pcpu::IDLE, ncpus),
     };
-    let mut r = Scheduler::new(storage, Policy::default()).unwrap();
+    let mut r = Scheduler::new(storage, difftest::rtds_policy()).unwrap();
     let mut x = XenRt::new(ncpus, n);
     for c in 0..ncpus {
         r.cpu_add(c).unwrap();

@@ -7,8 +7,8 @@
 use core::mem::{align_of, size_of};
 
 use rtsched::{
-    CpuMask, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage, Topology, Unit,
-    UnitId, MAX_CPUS,
+    ClassRule, CpuMask, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage,
+    Topology, Unit, UnitId, MAX_CPUS,
 };
 
 use crate::ptr::{input, inst, inst_mut, out, Instance, Rtsched, MAGIC};
@@ -126,6 +126,7 @@ fn policy_from(p: &RtschedPolicy) -> Option<Policy> {
         server: match p.server {
             0 => ServerKind::Deferrable,
             1 => ServerKind::Periodic,
+            2 => ServerKind::Cbs,
             _ => return None,
         },
         admission: match p.admission {
@@ -133,7 +134,16 @@ fn policy_from(p: &RtschedPolicy) -> Option<Policy> {
             1 => true,
             _ => return None,
         },
+        classes: classes_from(p.classes)?,
     })
+}
+
+fn classes_from(c: u32) -> Option<ClassRule> {
+    match c {
+        0 => Some(ClassRule::Classes),
+        1 => Some(ClassRule::Rtds),
+        _ => None,
+    }
 }
 
 fn priority_from(p: u32) -> Option<PriorityScheme> {
@@ -150,6 +160,7 @@ fn policy_to(p: Policy) -> RtschedPolicy {
         priority: p.priority as u32,
         server: p.server as u32,
         admission: p.admission as u32,
+        classes: p.classes as u32,
     }
 }
 
@@ -700,7 +711,9 @@ pub unsafe extern "C" fn rtsched_check(s: *const Rtsched) -> RtschedResult {
     }
 }
 
-/// Switches the server mechanism (0 deferrable, 1 periodic) at run time.
+/// Switches the server mechanism (0 deferrable, 1 periodic, 2 constant-bandwidth) at run
+/// time. With admission control on, a switch under which the admitted reservations would
+/// fail the new server's test is refused (`-ENOSPC`) and changes nothing.
 ///
 /// # Safety
 /// `s` a live handle or null; `actions` null or valid.
@@ -716,9 +729,30 @@ pub unsafe extern "C" fn rtsched_set_server(
     let k = match server {
         0 => ServerKind::Deferrable,
         1 => ServerKind::Periodic,
+        2 => ServerKind::Cbs,
         _ => return RtschedResult::Einval,
     };
     ok_actions(o, core_call!(i.sched.set_server(k)))
+}
+
+/// Switches the class rule at run time: 0, real-time units outrank non-real-time ones
+/// (RT-Xen 2.1, the default); 1, plain RTDS order. Re-orders the run queue and asks every
+/// online CPU to reschedule. With admission control on, a switch under which the admitted
+/// reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_set_classes(
+    s: *mut Rtsched,
+    rule: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let r = arg!(classes_from(rule));
+    ok_actions(o, core_call!(i.sched.set_class_rule(r)))
 }
 
 /// The admission verdict of the instance's current reservations (whether or not admission

@@ -142,10 +142,13 @@ pub struct RtschedPolicy {
     pub topology: u32,
     /// 0 EDF, 1 deadline monotonic.
     pub priority: u32,
-    /// 0 deferrable server, 1 periodic server.
+    /// 0 deferrable server, 1 periodic server, 2 constant-bandwidth server (hard CBS).
     pub server: u32,
     /// 1 to enable admission control.
     pub admission: u32,
+    /// 0: real-time units outrank non-real-time ones (RT-Xen 2.1 classes, the default);
+    /// 1: plain RTDS order.
+    pub classes: u32,
 }
 assert_eq_align!(RtschedPolicy, u32);
 
@@ -210,11 +213,11 @@ impl From<rtsched::UnitInfo> for RtschedUnitInfo {
 }
 
 /// Number of event counters in [`RtschedStats`].
-pub const RTSCHED_NR_STATS: usize = 17;
+pub const RTSCHED_NR_STATS: usize = 18;
 
 /// Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
 /// sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
-/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks (see
+/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks, cbs_restarts (see
 /// `rtsched::Stats`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -244,6 +247,7 @@ impl From<rtsched::Stats> for RtschedStats {
                 s.clock_backwards,
                 s.dropped_unrunnable,
                 s.phantom_picks,
+                s.cbs_restarts,
             ],
         }
     }

@@ -12,8 +12,8 @@
 
 use proptest::prelude::*;
 use rtsched::{
-    Actions, CpuMask, Error, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage,
-    TimerOp, Topology, Unit, UnitId,
+    Actions, ClassRule, CpuMask, Error, Params, Pcpu, Policy, PriorityScheme, Scheduler,
+    ServerKind, Storage, TimerOp, Topology, Unit, UnitId,
 };
 
 const US: i64 = 1_000;
@@ -335,10 +335,19 @@ impl Host {
             Op::SwitchServer => {
                 let next = match self.s.policy().server {
                     ServerKind::Deferrable => ServerKind::Periodic,
-                    ServerKind::Periodic => ServerKind::Deferrable,
+                    ServerKind::Periodic => ServerKind::Cbs,
+                    ServerKind::Cbs => ServerKind::Deferrable,
                 };
-                let a = self.s.set_server(next).unwrap();
-                self.apply(a);
+                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                match self.s.set_server(next) {
+                    Ok(a) => self.apply(a),
+                    Err(e) => {
+                        prop_assert_eq!(e, Error::NotAdmitted);
+                        let after: Vec<_> =
+                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                        prop_assert_eq!(before, after);
+                    }
+                }
             }
         }
         self.check()
@@ -459,14 +468,20 @@ fn policy() -> impl Strategy<Value = Policy> {
     (
         prop_oneof![Just(Topology::Global), Just(Topology::Partition)],
         prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
-        prop_oneof![Just(ServerKind::Deferrable), Just(ServerKind::Periodic)],
+        prop_oneof![
+            Just(ServerKind::Deferrable),
+            Just(ServerKind::Periodic),
+            Just(ServerKind::Cbs)
+        ],
+        prop_oneof![Just(ClassRule::Classes), Just(ClassRule::Rtds)],
     )
-        .prop_flat_map(|(topology, priority, server)| {
+        .prop_flat_map(|(topology, priority, server, classes)| {
             any::<bool>().prop_map(move |admission| Policy {
                 topology,
                 priority,
                 server,
                 admission,
+                classes,
             })
         })
 }

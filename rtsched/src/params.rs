@@ -58,6 +58,13 @@ impl Params {
             && self.period >= MIN_PERIOD
     }
 
+    /// Whether this is a real-time reservation: every unit except a non-real-time one
+    /// (extratime with `budget == period`, the RT-Xen dissertation's non-RT VMs, chapter 4),
+    /// which only uses spare time and reserves nothing under the class rule.
+    pub fn is_real_time(&self) -> bool {
+        !(self.extratime && self.budget >= self.period)
+    }
+
     /// Bandwidth `budget / period` in parts per million (rounded up), without floating point
     /// or 128-bit division (which would call a compiler helper in the hypervisor object).
     /// Both values are scaled down together until `budget * 10^6` fits in 64 bits; the

@@ -367,9 +367,9 @@ impl DepletedList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::PriorityScheme;
+    use crate::policy::{ClassRule, PriorityScheme};
 
-    const EDF: Order = Order::new(PriorityScheme::Edf);
+    const EDF: Order = Order::new(PriorityScheme::Edf, ClassRule::Rtds);
 
     fn mk(n: usize) -> Vec<Unit> {
         (0..n)

@@ -39,4 +39,6 @@ pub struct Stats {
     pub dropped_unrunnable: u64,
     /// Periodic server: picks of a blocked unit whose budget an idle CPU then consumed.
     pub phantom_picks: u64,
+    /// Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
+    pub cbs_restarts: u64,
 }

@@ -62,6 +62,8 @@ pub struct Unit {
     pub(crate) flags: UnitFlags,
     pub(crate) cur_deadline: i64,
     pub(crate) period: i64,
+    /// Virtual time: ns run in the background class (see [`crate::prio`]), its key there.
+    pub(crate) vtime: i64,
     pub(crate) runq_seq: u64,
     pub(crate) replq_seq: u64,
     pub(crate) runq_pos: u32,
@@ -116,6 +118,7 @@ impl Unit {
         tmp_next: NIL,
         debt: 0,
         on_cpu: NIL,
+        vtime: 0,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {
@@ -151,6 +154,8 @@ impl Unit {
 //                      replenish at the deadline (timer, late wake, insert)
 //
 // `apply_params` changes the reservation in any state; it never raises the current budget.
+// Constant-bandwidth server: a wake that finds `cbs_overflow` calls `cbs_restart` (a new
+// period from now) instead of keeping the current deadline and budget.
 // ---------------------------------------------------------------------------------------
 
 /// What [`Unit::burn`] did.
@@ -171,11 +176,16 @@ impl Unit {
     /// unless `phantom` (a blocked periodic server's idle time never earns extratime);
     /// without, it is depleted and the overrun (the scheduler ran late: timer slop) is kept
     /// as debt for the next period, at most one budget (rt.c drops it).
+    ///
+    /// Time run in the background class also advances the unit's virtual time.
     pub(crate) fn burn(&mut self, now: i64, phantom: bool) -> Burn {
         let delta = now.saturating_sub(self.last_start);
         if delta < 0 {
             self.last_start = now;
             return Burn::Backwards;
+        }
+        if crate::prio::is_background(self) && !phantom {
+            self.vtime = self.vtime.saturating_add(delta);
         }
         self.cur_budget = self.cur_budget.saturating_sub(delta);
         self.last_start = now;
@@ -219,6 +229,27 @@ impl Unit {
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);
         }
+    }
+
+    /// Whether a waking constant-bandwidth server must start a new period (Abeni and
+    /// Buttazzo 1998; Linux's `dl_entity_overflow`): its deadline has passed, or its remaining
+    /// budget would exceed its bandwidth over the time left to its deadline,
+    /// `cur_budget / (cur_deadline - now) > budget / period`, i.e. (exactly, in 128 bits,
+    /// no division) `cur_budget * period > (cur_deadline - now) * budget`.
+    pub(crate) fn cbs_overflow(&self, now: i64) -> bool {
+        now >= self.cur_deadline
+            || (self.cur_budget as i128) * (self.period as i128)
+                > (self.cur_deadline as i128 - now as i128) * (self.budget as i128)
+    }
+
+    /// A new period from `now` (the CBS wake-up rule; a periodic server's first period):
+    /// deadline `now + period`, full budget, reserved level, no debt carried.
+    pub(crate) fn cbs_restart(&mut self, now: i64) {
+        self.cur_deadline = now.saturating_add(self.period);
+        self.last_start = now;
+        self.cur_budget = self.budget;
+        self.debt = 0;
+        self.priority_level = 0;
     }
 
     /// Sets the reservation (Xen's `putvcpuinfo`; validated by the caller). As in rt.c the

@@ -3,11 +3,11 @@
 
 use super::{get, get_mut, Change, Scheduler};
 use crate::actions::Actions;
-use crate::admission::{Test, Verdict};
+use crate::admission::{self, Verdict};
 use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
 use crate::params::Params;
-use crate::policy::{PriorityScheme, ServerKind, Topology};
+use crate::policy::{ClassRule, Policy, PriorityScheme, ServerKind, Topology};
 use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, NIL};
 
 impl<'a> Scheduler<'a> {
@@ -139,6 +139,7 @@ impl<'a> Scheduler<'a> {
     /// is re-sorted and told about if it may now preempt, and a running unit (or a CPU idling
     /// on its budget) has its CPU reschedule, since it may now rank below a queued unit.
     fn params_changed(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        self.place_background(h);
         self.refresh_key(h);
         if get(self.units, h)?.queue == QueueKind::Run {
             self.runq_resort(h)?;
@@ -157,21 +158,25 @@ impl<'a> Scheduler<'a> {
     /// The admission verdict for the reservations of the inserted units under the policy in
     /// force (see [`crate::admission`]), whether or not admission control is enabled.
     pub fn admission(&self) -> Verdict {
-        self.test_with(Change::None).verdict()
+        let (policy, set) = self.reservations_with(Change::None);
+        admission::verdict(&policy, self.cpus.online().count(), set)
     }
 
-    fn test_with(&self, ch: Change) -> Test {
-        let scheme = match ch {
-            Change::Scheme(s) => s,
-            _ => self.policy.priority,
-        };
-        let mut t = Test::new(self.policy.topology, scheme, self.cpus.online().count());
-        for (i, u) in self.units.iter().enumerate() {
+    /// The policy and the parameters of the inserted units as they would be after `ch`.
+    fn reservations_with(&self, ch: Change) -> (Policy, impl Iterator<Item = Params> + Clone + '_) {
+        let mut policy = self.policy;
+        match ch {
+            Change::Scheme(s) => policy.priority = s,
+            Change::Server(k) => policy.server = k,
+            Change::Classes(c) => policy.classes = c,
+            _ => {}
+        }
+        let set = self.units.iter().enumerate().filter_map(move |(i, u)| {
             let i = i as u32;
             if !u.in_use || !(u.inserted || ch == Change::Insert(i)) {
-                continue;
+                return None;
             }
-            let p = match ch {
+            Some(match ch {
                 Change::Unit(h, p) if h == i => p,
                 Change::Domain(d, period, budget) if d == u.domain => Params {
                     period,
@@ -179,16 +184,19 @@ impl<'a> Scheduler<'a> {
                     extratime: u.has_extratime(),
                 },
                 _ => u.params(),
-            };
-            t.add(&p);
-        }
-        t
+            })
+        });
+        (policy, set)
     }
 
-    /// Whether `ch` keeps the reservations schedulable (always, when admission control is
-    /// off).
+    /// Whether `ch` keeps the reservations schedulable under the test of the policy it leaves
+    /// in force (always, when admission control is off).
     pub(super) fn admits(&self, ch: Change) -> bool {
-        !self.policy.admission || self.test_with(ch).verdict().schedulable
+        if !self.policy.admission {
+            return true;
+        }
+        let (policy, set) = self.reservations_with(ch);
+        admission::passes(&policy, self.cpus.online().count(), set)
     }
 
     /// Sets a unit's hard affinity (Xen's `sched_set_affinity`). The host migrates the unit
@@ -202,14 +210,33 @@ impl<'a> Scheduler<'a> {
     /// Switches the priority scheme at run time: re-orders the run queue and asks every
     /// online CPU to reschedule.
     pub fn set_priority_scheme(&mut self, s: PriorityScheme) -> Result<Actions> {
-        let mut a = Actions::default();
         if s == self.policy.priority {
-            return Ok(a);
+            return Ok(Actions::default());
         }
         if !self.admits(Change::Scheme(s)) {
             return Err(Error::NotAdmitted);
         }
         self.policy.priority = s;
+        self.reorder()
+    }
+
+    /// Switches the class rule at run time (see [`ClassRule`]): re-orders the run queue and
+    /// asks every online CPU to reschedule.
+    pub fn set_class_rule(&mut self, c: ClassRule) -> Result<Actions> {
+        if c == self.policy.classes {
+            return Ok(Actions::default());
+        }
+        if !self.admits(Change::Classes(c)) {
+            return Err(Error::NotAdmitted);
+        }
+        self.policy.classes = c;
+        self.reorder()
+    }
+
+    /// After the order changed: the run queue and the CPUs' keys follow, every CPU
+    /// reschedules.
+    fn reorder(&mut self) -> Result<Actions> {
+        let mut a = Actions::default();
         let o = self.order();
         self.runq.rebuild(self.units, o)?;
         self.cpus.rekey_all(self.units, o)?;
@@ -217,7 +244,9 @@ impl<'a> Scheduler<'a> {
         Ok(a)
     }
 
-    /// Switches the server mechanism at run time. Leaving the periodic server drops every
+    /// Switches the server mechanism at run time (refused with [`Error::NotAdmitted`] when
+    /// admission control is on and the reservations fail the new server's test). Leaving the
+    /// periodic server drops every
     /// blocked unit from the queues (as a deferrable server's `sleep` does) and reschedules
     /// the CPUs that idled on a blocked unit's budget; entering it takes effect for units as
     /// they next block.
@@ -226,8 +255,11 @@ impl<'a> Scheduler<'a> {
         if k == self.policy.server {
             return Ok(a);
         }
+        if !self.admits(Change::Server(k)) {
+            return Err(Error::NotAdmitted);
+        }
         self.policy.server = k;
-        if k == ServerKind::Deferrable {
+        if k != ServerKind::Periodic {
             for c in 0..self.cpus.len() {
                 let ph = self.cpus.get(c).ok_or(Error::Corrupt)?.phantom;
                 if ph != NIL {

@@ -5,16 +5,24 @@
 use super::{get, get_mut, Scheduler};
 use crate::actions::{Actions, TimerOp};
 use crate::error::{Error, Result};
+use crate::prio::is_background;
 use crate::unit::{Burn, QueueKind, UnitFlags, NIL};
 
 impl<'a> Scheduler<'a> {
     /// Burns the budget a running unit used since `last_start` (see [`crate::unit::Unit::burn`]).
     /// A clock going backwards charges nothing and is counted.
     pub(super) fn burn_budget(&mut self, h: u32, now: i64, phantom: bool) -> Result<()> {
-        match get_mut(self.units, h)?.burn(now, phantom) {
+        let u = get_mut(self.units, h)?;
+        let was_background = is_background(u);
+        match u.burn(now, phantom) {
             Burn::Backwards => self.stats.clock_backwards += 1,
             Burn::Charged => {}
-            Burn::Exhausted => self.refresh_key(h),
+            Burn::Exhausted => {
+                if !was_background {
+                    self.place_background(h);
+                }
+                self.refresh_key(h);
+            }
         }
         Ok(())
     }
@@ -25,12 +33,13 @@ impl<'a> Scheduler<'a> {
     pub(super) fn runq_pick(&mut self, cpu: usize) -> Result<u32> {
         let online = self.cpus.online();
         let periodic = self.periodic();
+        let o = self.order();
         loop {
-            let found = self.runq.first_matching(self.units, self.order(), |u| {
+            let found = self.runq.first_matching(self.units, o, |u| {
                 // A blocked periodic server competes on its reserved budget only.
                 u.affinity.test(cpu)
                     && online.test(cpu)
-                    && (!periodic || u.runnable || u.priority_level == 0)
+                    && (!periodic || u.runnable || o.on_reserved_budget(u))
             })?;
             let Some(h) = found else { return Ok(NIL) };
             if get(self.units, h)?.runnable || periodic {
@@ -76,7 +85,11 @@ impl<'a> Scheduler<'a> {
             return Err(Error::Corrupt);
         }
         if u.cur_budget <= 0 && u.has_extratime() && u.runnable {
+            let was_background = is_background(u);
             u.refill_extratime();
+            if !was_background {
+                self.place_background(h);
+            }
             self.refresh_key(h);
         }
         let u = get_mut(self.units, h)?;

@@ -7,7 +7,8 @@ use super::{get, get_mut, Change, Scheduler};
 use crate::actions::{Actions, Decision};
 use crate::error::{Error, Result};
 use crate::mutants::Mutant;
-use crate::prio::prio_cmp;
+use crate::policy::ServerKind;
+use crate::prio::{prio_cmp, BACKGROUND_QUANTUM};
 use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 
 impl<'a> Scheduler<'a> {
@@ -35,10 +36,9 @@ impl<'a> Scheduler<'a> {
             u.cpu = cpu as u32;
             u.inserted = true;
             u.runnable = runnable;
-            if now >= u.cur_deadline {
-                u.replenish(now);
-            }
         }
+        self.start_period_on_wake(h.0, now)?;
+        self.place_background(h.0);
         self.refresh_key(h.0);
         self.stats.inserts += 1;
         if runnable && self.unit(h)?.queue == QueueKind::None && !self.unit(h)?.on_replq() {
@@ -133,14 +133,9 @@ impl<'a> Scheduler<'a> {
             }
             return Ok(a);
         }
-        let (missed, scheduled) = {
-            let u = get_mut(self.units, h.0)?;
-            let missed = now >= u.cur_deadline;
-            if missed {
-                u.replenish(now);
-            }
-            (missed, u.flags.contains(UnitFlags::SCHEDULED))
-        };
+        let missed = self.start_period_on_wake(h.0, now)?;
+        let scheduled = self.unit(h)?.flags.contains(UnitFlags::SCHEDULED);
+        self.place_background(h.0);
         if missed {
             self.refresh_key(h.0);
         }
@@ -237,6 +232,7 @@ impl<'a> Scheduler<'a> {
                 actions: a,
             });
         }
+        let o = self.order();
         let mut d = Decision {
             next: None,
             slice: -1,
@@ -258,6 +254,11 @@ impl<'a> Scheduler<'a> {
                 self.stats.migrations += 1;
             }
             d.slice = u.cur_budget;
+            if o.background(u) {
+                // Background units take turns (see `crate::prio`).
+                d.slice = d.slice.min(BACKGROUND_QUANTUM);
+                self.vmin = self.vmin.max(u.vtime);
+            }
             d.next = Some(UnitId(next));
         }
         if next != curr {
@@ -297,5 +298,33 @@ impl<'a> Scheduler<'a> {
         }
         self.sync_timer(&mut a);
         Ok(a)
+    }
+
+    /// A unit becomes runnable (wake or insert) at `now`: a server whose deadline has passed
+    /// starts the period that contains `now` (rt.c's `rt_update_deadline`); under the
+    /// constant-bandwidth server, also one whose remaining budget exceeds its bandwidth over
+    /// the time left, and then the new period starts at `now` (the CBS wake-up rule, see
+    /// [`ServerKind::Cbs`]). Returns whether the deadline changed.
+    ///
+    /// A periodic server whose deadline has passed (it joins: a blocked periodic server stays
+    /// on the replenishment queue) also starts its period at `now`: a full budget for what is
+    /// left of a period on the old grid would be a deferrable server's back-to-back burst,
+    /// which the periodic server's `U <= 1` test does not allow for.
+    fn start_period_on_wake(&mut self, h: u32, now: i64) -> Result<bool> {
+        let server = self.policy.server;
+        let u = get_mut(self.units, h)?;
+        if server == ServerKind::Cbs && u.cbs_overflow(now) {
+            u.cbs_restart(now);
+            self.stats.cbs_restarts += 1;
+            Ok(true)
+        } else if server == ServerKind::Periodic && now >= u.cur_deadline {
+            u.cbs_restart(now);
+            Ok(true)
+        } else if now >= u.cur_deadline {
+            u.replenish(now);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
     }
 }

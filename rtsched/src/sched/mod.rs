@@ -67,7 +67,7 @@ use crate::cpumask::{CpuMask, MAX_CPUS};
 use crate::error::{Error, Result};
 use crate::mutants::Mutant;
 use crate::params::Params;
-use crate::policy::{Policy, PriorityScheme, ServerKind};
+use crate::policy::{ClassRule, Policy, PriorityScheme, ServerKind};
 use crate::prio::{Order, PrioKey};
 use crate::queues::{DepletedList, Heap, HeapKind};
 use crate::stats::Stats;
@@ -98,6 +98,8 @@ pub struct Scheduler<'a> {
     replq: Heap<'a>,
     depleted: DepletedList,
     seq: u64,
+    /// The background class's virtual time: the largest `vtime` of a unit picked from it.
+    vmin: i64,
     policy: Policy,
     timer: Option<i64>,
     nr_units: u32,
@@ -122,6 +124,8 @@ enum Change {
     Domain(u32, i64, i64),
     Insert(u32),
     Scheme(PriorityScheme),
+    Server(ServerKind),
+    Classes(ClassRule),
 }
 
 impl<'a> Scheduler<'a> {
@@ -156,6 +160,7 @@ impl<'a> Scheduler<'a> {
             replq: Heap::new(replq, HeapKind::Repl),
             depleted: DepletedList::new(),
             seq: 0,
+            vmin: 0,
             policy,
             timer: None,
             nr_units: 0,
@@ -186,7 +191,18 @@ impl<'a> Scheduler<'a> {
 
     /// The priority order in force.
     fn order(&self) -> Order {
-        Order::new(self.policy.priority)
+        Order::new(self.policy.priority, self.policy.classes)
+    }
+
+    /// A unit that joins the background class starts at no less than the class's virtual
+    /// time (see [`crate::prio`]): time asleep or on a reservation earns no credit there.
+    fn place_background(&mut self, h: u32) {
+        let vmin = self.vmin;
+        if let Some(u) = self.units.get_mut(h as usize) {
+            if crate::prio::is_background(u) && u.vtime < vmin {
+                u.vtime = vmin;
+            }
+        }
     }
 
     fn periodic(&self) -> bool {

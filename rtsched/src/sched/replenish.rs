@@ -96,7 +96,7 @@ impl<'a> Scheduler<'a> {
         if !self.cpus.tickled().test(oc) {
             let periodic = self.periodic();
             let best = self.runq.first_matching(self.units, o, |u| {
-                u.affinity.test(oc) && (u.runnable || (periodic && u.priority_level == 0))
+                u.affinity.test(oc) && (u.runnable || (periodic && o.on_reserved_budget(u)))
             })?;
             if let Some(b) = best {
                 if prio_cmp(get(self.units, h)?, get(self.units, b)?, o) == Ordering::Greater {

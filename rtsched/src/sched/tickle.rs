@@ -13,8 +13,9 @@ impl<'a> Scheduler<'a> {
     /// CPU, the first idle one; otherwise the one running the lowest-priority unit, if that
     /// is lower than `h`. O(mask words), plus O(CPUs) when `h` outranks the bound.
     pub(super) fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        let o = self.order();
         let u = get(self.units, h)?;
-        let pickable = u.runnable || (self.periodic() && u.priority_level == 0);
+        let pickable = u.runnable || (self.periodic() && o.on_reserved_budget(u));
         if u.queue == QueueKind::Depleted || !pickable {
             // No CPU could pick it (no budget, or a blocked server on extratime) before its
             // replenishment or wake-up, which tickle again.
@@ -36,7 +37,7 @@ impl<'a> Scheduler<'a> {
         // Else the CPU running the lowest-priority unit, the first such in cycle order, if
         // lower than `h`. A CPU idling on a blocked periodic server is busy at that server's
         // priority. No untickled CPU runs anything lower than the bound.
-        let key = prio_key(u, self.order());
+        let key = prio_key(u, o);
         if !self.cpus.below_bound(key) {
             self.stats.tickle_none += 1;
             return Ok(());
@@ -83,8 +84,9 @@ impl<'a> Scheduler<'a> {
         let idle = self.cpus.idle().and_not(&self.cpus.tickled());
         if !idle.is_empty() {
             let periodic = self.periodic();
-            let found = self.runq.first_matching(self.units, self.order(), |u| {
-                (u.runnable || (periodic && u.priority_level == 0))
+            let o = self.order();
+            let found = self.runq.first_matching(self.units, o, |u| {
+                (u.runnable || (periodic && o.on_reserved_budget(u)))
                     && !u.affinity.and(&idle).is_empty()
             })?;
             if let Some(h) = found {

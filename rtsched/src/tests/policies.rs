@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::params::MILLISECS as MS;
+use crate::ClassRule;
 
 #[test]
 fn free_refuses_inserted_or_running_units() {
@@ -103,8 +104,99 @@ fn periodic_server_charges_idle_time_to_blocked_unit() {
                 let i = s.unit_info(h).unwrap();
                 assert_eq!((i.queue, i.on_replq), (0, 0));
             }
+            ServerKind::Cbs => unreachable!(),
         }
     }
+}
+
+#[test]
+fn cbs_wake_restarts_a_period_only_when_the_budget_exceeds_the_bandwidth() {
+    for server in [ServerKind::Deferrable, ServerKind::Cbs] {
+        let mut s = sched_with(
+            4,
+            1,
+            Policy {
+                server,
+                ..Policy::default()
+            },
+        );
+        s.cpu_add(0).unwrap();
+        let one = CpuMask::first_n(1);
+        // (4 ms, 10 ms), bandwidth 0.4. Runs 1 ms from 0, sleeps with 3 ms left, deadline 10.
+        let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, one);
+        s.wake(h, 0).unwrap();
+        assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(h));
+        s.sleep(h).unwrap();
+        s.do_schedule(0, MS, false, false).unwrap();
+        s.context_saved(h, false).unwrap();
+        // Wakes at 2 ms: 3 ms left <= 0.4 * 8 ms = 3.2 ms: keeps deadline 10 (both servers).
+        s.wake(h, 2 * MS).unwrap();
+        let i = s.unit_info(h).unwrap();
+        assert_eq!((i.cur_deadline, i.cur_budget), (10 * MS, 3 * MS));
+        ok(&s);
+        s.do_schedule(0, 2 * MS, false, false).unwrap();
+        s.sleep(h).unwrap();
+        s.do_schedule(0, 2 * MS + MS / 2, false, false).unwrap();
+        s.context_saved(h, false).unwrap();
+        // 2.5 ms left; wakes at 7 ms: 0.4 * 3 ms = 1.2 ms < 2.5 ms. Deferrable keeps
+        // (10, 2.5) and would run back to back with its next period; CBS restarts (17, 4).
+        s.wake(h, 7 * MS).unwrap();
+        let i = s.unit_info(h).unwrap();
+        match server {
+            ServerKind::Cbs => {
+                assert_eq!((i.cur_deadline, i.cur_budget), (17 * MS, 4 * MS));
+                // (The first wake at 0 started its first period the same way.)
+                assert_eq!(s.stats().cbs_restarts, 2);
+            }
+            _ => assert_eq!((i.cur_deadline, i.cur_budget), (10 * MS, 2 * MS + MS / 2)),
+        }
+        ok(&s);
+    }
+}
+
+#[test]
+fn classes_real_time_before_background_whatever_the_deadlines() {
+    let mut s = sched_with(4, 1, Policy::default());
+    s.cpu_add(0).unwrap();
+    let one = CpuMask::first_n(1);
+    // A non-RT unit (extratime, budget = period) with an earlier deadline than the RT unit.
+    let bg = unit(&mut s, 1, 5 * MS, 5 * MS, true, one);
+    let rt = unit(&mut s, 2, 10 * MS, 4 * MS, false, one);
+    s.wake(bg, 0).unwrap();
+    s.wake(rt, 0).unwrap();
+    assert!(s.outranks(rt, bg).unwrap());
+    let d = s.do_schedule(0, 0, false, false).unwrap();
+    assert_eq!(d.next, Some(rt));
+    ok(&s);
+    // Plain RTDS order: the earlier deadline goes first.
+    let a = s.set_class_rule(ClassRule::Rtds).unwrap();
+    assert!(a.reschedule.test(0));
+    assert!(s.outranks(bg, rt).unwrap());
+    ok(&s);
+}
+
+#[test]
+fn background_units_take_turns_by_virtual_time() {
+    let mut s = sched_with(4, 1, Policy::default());
+    s.cpu_add(0).unwrap();
+    let one = CpuMask::first_n(1);
+    let a = unit(&mut s, 1, 7 * MS, 7 * MS, true, one);
+    let b = unit(&mut s, 2, 13 * MS, 13 * MS, true, one);
+    s.wake(a, 0).unwrap();
+    s.wake(b, 0).unwrap();
+    // The quantum bounds each turn; the one with less virtual time goes next.
+    let d = s.do_schedule(0, 0, false, false).unwrap();
+    assert_eq!(
+        (d.next, d.slice),
+        (Some(a), crate::prio::BACKGROUND_QUANTUM)
+    );
+    let d = s.do_schedule(0, MS, true, false).unwrap();
+    assert_eq!(d.next, Some(b));
+    s.context_saved(a, true).unwrap();
+    let d = s.do_schedule(0, 2 * MS, true, false).unwrap();
+    assert_eq!(d.next, Some(a));
+    s.context_saved(b, true).unwrap();
+    ok(&s);
 }
 
 #[test]

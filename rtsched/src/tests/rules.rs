@@ -76,10 +76,17 @@ fn extratime_refills_one_level_down() {
     s.do_schedule(0, 0, false, false).unwrap();
     let d = s.do_schedule(0, 5 * MS, true, false).unwrap();
     ok(&s);
-    // 5 ms burnt from 4 ms: refilled to 4 ms at level 1; nothing else to run: keeps running.
+    // 5 ms burnt from 4 ms: refilled to 4 ms at level 1; nothing else to run: keeps running,
+    // in the background class, one quantum at a time.
     assert_eq!(d.next, Some(h));
-    assert_eq!(d.slice, 4 * MS);
+    assert_eq!(d.slice, crate::prio::BACKGROUND_QUANTUM);
+    assert_eq!(s.unit_info(h).unwrap().cur_budget, 4 * MS);
     assert_eq!(s.unit_info(h).unwrap().priority_level, 1);
+    // Plain RTDS order: the whole refilled budget is the slice.
+    s.set_class_rule(crate::ClassRule::Rtds).unwrap();
+    let d = s.do_schedule(0, 5 * MS, true, false).unwrap();
+    assert_eq!((d.next, d.slice), (Some(h), 4 * MS));
+    ok(&s);
 }
 
 #[test]
