@@ -30,7 +30,7 @@
 //! Lower-level steps ([`Sim::schedule`], [`Sim::save`], [`Sim::wake`], [`Sim::block`],
 //! [`Sim::fire_timer`], [`Sim::advance_to`], [`Sim::settle`], [`Sim::quiesce`], ...) perform
 //! one host action each and leave the requests it produces pending, so tests can interleave
-//! hooks freely (see `tests/properties.rs`).
+//! hooks freely (see `tests/rtds_semantics.rs`).
 //!
 //! # Instances and topologies
 //!

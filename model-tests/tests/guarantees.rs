@@ -615,3 +615,62 @@ fn cbs_keeps_u_le_1_sets_whatever_the_wake_offsets() {
     }
     assert!(periods > 500);
 }
+
+fn fair_config() -> ProptestConfig {
+    let mut c = config();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = 24;
+    } else {
+        // (A case simulates 11 s on up to 4 CPUs: about a second in release.)
+        c.cases = (c.cases / 40).max(8);
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(fair_config())]
+
+    /// The background class is fair: always-busy non-real-time units share what the
+    /// admitted reservations leave equally (within 1% of a PCPU over 10 s), whatever their
+    /// periods and join times, on 1-4 CPUs (rt-global), beside busy real-time units.
+    #[test]
+    fn background_units_share_equally(
+        ncpus in 1usize..=4,
+        bg in proptest::collection::vec((1i64..=100, 0i64..500), 2..=8),
+        rt in proptest::collection::vec((1i64..=100, 1i64..=900, any::<bool>()), 0..=4),
+    ) {
+        let policy = Policy { admission: true, ..Policy::default() };
+        let mut sim = Sim::new(ncpus, 16, policy);
+        let all = CpuMask::first_n(ncpus);
+        let mut admitted: Vec<Params> = Vec::new();
+        for (p_ms, permille, extratime) in rt {
+            let p = Params {
+                period: p_ms * MS,
+                budget: (p_ms * MS * permille / 1000).max(10 * US),
+                extratime,
+            };
+            let mut set = admitted.clone();
+            set.push(p);
+            if p.is_real_time() && admission::passes(&policy, ncpus as u32, set.iter().copied()) {
+                admitted.push(p);
+                sim.add_unit(p, all, Work::Busy);
+            }
+        }
+        let mut bg = bg;
+        bg.sort_by_key(|b| b.1);
+        let mut units = Vec::new();
+        for (p_ms, start_ms) in bg {
+            sim.run_until(start_ms * MS);
+            let p = Params { period: p_ms * MS, budget: p_ms * MS, extratime: true };
+            units.push(sim.add_unit(p, all, Work::Busy));
+        }
+        sim.run_until(1_000 * MS);
+        sim.reset_stats();
+        sim.run_until(11_000 * MS);
+        let shares: Vec<i64> = units.iter().map(|&i| sim.stats(i).run_ns).collect();
+        let (lo, hi) = (*shares.iter().min().unwrap(), *shares.iter().max().unwrap());
+        prop_assert!(hi - lo <= 100 * MS,
+            "background shares over 10 s (ms): {:?} on {} CPUs beside {:?}",
+            shares.iter().map(|s| s / MS).collect::<Vec<_>>(), ncpus, admitted);
+    }
+}

@@ -22,7 +22,7 @@
 //! RT unit keeps its 40% only through the priority levels.
 
 use model_tests::{Sim, Work};
-use rtsched::{CpuMask, Params, Policy};
+use rtsched::{ClassRule, CpuMask, Params, Policy};
 
 const MS: i64 = 1_000_000;
 const RUN: i64 = 10_000 * MS;
@@ -148,4 +148,134 @@ fn extratime_fills_the_cpu() {
         &rows,
     );
     check(&rows);
+}
+
+/// One run of the Table 4.2 family: an RT unit beside non-RT units of any periods, the
+/// first of which changes its period at `change` (shifting its deadlines); shares in %.
+fn simulate_family(
+    classes: ClassRule,
+    rt: Params,
+    periods_ms: &[i64],
+    change: Option<(i64, i64)>,
+) -> Row {
+    let mut sim = Sim::new(
+        1,
+        16,
+        Policy {
+            classes,
+            ..Policy::default()
+        },
+    );
+    let one = CpuMask::single(0);
+    let rt_unit = sim.add_unit(rt, one, Work::Busy);
+    let others: Vec<usize> = periods_ms
+        .iter()
+        .map(|&p| sim.add_unit(params(p, p, true), one, Work::Busy))
+        .collect();
+    if let Some((at, p)) = change {
+        sim.run_until(at);
+        sim.set_params(others[0], params(p, p, true)).unwrap();
+    }
+    sim.run_until(RUN);
+    Row {
+        rt: pct(sim.stats(rt_unit).run_ns, RUN),
+        non_rt: others
+            .iter()
+            .map(|&i| pct(sim.stats(i).run_ns, RUN))
+            .collect(),
+        busy: 100.0 - pct(sim.idle_ns(0), RUN),
+    }
+}
+
+/// The Table 4.2 family beyond the paper's configuration (issue of the class rule):
+/// non-RT units whose periods are not the RT unit's, deadlines shifted by a parameter
+/// change, and an RT unit with extratime. The RT unit keeps exactly its 40% (plus, with
+/// extratime, an equal share of the background time), and the background units share the
+/// rest within 1% of a PCPU of each other.
+#[test]
+fn table_4_2_family_unequal_periods_and_shifted_phases() {
+    let sets: [&[i64]; 5] = [
+        &[7],
+        &[13, 7],
+        &[3, 17, 10],
+        &[23, 7, 13, 5],
+        &[1, 100, 33, 7, 9],
+    ];
+    for extratime in [false, true] {
+        let rows: Vec<Row> = sets
+            .iter()
+            .map(|periods| {
+                simulate_family(
+                    ClassRule::Classes,
+                    params(4, 10, extratime),
+                    periods,
+                    Some((1_234 * MS + 567, 11)),
+                )
+            })
+            .collect();
+        println!(
+            "Table 4.2 family (simulated, 10 s; RT 4/10 ms, extratime {extratime}; non-RT \
+             periods {sets:?} ms, the first changed to 11 ms at 1.234 s):"
+        );
+        for (r, periods) in rows.iter().zip(sets) {
+            let each: Vec<String> = r.non_rt.iter().map(|s| format!("{s:5.2}%")).collect();
+            println!(
+                "  {periods:?}: RT {:6.2}% | non-RT {} | total {:6.2}%",
+                r.rt,
+                each.join(" "),
+                r.busy
+            );
+            let k = r.non_rt.len() as f64;
+            let (lo, hi) = r
+                .non_rt
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), &s| (l.min(s), h.max(s)));
+            assert!(
+                hi - lo <= 1.0,
+                "{periods:?}: background shares {each:?} differ by more than 1%"
+            );
+            if extratime {
+                // Its background part is one more equal share of the 60% left.
+                let share = 60.0 / (k + 1.0);
+                assert!(
+                    (r.rt - (40.0 + share)).abs() <= 1.0,
+                    "{periods:?}: RT {:.2}%",
+                    r.rt
+                );
+                assert!(r.non_rt.iter().all(|s| (s - share).abs() <= 1.0));
+            } else {
+                assert!((r.rt - 40.0).abs() <= 0.01, "{periods:?}: RT {:.2}%", r.rt);
+                assert!(r.non_rt.iter().all(|s| (s - 60.0 / k).abs() <= 1.0));
+            }
+            assert!(r.busy >= 99.9);
+        }
+    }
+}
+
+/// The broken variant: plain RTDS order on the same family. The RT unit loses budget and
+/// the non-RT units' shares follow their deadlines, not an even split.
+#[test]
+fn table_4_2_family_without_the_class_rule() {
+    let sets: [&[i64]; 4] = [&[7], &[13, 7], &[3, 17, 10], &[23, 7, 13, 5]];
+    let mut rt_lost = 0;
+    let mut unfair = 0;
+    for periods in sets {
+        let r = simulate_family(ClassRule::Rtds, params(4, 10, false), periods, None);
+        let (lo, hi) = r
+            .non_rt
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &s| (l.min(s), h.max(s)));
+        let each: Vec<String> = r.non_rt.iter().map(|s| format!("{s:5.2}%")).collect();
+        println!(
+            "  RTDS order, non-RT {periods:?} ms: RT {:6.2}% | non-RT {}",
+            r.rt,
+            each.join(" ")
+        );
+        rt_lost += (r.rt < 39.5) as usize;
+        unfair += (hi - lo > 1.0) as usize;
+    }
+    assert!(
+        rt_lost >= 2 && unfair >= 1,
+        "RTDS order should break these sets"
+    );
 }

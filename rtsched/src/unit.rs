@@ -184,8 +184,8 @@ impl Unit {
             self.last_start = now;
             return Burn::Backwards;
         }
-        if crate::prio::is_background(self) && !phantom {
-            self.vtime = self.vtime.saturating_add(delta);
+        if !phantom {
+            self.charge_background(now);
         }
         self.cur_budget = self.cur_budget.saturating_sub(delta);
         self.last_start = now;
@@ -200,6 +200,15 @@ impl Unit {
             self.flags.insert(UnitFlags::DEPLETED);
         }
         Burn::Exhausted
+    }
+
+    /// Advances the virtual time of a background unit by the time it ran since
+    /// `last_start` (the caller says it ran).
+    pub(crate) fn charge_background(&mut self, now: i64) {
+        let delta = now.saturating_sub(self.last_start);
+        if delta > 0 && crate::prio::is_background(self) {
+            self.vtime = self.vtime.saturating_add(delta);
+        }
     }
 
     /// Gives a unit on extratime a new budget one priority level down (saturating).

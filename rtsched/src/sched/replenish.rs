@@ -25,8 +25,14 @@ impl<'a> Scheduler<'a> {
                 break;
             }
             self.replq.remove(self.units, h, self.order())?;
+            let running = self.is_curr(h);
             {
                 let u = get_mut(self.units, h)?;
+                if running {
+                    // A new period forgets the budget used in this one (rt.c); the time run
+                    // in the background class still counts for its turns there.
+                    u.charge_background(now);
+                }
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
                 u.replenish(now);
                 u.tmp_next = tmp;

@@ -1,5 +1,5 @@
-//! Property test of Xen's RTDS semantics (global EDF, deferrable servers: the default
-//! policy) over random hook sequences, driven through the host simulator
+//! Property test of Xen's RTDS semantics (global EDF, deferrable servers, plain RTDS order:
+//! rt.c's policy) over random hook sequences, driven through the host simulator
 //! (`model_tests::sim`) so that every hook is called the way Xen's core calls it.
 //!
 //! Each case: 1-8 CPUs, 1-10 units with random valid parameters, extratime flags and
@@ -60,6 +60,16 @@
 use model_tests::{Sim, Work};
 use proptest::prelude::*;
 use rtsched::{CpuMask, Error, Params, Policy, UnitId, UnitInfo};
+
+/// RTDS's own order (rt.c): the rules checked here are those of plain RTDS, without the
+/// real-time/non-real-time class rule (which `tests/guarantees.rs` checks).
+const RTDS: Policy = Policy {
+    topology: rtsched::Topology::Global,
+    priority: rtsched::PriorityScheme::Edf,
+    server: rtsched::ServerKind::Deferrable,
+    admission: false,
+    classes: rtsched::ClassRule::Rtds,
+};
 
 const US: i64 = 1_000;
 const MS: i64 = 1_000_000;
@@ -214,7 +224,7 @@ struct Snapshot {
 
 impl Harness {
     fn new(c: &Case) -> Harness {
-        let mut sim = Sim::new(c.ncpus, c.units.len(), Policy::default());
+        let mut sim = Sim::new(c.ncpus, c.units.len(), RTDS);
         // Saves are done by the harness: right after the pick is checked, or, when delayed,
         // only when asked for (or before the CPU schedules again).
         sim.context_delay = i64::MAX;
@@ -597,7 +607,7 @@ fn queued_unit_waits_behind_head_with_narrower_affinity() {
         budget,
         extratime: false,
     };
-    let mut sim = Sim::new(2, 4, Policy::default());
+    let mut sim = Sim::new(2, 4, RTDS);
     let c = sim.add_unit(p(50 * MS, 100 * MS), CpuMask::single(1), Work::Busy);
     let a = sim.add_unit(p(MS, 10 * MS), CpuMask::single(0), Work::Busy);
     let d = sim.add_unit(p(MS, 10 * MS), CpuMask::single(0), Work::Busy);
