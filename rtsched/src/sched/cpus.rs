@@ -83,6 +83,7 @@ pub(crate) struct Cpus<'a> {
 
 impl<'a> Cpus<'a> {
     /// All CPUs idle and offline.
+    #[inline(always)]
     pub(crate) fn new(pcpus: &'a mut [Pcpu]) -> Self {
         pcpus.fill(Pcpu::IDLE);
         Cpus {

@@ -134,6 +134,7 @@ impl<'a> Scheduler<'a> {
     /// Under [`crate::Topology::Partition`] an instance is one PCPU's scheduler: it accepts a
     /// single online CPU, and units move between PCPUs only by explicit migration between
     /// instances (see [`crate::partition`]).
+    #[inline(always)]
     pub fn new(storage: Storage<'a>, policy: Policy) -> Result<Self> {
         let Storage {
             units,
