@@ -1,5 +1,6 @@
 //! `cargo xtask`: the programs around rtsched (build checks, Xen build and boot).
 
+mod csa;
 mod e2e;
 mod object;
 mod util;
@@ -26,6 +27,9 @@ enum Cmd {
     XenBoot(xen::BootArgs),
     /// Run guest scenarios on rtsched and on stock RTDS and compare CPU shares.
     E2e(e2e::Args),
+    /// VCPU parameters (budget, period) for the real-time tasks of VMs, by compositional
+    /// scheduling analysis, checked against rtsched's admission test; prints the xl commands.
+    Csa(csa::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +39,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::XenBuild(a) => xen::build(&a),
         Cmd::XenBoot(a) => xen::boot(&a),
         Cmd::E2e(a) => e2e::run(&a),
+        Cmd::Csa(a) => csa::run(&a),
     }
 }
