@@ -5,7 +5,11 @@
 //! with possibly delayed `context_saved`, the replenishment timer, slice ends), runs
 //! workloads (always busy, periodic jobs, or driven by hand), and accounts CPU time per unit
 //! and idle time per CPU. See its documentation for the model and the API.
+//!
+//! [`guest`] runs guest task sets on VCPUs that are units of that host (two-level
+//! simulation).
 
+pub mod guest;
 pub mod sim;
 
 pub use sim::{leaked_scheduler, Event, Instance, Sim, UnitStats, Work};
