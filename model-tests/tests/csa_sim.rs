@@ -61,12 +61,11 @@ fn check(tasks: &[Task], prio: Priority, placement: Placement) -> Option<(usize,
     sim.check = false;
     run(&mut sim, std::slice::from_mut(&mut g), SIM_END);
     let mut report = format!("{prio:?} {placement:?} interface {:?}\n", ifc.vcpus);
-    for i in 0..g.nr_tasks() {
+    for (i, t) in tasks.iter().enumerate() {
         let s = g.stats(i);
         assert!(s.released > 0);
         report += &format!(
-            "  task {:?}: jobs {} misses {} max response {} us\n",
-            tasks[i],
+            "  task {t:?}: jobs {} misses {} max response {} us\n",
             s.released,
             s.misses,
             s.max_response / 1_000
