@@ -310,6 +310,25 @@ impl Guest {
         }
     }
 
+    /// The earliest deadline of a pending job.
+    fn next_deadline(&self) -> i64 {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.jobs.front().map(|j| j.deadline))
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Whether a pending job is past its deadline at `now` (it will miss).
+    fn overdue(&self, now: i64) -> bool {
+        self.next_deadline() < now
+            || self.tasks.iter().any(|t| {
+                t.jobs
+                    .front()
+                    .is_some_and(|j| j.deadline == now && j.remaining > 0)
+            })
+    }
+
     /// Counts the jobs past their deadline still unfinished at the end of a run.
     fn finish(&mut self, now: i64) {
         for t in &mut self.tasks {
@@ -327,6 +346,16 @@ fn running<I: Instance>(sim: &Sim<I>, u: usize) -> bool {
 /// Runs the host and the guests together until `end` ns; then counts unfinished jobs past
 /// their deadline as misses. Call once per run (the guests' first dispatch happens here).
 pub fn run<I: Instance>(sim: &mut Sim<I>, guests: &mut [Guest], end: i64) {
+    drive(sim, guests, end, false);
+}
+
+/// [`run`], stopping at the first deadline miss (a job unfinished at its deadline); returns
+/// whether the run reached `end` without one.
+pub fn run_until_miss<I: Instance>(sim: &mut Sim<I>, guests: &mut [Guest], end: i64) -> bool {
+    drive(sim, guests, end, true)
+}
+
+fn drive<I: Instance>(sim: &mut Sim<I>, guests: &mut [Guest], end: i64, stop: bool) -> bool {
     for g in guests.iter_mut() {
         g.poll(sim);
     }
@@ -336,6 +365,9 @@ pub fn run<I: Instance>(sim: &mut Sim<I>, guests: &mut [Guest], end: i64) {
         let mut t = sim.next_event().min(end);
         for g in guests.iter() {
             t = t.min(g.next_event(sim));
+            if stop {
+                t = t.min(g.next_deadline());
+            }
         }
         let t = t.max(sim.now());
         same_time = if t == sim.now() { same_time + 1 } else { 0 };
@@ -357,11 +389,19 @@ pub fn run<I: Instance>(sim: &mut Sim<I>, guests: &mut [Guest], end: i64) {
         for g in guests.iter_mut() {
             g.poll(sim);
         }
+        if stop
+            && guests
+                .iter()
+                .any(|g| g.overdue(sim.now()) || g.misses() > 0)
+        {
+            return false;
+        }
         sim.settle();
     }
     for g in guests.iter_mut() {
         g.finish(sim.now());
     }
+    guests.iter().all(|g| g.misses() == 0)
 }
 
 /// A guest VM given by its interface, on a host built to give each VCPU its worst-case

@@ -11,6 +11,7 @@
 
 pub mod guest;
 pub mod sim;
+pub mod sweep;
 
 pub use sim::{leaked_scheduler, Event, Instance, Sim, UnitStats, Work};
 
