@@ -326,7 +326,7 @@ fn print_text(input: &Input, out: &Output) {
             "REFUSED by rtsched's admission test"
         }
     );
-    println!("xl commands:");
+    println!("xl commands (each domain created with as many VCPUs as listed above):");
     for c in &out.xl {
         println!("  {c}");
     }

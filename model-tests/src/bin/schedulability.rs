@@ -142,6 +142,135 @@ fn find(sw: &Sweep, topology: Topology, server: ServerKind, extratime: bool) -> 
         .expect("host configuration")
 }
 
+/// The dissertation's statements about its curves (its figures are images; these are read
+/// from its text, chapter 3 and 4), each checked against this run.
+fn claims(sw: &Sweep, xs: &[f64]) -> String {
+    use ServerKind::{Deferrable as Def, Periodic as Per};
+    use Topology::{Global as G, Partition as P};
+    let total = |g: usize, topo, server, extratime, theory: bool| -> u64 {
+        let h = find(sw, topo, server, extratime);
+        sw.points[g][h]
+            .iter()
+            .map(|p| if theory { p.theory } else { p.simulated })
+            .sum()
+    };
+    let all_up_to = |g: usize, topo, server| -> String {
+        let h = find(sw, topo, server, false);
+        let mut last = None;
+        for (p, &u) in sw.points[g][h].iter().zip(xs) {
+            if p.simulated < p.sets {
+                break;
+            }
+            last = Some(u);
+        }
+        last.map_or("none".into(), |u| format!("{u:.1}"))
+    };
+    let (pe, ge) = (0, 1);
+    let yes = |b: bool| if b { "holds" } else { "differs" };
+    let mut s = String::from(
+        "\n## The dissertation's statements, checked\n\n\
+         Sums are schedulable task sets over all utilisations (the area under a curve).\n\n\
+         | dissertation (chapter 3) | here | |\n|---|---|---|\n",
+    );
+    let th = [
+        total(pe, P, Def, false, true),
+        total(ge, P, Def, false, true),
+        total(pe, G, Def, false, true),
+        total(ge, G, Def, false, true),
+    ];
+    let _ = writeln!(
+        s,
+        "| Fig. 3.5c, theory: (guest, VMM) order (pEDF, pEDF) > (gEDF, pEDF) > (pEDF, gEDF) > (gEDF, gEDF) | {} > {} > {} > {} | {} |",
+        th[0], th[1], th[2], th[3],
+        yes(th[0] >= th[1] && th[1] >= th[2] && th[2] >= th[3])
+    );
+    let missed: u64 = sw
+        .points
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|p| p.theory_but_missed)
+        .sum();
+    let _ = writeln!(
+        s,
+        "| Fig. 3.6: every set schedulable in theory was schedulable on RT-Xen | {missed} admitted sets missed | {} |",
+        yes(missed == 0)
+    );
+    for (g, gname) in [(pe, "pEDF"), (ge, "gEDF")] {
+        let (a, b) = (
+            total(g, G, Per, false, false),
+            total(g, P, Per, false, false),
+        );
+        let _ = writeln!(
+            s,
+            "| Fig. 3.6: guest {gname}, periodic server: the gEDF VMM schedules more sets than the pEDF VMM in practice | gEDF {a}, pEDF {b} | {} |",
+            yes(a >= b)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| Fig. 3.4: guest pEDF, VMM gEDF, periodic server: all sets schedulable up to utilisation 3.9 | all schedulable up to {} | |",
+        all_up_to(pe, G, Per)
+    );
+    let n = sw.bandwidth[pe].len();
+    let above = (0..n)
+        .filter(|&u| sw.bandwidth[ge][u] > sw.bandwidth[pe][u] + 1e-9)
+        .count();
+    let pe_over = (0..n)
+        .map(|u| sw.bandwidth[pe][u] - xs[u])
+        .fold(0.0f64, f64::max);
+    let _ = writeln!(
+        s,
+        "| Fig. 3.7: guest gEDF needs more VCPU bandwidth than guest pEDF; pEDF's is close to the task utilisation | gEDF above at {above} of {n} utilisations; pEDF at most {pe_over:.3} above | {} |",
+        yes(above * 2 > n && pe_over < 0.1)
+    );
+    for (server, sname, fig) in [(Per, "periodic", "3.8a"), (Def, "deferrable", "3.8c")] {
+        let (a, b) = (
+            total(pe, G, server, false, false) + total(pe, P, server, false, false),
+            total(ge, G, server, false, false) + total(ge, P, server, false, false),
+        );
+        let _ = writeln!(
+            s,
+            "| Fig. {fig}: {sname} server: guest pEDF schedules more sets than guest gEDF | pEDF {a}, gEDF {b} | {} |",
+            yes(a >= b)
+        );
+    }
+    let four = [
+        total(ge, G, Def, false, false),
+        total(ge, P, Def, false, false),
+        total(ge, G, Per, false, false),
+        total(ge, P, Per, false, false),
+    ];
+    let _ = writeln!(
+        s,
+        "| Fig. 3.8b: guest gEDF: VMM gEDF with deferrable server is best of gEDF/pEDF x deferrable/periodic | gEDF-def {}, pEDF-def {}, gEDF-per {}, pEDF-per {} | {} |",
+        four[0], four[1], four[2], four[3],
+        yes(four[0] >= *four.iter().max().expect("four"))
+    );
+    for (g, gname) in [(pe, "pEDF"), (ge, "gEDF")] {
+        let (a, b) = (
+            total(g, G, Def, false, false),
+            total(g, P, Def, false, false),
+        );
+        let _ = writeln!(
+            s,
+            "| Fig. 3.8c: guest {gname}, deferrable server: global VMM outperforms partitioned | gEDF {a}, pEDF {b} | {} |",
+            yes(a >= b)
+        );
+    }
+    for (g, gname) in [(pe, "pEDF"), (ge, "gEDF")] {
+        let (a, b) = (
+            total(g, G, Def, false, false),
+            total(g, G, Def, true, false),
+        );
+        let _ = writeln!(
+            s,
+            "| (this project) guest {gname}, VMM gEDF deferrable, with extratime | without {a}, with {b} | |"
+        );
+    }
+    s
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let sets: u64 = arg(&args, "--sets", 25);
@@ -331,6 +460,7 @@ fn main() {
         }
         md.push('\n');
     }
+    md.push_str(&claims(&sw, xs));
     std::fs::write(out.join("schedulability.md"), &md).expect("write report");
     println!("{md}");
     assert_eq!(missed, 0, "a task set admitted in theory missed a deadline");
