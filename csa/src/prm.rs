@@ -301,11 +301,11 @@ mod tests {
     }
 
     #[test]
-    fn shin_lee_style_example() {
-        // Tasks (T, C) = (50, 7), (75, 9) (Shin and Lee 2003's workload), U = 0.26.
+    fn two_task_example_by_hand() {
+        // Tasks (T, C) = (50, 7), (75, 9), U = 0.26, every value below computed by hand from
+        // the closed forms above.
         // With Pi = 10 the least Theta (integer) for EDF, by hand:
-        //   dbf steps: 7 at 50, 16 at 75, 23 at 100, 30 at 150 (twice: 50-multiple and
-        //   75-multiple give 7*3 + 9*2 = 39 at 150).
+        //   dbf steps: 7 at 50, 16 at 75, 23 at 100, 39 at 150 (3 * 7 + 2 * 9).
         //   Theta = 4: sbf(50) = y=floor(44/10)=4 -> 16 + max(0, 50-12-40) = 16 >= 7,
         //   sbf(75) = y=6: 24 + max(0, 75-12-60)=3 -> 27 >= 16: passes everywhere
         //   (the slope 0.4 > 0.26 and the gap only grows).

@@ -4,7 +4,9 @@
 //! (format below and in the README), computes each VCPU's (budget, period) by compositional
 //! scheduling analysis (the `csa` crate: PRM for one VCPU, MPR and the global EDF test for
 //! several), runs rtsched's own admission test on the result, and prints the interfaces,
-//! the verdict and the exact `xl` commands (or all of it as JSON with `--json`).
+//! the verdict and the exact `xl` commands (or all of it as JSON with `--json`); with
+//! `--simulate SECONDS`, runs each VM on the real scheduler with worst-case VCPU supply and
+//! prints each task's misses and worst response time (exit status 1 on a miss).
 //!
 //! ```toml
 //! [host]
@@ -43,6 +45,11 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Also simulate each VM for this many seconds on the real scheduler with every VCPU
+    /// given its worst-case supply and all tasks released at the worst moment, and print
+    /// each task's misses and worst response time.
+    #[arg(long, value_name = "SECONDS")]
+    simulate: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -332,6 +339,41 @@ fn print_text(input: &Input, out: &Output) {
     }
 }
 
+/// Simulates each VM on its worst-case host (`model_tests::guest::worst_case_host`).
+fn simulate(input: &Input, secs: u32) -> Result<()> {
+    println!("worst-case simulation, {secs} s per VM:");
+    let mut total = 0;
+    for (spec, opts) in specs(input)? {
+        let ifc = vm_interface(&spec, &opts).map_err(anyhow::Error::msg)?;
+        let (mut sim, mut g) =
+            model_tests::guest::worst_case_host(&ifc, &spec.tasks, spec.priority, spec.placement);
+        sim.check = false;
+        model_tests::guest::run(
+            &mut sim,
+            std::slice::from_mut(&mut g),
+            secs as i64 * 1_000_000_000,
+        );
+        for (i, t) in spec.tasks.iter().enumerate() {
+            let st = g.stats(i);
+            total += st.misses;
+            println!(
+                "  {} task {i} (period {} us, wcet {} us, deadline {} us): {} jobs, {} missed, worst response {} us",
+                spec.name,
+                t.period / US,
+                t.wcet / US,
+                t.deadline / US,
+                st.released,
+                st.misses,
+                st.max_response / US
+            );
+        }
+    }
+    if total > 0 {
+        bail!("{total} deadline misses in the worst-case simulation");
+    }
+    Ok(())
+}
+
 /// `cargo xtask csa`.
 pub fn run(a: &Args) -> Result<()> {
     let input = parse(&a.input)?;
@@ -340,6 +382,9 @@ pub fn run(a: &Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_text(&input, &out);
+    }
+    if let Some(secs) = a.simulate {
+        simulate(&input, secs)?;
     }
     Ok(())
 }
@@ -357,7 +402,7 @@ mod tests {
     fn example_partitioned_guest_on_partitioned_host() {
         // One pEDF VM with the two tasks of the PRM example (ms scaled to us x 1000):
         // (50 ms, 7 ms) and (75 ms, 9 ms), periods searched 10 ms only: Theta = 3 ms by
-        // hand (prm::tests::shin_lee_style_example, in units of 1 ms).
+        // hand (prm::tests::two_task_example_by_hand, in units of 1 ms).
         let out = run_toml(
             r#"
             [host]

@@ -33,7 +33,9 @@ fn chart(
     ymax: f64,
     hline: Option<f64>,
 ) -> String {
-    let (w, h, l, r, t, b) = (640.0, 420.0, 60.0, 20.0, 40.0, 150.0);
+    let rows = series.len().div_ceil(2) as f64;
+    let (w, l, r, t, b) = (640.0, 60.0, 20.0, 40.0, 60.0 + rows * 18.0);
+    let h = t + 230.0 + b;
     let (pw, ph) = (w - l - r, h - t - b);
     let (x0, x1) = (xs[0], xs[xs.len() - 1]);
     let sx = |x: f64| l + (x - x0) / (x1 - x0).max(1e-9) * pw;
@@ -46,8 +48,9 @@ fn chart(
          <text x='{}' y='22' text-anchor='middle' font-size='14'>{title}</text>",
         w / 2.0
     );
-    for k in 0..=5 {
-        let y = ymax * k as f64 / 5.0;
+    let ticks = if ymax <= 1.0 { 5 } else { ymax as usize };
+    for k in 0..=ticks {
+        let y = ymax * k as f64 / ticks as f64;
         let _ = write!(
             s,
             "<line x1='{l}' x2='{x2}' y1='{yy}' y2='{yy}' stroke='#ddd'/><text x='{tx}' y='{ty}' text-anchor='end'>{lab}</text>",
@@ -371,20 +374,20 @@ fn main() {
                 let a = find(&sw, G, Def, false);
                 let b = find(&sw, G, Def, true);
                 v.push((
-                    format!("guest {gname}, VMM gEDF deferrable"),
+                    format!("guest {gname}"),
                     COLOURS[k],
                     true,
                     frac(&sw, gi, a, false),
                 ));
                 v.push((
-                    format!("guest {gname}, VMM gEDF deferrable + extratime"),
+                    format!("guest {gname}, VCPUs with extratime"),
                     COLOURS[k],
                     false,
                     frac(&sw, gi, b, false),
                 ));
             }
             chart(
-                "This project's additions, simulated (rt-global)",
+                "Extratime, simulated (VMM gEDF, deferrable server)",
                 "fraction schedulable",
                 xs,
                 &v,
