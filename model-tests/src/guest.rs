@@ -116,6 +116,10 @@ pub struct Guest {
     /// Whether each VCPU is runnable in the host's view.
     awake: Vec<bool>,
     rng: XorShiftRng,
+    /// Record every release as `(task, time)` in [`Guest::releases`].
+    pub record_releases: bool,
+    /// The recorded releases.
+    pub releases: Vec<(usize, i64)>,
 }
 
 impl Guest {
@@ -158,6 +162,8 @@ impl Guest {
             assigned: vec![None; n],
             awake: vec![false; n],
             rng: XorShiftRng::seed_from_u64(seed),
+            record_releases: false,
+            releases: Vec::new(),
         }
     }
 
@@ -253,6 +259,9 @@ impl Guest {
                 });
                 t.stats.released += 1;
                 t.next_release = release + spec.task.period + delay;
+                if self.record_releases {
+                    self.releases.push((i, release));
+                }
             }
         }
         self.dispatch(sim);
@@ -479,4 +488,134 @@ pub fn worst_case_host(
     let mut g = Guest::new(units, priority, placement, &specs, &binding, 0);
     g.background = true;
     (sim, g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtsched::{CpuMask, Params, Policy};
+
+    const MS: i64 = 1_000_000;
+
+    fn full_vcpus(n: usize) -> (Sim, Vec<usize>) {
+        let mut sim = Sim::new(n, n, Policy::default());
+        let units = (0..n)
+            .map(|c| {
+                sim.add_unit(
+                    Params {
+                        period: 10 * MS,
+                        budget: 10 * MS,
+                        extratime: false,
+                    },
+                    CpuMask::single(c),
+                    Work::Manual,
+                )
+            })
+            .collect();
+        (sim, units)
+    }
+
+    use crate::sim::Work;
+
+    #[test]
+    fn response_times_on_a_full_vcpu_are_the_execution_times() {
+        // Two tasks on one full VCPU under EDF, released together: (20 ms, 3 ms) and
+        // (30 ms, 5 ms, deadline 10 ms). The second has the earlier deadline and runs
+        // first: responses 5 ms and 8 ms at time 0; later releases are shifted, never more.
+        let (mut sim, units) = full_vcpus(1);
+        let tasks = [
+            GuestTask::worst(Task::new(20 * MS, 3 * MS), 0),
+            GuestTask::worst(
+                Task {
+                    period: 30 * MS,
+                    wcet: 5 * MS,
+                    deadline: 10 * MS,
+                },
+                0,
+            ),
+        ];
+        let mut g = Guest::new(units, Priority::Edf, Placement::Global, &tasks, &[0, 0], 1);
+        run(&mut sim, std::slice::from_mut(&mut g), 600 * MS);
+        let (a, b) = (g.stats(0), g.stats(1));
+        assert_eq!((a.misses, b.misses), (0, 0));
+        assert_eq!(a.max_response, 8 * MS);
+        assert_eq!(b.max_response, 5 * MS);
+        // Releases at 0, 20, ..., 600 (the last not finished) and 0, 30, ..., 600.
+        assert_eq!((a.released, a.completed), (31, 30));
+        assert_eq!((b.released, b.completed), (21, 20));
+        // The VCPU ran exactly the work done, and blocked in between.
+        assert_eq!(sim.stats(0).run_ns, 30 * 3 * MS + 20 * 5 * MS);
+    }
+
+    #[test]
+    fn jitter_and_variable_execution_are_sporadic_and_deterministic() {
+        let go = |seed| {
+            let (mut sim, units) = full_vcpus(2);
+            let tasks: Vec<GuestTask> = (0..4)
+                .map(|k| GuestTask {
+                    task: Task::new((10 + 5 * k) * MS, 4 * MS),
+                    offset: k * MS,
+                    jitter: 3 * MS,
+                    exec_min: MS,
+                })
+                .collect();
+            let mut g = Guest::new(
+                units,
+                Priority::Edf,
+                Placement::Global,
+                &tasks,
+                &[0; 4],
+                seed,
+            );
+            g.record_releases = true;
+            run(&mut sim, std::slice::from_mut(&mut g), 2_000 * MS);
+            g
+        };
+        let g = go(5);
+        let again = go(5);
+        assert_eq!(g.releases, again.releases);
+        assert_ne!(g.releases, go(6).releases);
+        for k in 0..4 {
+            let rel: Vec<i64> = g
+                .releases
+                .iter()
+                .filter(|r| r.0 == k)
+                .map(|r| r.1)
+                .collect();
+            let gaps: Vec<i64> = rel.windows(2).map(|w| w[1] - w[0]).collect();
+            let period = (10 + 5 * k as i64) * MS;
+            assert!(gaps.iter().all(|&d| d >= period && d <= period + 3 * MS));
+            // Jitter really varies the gaps.
+            assert!(gaps.iter().any(|&d| d > period));
+            assert!(g.stats(k).max_response <= 4 * MS * 2);
+        }
+        // Utilisation at most 0.4 + 0.27 + 0.2 + 0.16 on 2 full VCPUs: no misses.
+        assert_eq!(g.misses(), 0);
+    }
+
+    #[test]
+    fn partitioned_guest_keeps_tasks_on_their_vcpu() {
+        // Two tasks bound to VCPU 1 of two full VCPUs: VCPU 0 never runs.
+        let (mut sim, units) = full_vcpus(2);
+        let tasks = [
+            GuestTask::worst(Task::new(10 * MS, 2 * MS), 0),
+            GuestTask::worst(Task::new(10 * MS, 3 * MS), 0),
+        ];
+        let mut g = Guest::new(
+            units,
+            Priority::Rm,
+            Placement::Partitioned,
+            &tasks,
+            &[1, 1],
+            0,
+        );
+        run(&mut sim, std::slice::from_mut(&mut g), 100 * MS);
+        assert_eq!(sim.stats(0).run_ns, 0);
+        assert_eq!(sim.stats(1).run_ns, 10 * 5 * MS);
+        // RM tie on the period: task 0 first (index), task 1 responds after both.
+        assert_eq!(
+            (g.stats(0).max_response, g.stats(1).max_response),
+            (2 * MS, 5 * MS)
+        );
+    }
 }
