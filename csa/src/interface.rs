@@ -20,9 +20,9 @@
 use crate::mpr::{gedf_schedulable, split, Mpr, VcpuSupply};
 use crate::prm::{min_budget, schedulable, Prm};
 use crate::task::{utilisation, Placement, Priority, Task};
-use rtsched::admission::{Test, Verdict};
+use rtsched::admission::{verdict, Verdict};
 use rtsched::partition::{place, PcpuLoad};
-use rtsched::{CpuMask, Params, PriorityScheme, Topology};
+use rtsched::{CpuMask, Params, Policy, PriorityScheme, ServerKind, Topology};
 
 /// A VM: its tasks and its guest scheduler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,6 +329,22 @@ pub struct HostSpec {
     pub topology: Topology,
     /// EDF or DM.
     pub priority: PriorityScheme,
+    /// The server mechanism (rtsched's admission test depends on it: a deferrable server's
+    /// back-to-back execution needs a stricter test).
+    pub server: ServerKind,
+}
+
+impl HostSpec {
+    /// rtsched's policy for this host, admission on, default class rule.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            topology: self.topology,
+            priority: self.priority,
+            server: self.server,
+            admission: true,
+            ..Policy::default()
+        }
+    }
 }
 
 /// The host's verdict.
@@ -346,13 +362,13 @@ pub struct HostCheck {
 /// Runs rtsched's admission test on the VCPUs of `vms` (placing them first on an
 /// rt-partition host).
 pub fn host_check(vms: &[VmInterface], host: HostSpec) -> HostCheck {
+    let policy = host.policy();
     match host.topology {
         Topology::Global => {
-            let mut t = Test::new(Topology::Global, host.priority, host.pcpus);
-            for v in vms.iter().flat_map(|vm| &vm.vcpus) {
-                t.add(&v.params());
-            }
-            let v = t.verdict();
+            let set = vms
+                .iter()
+                .flat_map(|vm| vm.vcpus.iter().map(VcpuIf::params));
+            let v = verdict(&policy, host.pcpus, set);
             HostCheck {
                 placement: None,
                 admitted: v.schedulable,
@@ -362,8 +378,8 @@ pub fn host_check(vms: &[VmInterface], host: HostSpec) -> HostCheck {
         Topology::Partition => {
             let n = host.pcpus.max(1) as usize;
             let mut loads = vec![0u64; n];
+            let mut on: Vec<Vec<Params>> = vec![vec![]; n];
             let mut doms: Vec<Vec<usize>> = vec![vec![]; n];
-            let mut tests = vec![Test::new(Topology::Partition, host.priority, 1); n];
             let allowed = CpuMask::first_n(n);
             let mut placement = vec![];
             for (d, vm) in vms.iter().enumerate() {
@@ -379,12 +395,15 @@ pub fn host_check(vms: &[VmInterface], host: HostSpec) -> HostCheck {
                     let c = place(&pl, &allowed, None, p.bandwidth_ppm()).unwrap_or(0);
                     loads[c] += p.bandwidth_ppm();
                     doms[c].push(d);
-                    tests[c].add(&p);
+                    on[c].push(p);
                     row.push(c);
                 }
                 placement.push(row);
             }
-            let verdicts: Vec<Verdict> = tests.iter().map(Test::verdict).collect();
+            let verdicts: Vec<Verdict> = on
+                .iter()
+                .map(|ps| verdict(&policy, 1, ps.iter().copied()))
+                .collect();
             HostCheck {
                 placement: Some(placement),
                 admitted: verdicts.iter().all(|v| v.schedulable),

@@ -105,6 +105,7 @@ impl HostConf {
             match self.server {
                 ServerKind::Deferrable => "deferrable",
                 ServerKind::Periodic => "periodic",
+                ServerKind::Cbs => "CBS",
             },
             if self.extratime { "+extratime" } else { "" }
         )
@@ -112,7 +113,8 @@ impl HostConf {
 }
 
 /// The four host configurations of the dissertation (Figure 3.8), then this project's
-/// additions.
+/// additions: extratime (under the default class rule: a VCPU past its budget joins the
+/// fair background class), the constant-bandwidth server, and both.
 pub fn hosts() -> Vec<HostConf> {
     let h = |topology, server, extratime| HostConf {
         topology,
@@ -125,7 +127,9 @@ pub fn hosts() -> Vec<HostConf> {
         h(Topology::Global, ServerKind::Periodic, false),
         h(Topology::Partition, ServerKind::Periodic, false),
         h(Topology::Global, ServerKind::Deferrable, true),
-        h(Topology::Partition, ServerKind::Deferrable, true),
+        h(Topology::Global, ServerKind::Cbs, false),
+        h(Topology::Partition, ServerKind::Cbs, false),
+        h(Topology::Global, ServerKind::Cbs, true),
     ]
 }
 
@@ -173,6 +177,7 @@ pub fn theory(cfg: &Config, a: &Analysed, host: HostConf) -> bool {
                 pcpus: cfg.pcpus,
                 topology: host.topology,
                 priority: PriorityScheme::Edf,
+                server: host.server,
             },
         )
         .admitted
@@ -191,6 +196,7 @@ pub fn simulate(cfg: &Config, a: &Analysed, guest: GuestSched, host: HostConf) -
             pcpus: cfg.pcpus,
             topology: host.topology,
             priority: PriorityScheme::Edf,
+            server: host.server,
         },
     )
     .placement;
@@ -200,6 +206,7 @@ pub fn simulate(cfg: &Config, a: &Analysed, guest: GuestSched, host: HostConf) -
         priority: PriorityScheme::Edf,
         server: host.server,
         admission: false,
+        ..Policy::default()
     };
     let n = cfg.pcpus as usize;
     let mut sim = Sim::new(n, nvcpus.max(1), policy);

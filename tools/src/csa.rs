@@ -13,6 +13,7 @@
 //! pcpus = 4
 //! topology = "global"      # rt-global, or "partition" (rt-partition)
 //! priority = "edf"         # host priority scheme: "edf" or "dm"
+//! server = "deferrable"    # "deferrable" (Xen's RTDS), "periodic" or "cbs"
 //!
 //! [search]                 # optional: VCPU periods tried (default: 1 ms steps from 1 ms
 //! period_min_us = 1000     # to the VM's shortest deadline)
@@ -32,7 +33,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use csa::{host_check, vm_interface, HostSpec, Options, Placement, Priority, Task, VmSpec};
-use rtsched::{PriorityScheme, Topology};
+use rtsched::{PriorityScheme, ServerKind, Topology};
 use serde::{Deserialize, Serialize};
 
 const US: i64 = 1_000;
@@ -69,6 +70,17 @@ struct HostIn {
     topology: TopologyIn,
     #[serde(default)]
     priority: HostPriority,
+    #[serde(default)]
+    server: ServerIn,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ServerIn {
+    #[default]
+    Deferrable,
+    Periodic,
+    Cbs,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -148,6 +160,7 @@ struct HostOut {
     pcpus: u32,
     topology: &'static str,
     priority: &'static str,
+    server: &'static str,
     admitted: bool,
     /// Reserved bandwidth per admission test (the pool, or each PCPU), in ppm.
     total_ppm: Vec<u64>,
@@ -230,6 +243,11 @@ fn analyse(input: &Input) -> Result<Output> {
             HostPriority::Edf => PriorityScheme::Edf,
             HostPriority::Dm => PriorityScheme::Dm,
         },
+        server: match input.host.server {
+            ServerIn::Deferrable => ServerKind::Deferrable,
+            ServerIn::Periodic => ServerKind::Periodic,
+            ServerIn::Cbs => ServerKind::Cbs,
+        },
     };
     let mut ifs = vec![];
     for (spec, opts) in specs(input)? {
@@ -278,6 +296,11 @@ fn analyse(input: &Input) -> Result<Output> {
                 PriorityScheme::Edf => "edf",
                 PriorityScheme::Dm => "dm",
             },
+            server: match host.server {
+                ServerKind::Deferrable => "deferrable",
+                ServerKind::Periodic => "periodic",
+                ServerKind::Cbs => "cbs",
+            },
             admitted: hc.admitted,
             total_ppm: hc.verdicts.iter().map(|v| v.total_ppm).collect(),
         },
@@ -322,9 +345,10 @@ fn print_text(input: &Input, out: &Output) {
         .map(|t| format!("{:.4}", *t as f64 / 1e6))
         .collect();
     println!(
-        "host: {} {} on {} PCPU(s), reserved {}: {}",
+        "host: {} {} {} server on {} PCPU(s), reserved {}: {}",
         h.topology,
         h.priority.to_uppercase(),
+        h.server,
         h.pcpus,
         totals.join(" / "),
         if h.admitted {
