@@ -464,6 +464,45 @@ mod tests {
     }
 
     #[test]
+    fn json_and_toml_descriptions_agree() {
+        let json = r#"{"host": {"pcpus": 2, "topology": "global", "server": "cbs"},
+            "search": {"period_min_us": 5000, "period_max_us": 20000, "period_step_us": 5000},
+            "vm": [{"name": "g", "scheduler": "edf", "placement": "global", "vcpus": 2,
+                    "tasks": [{"period_us": 40000, "wcet_us": 12000},
+                              {"period_us": 40000, "wcet_us": 12000},
+                              {"period_us": 60000, "wcet_us": 30000, "deadline_us": 50000}]}]}"#;
+        let a = analyse(&serde_json::from_str::<Input>(json).unwrap()).unwrap();
+        let b = run_toml(
+            r#"
+            [host]
+            pcpus = 2
+            topology = "global"
+            server = "cbs"
+            [search]
+            period_min_us = 5000
+            period_max_us = 20000
+            period_step_us = 5000
+            [[vm]]
+            name = "g"
+            scheduler = "edf"
+            placement = "global"
+            vcpus = 2
+            tasks = [ { period_us = 40000, wcet_us = 12000 }, { period_us = 40000, wcet_us = 12000 },
+                      { period_us = 60000, wcet_us = 30000, deadline_us = 50000 } ]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(a.xl, b.xl);
+        // U = 1.1: a global guest on two VCPUs of one period, budgets split evenly.
+        assert_eq!(a.vms[0].vcpus.len(), 2);
+        assert_eq!(a.vms[0].mpr.map(|m| m[2]), Some(2));
+        let (x, y) = (&a.vms[0].vcpus[0], &a.vms[0].vcpus[1]);
+        assert_eq!(x.period_us, y.period_us);
+        assert!((x.budget_us - y.budget_us).abs() <= 1);
+        assert_eq!(a.host.server, "cbs");
+    }
+
+    #[test]
     fn bad_input_is_refused_clearly() {
         let e = run_toml(
             r#"
