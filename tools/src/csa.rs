@@ -207,7 +207,7 @@ fn specs(input: &Input) -> Result<Vec<(VmSpec, Options)>> {
             period_step_us: None,
         });
         let min = s.period_min_us.unwrap_or(1_000) * US;
-        let max = s.period_max_us.map_or(dmin, |v| v * US);
+        let max = s.period_max_us.map_or(dmin.max(min), |v| v * US);
         let step = s.period_step_us.unwrap_or(1_000) * US;
         if min <= 0 || step <= 0 || max < min {
             bail!("search: need 0 < period_min_us <= period_max_us and period_step_us > 0");
