@@ -357,6 +357,68 @@ uint64_t dt_tickled(struct dt_host *h)
     return rt_priv(&h->ops)->tickled.bits;
 }
 
+/*
+ * Re-syncs of rt.c's state where a deliberate deviation of rtsched changes one field in a
+ * way the driver has checked exactly (difftest/src/deviations.rs); rt.c then goes on from
+ * the state rtsched has, so the comparison continues.
+ */
+
+/* Deviation 3: rt.c orders its replenishment queue by priority level, then deadline;
+ * rtsched by deadline alone. Re-sorts the queue by deadline (stable: equal deadlines keep
+ * their order) and programs the timer for the new head, as replq_insert would have.
+ * Returns whether the order changed. */
+bool dt_replq_sort_by_deadline(struct dt_host *h)
+{
+    struct rt_private *prv = rt_priv(&h->ops);
+    struct list_head *replq = &prv->replq;
+    LIST_HEAD(sorted);
+    bool changed = false;
+
+    enter(h, h->now, 0);
+    while ( !list_empty(replq) )
+    {
+        struct list_head *e = replq->next;
+        struct list_head *pos = sorted.prev;
+        const struct rt_unit *svc = replq_elem(e);
+
+        list_del_init(e);
+        /* After the last entry whose deadline is not later (from the tail). */
+        while ( pos != &sorted && replq_elem(pos)->cur_deadline > svc->cur_deadline )
+        {
+            pos = pos->prev;
+            changed = true;
+        }
+        list_add(e, pos);
+    }
+    while ( !list_empty(&sorted) )
+    {
+        struct list_head *e = sorted.next;
+
+        list_del_init(e);
+        list_add_tail(e, replq);
+    }
+    if ( changed )
+        set_timer(&prv->repl_timer, replq_elem(replq->next)->cur_deadline);
+    return changed;
+}
+
+/* Deviation 11: rtsched charges a budget overrun to the next period; the driver has
+ * checked that rtsched's new budget is rt.c's less the overrun and sets rt.c's to it. */
+void dt_set_cur_budget(struct dt_host *h, unsigned int u, int64_t cur_budget)
+{
+    struct rt_unit *svc = h->units[u].priv;
+
+    if ( svc )
+        svc->cur_budget = cur_budget;
+}
+
+/* The host performs every reschedule request of both schedulers: CPUs rtsched asked to
+ * reschedule (and marked tickled) are pending in rt.c too. */
+void dt_mark_tickled(struct dt_host *h, uint64_t cpus)
+{
+    rt_priv(&h->ops)->tickled.bits |= cpus;
+}
+
 /* One unit's scheduler state, as the driver compares it. */
 struct dt_unit_state {
     int64_t period, budget, cur_budget, last_start, cur_deadline;

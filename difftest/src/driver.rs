@@ -96,6 +96,9 @@ pub struct Outcome {
     /// `wake` calls on a unit still being switched out (`SCHEDULED`: the delayed-add
     /// protocol), compared.
     pub wakes_while_scheduled: u64,
+    /// Replenishments of a unit on extratime (priority level above 0) compared: where a
+    /// level left unreset would show.
+    pub level_resets: u64,
 }
 
 /// Deliberate corruption of the comparison, to show that it can fail.
@@ -126,11 +129,14 @@ enum Stop {
 
 type Step = Result<(), Stop>;
 
-/// rt.c's state before a hook, for the deviation predicates.
+/// The state before a hook, for the deviation rules: rt.c's unit states (equal to
+/// rtsched's after the previous hook) and both tickled masks.
 struct Snapshot {
     xs: Vec<XenUnitState>,
-    replq: Vec<usize>,
-    sync: bool,
+    /// rtsched's tickled mask.
+    tr: u64,
+    /// rt.c's tickled mask (a superset of `tr`: see [`Host::post`]).
+    tx: u64,
 }
 
 struct Host<'a> {
@@ -152,6 +158,13 @@ struct Host<'a> {
     tolerated: BTreeMap<Deviation, u64>,
     hooks: BTreeMap<Hook, u64>,
     wakes_while_scheduled: u64,
+    /// Deviation 11: the overrun (ns, at most one budget) of a unit without extratime that
+    /// the driver saw at `do_schedule`, to be charged at its next replenishment.
+    overrun: Vec<i64>,
+    /// Maximum lateness (ns) of a slice end's or the timer's `do_schedule`.
+    late_ns: u32,
+    /// Replenishments of a unit on extratime (level > 0) compared.
+    level_resets: u64,
     opts: Options,
 }
 
@@ -201,6 +214,9 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
         tolerated: BTreeMap::new(),
         hooks: BTreeMap::new(),
         wakes_while_scheduled: 0,
+        overrun: vec![0; n],
+        late_ns: trace.late_ns,
+        level_resets: 0,
         opts: *opts,
     };
     let end = match h.setup(trace) {
@@ -222,6 +238,7 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
         tolerated: h.tolerated,
         hooks: h.hooks,
         wakes_while_scheduled: h.wakes_while_scheduled,
+        level_resets: h.level_resets,
     }
 }
 
@@ -386,23 +403,36 @@ impl Host<'_> {
     }
 
     /// Time passes until `t`: context switches complete first, then at each timer expiry
-    /// or slice end (in time order) the slices end (reschedule requests), the timer fires,
-    /// and the requests are performed.
+    /// or slice end (in time order, each up to `late_ns` late) the slices end (reschedule
+    /// requests), the timer fires, and the requests are performed.
     fn advance(&mut self, t: i64) -> Step {
         loop {
             for c in 0..self.ncpus {
                 self.hook_saved(c)?;
             }
             self.settle()?;
-            let timer = self.r.timer().unwrap_or(i64::MAX);
-            let next = next_event(timer, &self.slice_end);
+            let timer = self
+                .r
+                .timer()
+                .map_or(i64::MAX, |e| e.saturating_add(self.lateness(e, 64, i64::MAX)));
+            let ends: Vec<Option<i64>> = (0..self.ncpus)
+                .map(|c| {
+                    self.slice_end[c].map(|e| {
+                        let half = self.curr[c].map_or(0, |u| {
+                            self.r.params(self.ids[u]).map_or(0, |p| p.budget / 2)
+                        });
+                        e.saturating_add(self.lateness(e, c as u64, half))
+                    })
+                })
+                .collect();
+            let next = next_event(timer, &ends);
             if next > t {
                 self.now = t;
                 return Ok(());
             }
             self.now = self.now.max(next);
-            for c in 0..self.ncpus {
-                if self.slice_end[c].is_some_and(|e| e <= self.now) {
+            for (c, e) in ends.iter().enumerate() {
+                if e.is_some_and(|e| e <= self.now) {
                     self.slice_end[c] = None;
                     self.pending |= 1 << c;
                 }
@@ -414,6 +444,19 @@ impl Host<'_> {
         }
     }
 
+    /// How late the host runs what is due at `due` on `cpu` (64: the timer): a hash of
+    /// both in `0..=late_ns`, at most `max`.
+    fn lateness(&self, due: i64, cpu: u64, max: i64) -> i64 {
+        if self.late_ns == 0 {
+            return 0;
+        }
+        let mut z = (due as u64) ^ cpu.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z % (u64::from(self.late_ns) + 1)) as i64).min(max)
+    }
+
     fn set_params(&mut self, u: usize, period_us: u32, budget_us: u32, extratime: bool) -> Step {
         let (mut period_us, mut budget_us, mut extratime) = (period_us, budget_us, extratime);
         let valid = budget_us >= 10 && period_us >= 10 && budget_us <= period_us;
@@ -423,6 +466,10 @@ impl Host<'_> {
             let cur = info.cur_budget;
             let cur_us = u32::try_from((cur.max(0) + 999) / 1000).unwrap_or(u32::MAX);
             budget_us = budget_us.max(cur_us);
+            // Deviation 11: a pending overrun never takes a whole new budget (lateness is at
+            // most half a budget; a budget change keeps the budget above the overrun).
+            let over_us = u32::try_from(self.overrun[u] / 1000 + 1).unwrap_or(u32::MAX);
+            budget_us = budget_us.max(over_us);
             period_us = period_us.max(budget_us);
             // Deviation 1 (37b49cb48e) avoided: extratime is not turned on for a unit whose
             // budget is used up (rt.c would queue it with a zero budget).
@@ -582,7 +629,10 @@ impl Host<'_> {
         self.hook_saved(c)?;
         let prev = self.curr[c];
         let prev_runnable = prev.is_some_and(|u| self.runnable(u));
-        let pre = self.snapshot();
+        let mut pre = self.snapshot();
+        // Both clear the CPU's tickled bit first.
+        pre.tr &= !(1 << c);
+        pre.tx &= !(1 << c);
         let d = self
             .r
             .do_schedule(c, self.now, prev_runnable, tasklet)
@@ -603,8 +653,9 @@ impl Host<'_> {
                  slice {xs} migrated {xm}",
                 d.migrated
             );
-            return Err(self.classify(&pre, Hook::DoSchedule, what));
+            return Err(self.pick_difference(rn, xn, what));
         }
+        self.record_overrun(prev, &pre);
         self.curr[c] = rn;
         self.slice_end[c] = (rs >= 0).then(|| self.now.saturating_add(rs));
         self.post(Hook::DoSchedule, None, &pre, bits(d.actions.reschedule))?;
@@ -630,13 +681,16 @@ impl Host<'_> {
     fn snapshot(&self) -> Snapshot {
         Snapshot {
             xs: self.x.states(self.ids.len()),
-            replq: self.x.replq(),
-            sync: bits(self.r.tickled()) == self.x.tickled(),
+            tr: bits(self.r.tickled()),
+            tx: self.x.tickled(),
         }
     }
 
-    /// After a hook: the reschedule requests, the timer and the states; then the union of
-    /// the requests is left pending.
+    /// After a hook: the re-syncs of deviations 3 and 11 (each checked to be exactly the
+    /// predicted difference), then the timer and every unit's state exactly, then the
+    /// reschedule requests CPU by CPU; the union of the requests is left pending, and the
+    /// CPUs rtsched marked tickled are marked in rt.c too (the host performs them there as
+    /// well), so rt.c's mask always holds rtsched's.
     fn post(&mut self, hook: Hook, unit: Option<usize>, pre: &Snapshot, r: u64) -> Step {
         self.steps += 1;
         *self.hooks.entry(hook).or_insert(0) += 1;
@@ -647,148 +701,370 @@ impl Host<'_> {
         }
         let x = self.x.take_softirqs();
         self.pending |= r | x;
+        if self.opts.verbose {
+            let st = unit.map(|u| (u, self.x.states(self.ids.len())[u]));
+            eprintln!(
+                "t={} {hook:?} {st:?}: rtsched {:?}, rt.c {:?}",
+                self.now,
+                cpus(r),
+                cpus(x)
+            );
+        }
+        self.resync_replq(hook)?;
+        self.resync_overrun(hook, pre)?;
         let rt = self.r.timer();
         let xt = self.x.timer();
         if rt != xt {
-            let what = format!("timer: rtsched {rt:?}, rt.c {xt:?}");
-            return Err(self.classify(pre, hook, what));
+            return Err(Stop::Mismatch(
+                hook,
+                format!("timer: rtsched {rt:?}, rt.c {xt:?}"),
+            ));
         }
-        if let Err(what) = self.diff_states() {
-            return Err(self.classify(pre, hook, what));
-        }
-        if r != x {
-            if let Some(d) = self.tickle_deviation(hook, unit, pre, r, x) {
-                self.tolerate(d);
-            } else {
-                let what = format!("reschedule: rtsched {:?}, rt.c {:?}", cpus(r), cpus(x));
-                return Err(self.classify(pre, hook, what));
-            }
-        }
+        self.compare_states(hook)?;
+        self.count_level_resets(pre);
+        self.compare_reschedule(hook, unit, pre, r, x)?;
+        self.x.mark_tickled(bits(self.r.tickled()));
         Ok(())
     }
 
-    fn compare_states(&mut self, hook: Hook) -> Step {
-        self.diff_states().map_err(|w| Stop::Mismatch(hook, w))
+    /// Deviation 3: rt.c's replenishment queue out of deadline order. Its timer must be
+    /// programmed for its head (what rt.c's order implies); the queue is then sorted by
+    /// deadline and the timer set for the new head (see `dt_replq_sort_by_deadline`).
+    fn resync_replq(&mut self, hook: Hook) -> Step {
+        let q = self.x.replq();
+        let xs = self.x.states(self.ids.len());
+        if q.windows(2)
+            .all(|w| xs[w[0]].cur_deadline <= xs[w[1]].cur_deadline)
+        {
+            return Ok(());
+        }
+        let head = q.first().map(|&u| xs[u].cur_deadline);
+        if self.x.timer() != head {
+            return Err(Stop::Mismatch(
+                hook,
+                format!(
+                    "rt.c's timer {:?} is not its replenishment queue head's deadline {head:?}",
+                    self.x.timer()
+                ),
+            ));
+        }
+        self.x.replq_sort_by_deadline();
+        self.tolerate(Deviation::ReplqOrder);
+        Ok(())
     }
 
-    fn diff_states(&self) -> Result<(), String> {
-        let xs = self.x.states(self.ids.len());
-        for (u, x) in xs.iter().enumerate() {
-            let r: UnitInfo = self.r.unit_info(self.ids[u]).expect("unit_info");
-            let rv = (
-                r.period,
-                r.budget,
-                r.cur_budget,
-                r.cur_deadline,
-                r.last_start,
-                r.priority_level,
-                r.flags & FLAGS,
-                r.queue,
-                r.on_replq,
-                r.cpu,
-            );
-            let xv = (
-                x.period,
-                x.budget,
-                x.cur_budget,
-                x.cur_deadline,
-                x.last_start,
-                x.priority_level,
-                x.flags & FLAGS,
-                x.queue,
-                x.on_replq,
-                x.cpu,
-            );
-            if rv != xv {
-                return Err(format!(
-                    "unit {u} (period, budget, cur_budget, deadline, last_start, level, \
-                     flags, queue, on_replq, cpu): rtsched {rv:?}, rt.c {xv:?}"
+    /// Deviation 11: in a hook that gives a unit a new period (its deadline changed), a
+    /// recorded overrun is charged by rtsched: its `cur_budget` must be rt.c's less
+    /// min(overrun, budget) when the new deadline is one period after the old one (else
+    /// equal); rt.c's is then set to it.
+    fn resync_overrun(&mut self, hook: Hook, pre: &Snapshot) -> Step {
+        for u in 0..self.ids.len() {
+            let o = self.overrun[u];
+            if o == 0 {
+                continue;
+            }
+            let x = self.x.states(self.ids.len())[u];
+            if x.cur_deadline == pre.xs[u].cur_deadline {
+                continue;
+            }
+            self.overrun[u] = 0;
+            let r = self.r.unit_info(self.ids[u]).expect("unit_info");
+            let consecutive = x.cur_deadline - pre.xs[u].cur_deadline <= x.period;
+            let charge = if consecutive { o.min(x.budget) } else { 0 };
+            if charge == 0 || r.cur_budget == x.cur_budget {
+                continue;
+            }
+            if r.cur_budget != x.cur_budget - charge || x.cur_budget != x.budget {
+                return Err(Stop::Mismatch(
+                    hook,
+                    format!(
+                        "unit {u}: new period after an overrun of {o} ns: rtsched cur_budget {}, \
+                         rt.c {} (deviation 11 predicts rt.c's - {charge})",
+                        r.cur_budget, x.cur_budget
+                    ),
                 ));
             }
+            self.x.set_cur_budget(u, r.cur_budget);
+            self.tolerate(Deviation::OverrunCharged);
         }
         Ok(())
     }
 
-    /// Which deviation explains different reschedule requests `r` (rtsched) and `x`
-    /// (rt.c) after `hook`, if any.
-    fn tickle_deviation(
-        &self,
+    fn count_level_resets(&mut self, pre: &Snapshot) {
+        let xs = self.x.states(self.ids.len());
+        for (u, x) in xs.iter().enumerate() {
+            let p = &pre.xs[u];
+            if p.priority_level > 0 && x.cur_deadline != p.cur_deadline {
+                self.level_resets += 1;
+            }
+        }
+    }
+
+    /// Every unit's state, exactly; a difference is a mismatch unless it is exactly what
+    /// deviation 1 or 6 predicts (avoided by the generator: the comparison ends there).
+    fn compare_states(&mut self, hook: Hook) -> Step {
+        let xs = self.x.states(self.ids.len());
+        let mut diffs = Vec::new();
+        for (u, x) in xs.iter().enumerate() {
+            let r: UnitInfo = self.r.unit_info(self.ids[u]).expect("unit_info");
+            let rv = state_of_rtsched(&r);
+            let xv = state_of_xen(x);
+            if rv != xv {
+                diffs.push((u, rv, xv));
+            }
+        }
+        let Some(&(u, rv, xv)) = diffs.first() else {
+            return Ok(());
+        };
+        let what = format!("unit {u}: {}", describe(&rv, &xv));
+        if diffs.len() == 1 {
+            if let Some(d) = state_deviation(&rv, &xv) {
+                return Err(Stop::Explained(d, format!("{hook:?}: {what}")));
+            }
+        }
+        Err(Stop::Mismatch(hook, what))
+    }
+
+    /// The priority (level, deadline) of unit `u` in rt.c's current state (equal to
+    /// rtsched's once the states have been compared).
+    fn prio(&self, xs: &[XenUnitState], u: usize) -> (u32, i64) {
+        (xs[u].priority_level, xs[u].cur_deadline)
+    }
+
+    /// Whether CPU `c` is idle or runs a unit of lower priority than `prio`.
+    fn below(&self, xs: &[XenUnitState], c: usize, prio: (u32, i64)) -> bool {
+        match self.curr[c] {
+            None => true,
+            Some(v) => self.prio(xs, v) > prio,
+        }
+    }
+
+    fn allowed(&self, u: usize, c: usize) -> bool {
+        bits(self.r.affinity(self.ids[u]).expect("affinity")) >> c & 1 == 1
+    }
+
+    /// Whether a queued unit allowed on CPU `c` outranks what `c` runs (or `c` is idle):
+    /// the condition of every tickle, in both schedulers.
+    fn useful(&self, xs: &[XenUnitState], c: usize) -> bool {
+        (0..xs.len()).any(|q| {
+            xs[q].queue == 1 && self.allowed(q, c) && self.below(xs, c, self.prio(xs, q))
+        })
+    }
+
+    /// Whether CPU `c`'s unit has the same priority as a queued unit allowed on `c`.
+    fn tie_on(&self, xs: &[XenUnitState], c: usize) -> bool {
+        let Some(v) = self.curr[c] else { return false };
+        (0..xs.len()).any(|q| {
+            q != v && xs[q].queue == 1 && self.allowed(q, c) && self.prio(xs, q) == self.prio(xs, v)
+        })
+    }
+
+    /// Reschedule requests, CPU by CPU: each CPU only one of the two asked needs a rule of
+    /// [`Deviation`] that justifies it.
+    fn compare_reschedule(
+        &mut self,
         hook: Hook,
         unit: Option<usize>,
         pre: &Snapshot,
         r: u64,
         x: u64,
-    ) -> Option<Deviation> {
-        if !pre.sync {
-            return Some(Deviation::TickleMaskDivergence);
+    ) -> Step {
+        let (only_r, only_x) = (r & !x, x & !r);
+        if only_r | only_x == 0 {
+            return Ok(());
         }
-        match hook {
-            // rt.c's do_schedule and dom_cntl never tickle.
-            Hook::DoSchedule if x == 0 => Some(Deviation::ExtraTickleSchedule),
-            Hook::SetParams if x == 0 => Some(Deviation::ExtraTickleParams),
-            Hook::Timer if r & !x != 0 => Some(Deviation::ExtraTickleReplenish),
-            Hook::Wake | Hook::ContextSaved => {
-                let u = unit?;
-                let depleted = self.x.states(self.ids.len())[u].queue == 2;
-                (depleted && r & !x == 0 && x.count_ones() == 1)
-                    .then_some(Deviation::DepletedNoTickle)
-            }
-            _ => None,
-        }
-    }
-
-    /// A difference after `hook`: explained if the trigger of a deviation that changes
-    /// state held before or after the hook, else a mismatch.
-    fn classify(&self, pre: &Snapshot, hook: Hook, what: String) -> Stop {
-        let post = Snapshot {
-            xs: self.x.states(self.ids.len()),
-            replq: self.x.replq(),
-            sync: true,
-        };
-        for s in [pre, &post] {
-            if let Some(d) = self.trigger(s) {
-                return Stop::Explained(d, format!("{hook:?}: {what}"));
-            }
-        }
-        Stop::Mismatch(hook, what)
-    }
-
-    /// The state-changing deviation whose trigger holds in rt.c's state `s`, if any.
-    fn trigger(&self, s: &Snapshot) -> Option<Deviation> {
-        let xs = &s.xs;
-        // 3: rt.c's replenishment queue is not in deadline order.
-        if s.replq
-            .windows(2)
-            .any(|w| xs[w[0]].cur_deadline > xs[w[1]].cur_deadline)
-        {
-            return Some(Deviation::ReplqOrder);
-        }
-        // 1: a unit with extratime and no budget (rt.c queues or runs it as it is).
-        if xs
-            .iter()
-            .enumerate()
-            .any(|(u, x)| self.inserted[u] && x.flags & EXTRATIME != 0 && x.cur_budget <= 0)
-        {
-            return Some(Deviation::ZeroBudgetExtratime);
-        }
-        // 6: a current budget above the budget.
-        if xs.iter().any(|x| x.cur_budget > x.budget) {
-            return Some(Deviation::BudgetClamp);
-        }
-        // 7: two competing units (queued or running) with the same priority.
-        let competing: Vec<&XenUnitState> = xs
-            .iter()
-            .filter(|x| x.queue == 1 || x.flags & SCHEDULED != 0)
-            .collect();
-        for (i, a) in competing.iter().enumerate() {
-            for b in &competing[i + 1..] {
-                if a.priority_level == b.priority_level && a.cur_deadline == b.cur_deadline {
-                    return Some(Deviation::PriorityTie);
+        let xs = self.x.states(self.ids.len());
+        let mut pending_in_rtc = 0;
+        for c in cpus(only_r) {
+            let untickled = pre.tr >> c & 1 == 0;
+            let d = if pre.tx >> c & 1 == 1 && untickled && self.useful(&xs, c) {
+                pending_in_rtc += 1;
+                Some(Deviation::PendingInRtC)
+            } else if hook == Hook::SetParams && unit.is_some_and(|u| self.curr[c] == Some(u)) {
+                Some(Deviation::ParamsReschedulesRunning)
+            } else if untickled && self.useful(&xs, c) {
+                match hook {
+                    Hook::DoSchedule => Some(Deviation::ExtraTickleSchedule),
+                    Hook::Timer => Some(Deviation::ExtraTickleReplenish),
+                    Hook::SetParams => Some(Deviation::ExtraTickleParams),
+                    _ => None,
                 }
+            } else {
+                None
+            };
+            match d {
+                Some(d) => self.tolerate(d),
+                None => return Err(self.unexplained_request(hook, &xs, c, r, x)),
             }
         }
-        None
+        for c in cpus(only_x) {
+            let untickled = pre.tx >> c & 1 == 0;
+            let depleted = matches!(hook, Hook::Wake | Hook::ContextSaved)
+                && only_x.count_ones() == 1
+                && unit.is_some_and(|u| {
+                    xs[u].queue == 2 && self.allowed(u, c) && self.below(&xs, c, self.prio(&xs, u))
+                });
+            let d = if untickled && depleted {
+                Some(Deviation::DepletedNoTickle)
+            } else if untickled && pending_in_rtc > 0 && self.useful(&xs, c) {
+                pending_in_rtc -= 1;
+                Some(Deviation::RtCTickledAnother)
+            } else {
+                None
+            };
+            match d {
+                Some(d) => self.tolerate(d),
+                None => return Err(self.unexplained_request(hook, &xs, c, r, x)),
+            }
+        }
+        Ok(())
     }
+
+    /// Different picks on CPU `c`: deviation 7 if the two picks have the same priority
+    /// (rt.c's state after the hook), else a mismatch.
+    fn pick_difference(&self, rn: Option<usize>, xn: Option<usize>, what: String) -> Stop {
+        if let (Some(a), Some(b)) = (rn, xn) {
+            let xs = self.x.states(self.ids.len());
+            if a != b && self.prio(&xs, a) == self.prio(&xs, b) {
+                return Stop::Explained(Deviation::PriorityTie, format!("DoSchedule: {what}"));
+            }
+        }
+        Stop::Mismatch(Hook::DoSchedule, what)
+    }
+
+    /// Deviation 11: the unit CPU `c` ran (`prev`) without extratime used more than its
+    /// budget (the state before `do_schedule`): the overrun, at most one budget, is
+    /// recorded for its next replenishment.
+    fn record_overrun(&mut self, prev: Option<usize>, pre: &Snapshot) {
+        let Some(u) = prev else { return };
+        let p = &pre.xs[u];
+        let left = p.cur_budget - (self.now - p.last_start);
+        if p.flags & EXTRATIME == 0 && left < 0 && self.now >= p.last_start {
+            self.overrun[u] = (-left).min(p.budget);
+        }
+    }
+
+    fn unexplained_request(&self, hook: Hook, xs: &[XenUnitState], c: usize, r: u64, x: u64) -> Stop {
+        let queued: Vec<String> = (0..xs.len())
+            .filter(|&q| xs[q].queue == 1)
+            .map(|q| {
+                let a = bits(self.r.affinity(self.ids[q]).expect("affinity"));
+                format!("{q}{:?}/{a:#x}", self.prio(xs, q))
+            })
+            .collect();
+        let running: Vec<String> = (0..self.ncpus)
+            .map(|c| match self.curr[c] {
+                Some(u) => format!("{u}{:?}", self.prio(xs, u)),
+                None => "-".into(),
+            })
+            .collect();
+        let what = format!(
+            "reschedule of CPU {c}: rtsched {:?}, rt.c {:?} (CPUs run {running:?}, \
+             queued {queued:?})",
+            cpus(r),
+            cpus(x)
+        );
+        if self.tie_on(xs, c) {
+            Stop::Explained(Deviation::PriorityTie, format!("{hook:?}: {what}"))
+        } else {
+            Stop::Mismatch(hook, what)
+        }
+    }
+}
+
+/// The compared fields of one unit: period, budget, cur_budget, deadline, last_start,
+/// level, flags, queue, on_replq, cpu.
+type State = (i64, i64, i64, i64, i64, u32, u32, u32, u32, u32);
+
+const FIELDS: [&str; 10] = [
+    "period",
+    "budget",
+    "cur_budget",
+    "deadline",
+    "last_start",
+    "level",
+    "flags",
+    "queue",
+    "on_replq",
+    "cpu",
+];
+
+fn state_of_rtsched(r: &UnitInfo) -> State {
+    (
+        r.period,
+        r.budget,
+        r.cur_budget,
+        r.cur_deadline,
+        r.last_start,
+        r.priority_level,
+        r.flags & FLAGS,
+        r.queue,
+        r.on_replq,
+        r.cpu,
+    )
+}
+
+fn state_of_xen(x: &XenUnitState) -> State {
+    (
+        x.period,
+        x.budget,
+        x.cur_budget,
+        x.cur_deadline,
+        x.last_start,
+        x.priority_level,
+        x.flags & FLAGS,
+        x.queue,
+        x.on_replq,
+        x.cpu,
+    )
+}
+
+fn fields(s: &State) -> [i64; 10] {
+    [
+        s.0,
+        s.1,
+        s.2,
+        s.3,
+        s.4,
+        i64::from(s.5),
+        i64::from(s.6),
+        i64::from(s.7),
+        i64::from(s.8),
+        i64::from(s.9),
+    ]
+}
+
+/// The differing fields, "name rtsched/rt.c".
+fn describe(r: &State, x: &State) -> String {
+    let (a, b) = (fields(r), fields(x));
+    FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| a[*i] != b[*i])
+        .map(|(i, n)| format!("{n} rtsched {} rt.c {}", a[i], b[i]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The deviation that predicts exactly this one-unit difference (1 or 6), if any.
+fn state_deviation(r: &State, x: &State) -> Option<Deviation> {
+    let (a, b) = (fields(r), fields(x));
+    let differ: Vec<usize> = (0..10).filter(|&i| a[i] != b[i]).collect();
+    // 1: rt.c queued a unit with extratime and no budget; rtsched refilled it a level down.
+    if differ.iter().all(|&i| i == 2 || i == 5)
+        && x.6 & EXTRATIME != 0
+        && x.7 == 1
+        && x.2 <= 0
+        && r.2 == r.1
+        && r.5 == x.5 + 1
+    {
+        return Some(Deviation::ZeroBudgetExtratime);
+    }
+    // 6: rtsched clamped the current budget to a lowered budget.
+    if differ == [2] && r.2 == r.1 && x.2 > x.1 {
+        return Some(Deviation::BudgetClamp);
+    }
+    None
 }
 
 /// Whether replaying `trace` ends in an unexplained mismatch.

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// Time passes by this many ns; on the way, the replenishment timer fires at its expiry
-    /// and every CPU whose slice ends runs `do_schedule` at that instant (as Xen's timers
-    /// make it), so no unit overruns its budget.
+    /// and every CPU whose slice ends runs `do_schedule`, each up to the trace's `late_ns`
+    /// late (timer slop, a slow context switch): a unit may overrun its budget.
     Advance(u32),
     /// `insert_unit` of a unit that is not inserted and not runnable (a new or moved
     /// domain is paused).
@@ -85,6 +85,11 @@ pub struct Trace {
     pub units: Vec<UnitSpec>,
     /// The events.
     pub events: Vec<Event>,
+    /// How late (ns) the host may run a slice end's `do_schedule` or the replenishment
+    /// timer, at most: each lateness is a hash of the CPU and the due time, in
+    /// `0..=late_ns`, and at most half the running unit's budget (0: always on time).
+    #[serde(default)]
+    pub late_ns: u32,
 }
 
 impl Trace {
@@ -214,6 +219,8 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> Trace {
         });
     }
     let delayed_saves = rng.chance(50);
+    // Late rescheduling (Xen's default timer slop is 50 µs) in two thirds of the traces.
+    let late_ns = [0, 20_000, 50_000][rng.below(3) as usize];
     let mut events = Vec::with_capacity(cfg.events);
     for u in 0..nunits {
         events.push(Event::Insert(u));
@@ -275,5 +282,6 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> Trace {
         delayed_saves,
         units,
         events,
+        late_ns,
     }
 }

@@ -76,6 +76,9 @@ extern "C" {
     fn dt_states(h: *mut DtHost, n: u32, out: *mut XenUnitState);
     fn dt_queue_order(h: *mut DtHost, which: c_int, max: u32, out: *mut u32) -> u32;
     fn dt_rdtsc() -> u64;
+    fn dt_replq_sort_by_deadline(h: *mut DtHost) -> bool;
+    fn dt_set_cur_budget(h: *mut DtHost, u: u32, cur_budget: i64);
+    fn dt_mark_tickled(h: *mut DtHost, cpus: u64);
 }
 
 /// The CPU's time-stamp counter (`rdtsc`, through the C glue), for the benchmark's
@@ -299,6 +302,26 @@ impl XenRt {
     /// The replenishment queue, head first.
     pub fn replq(&self) -> Vec<usize> {
         self.order(1)
+    }
+
+    /// Re-sync for deviation 3: sorts the replenishment queue by deadline alone (stable)
+    /// and programs the timer for its head; returns whether the order changed.
+    pub fn replq_sort_by_deadline(&mut self) -> bool {
+        // SAFETY: self.h is live; the function only relinks rt.c's own list entries.
+        unsafe { dt_replq_sort_by_deadline(self.h) }
+    }
+
+    /// Re-sync for deviation 11: sets unit `u`'s current budget.
+    pub fn set_cur_budget(&mut self, u: usize, cur_budget: i64) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit.
+        unsafe { dt_set_cur_budget(self.h, u, cur_budget) }
+    }
+
+    /// Marks `cpus` as tickled (reschedule pending) in rt.c's `prv->tickled`.
+    pub fn mark_tickled(&mut self, cpus: u64) {
+        // SAFETY: self.h is live.
+        unsafe { dt_mark_tickled(self.h, cpus) }
     }
 }
 

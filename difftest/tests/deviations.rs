@@ -115,6 +115,7 @@ fn trace(ncpus: u8, units: Vec<UnitSpec>, events: Vec<Event>) -> Trace {
         delayed_saves: false,
         units,
         events,
+        late_ns: 0,
     }
 }
 
