@@ -191,6 +191,24 @@ int dt_unit_alloc(struct dt_host *h, unsigned int u, unsigned int dom, unsigned 
     return 0;
 }
 
+/* free_udata then alloc_udata of unit u, on the first CPU of its affinity here (a domain
+ * moved to this cpupool gets fresh scheduler data and a resource of the pool, as
+ * sched_move_domain gives it). */
+void dt_unit_realloc(struct dt_host *h, unsigned int u)
+{
+    struct sched_unit *unit = &h->units[u];
+
+    cpumask_t m;
+    unsigned int c;
+
+    enter(h, h->now, 0);
+    cpumask_and(&m, h->pool.res_valid, unit->cpu_hard_affinity);
+    c = cpumask_first(&m);
+    unit->res = &h->res[c < h->ncpus ? c : 0];
+    h->ops.free_udata(&h->ops, unit->priv);
+    unit->priv = h->ops.alloc_udata(&h->ops, unit, h->sdoms[unit->domain->domain_id]);
+}
+
 void dt_set_runnable(struct dt_host *h, unsigned int u, bool runnable)
 {
     h->units[u].runnable = runnable;

@@ -22,7 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use rtsched::{CpuMask, Params, Pcpu, Scheduler, Storage, Unit, UnitId, UnitInfo};
+use rtsched::{
+    CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId, UnitInfo,
+};
 
 use crate::deviations::Deviation;
 use crate::trace::{Event, Trace};
@@ -113,9 +115,21 @@ pub enum Inject {
     SliceSkew,
 }
 
+/// Which rtsched mode is compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// rt-global: one instance of each over all CPUs.
+    #[default]
+    Global,
+    /// rt-partition: one rtsched partition instance and one rt.c instance per PCPU.
+    Partition,
+}
+
 /// Options of a replay.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
+    /// rt-global or rt-partition.
+    pub mode: Mode,
     /// Deliberate corruption (tests of the test).
     pub inject: Inject,
     /// Print every hook outcome to stderr.
@@ -145,6 +159,8 @@ struct Host<'a> {
     ids: Vec<UnitId>,
     ncpus: usize,
     all: u64,
+    /// The CPUs this instance manages (rt-partition: one).
+    online: u64,
     now: i64,
     ready: Vec<bool>,
     inserted: Vec<bool>,
@@ -176,49 +192,39 @@ fn cpus(m: u64) -> Vec<usize> {
     (0..64).filter(|c| m >> c & 1 == 1).collect()
 }
 
-/// Replays `trace` into both implementations and compares them after every hook.
+/// Caller-side storage of one rtsched instance.
+struct Store {
+    units: Vec<Unit>,
+    runq: Vec<u32>,
+    replq: Vec<u32>,
+    cpus: Vec<Pcpu>,
+}
+
+impl Store {
+    fn new(n: usize, ncpus: usize) -> Store {
+        Store {
+            units: vec![Unit::EMPTY; n.max(1)],
+            runq: vec![0; n.max(1)],
+            replq: vec![0; n.max(1)],
+            cpus: vec![Pcpu::IDLE; ncpus],
+        }
+    }
+}
+
+/// Replays `trace` into both implementations and compares them after every hook: in
+/// rt-global mode one instance of each over all CPUs; in rt-partition mode one rtsched
+/// partition instance and one rt.c instance per PCPU (what cpupools of one PCPU are).
 pub fn run(trace: &Trace, opts: &Options) -> Outcome {
-    let n = trace.units.len();
+    match opts.mode {
+        Mode::Global => run_global(trace, opts),
+        Mode::Partition => run_partition(trace, opts),
+    }
+}
+
+fn run_global(trace: &Trace, opts: &Options) -> Outcome {
     let ncpus = usize::from(trace.ncpus).clamp(1, 64);
-    let mut units = vec![Unit::EMPTY; n.max(1)];
-    let mut runq = vec![0u32; n.max(1)];
-    let mut replq = vec![0u32; n.max(1)];
-    let mut pcpus = vec![Pcpu::IDLE; ncpus];
-    let storage = Storage {
-        units: &mut units,
-        runq: &mut runq,
-        replq: &mut replq,
-        cpus: &mut pcpus,
-    };
-    let r = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
-    let mut h = Host {
-        r,
-        x: XenRt::new(ncpus, n.max(1)),
-        ids: Vec::new(),
-        ncpus,
-        all: if ncpus == 64 {
-            u64::MAX
-        } else {
-            (1 << ncpus) - 1
-        },
-        now: 0,
-        ready: vec![false; n],
-        inserted: vec![false; n],
-        migrating: vec![false; n],
-        curr: vec![None; ncpus],
-        slice_end: vec![None; ncpus],
-        saving: vec![None; ncpus],
-        pending: 0,
-        delayed_saves: trace.delayed_saves,
-        steps: 0,
-        tolerated: BTreeMap::new(),
-        hooks: BTreeMap::new(),
-        wakes_while_scheduled: 0,
-        overrun: vec![0; n],
-        late_ns: trace.late_ns,
-        level_resets: 0,
-        opts: *opts,
-    };
+    let mut store = Store::new(trace.units.len(), ncpus);
+    let mut h = Host::new(&mut store, trace, crate::rtds_policy(), u64::MAX, opts);
     let end = match h.setup(trace) {
         Err(s) => h.end(s, 0),
         Ok(()) => {
@@ -232,14 +238,274 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
             end
         }
     };
-    Outcome {
-        steps: h.steps,
-        end,
-        tolerated: h.tolerated,
-        hooks: h.hooks,
-        wakes_while_scheduled: h.wakes_while_scheduled,
-        level_resets: h.level_resets,
+    let mut o = Outcome::new(end);
+    h.add_counts(&mut o);
+    o
+}
+
+impl Outcome {
+    fn new(end: End) -> Outcome {
+        Outcome {
+            steps: 0,
+            end,
+            tolerated: BTreeMap::new(),
+            hooks: BTreeMap::new(),
+            wakes_while_scheduled: 0,
+            level_resets: 0,
+        }
     }
+}
+
+impl<'a> Host<'a> {
+    /// A host over `store` with the CPUs of `online` (of the trace's) added.
+    fn new(
+        store: &'a mut Store,
+        trace: &Trace,
+        policy: Policy,
+        online: u64,
+        opts: &Options,
+    ) -> Host<'a> {
+        let n = trace.units.len();
+        let ncpus = usize::from(trace.ncpus).clamp(1, 64);
+        let storage = Storage {
+            units: &mut store.units,
+            runq: &mut store.runq,
+            replq: &mut store.replq,
+            cpus: &mut store.cpus,
+        };
+        let all = if ncpus == 64 {
+            u64::MAX
+        } else {
+            (1 << ncpus) - 1
+        };
+        Host {
+            r: Scheduler::new(storage, policy).expect("storage"),
+            x: XenRt::new(ncpus, n.max(1)),
+            ids: Vec::new(),
+            ncpus,
+            all,
+            online: online & all,
+            now: 0,
+            ready: vec![false; n],
+            inserted: vec![false; n],
+            migrating: vec![false; n],
+            curr: vec![None; ncpus],
+            slice_end: vec![None; ncpus],
+            saving: vec![None; ncpus],
+            pending: 0,
+            delayed_saves: trace.delayed_saves,
+            steps: 0,
+            tolerated: BTreeMap::new(),
+            hooks: BTreeMap::new(),
+            wakes_while_scheduled: 0,
+            overrun: vec![0; n],
+            late_ns: trace.late_ns,
+            level_resets: 0,
+            opts: *opts,
+        }
+    }
+
+    fn add_counts(&self, o: &mut Outcome) {
+        o.steps += self.steps;
+        for (d, k) in &self.tolerated {
+            *o.tolerated.entry(*d).or_insert(0) += k;
+        }
+        for (h, k) in &self.hooks {
+            *o.hooks.entry(*h).or_insert(0) += k;
+        }
+        o.wakes_while_scheduled += self.wakes_while_scheduled;
+        o.level_resets += self.level_resets;
+    }
+}
+
+/// rt-partition: one host (an rtsched partition instance and an rt.c instance) per PCPU.
+/// Events of a unit go to the PCPU it is placed on ([`rtsched::partition::place`], the
+/// rule the shim applies, at insertion and when an affinity change leaves its PCPU, where
+/// it is removed from one instance and inserted into the other); events of a CPU to that
+/// CPU's; parameters are set in every instance (so a moved unit has them).
+fn run_partition(trace: &Trace, opts: &Options) -> Outcome {
+    let ncpus = usize::from(trace.ncpus).clamp(1, 64);
+    let n = trace.units.len();
+    let policy = Policy {
+        topology: Topology::Partition,
+        ..crate::rtds_policy()
+    };
+    let mut stores: Vec<Store> = (0..ncpus).map(|_| Store::new(n, ncpus)).collect();
+    let mut hosts: Vec<Host> = stores
+        .iter_mut()
+        .enumerate()
+        .map(|(c, s)| Host::new(s, trace, policy, 1 << c, opts))
+        .collect();
+    let mut home: Vec<Option<usize>> = vec![None; n];
+    let mut params: Vec<(u32, u32, bool)> = trace
+        .units
+        .iter()
+        .map(|u| (u.period_us, u.budget_us, u.extratime))
+        .collect();
+    let mut end = End::Completed;
+    for h in &mut hosts {
+        if let Err(s) = h.setup(trace) {
+            end = h.end(s, 0);
+            break;
+        }
+    }
+    if end == End::Completed {
+        for (i, e) in trace.events.iter().enumerate() {
+            if let Err((c, s)) = partition_event(&mut hosts, &mut home, &mut params, e) {
+                end = hosts[c].end(s, i);
+                break;
+            }
+        }
+    }
+    let mut o = Outcome::new(end);
+    for h in &hosts {
+        h.add_counts(&mut o);
+    }
+    o
+}
+
+/// The PCPU for unit `u` among `allowed`: [`rtsched::partition::place`] over the
+/// bandwidth of the units placed on each PCPU.
+fn place(
+    hosts: &[Host],
+    home: &[Option<usize>],
+    params: &[(u32, u32, bool)],
+    u: usize,
+    allowed: u64,
+) -> usize {
+    let bw = |v: usize| u64::from(params[v].1) * 1_000_000 / u64::from(params[v].0.max(1));
+    let dom = |v: usize| {
+        hosts[0]
+            .r
+            .unit_info(hosts[0].ids[v])
+            .expect("unit_info")
+            .domain
+    };
+    let loads: Vec<rtsched::partition::PcpuLoad> = (0..hosts.len())
+        .map(|c| {
+            let on = (0..home.len()).filter(|&v| v != u && home[v] == Some(c));
+            let (mut load, mut same) = (0u64, false);
+            for v in on {
+                load += bw(v);
+                same |= dom(v) == dom(u);
+            }
+            rtsched::partition::PcpuLoad {
+                bandwidth_ppm: load,
+                same_domain: same,
+            }
+        })
+        .collect();
+    let mut m = CpuMask::EMPTY;
+    m.bits[0] = allowed;
+    rtsched::partition::place(&loads, &m, None, bw(u)).unwrap_or(0)
+}
+
+type PStep = Result<(), (usize, Stop)>;
+
+/// Whether host `h` holds unit `u` only as allocated (its affinity is set without a hook).
+fn hosts_affinity_applies(h: &Host, u: usize) -> bool {
+    !h.inserted[u]
+}
+
+fn partition_event(
+    hosts: &mut [Host],
+    home: &mut [Option<usize>],
+    params: &mut [(u32, u32, bool)],
+    e: &Event,
+) -> PStep {
+    let n = home.len();
+    let ncpus = hosts.len();
+    let at = |c: usize| move |s: Stop| (c, s);
+    match *e {
+        Event::Advance(dt) => {
+            let t = hosts[0].now + i64::from(dt);
+            for (c, h) in hosts.iter_mut().enumerate() {
+                h.advance(t).map_err(at(c))?;
+            }
+        }
+        Event::Insert(u) if usize::from(u) < n && home[usize::from(u)].is_none() => {
+            let u = usize::from(u);
+            let aff = hosts[0].affinity_of(u);
+            let c = place(hosts, home, params, u, aff);
+            home[u] = Some(c);
+            hosts[c].fresh(u, params[u]).map_err(at(c))?;
+            hosts[c].event(e).map_err(at(c))?;
+        }
+        Event::Remove(u) | Event::Wake(u) | Event::Sleep(u) if usize::from(u) < n => {
+            let u = usize::from(u);
+            if let Some(c) = home[u] {
+                hosts[c].event(e).map_err(at(c))?;
+                if !hosts[c].inserted[u] {
+                    home[u] = None;
+                }
+            }
+        }
+        Event::Block(c) | Event::Schedule(c) | Event::Tasklet(c) | Event::Save(c)
+            if usize::from(c) < ncpus =>
+        {
+            let c = usize::from(c);
+            hosts[c].event(e).map_err(at(c))?;
+        }
+        Event::SetParams {
+            unit,
+            period_us,
+            budget_us,
+            extratime,
+        } if usize::from(unit) < n => {
+            let u = usize::from(unit);
+            match home[u] {
+                Some(c) => {
+                    if let Some(v) = hosts[c].set_params_event(e).map_err(at(c))? {
+                        if hosts[c].r.params(hosts[c].ids[u]).is_ok_and(|p| {
+                            p.period == i64::from(v.0) * 1000 && p.budget == i64::from(v.1) * 1000
+                        }) {
+                            params[u] = v;
+                        }
+                    }
+                }
+                // Not in any instance: the values it will join one with, if valid.
+                None => {
+                    if budget_us >= 10 && period_us >= budget_us {
+                        params[u] = (period_us, budget_us, extratime);
+                    }
+                }
+            }
+        }
+        Event::SetAffinity { unit, mask } if usize::from(unit) < n => {
+            let u = usize::from(unit);
+            let Some(c) = home[u] else {
+                for (d, h) in hosts.iter_mut().enumerate() {
+                    h.set_affinity_only(u, mask).map_err(at(d))?;
+                }
+                return Ok(());
+            };
+            let m = hosts[c].mask_of(mask);
+            if m >> c & 1 == 1 {
+                hosts[c].event(e).map_err(at(c))?;
+                for (d, h) in hosts.iter_mut().enumerate() {
+                    if d != c && hosts_affinity_applies(h, u) {
+                        h.set_affinity_only(u, mask).map_err(at(d))?;
+                    }
+                }
+                return Ok(());
+            }
+            if !hosts[c].can_leave(u) {
+                return Ok(());
+            }
+            // Leaves PCPU c: paused, removed there, inserted where placed, woken if ready.
+            let ready = hosts[c].ready[u];
+            hosts[c].leave(u).map_err(at(c))?;
+            for (d, h) in hosts.iter_mut().enumerate() {
+                h.set_affinity_only(u, mask).map_err(at(d))?;
+            }
+            let d = place(hosts, home, params, u, m);
+            home[u] = Some(d);
+            hosts[d].fresh(u, params[u]).map_err(at(d))?;
+            hosts[d].join(u, ready).map_err(at(d))?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 impl Host<'_> {
@@ -256,7 +522,7 @@ impl Host<'_> {
     }
 
     fn setup(&mut self, trace: &Trace) -> Step {
-        for c in 0..self.ncpus {
+        for c in cpus(self.online) {
             self.r.cpu_add(c).expect("cpu_add");
             self.x.cpu_add(c);
         }
@@ -411,10 +677,9 @@ impl Host<'_> {
                 self.hook_saved(c)?;
             }
             self.settle()?;
-            let timer = self
-                .r
-                .timer()
-                .map_or(i64::MAX, |e| e.saturating_add(self.lateness(e, 64, i64::MAX)));
+            let timer = self.r.timer().map_or(i64::MAX, |e| {
+                e.saturating_add(self.lateness(e, 64, i64::MAX))
+            });
             let ends: Vec<Option<i64>> = (0..self.ncpus)
                 .map(|c| {
                     self.slice_end[c].map(|e| {
@@ -458,6 +723,19 @@ impl Host<'_> {
     }
 
     fn set_params(&mut self, u: usize, period_us: u32, budget_us: u32, extratime: bool) -> Step {
+        let (p, b, x) = self.adjust_params(u, period_us, budget_us, extratime);
+        self.set_params_exact(u, p, b, x)
+    }
+
+    /// The parameters the driver sets for a `SetParams` event: valid ones are adjusted so
+    /// that deviations 1, 6 and 11's whole-budget case do not arise.
+    fn adjust_params(
+        &self,
+        u: usize,
+        period_us: u32,
+        budget_us: u32,
+        extratime: bool,
+    ) -> (u32, u32, bool) {
         let (mut period_us, mut budget_us, mut extratime) = (period_us, budget_us, extratime);
         let valid = budget_us >= 10 && period_us >= 10 && budget_us <= period_us;
         let info = self.r.unit_info(self.ids[u]).expect("unit_info");
@@ -477,6 +755,39 @@ impl Host<'_> {
                 extratime = false;
             }
         }
+        (period_us, budget_us, extratime)
+    }
+
+    /// A `SetParams` event (rt-partition: in the unit's instance); returns the values set,
+    /// or `None` if the event does not apply.
+    fn set_params_event(&mut self, e: &Event) -> Result<Option<(u32, u32, bool)>, Stop> {
+        let Event::SetParams {
+            unit,
+            period_us,
+            budget_us,
+            extratime,
+        } = *e
+        else {
+            return Ok(None);
+        };
+        let u = usize::from(unit);
+        if u >= self.ids.len() {
+            return Ok(None);
+        }
+        let v = self.adjust_params(u, period_us, budget_us, extratime);
+        self.set_params_exact(u, v.0, v.1, v.2)?;
+        self.settle()?;
+        Ok(Some(v))
+    }
+
+    /// `putvcpuinfo` with exactly these values on both, compared.
+    fn set_params_exact(
+        &mut self,
+        u: usize,
+        period_us: u32,
+        budget_us: u32,
+        extratime: bool,
+    ) -> Step {
         let pre = self.snapshot();
         let p = Params {
             period: i64::from(period_us) * 1000,
@@ -506,11 +817,82 @@ impl Host<'_> {
         self.post(Hook::SetParams, Some(u), &pre, a)
     }
 
-    fn set_affinity(&mut self, u: usize, mask: u64) -> Step {
-        let mut m = mask & self.all;
+    /// A trace's CPU mask as applied: masked with the CPUs, empty meaning all.
+    fn mask_of(&self, mask: u64) -> u64 {
+        let m = mask & self.all;
         if m == 0 {
-            m = self.all;
+            self.all
+        } else {
+            m
         }
+    }
+
+    fn affinity_of(&self, u: usize) -> u64 {
+        bits(self.r.affinity(self.ids[u]).expect("affinity"))
+    }
+
+    /// Sets the hard affinity in both, with no hook (a unit not inserted here).
+    fn set_affinity_only(&mut self, u: usize, mask: u64) -> Step {
+        if self.inserted[u] {
+            return Ok(());
+        }
+        let m = self.mask_of(mask);
+        let mut cm = CpuMask::EMPTY;
+        cm.bits[0] = m;
+        self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
+        self.x.set_affinity(u, m);
+        Ok(())
+    }
+
+    /// Whether unit `u` can be moved to another instance now: inserted here, off the CPU,
+    /// its context saved, no affinity change in progress.
+    fn can_leave(&self, u: usize) -> bool {
+        self.inserted[u] && !self.migrating[u] && !self.is_curr(u) && !self.is_saving(u)
+    }
+
+    /// rt-partition: unit `u` leaves this instance (paused if runnable, then removed).
+    fn leave(&mut self, u: usize) -> Step {
+        if self.ready[u] {
+            self.ready[u] = false;
+            self.sync_runnable(u);
+            self.hook_sleep(u)?;
+            self.settle()?;
+        }
+        self.hook_remove(u)?;
+        self.settle()
+    }
+
+    /// rt-partition: fresh scheduler data for unit `u` in this instance (it moves here),
+    /// with parameters `v` (µs), compared.
+    fn fresh(&mut self, u: usize, v: (u32, u32, bool)) -> Step {
+        let id = self.ids[u];
+        let info = self.r.unit_info(id).expect("unit_info");
+        let aff = self.r.affinity(id).expect("affinity");
+        self.r.unit_free(id).expect("unit_free");
+        let nid = self
+            .r
+            .unit_alloc(info.domain, info.vcpu, aff)
+            .expect("unit_alloc");
+        assert_eq!(nid, id, "the freed slot is reused");
+        self.x.unit_realloc(u);
+        self.overrun[u] = 0;
+        self.set_params_exact(u, v.0, v.1, v.2)
+    }
+
+    /// rt-partition: unit `u` joins this instance (inserted paused, woken if `ready`).
+    fn join(&mut self, u: usize, ready: bool) -> Step {
+        self.hook_insert(u)?;
+        self.settle()?;
+        if ready {
+            self.ready[u] = true;
+            self.sync_runnable(u);
+            self.hook_wake(u)?;
+        }
+        self.settle()
+    }
+
+    fn set_affinity(&mut self, u: usize, mask: u64) -> Step {
+        let m = self.mask_of(mask);
         let mut cm = CpuMask::EMPTY;
         cm.bits[0] = m;
         self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
@@ -846,9 +1228,8 @@ impl Host<'_> {
     /// Whether a queued unit allowed on CPU `c` outranks what `c` runs (or `c` is idle):
     /// the condition of every tickle, in both schedulers.
     fn useful(&self, xs: &[XenUnitState], c: usize) -> bool {
-        (0..xs.len()).any(|q| {
-            xs[q].queue == 1 && self.allowed(q, c) && self.below(xs, c, self.prio(xs, q))
-        })
+        (0..xs.len())
+            .any(|q| xs[q].queue == 1 && self.allowed(q, c) && self.below(xs, c, self.prio(xs, q)))
     }
 
     /// Whether CPU `c`'s unit has the same priority as a queued unit allowed on `c`.
@@ -944,7 +1325,14 @@ impl Host<'_> {
         }
     }
 
-    fn unexplained_request(&self, hook: Hook, xs: &[XenUnitState], c: usize, r: u64, x: u64) -> Stop {
+    fn unexplained_request(
+        &self,
+        hook: Hook,
+        xs: &[XenUnitState],
+        c: usize,
+        r: u64,
+        x: u64,
+    ) -> Stop {
         let queued: Vec<String> = (0..xs.len())
             .filter(|&q| xs[q].queue == 1)
             .map(|q| {

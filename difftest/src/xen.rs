@@ -44,6 +44,7 @@ extern "C" {
     fn dt_cpu_add(h: *mut DtHost, cpu: u32) -> c_int;
     fn dt_unit_alloc(h: *mut DtHost, u: u32, dom: u32, vcpu: u32, affinity: u64) -> c_int;
     fn dt_set_runnable(h: *mut DtHost, u: u32, runnable: bool);
+    fn dt_unit_realloc(h: *mut DtHost, u: u32);
     fn dt_insert(h: *mut DtHost, u: u32, now: i64, is_running: bool) -> u32;
     fn dt_remove(h: *mut DtHost, u: u32, now: i64);
     fn dt_wake(h: *mut DtHost, u: u32, now: i64);
@@ -148,6 +149,15 @@ impl XenRt {
         let rc = unsafe { dt_unit_alloc(self.h, u as u32, dom, vcpu, affinity) };
         assert_eq!(rc, 0, "dt_unit_alloc");
         self.allocated[u] = true;
+    }
+
+    /// `free_udata` and `alloc_udata` of a unit that is not inserted: fresh scheduler data
+    /// with Xen's defaults, as a domain moved to another cpupool gets.
+    pub fn unit_realloc(&mut self, u: usize) {
+        let u = self.unit(u);
+        // SAFETY: self.h is live; u is an allocated unit (the caller keeps it off every
+        // queue: not inserted).
+        unsafe { dt_unit_realloc(self.h, u) }
     }
 
     /// Sets the host's runnable view of a unit (what `unit_runnable()` returns).

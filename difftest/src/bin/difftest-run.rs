@@ -1,14 +1,19 @@
 //! Replays random traces (or one JSON trace) and prints the outcome.
 //!
 //! `difftest-run [FIRST_SEED] [COUNT] [EVENTS] [MAX_CPUS] [MAX_UNITS]`, or
-//! `difftest-run --json FILE`.
-use difftest::driver::{run, End, Options};
+//! `difftest-run --json FILE`. `DIFFTEST_MODE=partition` compares rt-partition;
+//! `DIFFTEST_VERBOSE=1` prints every hook.
+use difftest::driver::{run, End, Mode, Options};
 use difftest::trace::{generate, GenConfig, Trace};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = Options {
         verbose: std::env::var_os("DIFFTEST_VERBOSE").is_some(),
+        mode: match std::env::var("DIFFTEST_MODE").as_deref() {
+            Ok("partition") => Mode::Partition,
+            _ => Mode::Global,
+        },
         ..Options::default()
     };
     if args.first().map(String::as_str) == Some("--json") {
