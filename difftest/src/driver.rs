@@ -27,6 +27,7 @@ use rtsched::{
 };
 
 use crate::deviations::Deviation;
+use crate::reference::{self, Rules, View};
 use crate::trace::{Event, Trace};
 use crate::xen::{XenRt, XenUnitState};
 
@@ -125,11 +126,23 @@ pub enum Mode {
     Partition,
 }
 
+/// What rtsched is compared with.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Peer {
+    /// Xen 4.17's rt.c (rtsched in plain RTDS order: EDF, deferrable server).
+    #[default]
+    Xen,
+    /// The reference model's rules (`crate::reference`), for the policies rt.c lacks.
+    Reference(Rules),
+}
+
 /// Options of a replay.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// rt-global or rt-partition.
     pub mode: Mode,
+    /// rt.c or the reference model.
+    pub peer: Peer,
     /// Deliberate corruption (tests of the test).
     pub inject: Inject,
     /// Print every hook outcome to stderr.
@@ -151,6 +164,10 @@ struct Snapshot {
     tr: u64,
     /// rt.c's tickled mask (a superset of `tr`: see [`Host::post`]).
     tx: u64,
+    /// rtsched's unit states (reference model only).
+    views: Vec<View>,
+    /// The unit each CPU idles on (periodic server; reference model only).
+    idled: Vec<Option<usize>>,
 }
 
 struct Host<'a> {
@@ -181,6 +198,9 @@ struct Host<'a> {
     late_ns: u32,
     /// Replenishments of a unit on extratime (level > 0) compared.
     level_resets: u64,
+    /// Reference model: the last `do_schedule` (CPU, unit it ran, runnable, tasklet,
+    /// rtsched's pick and slice), checked by the rules after the hook.
+    picked: Option<(usize, Option<usize>, bool, bool, Option<usize>, i64)>,
     opts: Options,
 }
 
@@ -190,6 +210,21 @@ fn bits(m: CpuMask) -> u64 {
 
 fn cpus(m: u64) -> Vec<usize> {
     (0..64).filter(|c| m >> c & 1 == 1).collect()
+}
+
+impl Options {
+    /// rtsched's policy: plain RTDS (EDF, deferrable server) against rt.c, the rules'
+    /// scheme and server against the reference model.
+    pub fn policy(&self) -> Policy {
+        match self.peer {
+            Peer::Xen => crate::rtds_policy(),
+            Peer::Reference(r) => Policy {
+                priority: r.scheme,
+                server: r.server,
+                ..crate::rtds_policy()
+            },
+        }
+    }
 }
 
 /// Caller-side storage of one rtsched instance.
@@ -224,7 +259,7 @@ pub fn run(trace: &Trace, opts: &Options) -> Outcome {
 fn run_global(trace: &Trace, opts: &Options) -> Outcome {
     let ncpus = usize::from(trace.ncpus).clamp(1, 64);
     let mut store = Store::new(trace.units.len(), ncpus);
-    let mut h = Host::new(&mut store, trace, crate::rtds_policy(), u64::MAX, opts);
+    let mut h = Host::new(&mut store, trace, opts.policy(), u64::MAX, opts);
     let end = match h.setup(trace) {
         Err(s) => h.end(s, 0),
         Ok(()) => {
@@ -301,6 +336,7 @@ impl<'a> Host<'a> {
             overrun: vec![0; n],
             late_ns: trace.late_ns,
             level_resets: 0,
+            picked: None,
             opts: *opts,
         }
     }
@@ -328,7 +364,7 @@ fn run_partition(trace: &Trace, opts: &Options) -> Outcome {
     let n = trace.units.len();
     let policy = Policy {
         topology: Topology::Partition,
-        ..crate::rtds_policy()
+        ..opts.policy()
     };
     let mut stores: Vec<Store> = (0..ncpus).map(|_| Store::new(n, ncpus)).collect();
     let mut hosts: Vec<Host> = stores
@@ -524,7 +560,9 @@ impl Host<'_> {
     fn setup(&mut self, trace: &Trace) -> Step {
         for c in cpus(self.online) {
             self.r.cpu_add(c).expect("cpu_add");
-            self.x.cpu_add(c);
+            if self.xen() {
+                self.x.cpu_add(c);
+            }
         }
         for (i, u) in trace.units.iter().enumerate() {
             let mut aff = u.affinity & self.all;
@@ -535,7 +573,9 @@ impl Host<'_> {
             m.bits[0] = aff;
             let id = self.r.unit_alloc(u.dom, u.vcpu, m).expect("unit_alloc");
             self.ids.push(id);
-            self.x.unit_alloc(i, u.dom, u.vcpu, aff);
+            if self.xen() {
+                self.x.unit_alloc(i, u.dom, u.vcpu, aff);
+            }
             let skew = u32::from(self.opts.inject == Inject::BudgetSkew);
             let p = Params {
                 period: i64::from(u.period_us) * 1000,
@@ -543,6 +583,9 @@ impl Host<'_> {
                 extratime: u.extratime,
             };
             let rr = self.r.set_params(id, p).is_ok();
+            if !self.xen() {
+                continue;
+            }
             let rc = self.x.put_vcpu(i, u.period_us, u.budget_us, u.extratime);
             if rr != (rc == 0) {
                 return Err(Stop::Mismatch(
@@ -550,6 +593,9 @@ impl Host<'_> {
                     format!("unit {i}: initial parameters: rtsched ok={rr}, rt.c rc={rc}"),
                 ));
             }
+        }
+        if !self.xen() {
+            return Ok(());
         }
         self.compare_states(Hook::SetParams)
     }
@@ -560,7 +606,9 @@ impl Host<'_> {
 
     fn sync_runnable(&mut self, u: usize) {
         let r = self.runnable(u);
-        self.x.set_runnable(u, r);
+        if self.xen() {
+            self.x.set_runnable(u, r);
+        }
     }
 
     fn is_curr(&self, u: usize) -> bool {
@@ -652,11 +700,12 @@ impl Host<'_> {
         self.settle()
     }
 
-    /// Performs the pending reschedule requests, lowest CPU first, until none is left.
+    /// Performs the pending reschedule requests, lowest CPU first, until none is left
+    /// (then, reference model, checks rule 8).
     fn settle(&mut self) -> Step {
         for _ in 0..100_000 {
             if self.pending == 0 {
-                return Ok(());
+                return self.check_work_conserving();
             }
             let c = self.pending.trailing_zeros() as usize;
             self.pending &= !(1 << c);
@@ -795,6 +844,10 @@ impl Host<'_> {
             extratime,
         };
         let rr = self.r.set_params(self.ids[u], p);
+        if !self.xen() {
+            let a = rr.map(|a| bits(a.reschedule)).unwrap_or(0);
+            return self.post(Hook::SetParams, Some(u), &pre, a);
+        }
         let rc = self.x.put_vcpu(u, period_us, budget_us, extratime);
         self.steps += 1;
         if rr.is_ok() != (rc == 0) {
@@ -840,7 +893,9 @@ impl Host<'_> {
         let mut cm = CpuMask::EMPTY;
         cm.bits[0] = m;
         self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
-        self.x.set_affinity(u, m);
+        if self.xen() {
+            self.x.set_affinity(u, m);
+        }
         Ok(())
     }
 
@@ -874,7 +929,9 @@ impl Host<'_> {
             .unit_alloc(info.domain, info.vcpu, aff)
             .expect("unit_alloc");
         assert_eq!(nid, id, "the freed slot is reused");
-        self.x.unit_realloc(u);
+        if self.xen() {
+            self.x.unit_realloc(u);
+        }
         self.overrun[u] = 0;
         self.set_params_exact(u, v.0, v.1, v.2)
     }
@@ -896,7 +953,9 @@ impl Host<'_> {
         let mut cm = CpuMask::EMPTY;
         cm.bits[0] = m;
         self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
-        self.x.set_affinity(u, m);
+        if self.xen() {
+            self.x.set_affinity(u, m);
+        }
         self.migrating[u] = true;
         self.sync_runnable(u);
         self.hook_sleep(u)?;
@@ -910,7 +969,7 @@ impl Host<'_> {
     fn finish_migration(&mut self, u: usize) -> Step {
         let id = self.ids[u];
         let rp = self.r.pick_cpu(id).expect("pick_cpu");
-        let xp = self.x.pick_cpu(u);
+        let xp = if self.xen() { self.x.pick_cpu(u) } else { rp };
         self.steps += 1;
         *self.hooks.entry(Hook::Pick).or_insert(0) += 1;
         if rp != xp {
@@ -928,7 +987,9 @@ impl Host<'_> {
         }
         // One choice for both, as Xen's core applies one pick_resource result.
         self.r.migrate(id, xp).expect("migrate");
-        self.x.migrate(u, xp);
+        if self.xen() {
+            self.x.migrate(u, xp);
+        }
         self.migrating[u] = false;
         self.sync_runnable(u);
         if self.ready[u] {
@@ -947,7 +1008,11 @@ impl Host<'_> {
             .r
             .insert(self.ids[u], self.now, false, false)
             .expect("insert");
-        let xc = self.x.insert(u, self.now, false);
+        let xc = if self.xen() {
+            self.x.insert(u, self.now, false)
+        } else {
+            rc
+        };
         self.inserted[u] = true;
         if rc != xc {
             return Err(Stop::Mismatch(
@@ -961,7 +1026,9 @@ impl Host<'_> {
     fn hook_remove(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
         let a = self.r.remove(self.ids[u]).expect("remove");
-        self.x.remove(u, self.now);
+        if self.xen() {
+            self.x.remove(u, self.now);
+        }
         self.inserted[u] = false;
         self.post(Hook::Remove, Some(u), &pre, bits(a.reschedule))
     }
@@ -969,21 +1036,27 @@ impl Host<'_> {
     fn hook_wake(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
         let a = self.r.wake(self.ids[u], self.now).expect("wake");
-        self.x.wake(u, self.now);
+        if self.xen() {
+            self.x.wake(u, self.now);
+        }
         self.post(Hook::Wake, Some(u), &pre, bits(a.reschedule))
     }
 
     fn hook_sleep(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
         let a = self.r.sleep(self.ids[u]).expect("sleep");
-        self.x.sleep(u, self.now);
+        if self.xen() {
+            self.x.sleep(u, self.now);
+        }
         self.post(Hook::Sleep, Some(u), &pre, bits(a.reschedule))
     }
 
     fn hook_timer(&mut self) -> Step {
         let pre = self.snapshot();
         let a = self.r.timer_fire(self.now).expect("timer_fire");
-        self.x.timer_fire(self.now);
+        if self.xen() {
+            self.x.timer_fire(self.now);
+        }
         self.post(Hook::Timer, None, &pre, bits(a.reschedule))
     }
 
@@ -999,7 +1072,9 @@ impl Host<'_> {
             .r
             .context_saved(self.ids[u], runnable)
             .expect("context_saved");
-        self.x.context_saved(u, self.now);
+        if self.xen() {
+            self.x.context_saved(u, self.now);
+        }
         self.post(Hook::ContextSaved, Some(u), &pre, bits(a.reschedule))?;
         if self.migrating[u] {
             self.finish_migration(u)?;
@@ -1019,9 +1094,14 @@ impl Host<'_> {
             .r
             .do_schedule(c, self.now, prev_runnable, tasklet)
             .expect("do_schedule");
-        let (xn, xs, xm) = self.x.do_schedule(c, self.now, tasklet);
         let rn = d.next.map(|id| self.index(id).expect("known unit"));
         let rs = d.slice + i64::from(self.opts.inject == Inject::SliceSkew && rn.is_some());
+        let (xn, xs, xm) = if self.xen() {
+            self.x.do_schedule(c, self.now, tasklet)
+        } else {
+            self.picked = Some((c, prev, prev_runnable, tasklet, rn, rs));
+            (rn, rs, d.migrated)
+        };
         if self.opts.verbose {
             eprintln!(
                 "t={} cpu{c} {prev:?} -> rtsched {rn:?}/{rs}/{} rt.c {xn:?}/{xs}/{xm}",
@@ -1037,7 +1117,9 @@ impl Host<'_> {
             );
             return Err(self.pick_difference(rn, xn, what));
         }
-        self.record_overrun(prev, &pre);
+        if self.xen() {
+            self.record_overrun(prev, &pre);
+        }
         self.curr[c] = rn;
         self.slice_end[c] = (rs >= 0).then(|| self.now.saturating_add(rs));
         self.post(Hook::DoSchedule, None, &pre, bits(d.actions.reschedule))?;
@@ -1061,11 +1143,220 @@ impl Host<'_> {
     }
 
     fn snapshot(&self) -> Snapshot {
+        if !self.xen() {
+            return Snapshot {
+                xs: Vec::new(),
+                tr: bits(self.r.tickled()),
+                tx: 0,
+                views: self.views(),
+                idled: self.idled(),
+            };
+        }
         Snapshot {
             xs: self.x.states(self.ids.len()),
             tr: bits(self.r.tickled()),
             tx: self.x.tickled(),
+            views: Vec::new(),
+            idled: Vec::new(),
         }
+    }
+
+    /// The unit each CPU idles on (periodic server).
+    fn idled(&self) -> Vec<Option<usize>> {
+        (0..self.ncpus)
+            .map(|c| self.r.phantom(c).and_then(|id| self.index(id)))
+            .collect()
+    }
+
+    /// Rule 8 of the reference model once the requests are performed.
+    fn check_work_conserving(&self) -> Step {
+        let Peer::Reference(rules) = self.opts.peer else {
+            return Ok(());
+        };
+        let views = self.views();
+        let idled = self.idled();
+        let shown: Vec<Option<usize>> =
+            (0..self.ncpus).map(|c| self.curr[c].or(idled[c])).collect();
+        match reference::work_conserving(&rules, &views, &shown, self.online & self.all) {
+            None => Ok(()),
+            Some((c, q)) => Err(Stop::Mismatch(
+                Hook::DoSchedule,
+                format!(
+                    "rule 8: CPU {c} runs {:?} while unit {q} {:?} waits",
+                    shown[c].map(|v| views[v]),
+                    views[q]
+                ),
+            )),
+        }
+    }
+
+    /// The reference model's rules 2 to 7 for one hook (see `crate::reference`).
+    fn check_rules(
+        &mut self,
+        rules: &Rules,
+        hook: Hook,
+        unit: Option<usize>,
+        pre: &Snapshot,
+    ) -> Result<(), String> {
+        let post = self.views();
+        let now = self.now;
+        let n = post.len();
+        // 7: parameters.
+        for u in 0..n {
+            let (a, b) = (&pre.views[u], &post[u]);
+            let params = |v: &View| (v.period, v.budget, v.extratime);
+            if params(a) != params(b) && !(hook == Hook::SetParams && unit == Some(u)) {
+                return Err(format!("rule 7: unit {u}: parameters changed by {hook:?}"));
+            }
+        }
+        // 6: queues.
+        for (u, v) in post.iter().enumerate() {
+            if !rules.queue_ok(v) {
+                return Err(format!("rule 6: unit {u} {v:?}"));
+            }
+        }
+        // 3: timer.
+        let want = post.iter().filter(|v| v.on_replq).map(|v| v.deadline).min();
+        if self.r.timer() != want {
+            return Err(format!(
+                "rule 3: timer {:?}, earliest deadline {want:?}",
+                self.r.timer()
+            ));
+        }
+        // The state each unit may have after this hook, by rules 4 and 5 (do_schedule) or 2.
+        let mut expect: Vec<Vec<(i64, u32)>> = pre
+            .views
+            .iter()
+            .map(|v| vec![(v.cur_budget, v.level)])
+            .collect();
+        if hook == Hook::DoSchedule {
+            let (c, ran, ran_runnable, tasklet, rn, rs) =
+                self.picked.take().ok_or("do_schedule not recorded")?;
+            let idled_on = pre.idled.get(c).copied().flatten();
+            let mut after = pre.views.clone();
+            for (b, idle) in [(ran, false), (idled_on, true)] {
+                let Some(b) = b else { continue };
+                let (cb, lvl, over) = reference::burned(&pre.views[b], now, idle);
+                after[b].cur_budget = cb;
+                after[b].level = lvl;
+                if let Some(o) = over {
+                    self.overrun[b] = o;
+                }
+                expect[b] = vec![(cb, lvl)];
+            }
+            let choices = if tasklet {
+                Vec::new()
+            } else {
+                rules.pick(&after, c, ran, ran_runnable, idled_on)
+            };
+            let now_idled = self.r.phantom(c).and_then(|id| self.index(id));
+            let got = rn.or(now_idled);
+            let ok = match got {
+                None => choices.is_empty() && rs == -1,
+                Some(q) => {
+                    choices.contains(&q)
+                        && after[q].runnable == rn.is_some()
+                        && rs == after[q].cur_budget
+                        && post[q].last_start == now
+                }
+            };
+            if !ok {
+                return Err(format!(
+                    "rule 5: CPU {c} picks {rn:?} (idles on {now_idled:?}) slice {rs},                      the rules allow {choices:?} ({:?})",
+                    choices.iter().map(|&q| after[q]).collect::<Vec<_>>()
+                ));
+            }
+        }
+        // 2: replenishment.
+        let running = |u: usize| self.curr.contains(&Some(u));
+        for u in 0..n {
+            let (p, q) = (&pre.views[u], &post[u]);
+            let due = now >= p.deadline;
+            let must = match hook {
+                Hook::Timer => p.on_replq && due,
+                Hook::Wake | Hook::Insert if unit == Some(u) => {
+                    due && !running(u)
+                        && !pre.idled.contains(&Some(u))
+                        && (hook == Hook::Insert || p.queue == 0)
+                }
+                _ => false,
+            };
+            if must {
+                let (d, b, l) = reference::replenished(p, now, self.overrun[u]);
+                self.overrun[u] = 0;
+                if (q.deadline, q.cur_budget, q.level) != (d, b, l) {
+                    return Err(format!(
+                        "rule 2: unit {u} after {hook:?}: deadline, budget, level {:?},                          the rules {:?}",
+                        (q.deadline, q.cur_budget, q.level),
+                        (d, b, l)
+                    ));
+                }
+                expect[u] = vec![(b, l)];
+            } else if q.deadline != p.deadline {
+                return Err(format!(
+                    "rule 2: unit {u}: deadline {} -> {} by {hook:?}",
+                    p.deadline, q.deadline
+                ));
+            }
+        }
+        // 4 (wake of the unit a CPU idles on: charged, idled-on) and the two other ways a
+        // budget changes: extratime refill on queueing (rule 4's refill, one level down),
+        // clamp to a lowered budget (putvcpuinfo).
+        for u in 0..n {
+            let (p, q) = (&pre.views[u], &post[u]);
+            if hook == Hook::Wake && unit == Some(u) && pre.idled.contains(&Some(u)) {
+                let (cb, lvl, over) = reference::burned(p, now, true);
+                if let Some(o) = over {
+                    self.overrun[u] = o;
+                }
+                expect[u] = vec![(cb, lvl)];
+            }
+            let base = expect[u].clone();
+            for (cb, lvl) in base {
+                if cb <= 0 && q.extratime && q.runnable {
+                    expect[u].push((q.budget, lvl + 1));
+                }
+                if hook == Hook::SetParams && unit == Some(u) {
+                    expect[u].push((cb.min(q.budget), lvl));
+                }
+            }
+            if !expect[u].contains(&(q.cur_budget, q.level)) {
+                return Err(format!(
+                    "rule 4: unit {u} after {hook:?}: budget, level {:?}, the rules allow {:?}                      (before: {p:?})",
+                    (q.cur_budget, q.level),
+                    expect[u]
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn xen(&self) -> bool {
+        matches!(self.opts.peer, Peer::Xen)
+    }
+
+    /// rtsched's unit states as the reference rules read them.
+    fn views(&self) -> Vec<View> {
+        (0..self.ids.len())
+            .map(|u| {
+                let i = self.r.unit_info(self.ids[u]).expect("unit_info");
+                View {
+                    period: i.period,
+                    budget: i.budget,
+                    cur_budget: i.cur_budget,
+                    deadline: i.cur_deadline,
+                    last_start: i.last_start,
+                    level: i.priority_level,
+                    extratime: i.flags & EXTRATIME != 0,
+                    scheduled: i.flags & SCHEDULED != 0,
+                    queue: i.queue,
+                    on_replq: i.on_replq != 0,
+                    runnable: i.runnable != 0,
+                    inserted: i.inserted != 0,
+                    affinity: self.affinity_of(u),
+                }
+            })
+            .collect()
     }
 
     /// After a hook: the re-syncs of deviations 3 and 11 (each checked to be exactly the
@@ -1077,9 +1368,32 @@ impl Host<'_> {
         self.steps += 1;
         *self.hooks.entry(hook).or_insert(0) += 1;
         if let (Hook::Wake, Some(u)) = (hook, unit) {
-            if pre.xs[u].flags & SCHEDULED != 0 {
+            let scheduled = match self.opts.peer {
+                Peer::Xen => pre.xs[u].flags & SCHEDULED != 0,
+                Peer::Reference(_) => pre.views[u].scheduled,
+            };
+            if scheduled {
                 self.wakes_while_scheduled += 1;
             }
+        }
+        if let Peer::Reference(rules) = self.opts.peer {
+            self.pending |= r;
+            if self.opts.verbose {
+                eprintln!(
+                    "t={} {hook:?} {unit:?}: rtsched {:?}, runs {:?} idles on {:?} {:?}",
+                    self.now,
+                    cpus(r),
+                    self.curr,
+                    self.idled(),
+                    std::env::var("DIFFTEST_UNIT")
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .map(|v| self.views()[v])
+                );
+            }
+            return self
+                .check_rules(&rules, hook, unit, pre)
+                .map_err(|w| Stop::Mismatch(hook, w));
         }
         let x = self.x.take_softirqs();
         self.pending |= r | x;

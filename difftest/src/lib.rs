@@ -5,12 +5,15 @@
 //! - [`trace`]: the event trace format and a seeded random generator of traces;
 //! - [`driver`]: a host that replays one trace into both implementations, with the
 //!   bookkeeping Xen's core does between hooks, and compares every decision;
-//! - [`deviations`]: the deliberate differences of rtsched the comparison knows about.
+//! - [`deviations`]: the deliberate differences of rtsched the comparison knows about;
+//! - [`reference`]: the rules of the policies rt.c lacks (DM, periodic server), checked
+//!   hook by hook.
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod deviations;
 pub mod driver;
+pub mod reference;
 pub mod trace;
 pub mod xen;
 

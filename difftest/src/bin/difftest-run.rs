@@ -2,9 +2,12 @@
 //!
 //! `difftest-run [FIRST_SEED] [COUNT] [EVENTS] [MAX_CPUS] [MAX_UNITS]`, or
 //! `difftest-run --json FILE`. `DIFFTEST_MODE=partition` compares rt-partition;
-//! `DIFFTEST_VERBOSE=1` prints every hook.
-use difftest::driver::{run, End, Mode, Options};
+//! `DIFFTEST_PEER=dm|periodic|dm-periodic` checks rtsched in that policy against the
+//! reference model's rules instead of rt.c; `DIFFTEST_VERBOSE=1` prints every hook.
+use difftest::driver::{run, End, Mode, Options, Peer};
+use difftest::reference::Rules;
 use difftest::trace::{generate, GenConfig, Trace};
+use rtsched::{PriorityScheme, ServerKind};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -13,6 +16,23 @@ fn main() {
         mode: match std::env::var("DIFFTEST_MODE").as_deref() {
             Ok("partition") => Mode::Partition,
             _ => Mode::Global,
+        },
+        peer: match std::env::var("DIFFTEST_PEER").as_deref() {
+            Ok(p) if p.starts_with("dm") || p.starts_with("periodic") || p == "edf" => {
+                Peer::Reference(Rules {
+                    scheme: if p.starts_with("dm") {
+                        PriorityScheme::Dm
+                    } else {
+                        PriorityScheme::Edf
+                    },
+                    server: if p.ends_with("periodic") {
+                        ServerKind::Periodic
+                    } else {
+                        ServerKind::Deferrable
+                    },
+                })
+            }
+            _ => Peer::Xen,
         },
         ..Options::default()
     };

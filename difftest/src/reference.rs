@@ -1,0 +1,201 @@
+//! The reference model for what rt.c has no counterpart for: deadline-monotonic priority
+//! and the periodic server (rtsched's policy dimensions beyond Xen's RTDS). Every rule is
+//! stated here, once, as an executable check of one hook's transition: the state before
+//! the hook (`pre`), the hook, and rtsched's state after it (`post`). The driver
+//! (`crate::driver`, [`crate::driver::Peer::Reference`]) replays the same random traces
+//! into rtsched alone and checks these rules after every hook, and rule [`work_conserving`]
+//! after the reschedule requests of every event are performed.
+//!
+//! The rules (`P` before, `Q` after the hook; `key` the priority order):
+//!
+//! 1. **Priority** ([`key`]): lower priority level first (a unit on extratime comes after
+//!    every unit on its reserved budget); then EDF: earlier deadline; DM: shorter period,
+//!    then earlier deadline; then a unit without extratime first.
+//! 2. **Replenishment** ([`replenished`]): a unit whose deadline `d` has passed (`now >= d`)
+//!    gets the first deadline `d + k * period > now`, level 0, and a full budget less the
+//!    overrun recorded at its last burn (at most a budget) when `k == 1`. The timer
+//!    replenishes every unit on the replenishment queue with a passed deadline; `insert`
+//!    and `wake` (of a unit not running, not idled on, not queued) replenish that unit; no
+//!    other hook, and no other unit, changes a deadline.
+//! 3. **Timer**: programmed for the earliest deadline on the replenishment queue, or off.
+//! 4. **Burn** ([`burned`]): at `do_schedule` the unit the CPU ran (or idled on, periodic
+//!    server) is charged `now - last_start`; an exhausted unit with extratime (and not idled
+//!    on) goes one level down with a full budget; otherwise its budget is 0 and the overrun
+//!    (at most a budget) is recorded.
+//! 5. **Pick** ([`pick`]): the best (rule 1) unit of the run queue allowed on the CPU that
+//!    is runnable, or, periodic server, is a blocked server at level 0, together with the
+//!    CPU's idled-on server (charged, back in the queue); the unit that ran keeps the CPU if
+//!    it is runnable, has budget left and is strictly better. A blocked server chosen makes
+//!    the CPU idle on its budget (no unit, slice = its budget); otherwise the slice is the
+//!    chosen unit's budget. Tasklet work: idle, no slice.
+//! 6. **Queues**: a unit on the run queue has budget left and is not being run or switched
+//!    out; a unit on the depleted queue has none.
+//! 7. **Parameters** change only through `putvcpuinfo` of that unit.
+//! 8. **Work conservation** ([`work_conserving`]): once the reschedule requests are
+//!    performed, no CPU is idle or runs (idles on) a unit of lower priority while a
+//!    runnable unit of the run queue allowed on it has higher priority. (Not claimed for a
+//!    blocked periodic server: one put back on the run queue by `do_schedule` or moved by
+//!    an affinity change is not tickled, so another CPU may idle, or idle on a server of
+//!    lower priority, until its next scheduling event; rule 5 still holds at every pick.)
+
+use rtsched::{PriorityScheme, ServerKind};
+
+/// What the rules read of one unit (rtsched's state, see `rtsched::UnitInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    /// Period, ns.
+    pub period: i64,
+    /// Budget, ns.
+    pub budget: i64,
+    /// Budget left, ns.
+    pub cur_budget: i64,
+    /// Deadline, ns.
+    pub deadline: i64,
+    /// When it last started running (or being idled on), ns.
+    pub last_start: i64,
+    /// Priority level (0: reserved budget).
+    pub level: u32,
+    /// Extratime flag.
+    pub extratime: bool,
+    /// Being run or switched out (`SCHEDULED`).
+    pub scheduled: bool,
+    /// 0: no queue, 1: run queue, 2: depleted queue.
+    pub queue: u32,
+    /// On the replenishment queue.
+    pub on_replq: bool,
+    /// Runnable (the host's view, as rtsched was told).
+    pub runnable: bool,
+    /// Inserted.
+    pub inserted: bool,
+    /// Hard affinity (CPU bits).
+    pub affinity: u64,
+}
+
+/// The policy dimensions the rules depend on.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// EDF or DM.
+    pub scheme: PriorityScheme,
+    /// Deferrable or periodic server.
+    pub server: ServerKind,
+}
+
+/// Rule 1: the priority order (smaller is higher priority).
+pub fn key(u: &View, scheme: PriorityScheme) -> (u32, i64, i64, bool) {
+    match scheme {
+        PriorityScheme::Edf => (u.level, u.deadline, 0, u.extratime),
+        PriorityScheme::Dm => (u.level, u.period, u.deadline, u.extratime),
+    }
+}
+
+/// Rule 2: (deadline, budget left, level) after a replenishment at `now` of a unit whose
+/// recorded overrun is `overrun`.
+pub fn replenished(u: &View, now: i64, overrun: i64) -> (i64, i64, u32) {
+    let k = (now - u.deadline) / u.period.max(1) + 1;
+    let deadline = u.deadline + k * u.period;
+    let charge = if k == 1 { overrun.min(u.budget) } else { 0 };
+    (deadline, u.budget - charge, 0)
+}
+
+/// Rule 4: (budget left, level, overrun recorded) after the unit ran (or was idled on:
+/// `idled_on`) until `now`. `None` for the overrun: none recorded (the old one stays).
+pub fn burned(u: &View, now: i64, idled_on: bool) -> (i64, u32, Option<i64>) {
+    let used = now - u.last_start;
+    if used < 0 {
+        return (u.cur_budget, u.level, None);
+    }
+    let left = u.cur_budget - used;
+    if left > 0 {
+        (left, u.level, None)
+    } else if u.extratime && !idled_on {
+        (u.budget, u.level + 1, None)
+    } else {
+        (0, u.level, Some((-left).min(u.budget)))
+    }
+}
+
+impl Rules {
+    fn periodic(&self) -> bool {
+        self.server == ServerKind::Periodic
+    }
+
+    /// Rule 5's candidate test: allowed on `cpu`, and runnable or a blocked server at
+    /// level 0 (periodic).
+    pub fn pickable(&self, u: &View, cpu: usize) -> bool {
+        u.affinity >> cpu & 1 == 1 && (u.runnable || (self.periodic() && u.level == 0))
+    }
+
+    /// Rule 5: the pick on `cpu` (`units` after the burn of rule 4; `ran`: the unit the CPU
+    /// ran, `idled_on`: the server it idled on, back on the queue). Returns the units it
+    /// may pick (more than one only on a priority tie) and whether the CPU idles on the
+    /// chosen unit's budget.
+    pub fn pick(
+        &self,
+        units: &[View],
+        cpu: usize,
+        ran: Option<usize>,
+        ran_runnable: bool,
+        idled_on: Option<usize>,
+    ) -> Vec<usize> {
+        let candidates: Vec<usize> = (0..units.len())
+            .filter(|&q| {
+                let u = &units[q];
+                let queued = (u.queue == 1 && Some(q) != ran) || Some(q) == idled_on;
+                queued && u.cur_budget > 0 && self.pickable(u, cpu)
+            })
+            .collect();
+        let best = candidates
+            .iter()
+            .map(|&q| key(&units[q], self.scheme))
+            .min();
+        if let Some(r) = ran {
+            let u = &units[r];
+            if ran_runnable
+                && u.inserted
+                && u.cur_budget > 0
+                && best.is_none_or(|b| key(u, self.scheme) < b)
+            {
+                return vec![r];
+            }
+        }
+        candidates
+            .into_iter()
+            .filter(|&q| Some(key(&units[q], self.scheme)) == best)
+            .collect()
+    }
+
+    /// Rule 6 for one unit.
+    pub fn queue_ok(&self, u: &View) -> bool {
+        match u.queue {
+            1 => u.cur_budget > 0 && !u.scheduled,
+            2 => u.cur_budget <= 0,
+            _ => true,
+        }
+    }
+}
+
+/// Rule 8: `shown[c]` is the unit CPU `c` runs or idles on (`None`: idle), for the online
+/// CPUs `online`. Returns a CPU and a unit that break the rule, if any.
+pub fn work_conserving(
+    rules: &Rules,
+    units: &[View],
+    shown: &[Option<usize>],
+    online: u64,
+) -> Option<(usize, usize)> {
+    for (c, s) in shown.iter().enumerate() {
+        if online >> c & 1 == 0 {
+            continue;
+        }
+        let mine = s.map(|v| key(&units[v], rules.scheme));
+        for (q, u) in units.iter().enumerate() {
+            if u.queue == 1
+                && u.runnable
+                && rules.pickable(u, c)
+                && mine.is_none_or(|k| key(u, rules.scheme) < k)
+            {
+                return Some((c, q));
+            }
+        }
+    }
+    None
+}
