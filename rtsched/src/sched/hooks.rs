@@ -123,6 +123,11 @@ impl<'a> Scheduler<'a> {
             self.burn_budget(h.0, now, true)?;
             self.runq_insert(h.0)?;
             self.tickle(h.0, &mut a)?;
+            // That CPU no longer idles on anything: it picks again (the unit may have gone
+            // to the depleted queue while another runnable unit waits).
+            if !self.cpus.tickled().test(c) {
+                self.cpus.tickle(c, &mut a);
+            }
             self.sync_timer(&mut a);
             return Ok(a);
         }
