@@ -48,7 +48,9 @@ pub enum Deviation {
     /// 7: priority ties (same level and deadline): extratime-less unit first, FIFO kept at
     /// replenishment. Allows: a different pick on a CPU when the two picks have the same
     /// level and deadline; a reschedule of a CPU whose unit ties with a queued unit allowed
-    /// on it. Avoided by the generator (distinct prime periods); ends the comparison.
+    /// on it; different reschedules after a timer that replenished two units which had the
+    /// same level and deadline (handled in a different order). Made rare by the generator
+    /// (distinct prime periods); ends the comparison.
     PriorityTie,
     /// 8: no tickle for a unit that lands on the depleted queue (rt.c tickles). Allows, after
     /// `wake` or `context_saved` of unit `u` now on the depleted queue: rt.c alone asks one

@@ -22,6 +22,7 @@
 
 use std::collections::BTreeMap;
 
+use rtsched::mutants::Mutant;
 use rtsched::{
     CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId, UnitInfo,
 };
@@ -99,8 +100,8 @@ pub struct Outcome {
     /// `wake` calls on a unit still being switched out (`SCHEDULED`: the delayed-add
     /// protocol), compared.
     pub wakes_while_scheduled: u64,
-    /// Replenishments of a unit on extratime (priority level above 0) compared: where a
-    /// level left unreset would show.
+    /// Replenishments by the timer of a unit on extratime (priority level above 0)
+    /// compared: where a level the timer leaves unreset would show.
     pub level_resets: u64,
 }
 
@@ -139,6 +140,9 @@ pub enum Peer {
 /// Options of a replay.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
+    /// A deliberately broken variant of rtsched (`rtsched::mutants`; needs this crate's
+    /// `mutants` feature, else only [`Mutant::None`] is accepted).
+    pub mutant: Mutant,
     /// rt-global or rt-partition.
     pub mode: Mode,
     /// rt.c or the reference model.
@@ -155,6 +159,11 @@ enum Stop {
 }
 
 type Step = Result<(), Stop>;
+
+/// An error rtsched returned from a hook the host called correctly: a mismatch.
+fn failed(hook: Hook) -> impl Fn(rtsched::Error) -> Stop {
+    move |e| Stop::Mismatch(hook, format!("rtsched returned {e:?}"))
+}
 
 /// The state before a hook, for the deviation rules: rt.c's unit states (equal to
 /// rtsched's after the previous hook) and both tickled masks.
@@ -313,8 +322,18 @@ impl<'a> Host<'a> {
         } else {
             (1 << ncpus) - 1
         };
+        #[allow(unused_mut)]
+        let mut r = Scheduler::new(storage, policy).expect("storage");
+        #[cfg(feature = "mutants")]
+        r.set_mutant(opts.mutant);
+        #[cfg(not(feature = "mutants"))]
+        assert_eq!(
+            opts.mutant,
+            Mutant::None,
+            "mutants need the `mutants` feature"
+        );
         Host {
-            r: Scheduler::new(storage, policy).expect("storage"),
+            r,
             x: XenRt::new(ncpus, n.max(1)),
             ids: Vec::new(),
             ncpus,
@@ -968,7 +987,7 @@ impl Host<'_> {
     /// The unit is off every CPU: `pick_resource`, move it there, wake it if it has work.
     fn finish_migration(&mut self, u: usize) -> Step {
         let id = self.ids[u];
-        let rp = self.r.pick_cpu(id).expect("pick_cpu");
+        let rp = self.r.pick_cpu(id).map_err(failed(Hook::Pick))?;
         let xp = if self.xen() { self.x.pick_cpu(u) } else { rp };
         self.steps += 1;
         *self.hooks.entry(Hook::Pick).or_insert(0) += 1;
@@ -986,7 +1005,7 @@ impl Host<'_> {
             }
         }
         // One choice for both, as Xen's core applies one pick_resource result.
-        self.r.migrate(id, xp).expect("migrate");
+        self.r.migrate(id, xp).map_err(failed(Hook::Pick))?;
         if self.xen() {
             self.x.migrate(u, xp);
         }
@@ -1007,7 +1026,7 @@ impl Host<'_> {
         let (rc, a) = self
             .r
             .insert(self.ids[u], self.now, false, false)
-            .expect("insert");
+            .map_err(failed(Hook::Insert))?;
         let xc = if self.xen() {
             self.x.insert(u, self.now, false)
         } else {
@@ -1025,7 +1044,7 @@ impl Host<'_> {
 
     fn hook_remove(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
-        let a = self.r.remove(self.ids[u]).expect("remove");
+        let a = self.r.remove(self.ids[u]).map_err(failed(Hook::Remove))?;
         if self.xen() {
             self.x.remove(u, self.now);
         }
@@ -1035,7 +1054,10 @@ impl Host<'_> {
 
     fn hook_wake(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
-        let a = self.r.wake(self.ids[u], self.now).expect("wake");
+        let a = self
+            .r
+            .wake(self.ids[u], self.now)
+            .map_err(failed(Hook::Wake))?;
         if self.xen() {
             self.x.wake(u, self.now);
         }
@@ -1044,7 +1066,7 @@ impl Host<'_> {
 
     fn hook_sleep(&mut self, u: usize) -> Step {
         let pre = self.snapshot();
-        let a = self.r.sleep(self.ids[u]).expect("sleep");
+        let a = self.r.sleep(self.ids[u]).map_err(failed(Hook::Sleep))?;
         if self.xen() {
             self.x.sleep(u, self.now);
         }
@@ -1053,7 +1075,7 @@ impl Host<'_> {
 
     fn hook_timer(&mut self) -> Step {
         let pre = self.snapshot();
-        let a = self.r.timer_fire(self.now).expect("timer_fire");
+        let a = self.r.timer_fire(self.now).map_err(failed(Hook::Timer))?;
         if self.xen() {
             self.x.timer_fire(self.now);
         }
@@ -1071,7 +1093,7 @@ impl Host<'_> {
         let a = self
             .r
             .context_saved(self.ids[u], runnable)
-            .expect("context_saved");
+            .map_err(failed(Hook::ContextSaved))?;
         if self.xen() {
             self.x.context_saved(u, self.now);
         }
@@ -1093,7 +1115,7 @@ impl Host<'_> {
         let d = self
             .r
             .do_schedule(c, self.now, prev_runnable, tasklet)
-            .expect("do_schedule");
+            .map_err(failed(Hook::DoSchedule))?;
         let rn = d.next.map(|id| self.index(id).expect("known unit"));
         let rs = d.slice + i64::from(self.opts.inject == Inject::SliceSkew && rn.is_some());
         let (xn, xs, xm) = if self.xen() {
@@ -1417,7 +1439,9 @@ impl Host<'_> {
             ));
         }
         self.compare_states(hook)?;
-        self.count_level_resets(pre);
+        if hook == Hook::Timer {
+            self.count_level_resets(pre);
+        }
         self.compare_reschedule(hook, unit, pre, r, x)?;
         self.x.mark_tickled(bits(self.r.tickled()));
         Ok(())
@@ -1589,7 +1613,7 @@ impl Host<'_> {
             };
             match d {
                 Some(d) => self.tolerate(d),
-                None => return Err(self.unexplained_request(hook, &xs, c, r, x)),
+                None => return Err(self.unexplained_request(hook, pre, &xs, c, r, x)),
             }
         }
         for c in cpus(only_x) {
@@ -1609,7 +1633,7 @@ impl Host<'_> {
             };
             match d {
                 Some(d) => self.tolerate(d),
-                None => return Err(self.unexplained_request(hook, &xs, c, r, x)),
+                None => return Err(self.unexplained_request(hook, pre, &xs, c, r, x)),
             }
         }
         Ok(())
@@ -1642,6 +1666,7 @@ impl Host<'_> {
     fn unexplained_request(
         &self,
         hook: Hook,
+        pre: &Snapshot,
         xs: &[XenUnitState],
         c: usize,
         r: u64,
@@ -1666,12 +1691,26 @@ impl Host<'_> {
             cpus(r),
             cpus(x)
         );
-        if self.tie_on(xs, c) {
+        if self.tie_on(xs, c) || (hook == Hook::Timer && replenished_tie(&pre.xs, xs)) {
             Stop::Explained(Deviation::PriorityTie, format!("{hook:?}: {what}"))
         } else {
             Stop::Mismatch(hook, what)
         }
     }
+}
+
+/// Deviation 7 at replenishment: two units the timer replenished had the same priority
+/// (level and deadline) before it, so the order in which they are handled (and the CPUs
+/// tickled for them) is rt.c's list order or rtsched's FIFO order.
+fn replenished_tie(pre: &[XenUnitState], post: &[XenUnitState]) -> bool {
+    let renewed: Vec<(u32, i64)> = (0..pre.len())
+        .filter(|&u| post[u].cur_deadline != pre[u].cur_deadline)
+        .map(|u| (pre[u].priority_level, pre[u].cur_deadline))
+        .collect();
+    renewed
+        .iter()
+        .enumerate()
+        .any(|(i, a)| renewed[i + 1..].contains(a))
 }
 
 /// The compared fields of one unit: period, budget, cur_budget, deadline, last_start,

@@ -29,7 +29,8 @@
 //!    the CPU idle on its budget (no unit, slice = its budget); otherwise the slice is the
 //!    chosen unit's budget. Tasklet work: idle, no slice.
 //! 6. **Queues**: a unit on the run queue has budget left and is not being run or switched
-//!    out; a unit on the depleted queue has none.
+//!    out; a unit on the depleted queue has none; a unit not inserted is on no queue, not
+//!    even the replenishment queue.
 //! 7. **Parameters** change only through `putvcpuinfo` of that unit.
 //! 8. **Work conservation** ([`work_conserving`]): once the reschedule requests are
 //!    performed, no CPU is idle or runs (idles on) a unit of lower priority while a
@@ -166,6 +167,9 @@ impl Rules {
 
     /// Rule 6 for one unit.
     pub fn queue_ok(&self, u: &View) -> bool {
+        if !u.inserted && (u.queue != 0 || u.on_replq) {
+            return false;
+        }
         match u.queue {
             1 => u.cur_budget > 0 && !u.scheduled,
             2 => u.cur_budget <= 0,

@@ -169,7 +169,9 @@ fn dev2_domain_wide_parameters_are_validated() {
 
 /// 3: rt.c orders its replenishment queue by priority level first: a unit on extratime
 /// (level 2, deadline 1009 µs) goes behind a unit woken later (level 0, deadline 5003 µs),
-/// so rt.c's timer is programmed for 5003 µs and the first unit is replenished late.
+/// so rt.c's timer is programmed for 5003 µs and the first unit would be replenished late.
+/// The driver checks that this is the difference (rt.c's timer at its queue head), re-sorts
+/// rt.c's queue by deadline, and the comparison goes on to the end.
 #[test]
 fn dev3_replenishment_queue_order() {
     let t = trace(
@@ -181,17 +183,14 @@ fn dev3_replenishment_queue_order() {
             Event::Wake(0),
             Event::Advance(250_000),
             Event::Wake(1),
+            Event::Advance(2_000_000),
         ],
     );
-    match run(&t, &Options::default()).end {
-        End::Explained(Deviation::ReplqOrder, 4, w) => {
-            assert!(
-                w.contains("timer: rtsched Some(1009000), rt.c Some(5003000)"),
-                "{w}"
-            )
-        }
-        e => panic!("{e:?}"),
-    }
+    let o = run(&t, &Options::default());
+    assert_eq!(o.end, End::Completed);
+    assert_eq!(o.tolerated.get(&Deviation::ReplqOrder), Some(&1));
+    // Both replenished the first unit at 1009 µs (rt.c would have at 5003 µs).
+    assert!(o.hooks.get(&difftest::driver::Hook::Timer) >= Some(&1));
 }
 
 /// 4: moved off its CPU, a unit goes to an idle allowed CPU in rtsched (CPU 2) and to the
@@ -263,7 +262,10 @@ fn dev7_priority_ties() {
     );
     match run(&t, &Options::default()).end {
         End::Explained(Deviation::PriorityTie, 3, w) => {
-            assert_eq!(w, "Wake: reschedule: rtsched [0], rt.c []")
+            assert!(
+                w.starts_with("Wake: reschedule of CPU 0: rtsched [0], rt.c []"),
+                "{w}"
+            )
         }
         e => panic!("{e:?}"),
     }
@@ -363,18 +365,30 @@ fn dev9_extra_tickle_on_a_parameter_change() {
     );
     let o = run(&t, &Options::default());
     assert_eq!(o.end, End::Completed);
-    assert_eq!(o.tolerated.get(&Deviation::ExtraTickleParams), Some(&1));
+    assert_eq!(
+        o.tolerated.get(&Deviation::ParamsReschedulesRunning),
+        Some(&1)
+    );
 }
 
-/// 11 is avoided by construction: the driver runs `do_schedule` at the end of every slice,
-/// so no unit overruns; a trace that runs a unit exactly to its budget ends compared.
+/// 11: with rescheduling up to 50 µs late, a unit without extratime overruns its budget;
+/// at its next replenishment rtsched's budget is rt.c's less the overrun (checked to the
+/// nanosecond against the overrun the driver saw), re-synced, and the comparison goes on.
 #[test]
-fn dev11_no_overrun_in_driven_traces() {
-    let t = trace(
+fn dev11_overrun_charged_to_the_next_period() {
+    let mut t = trace(
         1,
-        vec![unit(1000, 300, false, 1)],
+        vec![unit(1009, 300, false, 1)],
         vec![Event::Insert(0), Event::Wake(0), Event::Advance(5_000_000)],
     );
-    let o = run(&t, &Options::default());
-    assert_eq!(o.end, End::Completed);
+    let on_time = run(&t, &Options::default());
+    assert_eq!(on_time.end, End::Completed);
+    assert_eq!(on_time.tolerated.get(&Deviation::OverrunCharged), None);
+    t.late_ns = 50_000;
+    let late = run(&t, &Options::default());
+    assert_eq!(late.end, End::Completed);
+    assert!(
+        late.tolerated.get(&Deviation::OverrunCharged) >= Some(&3),
+        "{late:?}"
+    );
 }

@@ -1,15 +1,19 @@
-//! The differential test: random traces replayed into rtsched and Xen 4.17's rt.c, every
-//! hook's outcome compared (see `difftest::driver`).
+//! The differential test: random traces replayed into rtsched and Xen 4.17's rt.c (rt-global,
+//! and rt-partition against one rt.c per PCPU), every hook's outcome compared (see
+//! `difftest::driver`); and rtsched's DM and periodic-server modes checked against the
+//! reference model's rules (`difftest::reference`).
 //!
-//! `DIFFTEST_TRACES` (default 10000) traces of `DIFFTEST_EVENTS` (default 200) events,
-//! from seed `DIFFTEST_SEED` (default 0). A failure is shrunk to a minimal trace, printed as
+//! `DIFFTEST_TRACES` traces (default 10000 rt-global, 3000 rt-partition, 1500 per reference
+//! mode) of `DIFFTEST_EVENTS` (default 200) events, from seed `DIFFTEST_SEED` (default 0). A failure is shrunk to a minimal trace, printed as
 //! JSON (replay it with `cargo run -p difftest --bin difftest-run -- --json FILE`).
 
 use std::collections::BTreeMap;
 
 use difftest::deviations::Deviation;
-use difftest::driver::{run, shrink, End, Hook, Inject, Options};
+use difftest::driver::{run, shrink, End, Hook, Inject, Mode, Options, Peer};
+use difftest::reference::Rules;
 use difftest::trace::{generate, GenConfig};
+use rtsched::{PriorityScheme, ServerKind};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -18,25 +22,55 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-#[test]
-fn random_traces_agree_with_xen_rt_c() {
-    let traces = env("DIFFTEST_TRACES", 10_000);
+/// Every tolerated difference, by name (printed with 0 when it did not occur).
+const DEVIATIONS: [Deviation; 12] = [
+    Deviation::ReplqOrder,
+    Deviation::PickIdleCpu,
+    Deviation::DepletedNoTickle,
+    Deviation::ExtraTickleSchedule,
+    Deviation::ExtraTickleReplenish,
+    Deviation::ExtraTickleParams,
+    Deviation::ParamsReschedulesRunning,
+    Deviation::OverrunCharged,
+    Deviation::PendingInRtC,
+    Deviation::RtCTickledAnother,
+    Deviation::ZeroBudgetExtratime,
+    Deviation::PriorityTie,
+];
+
+const HOOKS: [Hook; 9] = [
+    Hook::Insert,
+    Hook::Remove,
+    Hook::Wake,
+    Hook::Sleep,
+    Hook::DoSchedule,
+    Hook::ContextSaved,
+    Hook::Timer,
+    Hook::SetParams,
+    Hook::Pick,
+];
+
+/// Replays `DIFFTEST_TRACES` (default `traces`) random traces with `opts`, prints the
+/// summary line, fails on any mismatch (shrunk and printed as JSON) and unless 95% of the
+/// traces are compared to the end and every hook is reached.
+fn campaign(name: &str, opts: &Options, traces: u64) {
+    let traces = env("DIFFTEST_TRACES", traces);
     let events = env("DIFFTEST_EVENTS", 200) as usize;
     let seed = env("DIFFTEST_SEED", 0);
     let cfg = GenConfig {
         events,
         ..GenConfig::default()
     };
-    let opts = Options::default();
     let start = std::time::Instant::now();
     let (mut completed, mut steps, mut events_replayed) = (0u64, 0u64, 0u64);
     let mut early: BTreeMap<Deviation, u64> = BTreeMap::new();
-    let mut tolerated: BTreeMap<Deviation, u64> = BTreeMap::new();
-    let mut hooks: BTreeMap<Hook, u64> = BTreeMap::new();
-    let mut wakes_scheduled = 0;
+    let mut tolerated: BTreeMap<Deviation, u64> = DEVIATIONS.iter().map(|&d| (d, 0)).collect();
+    let mut hooks: BTreeMap<Hook, u64> = HOOKS.iter().map(|&h| (h, 0)).collect();
+    let (mut wakes_scheduled, mut late) = (0, 0);
     for s in seed..seed + traces {
         let trace = generate(s, &cfg);
-        let o = run(&trace, &opts);
+        late += u64::from(trace.late_ns > 0);
+        let o = run(&trace, opts);
         steps += o.steps;
         for (d, k) in &o.tolerated {
             *tolerated.entry(*d).or_insert(0) += k;
@@ -55,10 +89,10 @@ fn random_traces_agree_with_xen_rt_c() {
                 events_replayed += i as u64;
             }
             End::Mismatch(m) => {
-                let small = shrink(&trace, &opts);
-                let o = run(&small, &opts);
+                let small = shrink(&trace, opts);
+                let o = run(&small, opts);
                 panic!(
-                    "seed {s}: unexplained difference {m:?}\nshrunk ({} events): {:?}\n{}",
+                    "{name}: seed {s}: unexplained difference {m:?}\nshrunk ({} events): {:?}\n{}",
                     small.events.len(),
                     o.end,
                     small.to_json()
@@ -67,35 +101,60 @@ fn random_traces_agree_with_xen_rt_c() {
         }
     }
     eprintln!(
-        "difftest: {traces} traces x {events} events: {completed} compared to the end, \
-         {steps} hook calls compared ({events_replayed} events replayed; per hook {hooks:?}; \
-         {wakes_scheduled} wakes of a unit being switched out); early ends (explained) \
-         {early:?}; differences tolerated {tolerated:?}; {:.1} s",
+        "difftest {name}: {traces} traces x {events} events ({late} with late rescheduling): \
+         {completed} compared to the end ({:.1}%), {steps} hook calls compared \
+         ({events_replayed} events replayed; per hook {hooks:?}; {wakes_scheduled} wakes of a \
+         unit being switched out); early ends {early:?}; tolerated {tolerated:?}; {:.1} s",
+        100.0 * completed as f64 / traces.max(1) as f64,
         start.elapsed().as_secs_f64()
     );
-    // Not vacuous: most of the traces run to their end, and every kind of hook is reached.
+    // Not vacuous: nearly every trace runs to its end, and every kind of hook is reached.
     assert!(
-        completed * 2 >= traces,
-        "only {completed} of {traces} traces compared to the end"
+        completed * 100 >= traces * 95,
+        "{name}: only {completed} of {traces} traces compared to the end"
     );
     assert!(steps >= traces * 100, "only {steps} steps");
-    for h in [
-        Hook::Insert,
-        Hook::Remove,
-        Hook::Wake,
-        Hook::Sleep,
-        Hook::DoSchedule,
-        Hook::ContextSaved,
-        Hook::Timer,
-        Hook::SetParams,
-        Hook::Pick,
-    ] {
-        assert!(
-            hooks.get(&h).copied().unwrap_or(0) >= traces,
-            "{h:?} rarely reached: {hooks:?}"
-        );
+    for (h, k) in &hooks {
+        assert!(*k >= traces, "{name}: {h:?} rarely reached: {hooks:?}");
     }
     assert!(wakes_scheduled > 0);
+}
+
+#[test]
+fn random_traces_agree_with_xen_rt_c() {
+    campaign("rt.c, rt-global", &Options::default(), 10_000);
+}
+
+#[test]
+fn rt_partition_agrees_with_xen_rt_c_run_per_pcpu() {
+    let opts = Options {
+        mode: Mode::Partition,
+        ..Options::default()
+    };
+    campaign("rt.c, rt-partition", &opts, 3_000);
+}
+
+#[test]
+fn dm_and_periodic_server_follow_the_reference_rules() {
+    for (name, scheme, server) in [
+        ("reference, DM", PriorityScheme::Dm, ServerKind::Deferrable),
+        (
+            "reference, periodic",
+            PriorityScheme::Edf,
+            ServerKind::Periodic,
+        ),
+        (
+            "reference, DM + periodic",
+            PriorityScheme::Dm,
+            ServerKind::Periodic,
+        ),
+    ] {
+        let opts = Options {
+            peer: Peer::Reference(Rules { scheme, server }),
+            ..Options::default()
+        };
+        campaign(name, &opts, 1_500);
+    }
 }
 
 /// Options that inject a difference into rtsched's side.

@@ -1,5 +1,7 @@
-//! Deliberately broken variants of the hook protocol, so the loom models in `model-tests`
-//! can show they catch each one.
+//! Deliberately broken variants of the scheduler, so the tests can show they catch each
+//! one: the hook protocol for the loom models in `model-tests`, the scheduling rules for
+//! the differential test against Xen's rt.c and the reference model (`difftest`, whose
+//! mutation score lists them).
 //!
 //! Each is selected at run time by [`crate::Scheduler::set_mutant`], which exists only with
 //! the `mutants` feature (enabled only for the loom test build, never for the hypervisor
@@ -9,7 +11,7 @@
 
 use crate::error::Result;
 use crate::sched::Scheduler;
-use crate::unit::UnitFlags;
+use crate::unit::{Unit, UnitFlags};
 
 /// A protocol mutation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -24,6 +26,78 @@ pub enum Mutant {
     /// The replenishment timer puts a replenished unit that is being switched out on the
     /// run queue.
     TimerResortsScheduled,
+    /// `insert` does not start a new period for a unit whose deadline has passed.
+    InsertKeepsDeadline,
+    /// `remove` leaves the unit on the run and replenishment queues.
+    RemoveKeepsQueued,
+    /// `wake` queues the unit without tickling a CPU for it.
+    WakeNoTickle,
+    /// `sleep` leaves a queued unit on the run queue.
+    SleepKeepsQueued,
+    /// `do_schedule` keeps a runnable current unit with budget whatever its priority.
+    ScheduleNoPreempt,
+    /// Budget burn charges one nanosecond less than the time run.
+    BurnOneShort,
+    /// A periodic server's idle time (a CPU idling on its budget) is not charged.
+    PeriodicIdleFree,
+    /// `context_saved` queues the switched-out unit without tickling a CPU for it.
+    ContextSavedNoTickle,
+    /// The replenishment timer leaves the priority level of a unit on extratime as it was.
+    ReplenishKeepsLevel,
+    /// The replenishment timer does not tickle for a depleted queued unit it replenished.
+    TimerNoTickleDepleted,
+    /// `putvcpuinfo` does not apply the extratime flag.
+    ParamsIgnoreExtratime,
+    /// `pick_resource` keeps the unit's CPU even when its affinity no longer allows it.
+    PickIgnoresAffinity,
+    /// Tickling considers CPUs already asked to reschedule.
+    TickleIgnoresTickled,
+    /// Deadline-monotonic order falls back to EDF (deadline first).
+    DmOrdersByDeadline,
+}
+
+impl Mutant {
+    /// The mutants of the scheduling rules (the differential test's mutation score).
+    pub const RULES: [Mutant; 14] = [
+        Mutant::InsertKeepsDeadline,
+        Mutant::RemoveKeepsQueued,
+        Mutant::WakeNoTickle,
+        Mutant::SleepKeepsQueued,
+        Mutant::ScheduleNoPreempt,
+        Mutant::BurnOneShort,
+        Mutant::PeriodicIdleFree,
+        Mutant::ContextSavedNoTickle,
+        Mutant::ReplenishKeepsLevel,
+        Mutant::TimerNoTickleDepleted,
+        Mutant::ParamsIgnoreExtratime,
+        Mutant::PickIgnoresAffinity,
+        Mutant::TickleIgnoresTickled,
+        Mutant::DmOrdersByDeadline,
+    ];
+
+    /// The mutants of the hook protocol (the loom models').
+    pub const PROTOCOL: [Mutant; 3] = [
+        Mutant::WakeIgnoresScheduled,
+        Mutant::ContextSavedIgnoresDelayed,
+        Mutant::TimerResortsScheduled,
+    ];
+}
+
+/// [`Mutant::ReplenishKeepsLevel`]: the level the unit had before its replenishment.
+pub(crate) fn keep_level(u: &mut Unit, level: u32) {
+    u.priority_level = level;
+}
+
+/// [`Mutant::ParamsIgnoreExtratime`]: the extratime flag the unit had before.
+pub(crate) fn keep_extratime(u: &mut Unit, extratime: bool) {
+    u.flags.set(UnitFlags::EXTRATIME, extratime);
+}
+
+/// [`Mutant::BurnOneShort`]: one nanosecond of the time just charged given back.
+pub(crate) fn refund_one(u: &mut Unit) {
+    if u.cur_budget > 0 {
+        u.cur_budget += 1;
+    }
 }
 
 impl<'a> Scheduler<'a> {

@@ -6,6 +6,7 @@ use crate::actions::Actions;
 use crate::admission::{self, Verdict};
 use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
+use crate::mutants::Mutant;
 use crate::params::Params;
 use crate::policy::{ClassRule, Policy, PriorityScheme, ServerKind, Topology};
 use crate::unit::{QueueKind, Unit, UnitFlags, UnitId, NIL};
@@ -81,7 +82,13 @@ impl<'a> Scheduler<'a> {
         if !self.admits(Change::Unit(h.0, p)) {
             return Err(Error::NotAdmitted);
         }
-        get_mut(self.units, h.0)?.apply_params(p);
+        let keep_extratime = self.mutant(Mutant::ParamsIgnoreExtratime);
+        let u = get_mut(self.units, h.0)?;
+        let extratime = u.has_extratime();
+        u.apply_params(p);
+        if keep_extratime {
+            crate::mutants::keep_extratime(u, extratime);
+        }
         let mut a = Actions::default();
         self.params_changed(h.0, &mut a)?;
         Ok(a)
@@ -289,7 +296,7 @@ impl<'a> Scheduler<'a> {
         let u = self.unit(h)?;
         let allowed = u.affinity.and(&self.cpus.online());
         let cur = u.cpu as usize;
-        if allowed.test(cur) {
+        if allowed.test(cur) || self.mutant(Mutant::PickIgnoresAffinity) {
             return Ok(cur);
         }
         let idle = self.cpus.idle().and(&allowed).and_not(&self.cpus.tickled());

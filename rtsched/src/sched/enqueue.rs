@@ -5,6 +5,7 @@
 use super::{get, get_mut, Scheduler};
 use crate::actions::{Actions, TimerOp};
 use crate::error::{Error, Result};
+use crate::mutants::Mutant;
 use crate::prio::is_background;
 use crate::unit::{Burn, QueueKind, UnitFlags, NIL};
 
@@ -12,9 +13,14 @@ impl<'a> Scheduler<'a> {
     /// Burns the budget a running unit used since `last_start` (see [`crate::unit::Unit::burn`]).
     /// A clock going backwards charges nothing and is counted.
     pub(super) fn burn_budget(&mut self, h: u32, now: i64, phantom: bool) -> Result<()> {
+        let one_short = self.mutant(Mutant::BurnOneShort);
         let u = get_mut(self.units, h)?;
         let was_background = is_background(u);
-        match u.burn(now, phantom) {
+        let burn = u.burn(now, phantom);
+        if one_short {
+            crate::mutants::refund_one(u);
+        }
+        match burn {
             Burn::Backwards => self.stats.clock_backwards += 1,
             Burn::Charged => {}
             Burn::Exhausted => {

@@ -31,13 +31,16 @@ impl<'a> Scheduler<'a> {
         }
         let cpu = self.pick_cpu(h)?;
         let mut a = Actions::default();
+        let keep_deadline = self.mutant(Mutant::InsertKeepsDeadline);
         {
             let u = get_mut(self.units, h.0)?;
             u.cpu = cpu as u32;
             u.inserted = true;
             u.runnable = runnable;
         }
-        self.start_period_on_wake(h.0, now)?;
+        if !keep_deadline {
+            self.start_period_on_wake(h.0, now)?;
+        }
         self.place_background(h.0);
         self.refresh_key(h.0);
         self.stats.inserts += 1;
@@ -61,8 +64,10 @@ impl<'a> Scheduler<'a> {
             self.cpus.clear_phantom(self.units, o, c)?;
             a.reschedule.set(c);
         }
-        self.q_remove(h.0)?;
-        self.replq_remove(h.0)?;
+        if !self.mutant(Mutant::RemoveKeepsQueued) {
+            self.q_remove(h.0)?;
+            self.replq_remove(h.0)?;
+        }
         let u = get_mut(self.units, h.0)?;
         u.inserted = false;
         u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
@@ -85,10 +90,10 @@ impl<'a> Scheduler<'a> {
         } else if self.periodic() {
             // A periodic server keeps its place (and its replenishments) while blocked:
             // its budget is consumed by idle time whenever it would be scheduled.
-        } else if queued {
+        } else if queued && !self.mutant(Mutant::SleepKeepsQueued) {
             self.q_remove(h.0)?;
             self.replq_remove(h.0)?;
-        } else {
+        } else if !queued {
             get_mut(self.units, h.0)?
                 .flags
                 .remove(UnitFlags::DELAYED_RUNQ_ADD);
@@ -159,7 +164,9 @@ impl<'a> Scheduler<'a> {
             self.replq_insert(h.0)?;
         }
         self.runq_insert(h.0)?;
-        self.tickle(h.0, &mut a)?;
+        if !self.mutant(Mutant::WakeNoTickle) {
+            self.tickle(h.0, &mut a)?;
+        }
         self.sync_timer(&mut a);
         Ok(a)
     }
@@ -186,7 +193,9 @@ impl<'a> Scheduler<'a> {
         if phantom != NIL {
             self.set_cpu(cpu, curr, NIL)?;
             // The idle time since the last pick is charged to the blocked periodic server.
-            self.burn_budget(phantom, now, true)?;
+            if !self.mutant(Mutant::PeriodicIdleFree) {
+                self.burn_budget(phantom, now, true)?;
+            }
             self.runq_insert(phantom)?;
         }
         if curr != NIL {
@@ -204,6 +213,7 @@ impl<'a> Scheduler<'a> {
                     && c.inserted
                     && c.cur_budget > 0
                     && (next == NIL
+                        || self.mutant(Mutant::ScheduleNoPreempt)
                         || prio_cmp(c, get(self.units, next)?, self.order()) == Ordering::Less);
                 if keep {
                     next = curr;
@@ -297,7 +307,9 @@ impl<'a> Scheduler<'a> {
                 self.replq_insert(prev.0)?;
             }
             self.runq_insert(prev.0)?;
-            self.tickle(prev.0, &mut a)?;
+            if !self.mutant(Mutant::ContextSavedNoTickle) {
+                self.tickle(prev.0, &mut a)?;
+            }
         } else if !self.is_curr(prev.0) {
             self.replq_remove(prev.0)?;
         }

@@ -192,6 +192,9 @@ impl<'a> Scheduler<'a> {
 
     /// The priority order in force.
     fn order(&self) -> Order {
+        if self.mutant(Mutant::DmOrdersByDeadline) {
+            return Order::new(crate::policy::PriorityScheme::Edf, self.policy.classes);
+        }
         Order::new(self.policy.priority, self.policy.classes)
     }
 

@@ -26,6 +26,7 @@ impl<'a> Scheduler<'a> {
             }
             self.replq.remove(self.units, h, self.order())?;
             let running = self.is_curr(h);
+            let keep_level = self.mutant(Mutant::ReplenishKeepsLevel);
             {
                 let u = get_mut(self.units, h)?;
                 if running {
@@ -34,7 +35,11 @@ impl<'a> Scheduler<'a> {
                     u.charge_background(now);
                 }
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
+                let level = u.priority_level;
                 u.replenish(now);
+                if keep_level {
+                    crate::mutants::keep_level(u, level);
+                }
                 u.tmp_next = tmp;
             }
             self.refresh_key(h);
@@ -63,6 +68,7 @@ impl<'a> Scheduler<'a> {
                 self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
             } else {
                 let periodic = self.periodic();
+                let no_tickle = self.mutant(Mutant::TimerNoTickleDepleted);
                 let u = get_mut(self.units, h)?;
                 let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
                 if u.cur_budget > 0 {
@@ -73,7 +79,7 @@ impl<'a> Scheduler<'a> {
                 // Also tickled (rt.c does not): a queued unit back from extratime to its
                 // reserved level, which may now outrank a running unit, and, periodic
                 // server, a blocked server whose new budget is consumed from now on.
-                if queued && (was_depleted || raised || (periodic && !u.runnable)) {
+                if queued && (was_depleted || raised || (periodic && !u.runnable)) && !no_tickle {
                     self.tickle(h, &mut a)?;
                 }
             }

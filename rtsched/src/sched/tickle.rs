@@ -4,6 +4,7 @@
 use super::{get, Scheduler};
 use crate::actions::Actions;
 use crate::error::{Error, Result};
+use crate::mutants::Mutant;
 use crate::prio::prio_key;
 use crate::unit::{QueueKind, NIL};
 
@@ -22,10 +23,12 @@ impl<'a> Scheduler<'a> {
             self.stats.tickle_none += 1;
             return Ok(());
         }
-        let not_tickled = u
-            .affinity
-            .and(&self.cpus.online())
-            .and_not(&self.cpus.tickled());
+        let tickled = if self.mutant(Mutant::TickleIgnoresTickled) {
+            crate::cpumask::CpuMask::EMPTY
+        } else {
+            self.cpus.tickled()
+        };
+        let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
         if let Some(c) = not_tickled.and_not(&self.cpus.busy()).test_or_cycle(start) {
