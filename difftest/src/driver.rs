@@ -209,7 +209,7 @@ struct Host<'a> {
     level_resets: u64,
     /// Reference model: the last `do_schedule` (CPU, unit it ran, runnable, tasklet,
     /// rtsched's pick and slice), checked by the rules after the hook.
-    picked: Option<(usize, Option<usize>, bool, bool, Option<usize>, i64)>,
+    picked: Option<Picked>,
     opts: Options,
 }
 
@@ -235,6 +235,10 @@ impl Options {
         }
     }
 }
+
+/// A `do_schedule` for the reference rules: CPU, the unit it ran, whether that is
+/// runnable, tasklet work, rtsched's pick and slice.
+type Picked = (usize, Option<usize>, bool, bool, Option<usize>, i64);
 
 /// Caller-side storage of one rtsched instance.
 struct Store {
@@ -1224,8 +1228,7 @@ impl Host<'_> {
         let now = self.now;
         let n = post.len();
         // 7: parameters.
-        for u in 0..n {
-            let (a, b) = (&pre.views[u], &post[u]);
+        for (u, (a, b)) in pre.views.iter().zip(&post).enumerate() {
             let params = |v: &View| (v.period, v.budget, v.extratime);
             if params(a) != params(b) && !(hook == Hook::SetParams && unit == Some(u)) {
                 return Err(format!("rule 7: unit {u}: parameters changed by {hook:?}"));
