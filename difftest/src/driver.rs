@@ -1297,17 +1297,19 @@ impl Host<'_> {
         for u in 0..n {
             let (p, q) = (&pre.views[u], &post[u]);
             let due = now >= p.deadline;
+            let joins = matches!(hook, Hook::Wake | Hook::Insert)
+                && unit == Some(u)
+                && !running(u)
+                && !pre.idled.contains(&Some(u))
+                && (hook == Hook::Insert || p.queue == 0);
             let must = match hook {
-                Hook::Timer => p.on_replq && due,
-                Hook::Wake | Hook::Insert if unit == Some(u) => {
-                    due && !running(u)
-                        && !pre.idled.contains(&Some(u))
-                        && (hook == Hook::Insert || p.queue == 0)
+                Hook::Timer if p.on_replq && due => {
+                    Some(reference::replenished(p, now, self.overrun[u]))
                 }
-                _ => false,
+                _ if joins => reference::joins(p, now, self.overrun[u], rules.server),
+                _ => None,
             };
-            if must {
-                let (d, b, l) = reference::replenished(p, now, self.overrun[u]);
+            if let Some((d, b, l)) = must {
                 self.overrun[u] = 0;
                 if (q.deadline, q.cur_budget, q.level) != (d, b, l) {
                     return Err(format!(

@@ -1,5 +1,6 @@
-//! The reference model for what rt.c has no counterpart for: deadline-monotonic priority
-//! and the periodic server (rtsched's policy dimensions beyond Xen's RTDS). Every rule is
+//! The reference model for what rt.c has no counterpart for: deadline-monotonic priority,
+//! the periodic server and the constant-bandwidth server (rtsched's policy dimensions
+//! beyond Xen's RTDS; all in plain RTDS order, without the class rule). Every rule is
 //! stated here, once, as an executable check of one hook's transition: the state before
 //! the hook (`pre`), the hook, and rtsched's state after it (`post`). The driver
 //! (`crate::driver`, [`crate::driver::Peer::Reference`]) replays the same random traces
@@ -11,12 +12,16 @@
 //! 1. **Priority** ([`key`]): lower priority level first (a unit on extratime comes after
 //!    every unit on its reserved budget); then EDF: earlier deadline; DM: shorter period,
 //!    then earlier deadline; then a unit without extratime first.
-//! 2. **Replenishment** ([`replenished`]): a unit whose deadline `d` has passed (`now >= d`)
-//!    gets the first deadline `d + k * period > now`, level 0, and a full budget less the
-//!    overrun recorded at its last burn (at most a budget) when `k == 1`. The timer
-//!    replenishes every unit on the replenishment queue with a passed deadline; `insert`
-//!    and `wake` (of a unit not running, not idled on, not queued) replenish that unit; no
-//!    other hook, and no other unit, changes a deadline.
+//! 2. **Replenishment** ([`replenished`]): the timer gives every unit on the replenishment
+//!    queue whose deadline `d` has passed (`now >= d`) the first deadline
+//!    `d + k * period > now`, level 0, and a full budget less the overrun recorded at its
+//!    last burn (at most a budget) when `k == 1`. `insert` and `wake` of a unit that is not
+//!    running, not idled on and not queued ([`joins`]): deferrable server, the same when its
+//!    deadline has passed; periodic server, when its deadline has passed, a new period from
+//!    `now` (deadline `now + period`, full budget, level 0, no overrun carried); constant-
+//!    bandwidth server, the same when its deadline has passed or its budget left exceeds its
+//!    bandwidth over the time left (`cur_budget * period > (deadline - now) * budget`, the
+//!    CBS wake-up rule). No other hook, and no other unit, changes a deadline.
 //! 3. **Timer**: programmed for the earliest deadline on the replenishment queue, or off.
 //! 4. **Burn** ([`burned`]): at `do_schedule` the unit the CPU ran (or idled on, periodic
 //!    server) is charged `now - last_start`; an exhausted unit with extratime (and not idled
@@ -96,6 +101,25 @@ pub fn replenished(u: &View, now: i64, overrun: i64) -> (i64, i64, u32) {
     let deadline = u.deadline + k * u.period;
     let charge = if k == 1 { overrun.min(u.budget) } else { 0 };
     (deadline, u.budget - charge, 0)
+}
+
+/// Rule 2 at `insert` or `wake`: the (deadline, budget left, level) the unit starts with,
+/// or `None` when it keeps its own.
+pub fn joins(u: &View, now: i64, overrun: i64, server: ServerKind) -> Option<(i64, i64, u32)> {
+    let due = now >= u.deadline;
+    let restart = (now + u.period, u.budget, 0);
+    match server {
+        ServerKind::Deferrable if due => Some(replenished(u, now, overrun)),
+        ServerKind::Periodic if due => Some(restart),
+        ServerKind::Cbs
+            if due
+                || i128::from(u.cur_budget) * i128::from(u.period)
+                    > i128::from(u.deadline - now) * i128::from(u.budget) =>
+        {
+            Some(restart)
+        }
+        _ => None,
+    }
 }
 
 /// Rule 4: (budget left, level, overrun recorded) after the unit ran (or was idled on:

@@ -1,9 +1,9 @@
 //! The differential test: random traces replayed into rtsched and Xen 4.17's rt.c (rt-global,
 //! and rt-partition against one rt.c per PCPU), every hook's outcome compared (see
-//! `difftest::driver`); and rtsched's DM and periodic-server modes checked against the
-//! reference model's rules (`difftest::reference`).
+//! `difftest::driver`); and rtsched's DM, periodic-server and CBS modes checked against
+//! the reference model's rules (`difftest::reference`).
 //!
-//! `DIFFTEST_TRACES` traces (default 10000 rt-global, 3000 rt-partition, 1500 per reference
+//! `DIFFTEST_TRACES` traces (default 10000 rt-global, 3000 rt-partition, 1000 per reference
 //! mode) of `DIFFTEST_EVENTS` (default 200) events, from seed `DIFFTEST_SEED` (default 0). A failure is shrunk to a minimal trace, printed as
 //! JSON (replay it with `cargo run -p difftest --bin difftest-run -- --json FILE`).
 
@@ -142,7 +142,7 @@ fn rt_partition_agrees_with_xen_rt_c_run_per_pcpu() {
 }
 
 #[test]
-fn dm_and_periodic_server_follow_the_reference_rules() {
+fn dm_periodic_and_cbs_follow_the_reference_rules() {
     for (name, scheme, server) in [
         ("reference, DM", PriorityScheme::Dm, ServerKind::Deferrable),
         (
@@ -155,12 +155,13 @@ fn dm_and_periodic_server_follow_the_reference_rules() {
             PriorityScheme::Dm,
             ServerKind::Periodic,
         ),
+        ("reference, CBS", PriorityScheme::Edf, ServerKind::Cbs),
     ] {
         let opts = Options {
             peer: Peer::Reference(Rules { scheme, server }),
             ..Options::default()
         };
-        campaign(name, &opts, 1_500);
+        campaign(name, &opts, 1_000);
     }
 }
 

@@ -42,6 +42,10 @@ fn comparisons() -> Vec<(&'static str, Options)> {
             "reference, DM + periodic",
             reference(PriorityScheme::Dm, ServerKind::Periodic),
         ),
+        (
+            "reference, CBS",
+            reference(PriorityScheme::Edf, ServerKind::Cbs),
+        ),
     ]
 }
 

@@ -54,11 +54,14 @@ pub enum Mutant {
     TickleIgnoresTickled,
     /// Deadline-monotonic order falls back to EDF (deadline first).
     DmOrdersByDeadline,
+    /// A waking constant-bandwidth server starts a new period only when its deadline has
+    /// passed (not when its budget left exceeds its bandwidth over the time left).
+    CbsWakeOnlyWhenLate,
 }
 
 impl Mutant {
     /// The mutants of the scheduling rules (the differential test's mutation score).
-    pub const RULES: [Mutant; 14] = [
+    pub const RULES: [Mutant; 15] = [
         Mutant::InsertKeepsDeadline,
         Mutant::RemoveKeepsQueued,
         Mutant::WakeNoTickle,
@@ -73,6 +76,7 @@ impl Mutant {
         Mutant::PickIgnoresAffinity,
         Mutant::TickleIgnoresTickled,
         Mutant::DmOrdersByDeadline,
+        Mutant::CbsWakeOnlyWhenLate,
     ];
 
     /// The mutants of the hook protocol (the loom models').

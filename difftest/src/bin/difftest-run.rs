@@ -2,7 +2,7 @@
 //!
 //! `difftest-run [FIRST_SEED] [COUNT] [EVENTS] [MAX_CPUS] [MAX_UNITS]`, or
 //! `difftest-run --json FILE`. `DIFFTEST_MODE=partition` compares rt-partition;
-//! `DIFFTEST_PEER=dm|periodic|dm-periodic` checks rtsched in that policy against the
+//! `DIFFTEST_PEER=dm|periodic|dm-periodic|cbs|dm-cbs` checks rtsched in that policy against the
 //! reference model's rules instead of rt.c; `DIFFTEST_VERBOSE=1` prints every hook.
 use difftest::driver::{run, End, Mode, Options, Peer};
 use difftest::reference::Rules;
@@ -18,7 +18,11 @@ fn main() {
             _ => Mode::Global,
         },
         peer: match std::env::var("DIFFTEST_PEER").as_deref() {
-            Ok(p) if p.starts_with("dm") || p.starts_with("periodic") || p == "edf" => {
+            Ok(p)
+                if ["dm", "periodic", "cbs", "edf"]
+                    .iter()
+                    .any(|k| p.starts_with(k) || p.ends_with(k)) =>
+            {
                 Peer::Reference(Rules {
                     scheme: if p.starts_with("dm") {
                         PriorityScheme::Dm
@@ -27,6 +31,8 @@ fn main() {
                     },
                     server: if p.ends_with("periodic") {
                         ServerKind::Periodic
+                    } else if p.ends_with("cbs") {
+                        ServerKind::Cbs
                     } else {
                         ServerKind::Deferrable
                     },

@@ -329,8 +329,14 @@ impl<'a> Scheduler<'a> {
     /// which the periodic server's `U <= 1` test does not allow for.
     fn start_period_on_wake(&mut self, h: u32, now: i64) -> Result<bool> {
         let server = self.policy.server;
+        let late_only = self.mutant(Mutant::CbsWakeOnlyWhenLate);
         let u = get_mut(self.units, h)?;
-        if server == ServerKind::Cbs && u.cbs_overflow(now) {
+        let overflow = if late_only {
+            now >= u.cur_deadline
+        } else {
+            u.cbs_overflow(now)
+        };
+        if server == ServerKind::Cbs && overflow {
             u.cbs_restart(now);
             self.stats.cbs_restarts += 1;
             Ok(true)
