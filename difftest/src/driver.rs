@@ -230,6 +230,7 @@ impl Options {
             Peer::Reference(r) => Policy {
                 priority: r.scheme,
                 server: r.server,
+                classes: r.classes,
                 ..crate::rtds_policy()
             },
         }
@@ -1281,7 +1282,7 @@ impl Host<'_> {
                 Some(q) => {
                     choices.contains(&q)
                         && after[q].runnable == rn.is_some()
-                        && rs == after[q].cur_budget
+                        && rs == rules.slice(&after[q])
                         && post[q].last_start == now
                 }
             };

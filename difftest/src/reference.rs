@@ -11,7 +11,12 @@
 //!
 //! 1. **Priority** ([`key`]): lower priority level first (a unit on extratime comes after
 //!    every unit on its reserved budget); then EDF: earlier deadline; DM: shorter period,
-//!    then earlier deadline; then a unit without extratime first.
+//!    then earlier deadline; then a unit without extratime first. With the class rule
+//!    (issue 11, `ClassRule::Classes`): a real-time unit (not extratime with
+//!    `budget >= period`) on its reserved budget (level 0) outranks every other unit (the
+//!    background class), whose order among themselves (fair sharing by virtual time) the
+//!    model leaves open: any of them may be picked, and a background unit's slice is at
+//!    most [`rtsched::prio::BACKGROUND_QUANTUM`].
 //! 2. **Replenishment** ([`replenished`]): the timer gives every unit on the replenishment
 //!    queue whose deadline `d` has passed (`now >= d`) the first deadline
 //!    `d + k * period > now`, level 0, and a full budget less the overrun recorded at its
@@ -44,7 +49,8 @@
 //!    an affinity change is not tickled, so another CPU may idle, or idle on a server of
 //!    lower priority, until its next scheduling event; rule 5 still holds at every pick.)
 
-use rtsched::{PriorityScheme, ServerKind};
+use rtsched::prio::BACKGROUND_QUANTUM;
+use rtsched::{ClassRule, PriorityScheme, ServerKind};
 
 /// What the rules read of one unit (rtsched's state, see `rtsched::UnitInfo`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,16 +88,23 @@ pub struct View {
 pub struct Rules {
     /// EDF or DM.
     pub scheme: PriorityScheme,
-    /// Deferrable or periodic server.
+    /// Deferrable, periodic or constant-bandwidth server.
     pub server: ServerKind,
+    /// Plain RTDS order, or real-time units before the background class.
+    pub classes: ClassRule,
 }
 
-/// Rule 1: the priority order (smaller is higher priority).
+/// Rule 1 without the class rule: the priority order (smaller is higher priority).
 pub fn key(u: &View, scheme: PriorityScheme) -> (u32, i64, i64, bool) {
     match scheme {
         PriorityScheme::Edf => (u.level, u.deadline, 0, u.extratime),
         PriorityScheme::Dm => (u.level, u.period, u.deadline, u.extratime),
     }
+}
+
+/// Whether `u` is in the background class of the class rule.
+pub fn background(u: &View) -> bool {
+    u.level > 0 || (u.extratime && u.budget >= u.period)
 }
 
 /// Rule 2: (deadline, budget left, level) after a replenishment at `now` of a unit whose
@@ -144,10 +157,29 @@ impl Rules {
         self.server == ServerKind::Periodic
     }
 
+    /// Rule 1: the priority order in force (smaller is higher priority; all background
+    /// units equal under the class rule).
+    pub fn key(&self, u: &View) -> (bool, (u32, i64, i64, bool)) {
+        if self.classes == ClassRule::Classes && background(u) {
+            return (true, (0, 0, 0, false));
+        }
+        (false, key(u, self.scheme))
+    }
+
+    /// Rule 5's slice for a unit with `budget` left.
+    pub fn slice(&self, u: &View) -> i64 {
+        if self.classes == ClassRule::Classes && background(u) {
+            u.cur_budget.min(BACKGROUND_QUANTUM)
+        } else {
+            u.cur_budget
+        }
+    }
+
     /// Rule 5's candidate test: allowed on `cpu`, and runnable or a blocked server at
     /// level 0 (periodic).
     pub fn pickable(&self, u: &View, cpu: usize) -> bool {
-        u.affinity >> cpu & 1 == 1 && (u.runnable || (self.periodic() && u.level == 0))
+        let reserved = u.level == 0 && !(self.classes == ClassRule::Classes && background(u));
+        u.affinity >> cpu & 1 == 1 && (u.runnable || (self.periodic() && reserved))
     }
 
     /// Rule 5: the pick on `cpu` (`units` after the burn of rule 4; `ran`: the unit the CPU
@@ -169,24 +201,25 @@ impl Rules {
                 queued && u.cur_budget > 0 && self.pickable(u, cpu)
             })
             .collect();
-        let best = candidates
-            .iter()
-            .map(|&q| key(&units[q], self.scheme))
-            .min();
+        let best = candidates.iter().map(|&q| self.key(&units[q])).min();
+        let mut picks: Vec<usize> = candidates
+            .into_iter()
+            .filter(|&q| Some(self.key(&units[q])) == best)
+            .collect();
         if let Some(r) = ran {
             let u = &units[r];
-            if ran_runnable
-                && u.inserted
-                && u.cur_budget > 0
-                && best.is_none_or(|b| key(u, self.scheme) < b)
-            {
-                return vec![r];
+            if ran_runnable && u.inserted && u.cur_budget > 0 {
+                let k = self.key(u);
+                if best.is_none_or(|b| k < b) {
+                    return vec![r];
+                }
+                if Some(k) == best {
+                    // A tie: either may be picked.
+                    picks.push(r);
+                }
             }
         }
-        candidates
-            .into_iter()
-            .filter(|&q| Some(key(&units[q], self.scheme)) == best)
-            .collect()
+        picks
     }
 
     /// Rule 6 for one unit.
@@ -214,12 +247,12 @@ pub fn work_conserving(
         if online >> c & 1 == 0 {
             continue;
         }
-        let mine = s.map(|v| key(&units[v], rules.scheme));
+        let mine = s.map(|v| rules.key(&units[v]));
         for (q, u) in units.iter().enumerate() {
             if u.queue == 1
                 && u.runnable
                 && rules.pickable(u, c)
-                && mine.is_none_or(|k| key(u, rules.scheme) < k)
+                && mine.is_none_or(|k| rules.key(u) < k)
             {
                 return Some((c, q));
             }

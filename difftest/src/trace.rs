@@ -203,19 +203,30 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> Trace {
         let pct = rng.range(1, 70) as u32;
         (p * pct / 100).max(10)
     };
-    // Extratime units make rt.c's replenishment queue leave deadline order (deviation 3,
-    // which ends the comparison), so a third of the traces have none.
+    // A third of the traces have no extratime unit; in the others, a third of the extratime
+    // units are non-real-time (budget = period: always runnable on extratime, the class
+    // rule's background class).
     let extra_pct = [0, 15, 40][rng.below(3) as usize];
+    let reservation = |rng: &mut Rng, p: u32| -> (u32, bool) {
+        let extratime = rng.chance(extra_pct);
+        if extratime && rng.chance(33) {
+            (p, true)
+        } else {
+            (budget(rng, p), extratime)
+        }
+    };
     let mut units = Vec::new();
     for u in 0..nunits {
         let p = period(&mut rng);
+        let affinity = mask(&mut rng, ncpus);
+        let (budget_us, extratime) = reservation(&mut rng, p);
         units.push(UnitSpec {
             dom: u32::from(u / 3),
             vcpu: u32::from(u % 3),
-            affinity: mask(&mut rng, ncpus),
+            affinity,
             period_us: p,
-            budget_us: budget(&mut rng, p),
-            extratime: rng.chance(extra_pct),
+            budget_us,
+            extratime,
         });
     }
     let delayed_saves = rng.chance(50);
@@ -250,22 +261,23 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> Trace {
             70..=76 => Event::Save(cpu(&mut rng)),
             77..=85 => {
                 let u = unit(&mut rng);
-                let (period_us, budget_us) = if rng.chance(5) {
+                let (period_us, budget_us, extratime) = if rng.chance(5) {
                     // Invalid: budget above the period, or below 10 µs.
                     if rng.chance(50) {
-                        (2_000, 3_000)
+                        (2_000, 3_000, false)
                     } else {
-                        (2_000, 9)
+                        (2_000, 9, false)
                     }
                 } else {
                     let p = period(&mut rng);
-                    (p, budget(&mut rng, p))
+                    let (b, e) = reservation(&mut rng, p);
+                    (p, b, e)
                 };
                 Event::SetParams {
                     unit: u,
                     period_us,
                     budget_us,
-                    extratime: rng.chance(extra_pct),
+                    extratime,
                 }
             }
             86..=92 => Event::SetAffinity {

@@ -13,7 +13,7 @@ use difftest::deviations::Deviation;
 use difftest::driver::{run, shrink, End, Hook, Inject, Mode, Options, Peer};
 use difftest::reference::Rules;
 use difftest::trace::{generate, GenConfig};
-use rtsched::{PriorityScheme, ServerKind};
+use rtsched::{ClassRule, PriorityScheme, ServerKind};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -142,23 +142,51 @@ fn rt_partition_agrees_with_xen_rt_c_run_per_pcpu() {
 }
 
 #[test]
-fn dm_periodic_and_cbs_follow_the_reference_rules() {
-    for (name, scheme, server) in [
-        ("reference, DM", PriorityScheme::Dm, ServerKind::Deferrable),
+fn dm_periodic_cbs_and_classes_follow_the_reference_rules() {
+    for (name, scheme, server, classes) in [
+        (
+            "reference, DM",
+            PriorityScheme::Dm,
+            ServerKind::Deferrable,
+            ClassRule::Rtds,
+        ),
         (
             "reference, periodic",
             PriorityScheme::Edf,
             ServerKind::Periodic,
+            ClassRule::Rtds,
         ),
         (
             "reference, DM + periodic",
             PriorityScheme::Dm,
             ServerKind::Periodic,
+            ClassRule::Rtds,
         ),
-        ("reference, CBS", PriorityScheme::Edf, ServerKind::Cbs),
+        (
+            "reference, CBS",
+            PriorityScheme::Edf,
+            ServerKind::Cbs,
+            ClassRule::Rtds,
+        ),
+        (
+            "reference, classes",
+            PriorityScheme::Edf,
+            ServerKind::Deferrable,
+            ClassRule::Classes,
+        ),
+        (
+            "reference, classes + CBS",
+            PriorityScheme::Edf,
+            ServerKind::Cbs,
+            ClassRule::Classes,
+        ),
     ] {
         let opts = Options {
-            peer: Peer::Reference(Rules { scheme, server }),
+            peer: Peer::Reference(Rules {
+                scheme,
+                server,
+                classes,
+            }),
             ..Options::default()
         };
         campaign(name, &opts, 1_000);

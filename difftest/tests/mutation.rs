@@ -11,14 +11,18 @@ use difftest::driver::{run, End, Mode, Options, Peer};
 use difftest::reference::Rules;
 use difftest::trace::{generate, GenConfig};
 use rtsched::mutants::Mutant;
-use rtsched::{PriorityScheme, ServerKind};
+use rtsched::{ClassRule, PriorityScheme, ServerKind};
 
 /// Traces tried per comparison before a mutant counts as missed.
 const TRACES: u64 = 200;
 
 fn comparisons() -> Vec<(&'static str, Options)> {
-    let reference = |scheme, server| Options {
-        peer: Peer::Reference(Rules { scheme, server }),
+    let reference = |scheme, server, classes| Options {
+        peer: Peer::Reference(Rules {
+            scheme,
+            server,
+            classes,
+        }),
         ..Options::default()
     };
     vec![
@@ -32,19 +36,27 @@ fn comparisons() -> Vec<(&'static str, Options)> {
         ),
         (
             "reference, DM",
-            reference(PriorityScheme::Dm, ServerKind::Deferrable),
+            reference(PriorityScheme::Dm, ServerKind::Deferrable, ClassRule::Rtds),
         ),
         (
             "reference, periodic",
-            reference(PriorityScheme::Edf, ServerKind::Periodic),
+            reference(PriorityScheme::Edf, ServerKind::Periodic, ClassRule::Rtds),
         ),
         (
             "reference, DM + periodic",
-            reference(PriorityScheme::Dm, ServerKind::Periodic),
+            reference(PriorityScheme::Dm, ServerKind::Periodic, ClassRule::Rtds),
         ),
         (
             "reference, CBS",
-            reference(PriorityScheme::Edf, ServerKind::Cbs),
+            reference(PriorityScheme::Edf, ServerKind::Cbs, ClassRule::Rtds),
+        ),
+        (
+            "reference, classes",
+            reference(
+                PriorityScheme::Edf,
+                ServerKind::Deferrable,
+                ClassRule::Classes,
+            ),
         ),
     ]
 }

@@ -57,11 +57,14 @@ pub enum Mutant {
     /// A waking constant-bandwidth server starts a new period only when its deadline has
     /// passed (not when its budget left exceeds its bandwidth over the time left).
     CbsWakeOnlyWhenLate,
+    /// The class rule is ignored: plain RTDS order although real-time units should
+    /// outrank the background class.
+    ClassRuleIgnored,
 }
 
 impl Mutant {
     /// The mutants of the scheduling rules (the differential test's mutation score).
-    pub const RULES: [Mutant; 15] = [
+    pub const RULES: [Mutant; 16] = [
         Mutant::InsertKeepsDeadline,
         Mutant::RemoveKeepsQueued,
         Mutant::WakeNoTickle,
@@ -77,6 +80,7 @@ impl Mutant {
         Mutant::TickleIgnoresTickled,
         Mutant::DmOrdersByDeadline,
         Mutant::CbsWakeOnlyWhenLate,
+        Mutant::ClassRuleIgnored,
     ];
 
     /// The mutants of the hook protocol (the loom models').

@@ -2,12 +2,12 @@
 //!
 //! `difftest-run [FIRST_SEED] [COUNT] [EVENTS] [MAX_CPUS] [MAX_UNITS]`, or
 //! `difftest-run --json FILE`. `DIFFTEST_MODE=partition` compares rt-partition;
-//! `DIFFTEST_PEER=dm|periodic|dm-periodic|cbs|dm-cbs` checks rtsched in that policy against the
+//! `DIFFTEST_PEER=dm|periodic|dm-periodic|cbs|dm-cbs|classes|classes-cbs|...` checks rtsched in that policy against the
 //! reference model's rules instead of rt.c; `DIFFTEST_VERBOSE=1` prints every hook.
 use difftest::driver::{run, End, Mode, Options, Peer};
 use difftest::reference::Rules;
 use difftest::trace::{generate, GenConfig, Trace};
-use rtsched::{PriorityScheme, ServerKind};
+use rtsched::{ClassRule, PriorityScheme, ServerKind};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,7 +19,7 @@ fn main() {
         },
         peer: match std::env::var("DIFFTEST_PEER").as_deref() {
             Ok(p)
-                if ["dm", "periodic", "cbs", "edf"]
+                if ["dm", "periodic", "cbs", "edf", "classes"]
                     .iter()
                     .any(|k| p.starts_with(k) || p.ends_with(k)) =>
             {
@@ -35,6 +35,11 @@ fn main() {
                         ServerKind::Cbs
                     } else {
                         ServerKind::Deferrable
+                    },
+                    classes: if p.starts_with("classes") {
+                        ClassRule::Classes
+                    } else {
+                        ClassRule::Rtds
                     },
                 })
             }

@@ -195,6 +195,9 @@ impl<'a> Scheduler<'a> {
         if self.mutant(Mutant::DmOrdersByDeadline) {
             return Order::new(crate::policy::PriorityScheme::Edf, self.policy.classes);
         }
+        if self.mutant(Mutant::ClassRuleIgnored) {
+            return Order::new(self.policy.priority, crate::policy::ClassRule::Rtds);
+        }
         Order::new(self.policy.priority, self.policy.classes)
     }
 
