@@ -1,11 +1,12 @@
 //! The differential test: random traces replayed into rtsched and Xen 4.17's rt.c (rt-global,
 //! and rt-partition against one rt.c per PCPU), every hook's outcome compared (see
-//! `difftest::driver`); and rtsched's DM, periodic-server and CBS modes checked against
-//! the reference model's rules (`difftest::reference`).
+//! `difftest::driver`); and rtsched's DM, periodic-server, CBS and class-rule modes checked
+//! against the reference model's rules (`difftest::reference`).
 //!
 //! `DIFFTEST_TRACES` traces (default 10000 rt-global, 3000 rt-partition, 1000 per reference
-//! mode) of `DIFFTEST_EVENTS` (default 200) events, from seed `DIFFTEST_SEED` (default 0). A failure is shrunk to a minimal trace, printed as
-//! JSON (replay it with `cargo run -p difftest --bin difftest-run -- --json FILE`).
+//! mode) of `DIFFTEST_EVENTS` (default 200) events, from seed `DIFFTEST_SEED` (default 0).
+//! A failure is shrunk to a minimal trace, printed as JSON (replay it with
+//! `cargo run -p difftest --bin difftest-run -- --json FILE`).
 
 use std::collections::BTreeMap;
 
