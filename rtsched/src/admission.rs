@@ -288,16 +288,12 @@ pub fn bcl_edf<S>(set: S, m: u32) -> bool
 where
     S: Iterator<Item = Params> + Clone,
 {
-    set.clone().enumerate().all(|(i, v)| {
-        let slack = (v.period - v.budget).saturating_add(1).max(1) as u128;
-        let interference: u128 = set
-            .clone()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, p)| (carry_in_demand(v.period, p.budget, p.period).max(0) as u128).min(slack))
-            .sum();
-        interference < m as u128 * slack
-    })
+    bcl(
+        set,
+        m,
+        |_, _| true,
+        |v, p| carry_in_demand(v.period, p.budget, p.period).max(0) as u64,
+    )
 }
 
 /// BCL for global fixed priority (Bertogna, Cirinei and Lipari 2005): unit `v` keeps its
@@ -309,13 +305,33 @@ pub fn bcl_fp<S>(set: S, m: u32) -> bool
 where
     S: Iterator<Item = Params> + Clone,
 {
+    bcl(
+        set,
+        m,
+        |v, p| p.period <= v.period,
+        |v, p| fp_workload(v.period, p.budget, p.period),
+    )
+}
+
+/// The BCL condition for every unit `v` of `set`: the interference of the other units that
+/// `interferes(v, j)` admits, each bounded by `workload(v, j)` and by `v`'s slack
+/// `P_v - Q_v + 1`, is below `m` times that slack. O(n^2).
+fn bcl<S>(
+    set: S,
+    m: u32,
+    interferes: impl Fn(&Params, &Params) -> bool,
+    workload: impl Fn(&Params, &Params) -> u64,
+) -> bool
+where
+    S: Iterator<Item = Params> + Clone,
+{
     set.clone().enumerate().all(|(i, v)| {
         let slack = (v.period - v.budget).saturating_add(1).max(1) as u128;
         let interference: u128 = set
             .clone()
             .enumerate()
-            .filter(|(j, p)| *j != i && p.period <= v.period)
-            .map(|(_, p)| (fp_workload(v.period, p.budget, p.period) as u128).min(slack))
+            .filter(|(j, p)| *j != i && interferes(&v, p))
+            .map(|(_, p)| (workload(&v, &p) as u128).min(slack))
             .sum();
         interference < m as u128 * slack
     })
