@@ -18,7 +18,124 @@
 #define RTSCHED_NONE UINT32_MAX
 
 /**
- * Number of event counters in [`RtschedStats`].
+ * The low bits of a unit handle that name its slot; the bits above hold the slot's
+ * generation (see `Rtsched`, "Handles").
+ */
+#define RTSCHED_SLOT_BITS 20
+
+/**
+ * `handle & RTSCHED_SLOT_MASK` is the slot of a unit handle, below the capacity.
+ */
+#define RTSCHED_SLOT_MASK 1048575
+
+/**
+ * The largest unit capacity of an instance. (Its slots stay below `RTSCHED_SLOT_MASK`, so no
+ * handle is `RTSCHED_NONE`.)
+ */
+#define RTSCHED_MAX_UNITS RTSCHED_SLOT_MASK
+
+/**
+ * The largest CPU count of an instance; CPU numbers are below it.
+ */
+#define RTSCHED_MAX_CPUS 256
+
+/**
+ * The largest time (ns) a hook accepts: the largest period, so that a time plus a period
+ * cannot overflow (146 years after the host's clock started).
+ */
+#define RTSCHED_TIME_MAX 4611686018427387903
+
+/**
+ * `RtschedParams.flags`: the unit may run on extratime once its budget is used up (Xen's
+ * `XEN_DOMCTL_SCHEDRT_extra`).
+ */
+#define RTSCHED_PARAM_EXTRATIME 1
+
+/**
+ * `RtschedPolicy.topology`: one instance per cpupool (rt-global).
+ */
+#define RTSCHED_TOPOLOGY_GLOBAL 0
+
+/**
+ * `RtschedPolicy.topology`: one instance per PCPU (rt-partition).
+ */
+#define RTSCHED_TOPOLOGY_PARTITION 1
+
+/**
+ * `RtschedPolicy.priority`, `rtsched_set_priority`: earliest deadline first.
+ */
+#define RTSCHED_PRIORITY_EDF 0
+
+/**
+ * `RtschedPolicy.priority`, `rtsched_set_priority`: deadline monotonic.
+ */
+#define RTSCHED_PRIORITY_DM 1
+
+/**
+ * `RtschedPolicy.server`, `rtsched_set_server`: deferrable server.
+ */
+#define RTSCHED_SERVER_DEFERRABLE 0
+
+/**
+ * `RtschedPolicy.server`, `rtsched_set_server`: periodic server.
+ */
+#define RTSCHED_SERVER_PERIODIC 1
+
+/**
+ * `RtschedPolicy.server`, `rtsched_set_server`: constant-bandwidth server (hard CBS).
+ */
+#define RTSCHED_SERVER_CBS 2
+
+/**
+ * `RtschedPolicy.classes`: real-time units outrank non-real-time ones (RT-Xen 2.1 classes,
+ * the default).
+ */
+#define RTSCHED_CLASS_RULE_CLASSES 0
+
+/**
+ * `RtschedPolicy.classes`: plain RTDS order (Xen's rt.c).
+ */
+#define RTSCHED_CLASS_RULE_RTDS 1
+
+/**
+ * `RtschedUnitInfo.flags`: picked by `do_schedule`, until its `context_saved` (running or
+ * being switched out).
+ */
+#define RTSCHED_UNIT_SCHEDULED 2
+
+/**
+ * `RtschedUnitInfo.flags`: queued again by `context_saved` (runnable when switched out).
+ */
+#define RTSCHED_UNIT_DELAYED_RUNQ_ADD 4
+
+/**
+ * `RtschedUnitInfo.flags`: no budget left and no extratime, until replenished.
+ */
+#define RTSCHED_UNIT_DEPLETED 8
+
+/**
+ * `RtschedUnitInfo.flags`: may run on extratime (`RTSCHED_PARAM_EXTRATIME`).
+ */
+#define RTSCHED_UNIT_EXTRATIME 16
+
+/**
+ * `RtschedUnitInfo.queue`: on no queue (running, being switched out, blocked, not
+ * inserted).
+ */
+#define RTSCHED_UNIT_QUEUE_NONE 0
+
+/**
+ * `RtschedUnitInfo.queue`: on the run queue.
+ */
+#define RTSCHED_UNIT_QUEUE_RUN 1
+
+/**
+ * `RtschedUnitInfo.queue`: on the depleted queue (waits for its replenishment).
+ */
+#define RTSCHED_UNIT_QUEUE_DEPLETED 2
+
+/**
+ * Number of event counters in `RtschedStats`.
  */
 #define RTSCHED_NR_STATS 18
 
@@ -39,11 +156,12 @@ enum RtschedResult
    */
   RTSCHED_RESULT_EIO = -5,
   /**
-   * Resource busy (`-EBUSY`): the unit or CPU is in use.
+   * Resource busy (`-EBUSY`): the unit or CPU is in use, or the call breaks the hook
+   * protocol (see `Rtsched`).
    */
   RTSCHED_RESULT_EBUSY = -16,
   /**
-   * Invalid argument (`-EINVAL`): null pointer, bad handle, CPU, size or parameters.
+   * Invalid argument (`-EINVAL`): null pointer, bad handle, CPU, size, time or parameters.
    */
   RTSCHED_RESULT_EINVAL = -22,
   /**
@@ -89,7 +207,96 @@ typedef uint32_t RtschedTimerOp;
 #endif // __cplusplus
 
 /**
- * Which queue `rtsched_queue_at` reads.
+ * Index of each counter in `RtschedStats.counters` (what each counts: `rtsched::Stats`).
+ */
+enum RtschedStat
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `do_schedule` calls.
+   */
+  RTSCHED_STAT_SCHEDULES = 0,
+  /**
+   * `do_schedule` calls that picked another unit than the current one.
+   */
+  RTSCHED_STAT_SWITCHES = 1,
+  /**
+   * `do_schedule` calls that went idle for tasklet work.
+   */
+  RTSCHED_STAT_TASKLET_IDLE = 2,
+  /**
+   * Units picked on a CPU other than their own.
+   */
+  RTSCHED_STAT_MIGRATIONS = 3,
+  /**
+   * `wake` calls.
+   */
+  RTSCHED_STAT_WAKES = 4,
+  /**
+   * `sleep` calls.
+   */
+  RTSCHED_STAT_SLEEPS = 5,
+  /**
+   * `insert` calls.
+   */
+  RTSCHED_STAT_INSERTS = 6,
+  /**
+   * `remove` calls.
+   */
+  RTSCHED_STAT_REMOVES = 7,
+  /**
+   * `context_saved` calls.
+   */
+  RTSCHED_STAT_CONTEXT_SAVED = 8,
+  /**
+   * Replenishment timer expiries handled.
+   */
+  RTSCHED_STAT_TIMER_FIRES = 9,
+  /**
+   * Units replenished by the timer.
+   */
+  RTSCHED_STAT_REPLENISHMENTS = 10,
+  /**
+   * Tickles that found an idle CPU.
+   */
+  RTSCHED_STAT_TICKLE_IDLE = 11,
+  /**
+   * Tickles that preempted a lower-priority unit.
+   */
+  RTSCHED_STAT_TICKLE_BUSY = 12,
+  /**
+   * Tickles that found no CPU to preempt.
+   */
+  RTSCHED_STAT_TICKLE_NONE = 13,
+  /**
+   * Hook times behind the instance's clock, taken as the clock (see `Rtsched`, "Time").
+   */
+  RTSCHED_STAT_CLOCK_BACKWARDS = 14,
+  /**
+   * Non-runnable units found on the run queue by `do_schedule` and dropped.
+   */
+  RTSCHED_STAT_DROPPED_UNRUNNABLE = 15,
+  /**
+   * Periodic server: picks of a blocked unit whose budget an idle CPU then consumed.
+   */
+  RTSCHED_STAT_PHANTOM_PICKS = 16,
+  /**
+   * Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
+   */
+  RTSCHED_STAT_CBS_RESTARTS = 17,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RtschedStat RtschedStat;
+#else
+typedef uint32_t RtschedStat;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which queue `rtsched_queue_at` reads (its `which` argument).
  */
 enum RtschedQueue
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -114,33 +321,120 @@ typedef uint32_t RtschedQueue;
 #endif // __cplusplus
 
 /**
- * Opaque handle of an instance for C.
+ * An rtsched instance: the scheduler of one Xen cpupool (rt-global) or of one PCPU
+ * (rt-partition), in memory the host provides. This comment is the host's contract, written
+ * once: the call protocol and the lock contract (the core's crate docs, the Xen shim and the
+ * loom models of `model-tests` cite it).
+ *
+ * # Life cycle
+ *
+ * `rtsched_mem_size` and `rtsched_mem_align` for a unit capacity and a CPU count; allocate
+ * (outside any hook); `rtsched_init`; `rtsched_cpu_add` for each PCPU that joins. A unit is
+ * allocated (`rtsched_unit_alloc`, Xen's `alloc_udata`), inserted (`rtsched_unit_insert`),
+ * driven by the hooks below, removed (`rtsched_unit_remove`) and freed
+ * (`rtsched_unit_free`). An idle PCPU leaves with `rtsched_cpu_remove`. `rtsched_deinit`
+ * ends the instance; its memory can then be freed.
+ *
+ * # Handles
+ *
+ * A unit handle names a slot, `handle & RTSCHED_SLOT_MASK` (below the capacity: a host may
+ * index its own per-unit table with it), and the slot's generation (the bits above
+ * `RTSCHED_SLOT_BITS`). Freeing a unit retires its handle: calls with it are refused
+ * (`-EINVAL`), also after the slot holds a new unit, until the slot has been reused 4096
+ * times. An instance is bound to the address it was initialised at: a copy of its memory is
+ * not an instance (`-EINVAL`).
+ *
+ * # Hook protocol (Xen's scheduling core, as for rt.c)
+ *
+ * - `rtsched_do_schedule(cpu, now, prev_runnable, tasklet_work)`, on the CPU that
+ *   reschedules: `next` runs for `slice` ns (`RTSCHED_NONE`: the idle unit, for `slice` ns
+ *   when a periodic server's budget is being consumed, else -1: until woken). When the unit
+ *   that ran is not `next`, it is *being switched out*.
+ * - `rtsched_context_saved(prev, runnable)` once the context of a unit being switched out
+ *   is saved, before it runs anywhere else. Refused (`-EBUSY`) for any other unit. Between
+ *   the two calls the host switches context with the lock dropped, and other CPUs may make
+ *   any call; the unit stays off every queue until its `context_saved`.
+ * - `rtsched_unit_wake` / `rtsched_unit_sleep` when a unit becomes runnable / stops being
+ *   runnable; `rtsched_unit_set_unrunnable` for a queued unit the host finds not runnable
+ *   without a sleep (Xen pauses domains without the lock: the shim checks the unit
+ *   `rtsched_runq_peek` names before `do_schedule`).
+ * - `rtsched_unit_insert` / `rtsched_unit_remove` when a unit enters / leaves the instance.
+ *   A unit being switched out is inserted again only after its `context_saved`, and freed
+ *   only when removed and neither running nor being switched out (`-EBUSY`).
+ * - `rtsched_pick_cpu` chooses a CPU for a unit, `rtsched_unit_migrate` assigns one to a
+ *   unit that is not running (`-EBUSY` while it runs).
+ * - `rtsched_timer_fire(now)` when the instance's replenishment timer expires.
+ * - After a call that returns actions, the host raises `SCHEDULE_SOFTIRQ` on the CPUs of
+ *   `reschedule` and programs (`RTSCHED_TIMER_OP_SET`, for `timer_expiry`) or stops
+ *   (`RTSCHED_TIMER_OP_STOP`) the replenishment timer, in call order.
+ *
+ * # Time
+ *
+ * `now` is the host's clock in ns (Xen's `NOW()`), `0 ..= RTSCHED_TIME_MAX`; a time outside
+ * is refused (`-EINVAL`). The instance's clock is the latest time it was given: an earlier
+ * time (CPUs' clocks differ by a little) is taken as that latest time and counted
+ * (`RTSCHED_STAT_CLOCK_BACKWARDS`). So a time far in the future moves the instance's clock
+ * there for good.
+ *
+ * # Errors
+ *
+ * Every call checks its pointers, handles, CPUs, values and the protocol above. A refused
+ * call returns a negated Xen errno (`RtschedResult`), writes no output and changes nothing
+ * in the instance, not even a counter.
+ *
+ * # Lock contract
+ *
+ * An instance is not synchronised: the host serialises every call on it with one spinlock,
+ * the instance lock. rt-global: one instance per cpupool, its lock the pool's, which the
+ * `sched_resource->schedule_lock` of every PCPU of the pool points at. rt-partition: one
+ * instance per PCPU, its lock that PCPU's `sched_resource->_lock`.
+ *
+ * - Xen's scheduling core holds it (the unit's or the PCPU's schedule lock) around the
+ *   hooks `do_schedule` (where the shim also calls `runq_peek` and `unit_set_unrunnable`),
+ *   `wake`, `sleep`, `adjust_affinity` (`unit_set_affinity`), `pick_resource` (`pick_cpu`)
+ *   and `migrate` (the locks of both PCPUs, so an rt-partition migration may remove the unit
+ *   from one instance and insert it into the other).
+ * - The shim takes it itself, as rt.c does (`unit_schedule_lock` or `pcpu_schedule_lock`,
+ *   which re-check that the lock did not move, or the instance's lock directly), in
+ *   `insert_unit` and `remove_unit` (with the `unit_alloc`, `unit_set_params` and
+ *   `unit_free` they need), `context_saved`, the replenishment timer handler, the domctl
+ *   handlers, `alloc_udata` / `free_udata`, `switch_sched` (`cpu_add`, nested inside the lock
+ *   of the PCPU's previous scheduler, interrupts off), `deinit_pdata` (`cpu_remove`), the
+ *   policy switches and the dumps.
+ * - The lock is held from a call until the actions it returned are performed (a raised
+ *   softirq runs later).
+ * - Between `do_schedule` on a CPU and `context_saved` for the unit it switched out the lock
+ *   is dropped: that window is what the hook protocol above makes safe.
+ * - Calls without an instance (`rtsched_mem_size`, `rtsched_mem_align`, `rtsched_version`,
+ *   `rtsched_params_check`, `rtsched_partition_place`) need no lock; `rtsched_init` needs
+ *   none before the handle is published; `rtsched_deinit` needs that no other call can come.
+ * - Nothing in the library blocks, allocates, or calls the host; a lock of the host's own
+ *   that nests with the instance lock is the host's to order.
  */
 typedef struct Rtsched Rtsched;
 
 /**
- * Scheduling policy at initialisation.
+ * Scheduling policy at initialisation (and as reported by `rtsched_queue_info`).
  */
 typedef struct RtschedPolicy {
   /**
-   * 0 global (one run queue), 1 partition (per-CPU run queues).
+   * `RTSCHED_TOPOLOGY_*`.
    */
   uint32_t topology;
   /**
-   * 0 EDF, 1 deadline monotonic.
+   * `RTSCHED_PRIORITY_*`.
    */
   uint32_t priority;
   /**
-   * 0 deferrable server, 1 periodic server, 2 constant-bandwidth server (hard CBS).
+   * `RTSCHED_SERVER_*`.
    */
   uint32_t server;
   /**
-   * 1 to enable admission control.
+   * 1 to enable admission control, 0 not.
    */
   uint32_t admission;
   /**
-   * 0: real-time units outrank non-real-time ones (RT-Xen 2.1 classes, the default);
-   * 1: plain RTDS order.
+   * `RTSCHED_CLASS_RULE_*`.
    */
   uint32_t classes;
 } RtschedPolicy;
@@ -208,7 +502,7 @@ typedef struct RtschedParams {
    */
   int64_t budget;
   /**
-   * `RTSCHED_PARAM_EXTRATIME` and future flags.
+   * `RTSCHED_PARAM_*` bits; any other bit is refused.
    */
   uint32_t flags;
   /**
@@ -255,7 +549,7 @@ typedef struct RtschedUnitInfo {
    */
   uint32_t priority_level;
   /**
-   * Flag bits: 2 scheduled, 4 delayed run-queue add, 8 depleted, 16 extratime.
+   * `RTSCHED_UNIT_*` flag bits.
    */
   uint32_t flags;
   /**
@@ -263,7 +557,7 @@ typedef struct RtschedUnitInfo {
    */
   uint32_t cpu;
   /**
-   * 0 no queue, 1 run queue, 2 depleted queue.
+   * `RTSCHED_UNIT_QUEUE_*`: the queue the unit is on.
    */
   uint32_t queue;
   /**
@@ -323,10 +617,7 @@ typedef struct RtschedQueueInfo {
 } RtschedQueueInfo;
 
 /**
- * Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
- * sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
- * tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks, cbs_restarts (see
- * `rtsched::Stats`).
+ * Event counters, indexed by `RtschedStat`.
  */
 typedef struct RtschedStats {
   /**
@@ -385,7 +676,8 @@ extern "C" {
 
 /**
  * Bytes of memory an instance with `capacity` units and `nr_cpus` CPUs needs, or 0 when
- * the numbers are out of range (capacity 0, more than 256 CPUs).
+ * the numbers are out of range (capacity 0 or above `RTSCHED_MAX_UNITS`, no CPU or more
+ * than `RTSCHED_MAX_CPUS`).
  */
 size_t rtsched_mem_size(uint32_t capacity, uint32_t nr_cpus);
 
@@ -402,6 +694,7 @@ uint32_t rtsched_version(void);
 /**
  * Initialises an instance in `mem` (`len` bytes, aligned to [`rtsched_mem_align`]) for
  * `capacity` units and CPUs `0..nr_cpus` (none online yet), and stores its handle in `*out`.
+ * Memory that holds a live instance is refused (`-EBUSY`): deinitialise it first.
  *
  * # Safety
  * `mem` must be valid for writes of `len` bytes and not used by anything else while the
@@ -416,7 +709,7 @@ RtschedResult rtsched_init(void *mem,
 
 /**
  * Invalidates an instance: later calls with its handle return `-EINVAL`. The memory can
- * be freed afterwards.
+ * be freed afterwards (units still allocated are forgotten with it).
  *
  * # Safety
  * `s` must be null or a handle from [`rtsched_init`].
@@ -453,7 +746,8 @@ RtschedResult rtsched_unit_alloc(struct Rtsched *s,
                                  uint32_t *out_handle);
 
 /**
- * Frees a unit; it must be removed and not running.
+ * Frees a unit; it must be removed, not running and not being switched out. Its handle is
+ * refused from now on.
  *
  * # Safety
  * As [`rtsched_cpu_add`].
@@ -462,7 +756,8 @@ RtschedResult rtsched_unit_free(struct Rtsched *s, uint32_t unit);
 
 /**
  * Inserts a unit (Xen's `insert_unit`); stores the CPU it is assigned to in `*out_cpu`
- * (the host calls `sched_set_res` with it) and the actions in `*actions`.
+ * (the host calls `sched_set_res` with it) and the actions in `*actions`. `-EBUSY` for a
+ * unit already inserted or still being switched out.
  *
  * # Safety
  * `s` a live handle or null; `out_cpu`, `actions` null or valid.
@@ -536,6 +831,7 @@ RtschedResult rtsched_do_schedule(struct Rtsched *s,
 
 /**
  * The context of `unit` was saved after it was switched out (Xen's `context_saved`).
+ * `-EBUSY` for a unit that is not being switched out (see [`Rtsched`]).
  *
  * # Safety
  * As [`rtsched_unit_remove`].
@@ -562,7 +858,7 @@ RtschedResult rtsched_timer_fire(struct Rtsched *s, int64_t now, struct RtschedA
 RtschedResult rtsched_pick_cpu(const struct Rtsched *s, uint32_t unit, uint32_t *out_cpu);
 
 /**
- * Assigns a unit to `cpu` (Xen's `migrate`).
+ * Assigns a unit to `cpu` (Xen's `migrate`); `-EBUSY` while it runs.
  *
  * # Safety
  * As [`rtsched_cpu_add`].
@@ -625,7 +921,7 @@ RtschedResult rtsched_unit_info(const struct Rtsched *s,
                                 struct RtschedUnitInfo *info);
 
 /**
- * The unit at heap position `index` of a queue (`which`: 0 run, 1 replenishment), or
+ * The unit at heap position `index` of a queue (`which`: `RTSCHED_QUEUE_*`), or
  * `RTSCHED_NONE` past the end.
  *
  * # Safety
@@ -653,7 +949,7 @@ RtschedResult rtsched_queue_info(const struct Rtsched *s, struct RtschedQueueInf
 RtschedResult rtsched_stats(const struct Rtsched *s, struct RtschedStats *stats);
 
 /**
- * Switches the priority scheme (0 EDF, 1 DM) at run time.
+ * Switches the priority scheme (`RTSCHED_PRIORITY_*`) at run time.
  *
  * # Safety
  * `s` a live handle or null; `actions` null or valid.
@@ -671,9 +967,9 @@ RtschedResult rtsched_set_priority(struct Rtsched *s,
 RtschedResult rtsched_check(const struct Rtsched *s);
 
 /**
- * Switches the server mechanism (0 deferrable, 1 periodic, 2 constant-bandwidth) at run
- * time. With admission control on, a switch under which the admitted reservations would
- * fail the new server's test is refused (`-ENOSPC`) and changes nothing.
+ * Switches the server mechanism (`RTSCHED_SERVER_*`) at run time. With admission control on,
+ * a switch under which the admitted reservations would fail the new server's test is
+ * refused (`-ENOSPC`) and changes nothing.
  *
  * # Safety
  * `s` a live handle or null; `actions` null or valid.

@@ -1,17 +1,19 @@
 //! The exported `extern "C"` entry points.
 //!
 //! Each is `unsafe` to call: its pointer arguments must be null or valid for the access
-//! described, and calls on one instance must be serialised by the caller (its scheduler
-//! lock). Every argument is checked; failures return a negated errno and change nothing.
+//! described, and calls on one instance must be serialised by the caller (the lock contract,
+//! see [`Rtsched`]). Every argument and the hook protocol are checked; failures return a
+//! negated errno, write no output and change nothing.
 
 use core::mem::{align_of, size_of};
 
 use rtsched::{
     ClassRule, CpuMask, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage,
-    Topology, Unit, UnitId, MAX_CPUS,
+    Topology, Unit, MAX_CPUS,
 };
 
-use crate::ptr::{input, inst, inst_mut, out, Instance, Rtsched, MAGIC};
+use crate::instance::{holds_instance, inst, inst_mut, Instance, Rtsched, MAGIC};
+use crate::ptr::{input, out};
 use crate::types::*;
 
 /// Returns early with `-EINVAL` when an `Option` is `None`.
@@ -20,6 +22,15 @@ macro_rules! arg {
         match $e {
             Some(v) => v,
             None => return RtschedResult::Einval,
+        }
+    };
+}
+
+/// Returns early with `-EBUSY` when a call breaks the hook protocol.
+macro_rules! protocol {
+    ($ok:expr) => {
+        if !$ok {
+            return RtschedResult::Ebusy;
         }
     };
 }
@@ -36,6 +47,7 @@ macro_rules! core_call {
 
 /// Byte offsets of the parts of an instance's memory.
 struct Layout {
+    gens: usize,
     units: usize,
     runq: usize,
     replq: usize,
@@ -62,16 +74,19 @@ fn round_up(x: usize) -> Option<usize> {
 }
 
 fn layout(capacity: u32, nr_cpus: u32) -> Option<Layout> {
-    if capacity == 0 || capacity == u32::MAX || nr_cpus == 0 || nr_cpus as usize > MAX_CPUS {
+    if capacity == 0 || capacity > RTSCHED_MAX_UNITS || nr_cpus == 0 || nr_cpus as usize > MAX_CPUS
+    {
         return None;
     }
     let cap = capacity as usize;
-    let units = round_up(size_of::<Instance>())?;
+    let gens = round_up(size_of::<Instance>())?;
+    let units = round_up(gens.checked_add(size_of::<u32>().checked_mul(cap)?)?)?;
     let runq = round_up(units.checked_add(size_of::<Unit>().checked_mul(cap)?)?)?;
     let replq = round_up(runq.checked_add(size_of::<u32>().checked_mul(cap)?)?)?;
     let cpus = round_up(replq.checked_add(size_of::<u32>().checked_mul(cap)?)?)?;
     let size = round_up(cpus.checked_add(size_of::<Pcpu>().checked_mul(nr_cpus as usize)?)?)?;
     Some(Layout {
+        gens,
         units,
         runq,
         replq,
@@ -81,7 +96,8 @@ fn layout(capacity: u32, nr_cpus: u32) -> Option<Layout> {
 }
 
 /// Bytes of memory an instance with `capacity` units and `nr_cpus` CPUs needs, or 0 when
-/// the numbers are out of range (capacity 0, more than 256 CPUs).
+/// the numbers are out of range (capacity 0 or above `RTSCHED_MAX_UNITS`, no CPU or more
+/// than `RTSCHED_MAX_CPUS`).
 #[no_mangle]
 pub extern "C" fn rtsched_mem_size(capacity: u32, nr_cpus: u32) -> usize {
     match layout(capacity, nr_cpus) {
@@ -118,17 +134,12 @@ pub extern "C" fn rtsched_version() -> u32 {
 fn policy_from(p: &RtschedPolicy) -> Option<Policy> {
     Some(Policy {
         topology: match p.topology {
-            0 => Topology::Global,
-            1 => Topology::Partition,
+            RTSCHED_TOPOLOGY_GLOBAL => Topology::Global,
+            RTSCHED_TOPOLOGY_PARTITION => Topology::Partition,
             _ => return None,
         },
         priority: priority_from(p.priority)?,
-        server: match p.server {
-            0 => ServerKind::Deferrable,
-            1 => ServerKind::Periodic,
-            2 => ServerKind::Cbs,
-            _ => return None,
-        },
+        server: server_from(p.server)?,
         admission: match p.admission {
             0 => false,
             1 => true,
@@ -140,16 +151,25 @@ fn policy_from(p: &RtschedPolicy) -> Option<Policy> {
 
 fn classes_from(c: u32) -> Option<ClassRule> {
     match c {
-        0 => Some(ClassRule::Classes),
-        1 => Some(ClassRule::Rtds),
+        RTSCHED_CLASS_RULE_CLASSES => Some(ClassRule::Classes),
+        RTSCHED_CLASS_RULE_RTDS => Some(ClassRule::Rtds),
         _ => None,
     }
 }
 
 fn priority_from(p: u32) -> Option<PriorityScheme> {
     match p {
-        0 => Some(PriorityScheme::Edf),
-        1 => Some(PriorityScheme::Dm),
+        RTSCHED_PRIORITY_EDF => Some(PriorityScheme::Edf),
+        RTSCHED_PRIORITY_DM => Some(PriorityScheme::Dm),
+        _ => None,
+    }
+}
+
+fn server_from(s: u32) -> Option<ServerKind> {
+    match s {
+        RTSCHED_SERVER_DEFERRABLE => Some(ServerKind::Deferrable),
+        RTSCHED_SERVER_PERIODIC => Some(ServerKind::Periodic),
+        RTSCHED_SERVER_CBS => Some(ServerKind::Cbs),
         _ => None,
     }
 }
@@ -166,6 +186,7 @@ fn policy_to(p: Policy) -> RtschedPolicy {
 
 /// Initialises an instance in `mem` (`len` bytes, aligned to [`rtsched_mem_align`]) for
 /// `capacity` units and CPUs `0..nr_cpus` (none online yet), and stores its handle in `*out`.
+/// Memory that holds a live instance is refused (`-EBUSY`): deinitialise it first.
 ///
 /// # Safety
 /// `mem` must be valid for writes of `len` bytes and not used by anything else while the
@@ -188,6 +209,11 @@ pub unsafe extern "C" fn rtsched_init(
     if base.is_null() || !(base as usize).is_multiple_of(ALIGN) || len < l.size {
         return RtschedResult::Einval;
     }
+    // SAFETY: `base` is non-null, aligned, and valid for `l.size > size_of::<Instance>()`
+    // bytes.
+    if unsafe { holds_instance(base) } {
+        return RtschedResult::Ebusy;
+    }
     let cap = capacity as usize;
     let ncpus = nr_cpus as usize;
     // SAFETY: `mem` is valid for `len >= l.size` bytes and aligned to ALIGN (checked above);
@@ -195,12 +221,14 @@ pub unsafe extern "C" fn rtsched_init(
     // overlap (see `layout`). Each part is fully initialised with `write` before a slice
     // over it is formed, and the memory is exclusively the instance's from now on, so the
     // `'static` slices are never aliased.
-    let storage = unsafe {
+    let (gens, storage) = unsafe {
+        let gens = base.add(l.gens) as *mut u32;
         let units = base.add(l.units) as *mut Unit;
         let runq = base.add(l.runq) as *mut u32;
         let replq = base.add(l.replq) as *mut u32;
         let cpus = base.add(l.cpus) as *mut Pcpu;
         for i in 0..cap {
+            gens.add(i).write(0);
             units.add(i).write(Unit::EMPTY);
             runq.add(i).write(0);
             replq.add(i).write(0);
@@ -208,12 +236,15 @@ pub unsafe extern "C" fn rtsched_init(
         for i in 0..ncpus {
             cpus.add(i).write(Pcpu::IDLE);
         }
-        Storage {
-            units: core::slice::from_raw_parts_mut(units, cap),
-            runq: core::slice::from_raw_parts_mut(runq, cap),
-            replq: core::slice::from_raw_parts_mut(replq, cap),
-            cpus: core::slice::from_raw_parts_mut(cpus, ncpus),
-        }
+        (
+            core::slice::from_raw_parts_mut(gens, cap),
+            Storage {
+                units: core::slice::from_raw_parts_mut(units, cap),
+                runq: core::slice::from_raw_parts_mut(runq, cap),
+                replq: core::slice::from_raw_parts_mut(replq, cap),
+                cpus: core::slice::from_raw_parts_mut(cpus, ncpus),
+            },
+        )
     };
     let sched = core_call!(Scheduler::new(storage, pol));
     let p = base as *mut Instance;
@@ -221,6 +252,8 @@ pub unsafe extern "C" fn rtsched_init(
     unsafe {
         p.write(Instance {
             magic: MAGIC,
+            this: p as usize,
+            gens,
             sched,
         })
     };
@@ -229,7 +262,7 @@ pub unsafe extern "C" fn rtsched_init(
 }
 
 /// Invalidates an instance: later calls with its handle return `-EINVAL`. The memory can
-/// be freed afterwards.
+/// be freed afterwards (units still allocated are forgotten with it).
 ///
 /// # Safety
 /// `s` must be null or a handle from [`rtsched_init`].
@@ -281,12 +314,13 @@ pub unsafe extern "C" fn rtsched_unit_alloc(
     // SAFETY: caller contract for all three pointers.
     let (i, aff, o) = unsafe { (inst_mut(s), input(affinity), out(out_handle)) };
     let (i, aff, o) = (arg!(i), arg!(aff), arg!(o));
-    let h = core_call!(i.sched.unit_alloc(domain, vcpu, aff.into()));
-    *o = h.0;
+    let id = core_call!(i.sched.unit_alloc(domain, vcpu, aff.into()));
+    *o = i.handle(id);
     RtschedResult::Ok
 }
 
-/// Frees a unit; it must be removed and not running.
+/// Frees a unit; it must be removed, not running and not being switched out. Its handle is
+/// refused from now on.
 ///
 /// # Safety
 /// As [`rtsched_cpu_add`].
@@ -294,7 +328,9 @@ pub unsafe extern "C" fn rtsched_unit_alloc(
 pub unsafe extern "C" fn rtsched_unit_free(s: *mut Rtsched, unit: u32) -> RtschedResult {
     // SAFETY: caller contract.
     let i = arg!(unsafe { inst_mut(s) });
-    core_call!(i.sched.unit_free(UnitId(unit)));
+    let id = arg!(i.unit(unit));
+    core_call!(i.sched.unit_free(id));
+    i.retire(id);
     RtschedResult::Ok
 }
 
@@ -305,7 +341,8 @@ fn ok_actions(o: &mut RtschedActions, a: rtsched::Actions) -> RtschedResult {
 }
 
 /// Inserts a unit (Xen's `insert_unit`); stores the CPU it is assigned to in `*out_cpu`
-/// (the host calls `sched_set_res` with it) and the actions in `*actions`.
+/// (the host calls `sched_set_res` with it) and the actions in `*actions`. `-EBUSY` for a
+/// unit already inserted or still being switched out.
 ///
 /// # Safety
 /// `s` a live handle or null; `out_cpu`, `actions` null or valid.
@@ -322,7 +359,9 @@ pub unsafe extern "C" fn rtsched_unit_insert(
     // SAFETY: caller contract.
     let (i, c, o) = unsafe { (inst_mut(s), out(out_cpu), out(actions)) };
     let (i, c, o) = (arg!(i), arg!(c), arg!(o));
-    let (cpu, a) = core_call!(i.sched.insert(UnitId(unit), now, runnable, is_running));
+    let id = arg!(i.unit(unit));
+    protocol!(!i.switching_out(id));
+    let (cpu, a) = core_call!(i.sched.insert(id, now, runnable, is_running));
     *c = cpu as u32;
     ok_actions(o, a)
 }
@@ -340,7 +379,8 @@ pub unsafe extern "C" fn rtsched_unit_remove(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.remove(UnitId(unit))))
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.remove(id)))
 }
 
 /// A unit became runnable at `now` (Xen's `wake`).
@@ -357,7 +397,8 @@ pub unsafe extern "C" fn rtsched_unit_wake(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.wake(UnitId(unit), now)))
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.wake(id, now)))
 }
 
 /// A unit stopped being runnable (Xen's `sleep`).
@@ -373,7 +414,8 @@ pub unsafe extern "C" fn rtsched_unit_sleep(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.sleep(UnitId(unit))))
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.sleep(id)))
 }
 
 /// The host found a queued unit not runnable (a domain paused without the scheduler lock):
@@ -390,7 +432,8 @@ pub unsafe extern "C" fn rtsched_unit_set_unrunnable(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.set_unrunnable(UnitId(unit))))
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.set_unrunnable(id)))
 }
 
 /// The first run-queue unit allowed on `cpu`, or `RTSCHED_NONE`, without changing anything.
@@ -407,7 +450,7 @@ pub unsafe extern "C" fn rtsched_runq_peek(
     let (i, o) = unsafe { (inst(s), out(out_unit)) };
     let (i, o) = (arg!(i), arg!(o));
     let h = core_call!(i.sched.runq_peek(cpu as usize));
-    *o = h.map_or(RTSCHED_NONE, |h| h.0);
+    *o = i.handle_or_none(h);
     RtschedResult::Ok
 }
 
@@ -431,7 +474,7 @@ pub unsafe extern "C" fn rtsched_do_schedule(
         .sched
         .do_schedule(cpu as usize, now, prev_runnable, tasklet_work));
     *o = RtschedDecision {
-        next: d.next.map_or(RTSCHED_NONE, |h| h.0),
+        next: i.handle_or_none(d.next),
         migrated: d.migrated as u32,
         slice: d.slice,
         actions: d.actions.into(),
@@ -440,6 +483,7 @@ pub unsafe extern "C" fn rtsched_do_schedule(
 }
 
 /// The context of `unit` was saved after it was switched out (Xen's `context_saved`).
+/// `-EBUSY` for a unit that is not being switched out (see [`Rtsched`]).
 ///
 /// # Safety
 /// As [`rtsched_unit_remove`].
@@ -453,7 +497,9 @@ pub unsafe extern "C" fn rtsched_context_saved(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.context_saved(UnitId(unit), runnable)))
+    let id = arg!(i.unit(unit));
+    protocol!(i.switching_out(id));
+    ok_actions(o, core_call!(i.sched.context_saved(id, runnable)))
 }
 
 /// The replenishment timer fired at `now`.
@@ -485,11 +531,12 @@ pub unsafe extern "C" fn rtsched_pick_cpu(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst(s), out(out_cpu)) };
     let (i, o) = (arg!(i), arg!(o));
-    *o = core_call!(i.sched.pick_cpu(UnitId(unit))) as u32;
+    let id = arg!(i.unit(unit));
+    *o = core_call!(i.sched.pick_cpu(id)) as u32;
     RtschedResult::Ok
 }
 
-/// Assigns a unit to `cpu` (Xen's `migrate`).
+/// Assigns a unit to `cpu` (Xen's `migrate`); `-EBUSY` while it runs.
 ///
 /// # Safety
 /// As [`rtsched_cpu_add`].
@@ -501,7 +548,9 @@ pub unsafe extern "C" fn rtsched_unit_migrate(
 ) -> RtschedResult {
     // SAFETY: caller contract.
     let i = arg!(unsafe { inst_mut(s) });
-    core_call!(i.sched.migrate(UnitId(unit), cpu as usize));
+    let id = arg!(i.unit(unit));
+    protocol!(!i.running(id));
+    core_call!(i.sched.migrate(id, cpu as usize));
     RtschedResult::Ok
 }
 
@@ -518,7 +567,8 @@ pub unsafe extern "C" fn rtsched_unit_set_affinity(
     // SAFETY: caller contract.
     let (i, m) = unsafe { (inst_mut(s), input(mask)) };
     let (i, m) = (arg!(i), arg!(m));
-    core_call!(i.sched.set_affinity(UnitId(unit), CpuMask::from(m)));
+    let id = arg!(i.unit(unit));
+    core_call!(i.sched.set_affinity(id, CpuMask::from(m)));
     RtschedResult::Ok
 }
 
@@ -545,7 +595,8 @@ pub unsafe extern "C" fn rtsched_unit_set_params(
         budget: p.budget,
         extratime: flags.contains(RtschedParamFlags::EXTRATIME),
     };
-    ok_actions(oa, core_call!(i.sched.set_params(UnitId(unit), params)))
+    let id = arg!(i.unit(unit));
+    ok_actions(oa, core_call!(i.sched.set_params(id, params)))
 }
 
 /// Reads a unit's parameters (Xen's `getvcpuinfo`).
@@ -561,7 +612,8 @@ pub unsafe extern "C" fn rtsched_unit_get_params(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst(s), out(params)) };
     let (i, o) = (arg!(i), arg!(o));
-    let p = core_call!(i.sched.params(UnitId(unit)));
+    let id = arg!(i.unit(unit));
+    let p = core_call!(i.sched.params(id));
     *o = RtschedParams {
         period: p.period,
         budget: p.budget,
@@ -610,11 +662,12 @@ pub unsafe extern "C" fn rtsched_unit_info(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst(s), out(info)) };
     let (i, o) = (arg!(i), arg!(o));
-    *o = core_call!(i.sched.unit_info(UnitId(unit))).into();
+    let id = arg!(i.unit(unit));
+    *o = core_call!(i.sched.unit_info(id)).into();
     RtschedResult::Ok
 }
 
-/// The unit at heap position `index` of a queue (`which`: 0 run, 1 replenishment), or
+/// The unit at heap position `index` of a queue (`which`: `RTSCHED_QUEUE_*`), or
 /// `RTSCHED_NONE` past the end.
 ///
 /// # Safety
@@ -630,11 +683,11 @@ pub unsafe extern "C" fn rtsched_queue_at(
     let (i, o) = unsafe { (inst(s), out(out_unit)) };
     let (i, o) = (arg!(i), arg!(o));
     let h = match which {
-        0 => i.sched.runq_at(index as usize),
-        1 => i.sched.replq_at(index as usize),
+        w if w == RtschedQueue::Run as u32 => i.sched.runq_at(index as usize),
+        w if w == RtschedQueue::Repl as u32 => i.sched.replq_at(index as usize),
         _ => return RtschedResult::Einval,
     };
-    *o = h.map_or(RTSCHED_NONE, |h| h.0);
+    *o = i.handle_or_none(h);
     RtschedResult::Ok
 }
 
@@ -680,7 +733,7 @@ pub unsafe extern "C" fn rtsched_stats(
     RtschedResult::Ok
 }
 
-/// Switches the priority scheme (0 EDF, 1 DM) at run time.
+/// Switches the priority scheme (`RTSCHED_PRIORITY_*`) at run time.
 ///
 /// # Safety
 /// `s` a live handle or null; `actions` null or valid.
@@ -711,9 +764,9 @@ pub unsafe extern "C" fn rtsched_check(s: *const Rtsched) -> RtschedResult {
     }
 }
 
-/// Switches the server mechanism (0 deferrable, 1 periodic, 2 constant-bandwidth) at run
-/// time. With admission control on, a switch under which the admitted reservations would
-/// fail the new server's test is refused (`-ENOSPC`) and changes nothing.
+/// Switches the server mechanism (`RTSCHED_SERVER_*`) at run time. With admission control on,
+/// a switch under which the admitted reservations would fail the new server's test is
+/// refused (`-ENOSPC`) and changes nothing.
 ///
 /// # Safety
 /// `s` a live handle or null; `actions` null or valid.
@@ -726,12 +779,7 @@ pub unsafe extern "C" fn rtsched_set_server(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    let k = match server {
-        0 => ServerKind::Deferrable,
-        1 => ServerKind::Periodic,
-        2 => ServerKind::Cbs,
-        _ => return RtschedResult::Einval,
-    };
+    let k = arg!(server_from(server));
     ok_actions(o, core_call!(i.sched.set_server(k)))
 }
 

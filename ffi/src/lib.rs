@@ -8,19 +8,21 @@
 //! and returns a negated Xen errno instead of panicking. Outputs are written only on
 //! success; a failed call changes nothing.
 //!
-//! Concurrency: an instance is not synchronised. The host serialises all calls on one
-//! instance with its scheduler lock; see the contract in the `rtsched` crate docs.
+//! The host's contract (life cycle, handles, hook protocol, time, errors, and the lock
+//! contract) is written once, as the documentation of [`Rtsched`], which the header carries.
 //!
-//! `unsafe` is confined to this crate: the raw-pointer helpers in [`ptr`] and the carving of
-//! caller memory in [`rtsched_init`], each with a `// SAFETY:` comment.
+//! `unsafe` is confined to this crate: the raw-pointer helpers in [`ptr`] and [`instance`]
+//! and the carving of caller memory in [`rtsched_init`], each with a `// SAFETY:` comment.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
 mod entry;
+mod instance;
 mod ptr;
 mod types;
 
 pub use entry::*;
+pub use instance::Rtsched;
 pub use types::*;
 
 /// Stops the CPU with an invalid-opcode trap: the host reports a fatal trap with the

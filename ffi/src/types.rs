@@ -1,10 +1,31 @@
-//! `#[repr(C)]` types of the C ABI, with their layout pinned by `static_assertions`.
+//! `#[repr(C)]` types and constants of the C ABI, with their layout and values pinned to the
+//! core's by `static_assertions`.
 
 use bitflags::bitflags;
+use rtsched::{Error, QueueKind, UnitFlags};
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert_eq};
 
 /// Handle value that names no unit (the idle unit in a decision, "none" in queries).
 pub const RTSCHED_NONE: u32 = u32::MAX;
+
+/// The low bits of a unit handle that name its slot; the bits above hold the slot's
+/// generation (see `Rtsched`, "Handles").
+pub const RTSCHED_SLOT_BITS: u32 = 20;
+/// `handle & RTSCHED_SLOT_MASK` is the slot of a unit handle, below the capacity.
+pub const RTSCHED_SLOT_MASK: u32 = 0xf_ffff;
+const_assert_eq!(RTSCHED_SLOT_MASK, (1 << RTSCHED_SLOT_BITS) - 1);
+/// The largest unit capacity of an instance. (Its slots stay below `RTSCHED_SLOT_MASK`, so no
+/// handle is `RTSCHED_NONE`.)
+pub const RTSCHED_MAX_UNITS: u32 = RTSCHED_SLOT_MASK;
+
+/// The largest CPU count of an instance; CPU numbers are below it.
+pub const RTSCHED_MAX_CPUS: u32 = 256;
+const_assert_eq!(RTSCHED_MAX_CPUS as usize, rtsched::MAX_CPUS);
+
+/// The largest time (ns) a hook accepts: the largest period, so that a time plus a period
+/// cannot overflow (146 years after the host's clock started).
+pub const RTSCHED_TIME_MAX: i64 = 0x3fff_ffff_ffff_ffff;
+const_assert_eq!(RTSCHED_TIME_MAX, rtsched::params::MAX_PERIOD);
 
 /// Result codes: 0 on success, a negated Xen errno on failure.
 #[repr(i32)]
@@ -14,21 +35,29 @@ pub enum RtschedResult {
     Ok = 0,
     /// Internal inconsistency detected (`-EIO`); nothing further was changed.
     Eio = -5,
-    /// Resource busy (`-EBUSY`): the unit or CPU is in use.
+    /// Resource busy (`-EBUSY`): the unit or CPU is in use, or the call breaks the hook
+    /// protocol (see `Rtsched`).
     Ebusy = -16,
-    /// Invalid argument (`-EINVAL`): null pointer, bad handle, CPU, size or parameters.
+    /// Invalid argument (`-EINVAL`): null pointer, bad handle, CPU, size, time or parameters.
     Einval = -22,
     /// No space (`-ENOSPC`): storage full, or admission control refused.
     Enospc = -28,
 }
 
-impl From<rtsched::Error> for RtschedResult {
-    fn from(e: rtsched::Error) -> Self {
-        match e.errno() {
-            5 => RtschedResult::Eio,
-            16 => RtschedResult::Ebusy,
-            28 => RtschedResult::Enospc,
-            _ => RtschedResult::Einval,
+/// Each error of the core crosses the ABI as the errno of its variant; a new variant does not
+/// compile until it is given one here.
+impl From<Error> for RtschedResult {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidParams => RtschedResult::Einval,
+            Error::NoSuchUnit => RtschedResult::Einval,
+            Error::NoSuchCpu => RtschedResult::Einval,
+            Error::NoAllowedCpu => RtschedResult::Einval,
+            Error::BadStorage => RtschedResult::Einval,
+            Error::NoSpace => RtschedResult::Enospc,
+            Error::NotAdmitted => RtschedResult::Enospc,
+            Error::Busy => RtschedResult::Ebusy,
+            Error::Corrupt => RtschedResult::Eio,
         }
     }
 }
@@ -118,39 +147,96 @@ pub struct RtschedParams {
     pub period: i64,
     /// Budget in ns (10 us .. period).
     pub budget: i64,
-    /// `RTSCHED_PARAM_EXTRATIME` and future flags.
+    /// `RTSCHED_PARAM_*` bits; any other bit is refused.
     pub flags: u32,
     /// Reserved, must be 0.
     pub reserved: u32,
 }
 const_assert_eq!(core::mem::size_of::<RtschedParams>(), 24);
 
+/// `RtschedParams.flags`: the unit may run on extratime once its budget is used up (Xen's
+/// `XEN_DOMCTL_SCHEDRT_extra`).
+pub const RTSCHED_PARAM_EXTRATIME: u32 = 1;
+
 bitflags! {
     /// Flags of [`RtschedParams`].
     #[repr(transparent)]
-    pub struct RtschedParamFlags: u32 {
-        /// The unit may run on extratime (Xen's `XEN_DOMCTL_SCHEDRT_extra`).
-        const EXTRATIME = 1;
+    pub(crate) struct RtschedParamFlags: u32 {
+        /// See [`RTSCHED_PARAM_EXTRATIME`].
+        const EXTRATIME = RTSCHED_PARAM_EXTRATIME;
     }
 }
 
-/// Scheduling policy at initialisation.
+/// `RtschedPolicy.topology`: one instance per cpupool (rt-global).
+pub const RTSCHED_TOPOLOGY_GLOBAL: u32 = 0;
+/// `RtschedPolicy.topology`: one instance per PCPU (rt-partition).
+pub const RTSCHED_TOPOLOGY_PARTITION: u32 = 1;
+/// `RtschedPolicy.priority`, `rtsched_set_priority`: earliest deadline first.
+pub const RTSCHED_PRIORITY_EDF: u32 = 0;
+/// `RtschedPolicy.priority`, `rtsched_set_priority`: deadline monotonic.
+pub const RTSCHED_PRIORITY_DM: u32 = 1;
+/// `RtschedPolicy.server`, `rtsched_set_server`: deferrable server.
+pub const RTSCHED_SERVER_DEFERRABLE: u32 = 0;
+/// `RtschedPolicy.server`, `rtsched_set_server`: periodic server.
+pub const RTSCHED_SERVER_PERIODIC: u32 = 1;
+/// `RtschedPolicy.server`, `rtsched_set_server`: constant-bandwidth server (hard CBS).
+pub const RTSCHED_SERVER_CBS: u32 = 2;
+/// `RtschedPolicy.classes`: real-time units outrank non-real-time ones (RT-Xen 2.1 classes,
+/// the default).
+pub const RTSCHED_CLASS_RULE_CLASSES: u32 = 0;
+/// `RtschedPolicy.classes`: plain RTDS order (Xen's rt.c).
+pub const RTSCHED_CLASS_RULE_RTDS: u32 = 1;
+const_assert_eq!(RTSCHED_TOPOLOGY_GLOBAL, rtsched::Topology::Global as u32);
+const_assert_eq!(RTSCHED_TOPOLOGY_PARTITION, rtsched::Topology::Partition as u32);
+const_assert_eq!(RTSCHED_PRIORITY_EDF, rtsched::PriorityScheme::Edf as u32);
+const_assert_eq!(RTSCHED_PRIORITY_DM, rtsched::PriorityScheme::Dm as u32);
+const_assert_eq!(RTSCHED_SERVER_DEFERRABLE, rtsched::ServerKind::Deferrable as u32);
+const_assert_eq!(RTSCHED_SERVER_PERIODIC, rtsched::ServerKind::Periodic as u32);
+const_assert_eq!(RTSCHED_SERVER_CBS, rtsched::ServerKind::Cbs as u32);
+const_assert_eq!(RTSCHED_CLASS_RULE_CLASSES, rtsched::ClassRule::Classes as u32);
+const_assert_eq!(RTSCHED_CLASS_RULE_RTDS, rtsched::ClassRule::Rtds as u32);
+
+/// Scheduling policy at initialisation (and as reported by `rtsched_queue_info`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RtschedPolicy {
-    /// 0 global (one run queue), 1 partition (per-CPU run queues).
+    /// `RTSCHED_TOPOLOGY_*`.
     pub topology: u32,
-    /// 0 EDF, 1 deadline monotonic.
+    /// `RTSCHED_PRIORITY_*`.
     pub priority: u32,
-    /// 0 deferrable server, 1 periodic server, 2 constant-bandwidth server (hard CBS).
+    /// `RTSCHED_SERVER_*`.
     pub server: u32,
-    /// 1 to enable admission control.
+    /// 1 to enable admission control, 0 not.
     pub admission: u32,
-    /// 0: real-time units outrank non-real-time ones (RT-Xen 2.1 classes, the default);
-    /// 1: plain RTDS order.
+    /// `RTSCHED_CLASS_RULE_*`.
     pub classes: u32,
 }
 assert_eq_align!(RtschedPolicy, u32);
+
+/// `RtschedUnitInfo.flags`: picked by `do_schedule`, until its `context_saved` (running or
+/// being switched out).
+pub const RTSCHED_UNIT_SCHEDULED: u32 = 2;
+/// `RtschedUnitInfo.flags`: queued again by `context_saved` (runnable when switched out).
+pub const RTSCHED_UNIT_DELAYED_RUNQ_ADD: u32 = 4;
+/// `RtschedUnitInfo.flags`: no budget left and no extratime, until replenished.
+pub const RTSCHED_UNIT_DEPLETED: u32 = 8;
+/// `RtschedUnitInfo.flags`: may run on extratime (`RTSCHED_PARAM_EXTRATIME`).
+pub const RTSCHED_UNIT_EXTRATIME: u32 = 16;
+const_assert_eq!(RTSCHED_UNIT_SCHEDULED, UnitFlags::SCHEDULED.bits());
+const_assert_eq!(RTSCHED_UNIT_DELAYED_RUNQ_ADD, UnitFlags::DELAYED_RUNQ_ADD.bits());
+const_assert_eq!(RTSCHED_UNIT_DEPLETED, UnitFlags::DEPLETED.bits());
+const_assert_eq!(RTSCHED_UNIT_EXTRATIME, UnitFlags::EXTRATIME.bits());
+
+/// `RtschedUnitInfo.queue`: on no queue (running, being switched out, blocked, not
+/// inserted).
+pub const RTSCHED_UNIT_QUEUE_NONE: u32 = 0;
+/// `RtschedUnitInfo.queue`: on the run queue.
+pub const RTSCHED_UNIT_QUEUE_RUN: u32 = 1;
+/// `RtschedUnitInfo.queue`: on the depleted queue (waits for its replenishment).
+pub const RTSCHED_UNIT_QUEUE_DEPLETED: u32 = 2;
+const_assert_eq!(RTSCHED_UNIT_QUEUE_NONE, QueueKind::None as u32);
+const_assert_eq!(RTSCHED_UNIT_QUEUE_RUN, QueueKind::Run as u32);
+const_assert_eq!(RTSCHED_UNIT_QUEUE_DEPLETED, QueueKind::Depleted as u32);
 
 /// A snapshot of one unit (for Xen's debug-key dump). The C ABI's own copy of
 /// `rtsched::UnitInfo`, so the ABI stays stable when the core's type changes.
@@ -173,11 +259,11 @@ pub struct RtschedUnitInfo {
     pub last_start: i64,
     /// Extratime level (0 on reserved budget).
     pub priority_level: u32,
-    /// Flag bits: 2 scheduled, 4 delayed run-queue add, 8 depleted, 16 extratime.
+    /// `RTSCHED_UNIT_*` flag bits.
     pub flags: u32,
     /// Assigned PCPU.
     pub cpu: u32,
-    /// 0 no queue, 1 run queue, 2 depleted queue.
+    /// `RTSCHED_UNIT_QUEUE_*`: the queue the unit is on.
     pub queue: u32,
     /// 1 when a replenishment is pending.
     pub on_replq: u32,
@@ -212,13 +298,53 @@ impl From<rtsched::UnitInfo> for RtschedUnitInfo {
     }
 }
 
-/// Number of event counters in [`RtschedStats`].
-pub const RTSCHED_NR_STATS: usize = 18;
+/// Index of each counter in `RtschedStats.counters` (what each counts: `rtsched::Stats`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RtschedStat {
+    /// `do_schedule` calls.
+    Schedules = 0,
+    /// `do_schedule` calls that picked another unit than the current one.
+    Switches = 1,
+    /// `do_schedule` calls that went idle for tasklet work.
+    TaskletIdle = 2,
+    /// Units picked on a CPU other than their own.
+    Migrations = 3,
+    /// `wake` calls.
+    Wakes = 4,
+    /// `sleep` calls.
+    Sleeps = 5,
+    /// `insert` calls.
+    Inserts = 6,
+    /// `remove` calls.
+    Removes = 7,
+    /// `context_saved` calls.
+    ContextSaved = 8,
+    /// Replenishment timer expiries handled.
+    TimerFires = 9,
+    /// Units replenished by the timer.
+    Replenishments = 10,
+    /// Tickles that found an idle CPU.
+    TickleIdle = 11,
+    /// Tickles that preempted a lower-priority unit.
+    TickleBusy = 12,
+    /// Tickles that found no CPU to preempt.
+    TickleNone = 13,
+    /// Hook times behind the instance's clock, taken as the clock (see `Rtsched`, "Time").
+    ClockBackwards = 14,
+    /// Non-runnable units found on the run queue by `do_schedule` and dropped.
+    DroppedUnrunnable = 15,
+    /// Periodic server: picks of a blocked unit whose budget an idle CPU then consumed.
+    PhantomPicks = 16,
+    /// Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
+    CbsRestarts = 17,
+}
 
-/// Event counters, in this order: schedules, switches, tasklet_idle, migrations, wakes,
-/// sleeps, inserts, removes, context_saved, timer_fires, replenishments, tickle_idle,
-/// tickle_busy, tickle_none, clock_backwards, dropped_unrunnable, phantom_picks, cbs_restarts (see
-/// `rtsched::Stats`).
+/// Number of event counters in `RtschedStats`.
+pub const RTSCHED_NR_STATS: usize = 18;
+const_assert_eq!(RtschedStat::CbsRestarts as usize + 1, RTSCHED_NR_STATS);
+
+/// Event counters, indexed by `RtschedStat`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RtschedStats {
@@ -228,28 +354,33 @@ pub struct RtschedStats {
 
 impl From<rtsched::Stats> for RtschedStats {
     fn from(s: rtsched::Stats) -> Self {
-        RtschedStats {
-            counters: [
-                s.schedules,
-                s.switches,
-                s.tasklet_idle,
-                s.migrations,
-                s.wakes,
-                s.sleeps,
-                s.inserts,
-                s.removes,
-                s.context_saved,
-                s.timer_fires,
-                s.replenishments,
-                s.tickle_idle,
-                s.tickle_busy,
-                s.tickle_none,
-                s.clock_backwards,
-                s.dropped_unrunnable,
-                s.phantom_picks,
-                s.cbs_restarts,
-            ],
+        use RtschedStat as S;
+        let mut counters = [0; RTSCHED_NR_STATS];
+        for (i, v) in [
+            (S::Schedules, s.schedules),
+            (S::Switches, s.switches),
+            (S::TaskletIdle, s.tasklet_idle),
+            (S::Migrations, s.migrations),
+            (S::Wakes, s.wakes),
+            (S::Sleeps, s.sleeps),
+            (S::Inserts, s.inserts),
+            (S::Removes, s.removes),
+            (S::ContextSaved, s.context_saved),
+            (S::TimerFires, s.timer_fires),
+            (S::Replenishments, s.replenishments),
+            (S::TickleIdle, s.tickle_idle),
+            (S::TickleBusy, s.tickle_busy),
+            (S::TickleNone, s.tickle_none),
+            (S::ClockBackwards, s.clock_backwards),
+            (S::DroppedUnrunnable, s.dropped_unrunnable),
+            (S::PhantomPicks, s.phantom_picks),
+            (S::CbsRestarts, s.cbs_restarts),
+        ] {
+            if let Some(c) = counters.get_mut(i as usize) {
+                *c = v;
+            }
         }
+        RtschedStats { counters }
     }
 }
 
@@ -275,7 +406,7 @@ pub struct RtschedQueueInfo {
     pub policy: RtschedPolicy,
 }
 
-/// Which queue `rtsched_queue_at` reads.
+/// Which queue `rtsched_queue_at` reads (its `which` argument).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RtschedQueue {
