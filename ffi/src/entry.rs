@@ -342,7 +342,9 @@ fn ok_actions(o: &mut RtschedActions, a: rtsched::Actions) -> RtschedResult {
 
 /// Inserts a unit (Xen's `insert_unit`); stores the CPU it is assigned to in `*out_cpu`
 /// (the host calls `sched_set_res` with it) and the actions in `*actions`. `-EBUSY` for a
-/// unit already inserted or still being switched out.
+/// unit already inserted, still running or being switched out after a remove, and for a
+/// runnable unit the host says is running (the instance cannot take over a unit running on a
+/// CPU it did not schedule).
 ///
 /// # Safety
 /// `s` a live handle or null; `out_cpu`, `actions` null or valid.
@@ -360,7 +362,7 @@ pub unsafe extern "C" fn rtsched_unit_insert(
     let (i, c, o) = unsafe { (inst_mut(s), out(out_cpu), out(actions)) };
     let (i, c, o) = (arg!(i), arg!(c), arg!(o));
     let id = arg!(i.unit(unit));
-    protocol!(!i.switching_out(id));
+    protocol!(!i.scheduled(id) && !(runnable && is_running));
     let (cpu, a) = core_call!(i.sched.insert(id, now, runnable, is_running));
     *c = cpu as u32;
     ok_actions(o, a)

@@ -56,8 +56,9 @@ const GEN_MASK: u32 = u32::MAX >> RTSCHED_SLOT_BITS;
 ///   without a sleep (Xen pauses domains without the lock: the shim checks the unit
 ///   `rtsched_runq_peek` names before `do_schedule`).
 /// - `rtsched_unit_insert` / `rtsched_unit_remove` when a unit enters / leaves the instance.
-///   A unit being switched out is inserted again only after its `context_saved`, and freed
-///   only when removed and neither running nor being switched out (`-EBUSY`).
+///   A unit is inserted when it does not run (`-EBUSY` for `runnable && is_running`, or for a
+///   unit removed while it ran or was being switched out, until its `context_saved`); a unit
+///   is freed only when removed and neither running nor being switched out (`-EBUSY`).
 /// - `rtsched_pick_cpu` chooses a CPU for a unit, `rtsched_unit_migrate` assigns one to a
 ///   unit that is not running (`-EBUSY` while it runs).
 /// - `rtsched_timer_fire(now)` when the instance's replenishment timer expires.
@@ -151,12 +152,17 @@ impl Instance {
         }
     }
 
-    /// Whether `id` is being switched out: picked by a `do_schedule` (`SCHEDULED`), no longer
-    /// running, its `context_saved` not yet called.
+    /// Whether `id` was picked by a `do_schedule` and its `context_saved` has not been called
+    /// yet: it runs or is being switched out (`SCHEDULED`).
+    pub(crate) fn scheduled(&self, id: UnitId) -> bool {
+        self.sched
+            .unit_info(id)
+            .is_ok_and(|u| u.flags & UnitFlags::SCHEDULED.bits() != 0)
+    }
+
+    /// Whether `id` is being switched out: `SCHEDULED` and no longer running.
     pub(crate) fn switching_out(&self, id: UnitId) -> bool {
-        self.sched.unit_info(id).is_ok_and(|u| {
-            u.flags & UnitFlags::SCHEDULED.bits() != 0 && u.running == 0
-        })
+        self.scheduled(id) && !self.running(id)
     }
 
     /// Whether `id` runs on a CPU.

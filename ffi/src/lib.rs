@@ -16,6 +16,8 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod call_sequences;
 mod entry;
 mod instance;
 mod ptr;
