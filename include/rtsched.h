@@ -40,8 +40,8 @@
 #define RTSCHED_MAX_CPUS 256
 
 /**
- * The largest time (ns) a hook accepts: the largest period, so that a time plus a period
- * cannot overflow (146 years after the host's clock started).
+ * The largest time (ns) a hook accepts, so that a time plus a period cannot overflow (146
+ * years after the host's clock started). See `Rtsched`, "Time".
  */
 #define RTSCHED_TIME_MAX 4611686018427387903
 
@@ -359,8 +359,9 @@ typedef uint32_t RtschedQueue;
  *   without a sleep (Xen pauses domains without the lock: the shim checks the unit
  *   `rtsched_runq_peek` names before `do_schedule`).
  * - `rtsched_unit_insert` / `rtsched_unit_remove` when a unit enters / leaves the instance.
- *   A unit being switched out is inserted again only after its `context_saved`, and freed
- *   only when removed and neither running nor being switched out (`-EBUSY`).
+ *   A unit is inserted when it does not run (`-EBUSY` for `runnable && is_running`, or for a
+ *   unit removed while it ran or was being switched out, until its `context_saved`); a unit
+ *   is freed only when removed and neither running nor being switched out (`-EBUSY`).
  * - `rtsched_pick_cpu` chooses a CPU for a unit, `rtsched_unit_migrate` assigns one to a
  *   unit that is not running (`-EBUSY` while it runs).
  * - `rtsched_timer_fire(now)` when the instance's replenishment timer expires.
@@ -757,7 +758,9 @@ RtschedResult rtsched_unit_free(struct Rtsched *s, uint32_t unit);
 /**
  * Inserts a unit (Xen's `insert_unit`); stores the CPU it is assigned to in `*out_cpu`
  * (the host calls `sched_set_res` with it) and the actions in `*actions`. `-EBUSY` for a
- * unit already inserted or still being switched out.
+ * unit already inserted, still running or being switched out after a remove, and for a
+ * runnable unit the host says is running (the instance cannot take over a unit running on a
+ * CPU it did not schedule).
  *
  * # Safety
  * `s` a live handle or null; `out_cpu`, `actions` null or valid.

@@ -282,6 +282,10 @@ struct Host {
     pending: Vec<u32>,
     /// Per CPU: the unit the last `do_schedule` picked (`RTSCHED_NONE`: idle).
     cur: [u32; NCPU as usize],
+    /// The instance's clock as the host expects it: the latest time a call accepted.
+    clock: i64,
+    /// The time the current call passed, if any.
+    passed: Option<i64>,
     calls: usize,
 }
 
@@ -302,6 +306,8 @@ impl Host {
             stale: Vec::new(),
             pending: Vec::new(),
             cur: [RTSCHED_NONE; NCPU as usize],
+            clock: 0,
+            passed: None,
             calls: 0,
         };
         h.init();
@@ -312,15 +318,14 @@ impl Host {
         let size = self.mem.layout.size();
         let mut s = null_mut();
         // SAFETY: the memory is ours, `size` bytes, aligned.
-        let r = unsafe {
-            rtsched_init(self.mem.ptr.cast(), size, CAP, NCPU, &self.policy, &mut s)
-        };
+        let r = unsafe { rtsched_init(self.mem.ptr.cast(), size, CAP, NCPU, &self.policy, &mut s) };
         assert_eq!(r, OK);
         self.s = s;
         self.live.clear();
         self.stale.clear();
         self.pending.clear();
         self.cur = [RTSCHED_NONE; NCPU as usize];
+        self.clock = 0;
         let ncpu = if self.policy.topology == RTSCHED_TOPOLOGY_PARTITION {
             1
         } else {
@@ -347,7 +352,7 @@ impl Host {
     }
 
     fn time(&mut self, t: &T) -> i64 {
-        match t {
+        let now = match t {
             T::Fwd(d) => {
                 self.now += d;
                 self.now
@@ -356,7 +361,16 @@ impl Host {
             T::Max => i64::MAX,
             T::Neg => -1,
             T::TimeMax => RTSCHED_TIME_MAX,
-        }
+        };
+        self.passed = Some(now);
+        now
+    }
+
+    fn clock_backwards(&self) -> u64 {
+        let mut o = Out::new();
+        // SAFETY: a live instance, an aligned output.
+        assert_eq!(unsafe { rtsched_stats(self.s, o.ptr(P::Ok)) }, OK);
+        o.get::<RtschedStats>().counters[RtschedStat::ClockBackwards as usize]
     }
 
     fn valid_or_none(&self, h: u32) -> bool {
@@ -367,10 +381,23 @@ impl Host {
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
         let before = self.mem.bytes().to_vec();
         let (live, stale) = (self.live.clone(), self.stale.clone());
+        let backwards = self.clock_backwards();
+        self.passed = None;
         let mut o = Out::new();
         let s = self.s;
         let (r, ptr_ok, handle) = self.call(op, s, &mut o)?;
         self.calls += 1;
+        if let (Some(t), false) = (self.passed, matches!(op, Op::Deinit(_))) {
+            if !(0..=RTSCHED_TIME_MAX).contains(&t) {
+                prop_assert_ne!(r, OK, "{:?}: time {} accepted", op, t);
+            }
+            // A time behind the clock is taken as the clock and counted, once.
+            let counted = self.clock_backwards() - backwards;
+            prop_assert_eq!(counted, u64::from(r == OK && t < self.clock), "{:?}", op);
+            if r == OK {
+                self.clock = self.clock.max(t);
+            }
+        }
         if r != OK {
             prop_assert!(
                 self.mem.bytes() == &before[..],
@@ -477,7 +504,10 @@ impl Host {
                     if r == OK {
                         self.live.retain(|x| *x != h);
                         self.stale.push(h);
-                        prop_assert!(!self.pending.contains(&h), "freed a unit being switched out");
+                        prop_assert!(
+                            !self.pending.contains(&h),
+                            "freed a unit being switched out"
+                        );
                         prop_assert!(!self.cur.contains(&h), "freed a running unit");
                     }
                     (r, true, Some(h))
@@ -498,7 +528,11 @@ impl Host {
                 Op::Wake(h, t, p) => {
                     let h = self.handle(h);
                     let now = self.time(t);
-                    (rtsched_unit_wake(s, h, now, o.ptr(*p)), *p == P::Ok, Some(h))
+                    (
+                        rtsched_unit_wake(s, h, now, o.ptr(*p)),
+                        *p == P::Ok,
+                        Some(h),
+                    )
                 }
                 Op::Sleep(h, p) => {
                     let h = self.handle(h);
@@ -506,7 +540,11 @@ impl Host {
                 }
                 Op::Unrunnable(h, p) => {
                     let h = self.handle(h);
-                    (rtsched_unit_set_unrunnable(s, h, o.ptr(*p)), *p == P::Ok, Some(h))
+                    (
+                        rtsched_unit_set_unrunnable(s, h, o.ptr(*p)),
+                        *p == P::Ok,
+                        Some(h),
+                    )
                 }
                 Op::Peek(c, p) => {
                     let r = rtsched_runq_peek(s, *c, o.ptr(*p));
@@ -564,7 +602,11 @@ impl Host {
                 Op::Affinity(h, m, p) => {
                     let h = self.handle(h);
                     let aff = mask(*m);
-                    (rtsched_unit_set_affinity(s, h, inp(&aff, *p)), *p == P::Ok, Some(h))
+                    (
+                        rtsched_unit_set_affinity(s, h, inp(&aff, *p)),
+                        *p == P::Ok,
+                        Some(h),
+                    )
                 }
                 Op::SetParams(h, pe, b, f, res, p) => {
                     let h = self.handle(h);
@@ -579,7 +621,11 @@ impl Host {
                 }
                 Op::GetParams(h, p) => {
                     let h = self.handle(h);
-                    (rtsched_unit_get_params(s, h, o.ptr(*p)), *p == P::Ok, Some(h))
+                    (
+                        rtsched_unit_get_params(s, h, o.ptr(*p)),
+                        *p == P::Ok,
+                        Some(h),
+                    )
                 }
                 Op::DomainParams(d, pe, b, p) => {
                     let mut n = Out::new();
@@ -600,7 +646,9 @@ impl Host {
                 }
                 Op::QueueInfo(p) => (rtsched_queue_info(s, o.ptr(*p)), *p == P::Ok, None),
                 Op::Stats(p) => (rtsched_stats(s, o.ptr(*p)), *p == P::Ok, None),
-                Op::SetPriority(x, p) => (rtsched_set_priority(s, *x, o.ptr(*p)), *p == P::Ok, None),
+                Op::SetPriority(x, p) => {
+                    (rtsched_set_priority(s, *x, o.ptr(*p)), *p == P::Ok, None)
+                }
                 Op::SetServer(x, p) => (rtsched_set_server(s, *x, o.ptr(*p)), *p == P::Ok, None),
                 Op::Check => (rtsched_check(s), true, None),
                 Op::Admission(p) => (rtsched_admission(s, o.ptr(*p)), *p == P::Ok, None),

@@ -26,10 +26,10 @@ macro_rules! arg {
     };
 }
 
-/// Returns early with `-EBUSY` when a call breaks the hook protocol.
-macro_rules! protocol {
-    ($ok:expr) => {
-        if !$ok {
+/// Returns early with `-EBUSY` when the call would break the hook protocol (see [`Rtsched`]).
+macro_rules! busy_if {
+    ($breaks:expr) => {
+        if $breaks {
             return RtschedResult::Ebusy;
         }
     };
@@ -362,7 +362,7 @@ pub unsafe extern "C" fn rtsched_unit_insert(
     let (i, c, o) = unsafe { (inst_mut(s), out(out_cpu), out(actions)) };
     let (i, c, o) = (arg!(i), arg!(c), arg!(o));
     let id = arg!(i.unit(unit));
-    protocol!(!i.scheduled(id) && !(runnable && is_running));
+    busy_if!(i.scheduled(id) || (runnable && is_running));
     let (cpu, a) = core_call!(i.sched.insert(id, now, runnable, is_running));
     *c = cpu as u32;
     ok_actions(o, a)
@@ -500,7 +500,7 @@ pub unsafe extern "C" fn rtsched_context_saved(
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
     let id = arg!(i.unit(unit));
-    protocol!(i.switching_out(id));
+    busy_if!(!i.switching_out(id));
     ok_actions(o, core_call!(i.sched.context_saved(id, runnable)))
 }
 
@@ -551,7 +551,7 @@ pub unsafe extern "C" fn rtsched_unit_migrate(
     // SAFETY: caller contract.
     let i = arg!(unsafe { inst_mut(s) });
     let id = arg!(i.unit(unit));
-    protocol!(!i.running(id));
+    busy_if!(i.running(id));
     core_call!(i.sched.migrate(id, cpu as usize));
     RtschedResult::Ok
 }

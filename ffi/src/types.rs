@@ -22,10 +22,10 @@ pub const RTSCHED_MAX_UNITS: u32 = RTSCHED_SLOT_MASK;
 pub const RTSCHED_MAX_CPUS: u32 = 256;
 const_assert_eq!(RTSCHED_MAX_CPUS as usize, rtsched::MAX_CPUS);
 
-/// The largest time (ns) a hook accepts: the largest period, so that a time plus a period
-/// cannot overflow (146 years after the host's clock started).
+/// The largest time (ns) a hook accepts, so that a time plus a period cannot overflow (146
+/// years after the host's clock started). See `Rtsched`, "Time".
 pub const RTSCHED_TIME_MAX: i64 = 0x3fff_ffff_ffff_ffff;
-const_assert_eq!(RTSCHED_TIME_MAX, rtsched::params::MAX_PERIOD);
+const_assert_eq!(RTSCHED_TIME_MAX, rtsched::params::MAX_TIME);
 
 /// Result codes: 0 on success, a negated Xen errno on failure.
 #[repr(i32)]
@@ -52,6 +52,7 @@ impl From<Error> for RtschedResult {
             Error::InvalidParams => RtschedResult::Einval,
             Error::NoSuchUnit => RtschedResult::Einval,
             Error::NoSuchCpu => RtschedResult::Einval,
+            Error::InvalidTime => RtschedResult::Einval,
             Error::NoAllowedCpu => RtschedResult::Einval,
             Error::BadStorage => RtschedResult::Einval,
             Error::NoSpace => RtschedResult::Enospc,
@@ -187,13 +188,25 @@ pub const RTSCHED_CLASS_RULE_CLASSES: u32 = 0;
 /// `RtschedPolicy.classes`: plain RTDS order (Xen's rt.c).
 pub const RTSCHED_CLASS_RULE_RTDS: u32 = 1;
 const_assert_eq!(RTSCHED_TOPOLOGY_GLOBAL, rtsched::Topology::Global as u32);
-const_assert_eq!(RTSCHED_TOPOLOGY_PARTITION, rtsched::Topology::Partition as u32);
+const_assert_eq!(
+    RTSCHED_TOPOLOGY_PARTITION,
+    rtsched::Topology::Partition as u32
+);
 const_assert_eq!(RTSCHED_PRIORITY_EDF, rtsched::PriorityScheme::Edf as u32);
 const_assert_eq!(RTSCHED_PRIORITY_DM, rtsched::PriorityScheme::Dm as u32);
-const_assert_eq!(RTSCHED_SERVER_DEFERRABLE, rtsched::ServerKind::Deferrable as u32);
-const_assert_eq!(RTSCHED_SERVER_PERIODIC, rtsched::ServerKind::Periodic as u32);
+const_assert_eq!(
+    RTSCHED_SERVER_DEFERRABLE,
+    rtsched::ServerKind::Deferrable as u32
+);
+const_assert_eq!(
+    RTSCHED_SERVER_PERIODIC,
+    rtsched::ServerKind::Periodic as u32
+);
 const_assert_eq!(RTSCHED_SERVER_CBS, rtsched::ServerKind::Cbs as u32);
-const_assert_eq!(RTSCHED_CLASS_RULE_CLASSES, rtsched::ClassRule::Classes as u32);
+const_assert_eq!(
+    RTSCHED_CLASS_RULE_CLASSES,
+    rtsched::ClassRule::Classes as u32
+);
 const_assert_eq!(RTSCHED_CLASS_RULE_RTDS, rtsched::ClassRule::Rtds as u32);
 
 /// Scheduling policy at initialisation (and as reported by `rtsched_queue_info`).
@@ -223,7 +236,10 @@ pub const RTSCHED_UNIT_DEPLETED: u32 = 8;
 /// `RtschedUnitInfo.flags`: may run on extratime (`RTSCHED_PARAM_EXTRATIME`).
 pub const RTSCHED_UNIT_EXTRATIME: u32 = 16;
 const_assert_eq!(RTSCHED_UNIT_SCHEDULED, UnitFlags::SCHEDULED.bits());
-const_assert_eq!(RTSCHED_UNIT_DELAYED_RUNQ_ADD, UnitFlags::DELAYED_RUNQ_ADD.bits());
+const_assert_eq!(
+    RTSCHED_UNIT_DELAYED_RUNQ_ADD,
+    UnitFlags::DELAYED_RUNQ_ADD.bits()
+);
 const_assert_eq!(RTSCHED_UNIT_DEPLETED, UnitFlags::DEPLETED.bits());
 const_assert_eq!(RTSCHED_UNIT_EXTRATIME, UnitFlags::EXTRATIME.bits());
 
@@ -442,4 +458,27 @@ pub struct RtschedPcpuLoad {
     pub same_domain: u32,
     /// Reserved, 0.
     pub reserved: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_crosses_as_the_errno_the_core_documents() {
+        for e in [
+            Error::InvalidParams,
+            Error::NoSuchUnit,
+            Error::NoSuchCpu,
+            Error::InvalidTime,
+            Error::NoAllowedCpu,
+            Error::NoSpace,
+            Error::Busy,
+            Error::NotAdmitted,
+            Error::BadStorage,
+            Error::Corrupt,
+        ] {
+            assert_eq!(RtschedResult::from(e) as i32, -e.errno(), "{e:?}");
+        }
+    }
 }

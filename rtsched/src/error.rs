@@ -10,6 +10,8 @@ pub enum Error {
     NoSuchUnit,
     /// A CPU number that is out of range or not managed by this instance. Maps to `EINVAL`.
     NoSuchCpu,
+    /// A hook time outside `0..=MAX_TIME` ([`crate::params::MAX_TIME`]). Maps to `EINVAL`.
+    InvalidTime,
     /// A unit whose effective affinity (hard affinity and online CPUs) is empty. Maps to `EINVAL`.
     NoAllowedCpu,
     /// The unit storage is full. Maps to `ENOSPC`.
@@ -33,6 +35,7 @@ impl Error {
             Error::InvalidParams
             | Error::NoSuchUnit
             | Error::NoSuchCpu
+            | Error::InvalidTime
             | Error::NoAllowedCpu
             | Error::BadStorage => 22,
             Error::NoSpace | Error::NotAdmitted => 28,

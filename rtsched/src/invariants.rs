@@ -12,7 +12,8 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - no queued unit is `SCHEDULED`; every queued unit is on the replenishment queue;
 /// - the heaps are ordered and their recorded positions are right; the depleted list is
 ///   well linked and holds exactly the units marked depleted-queued;
-/// - `0 <= cur_budget <= budget`; a unit on the run queue has budget left;
+/// - `0 <= cur_budget <= budget`; a unit on the run queue has budget left; no unit started
+///   after the instance's clock (every hook time went through it);
 /// - a unit the host last reported runnable is running, queued, or pending its delayed add
 ///   (or, periodic server, a blocked unit its CPU idles on, which that CPU was told about);
 /// - a blocked periodic server charged on a CPU is on no queue and on no other CPU;
@@ -101,6 +102,9 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         }
         if u.cur_budget < 0 || u.cur_budget > u.budget {
             return Err("budget out of [0, budget]");
+        }
+        if u.last_start > s.clock() {
+            return Err("unit started after the instance's clock");
         }
         if u.queue == QueueKind::Run && u.cur_budget == 0 {
             return Err("zero-budget unit on the run queue");

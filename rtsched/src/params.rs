@@ -14,6 +14,10 @@ pub const STIME_MAX: i64 = i64::MAX;
 /// cannot overflow.
 pub const STIME_DELTA_MAX: i64 = (u64::MAX >> 2) as i64;
 
+/// The largest hook time: [`STIME_DELTA_MAX`], so that a time plus a period cannot overflow
+/// (146 years after the host's clock started at 0). See `sched/clock.rs`.
+pub const MAX_TIME: i64 = STIME_DELTA_MAX;
+
 /// Default period of a new unit (Xen's `RTDS_DEFAULT_PERIOD`): 10 ms.
 pub const DEFAULT_PERIOD: i64 = 10 * MILLISECS;
 /// Default budget of a new unit (Xen's `RTDS_DEFAULT_BUDGET`): 4 ms.

@@ -33,7 +33,7 @@ pub struct Stats {
     pub tickle_busy: u64,
     /// Tickles that found no CPU to preempt.
     pub tickle_none: u64,
-    /// Budget burns where the clock was behind the unit's last start (nothing charged).
+    /// Hook times behind the instance's clock, taken as the clock (see `sched/clock.rs`).
     pub clock_backwards: u64,
     /// Non-runnable units found on the run queue by `do_schedule` and dropped.
     pub dropped_unrunnable: u64,

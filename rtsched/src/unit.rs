@@ -161,8 +161,6 @@ impl Unit {
 /// What [`Unit::burn`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Burn {
-    /// The clock went backwards: nothing charged.
-    Backwards,
     /// Charged; budget left, priority unchanged.
     Charged,
     /// The budget ran out: the unit is now on extratime one level down or depleted (its
@@ -179,11 +177,8 @@ impl Unit {
     ///
     /// Time run in the background class also advances the unit's virtual time.
     pub(crate) fn burn(&mut self, now: i64, phantom: bool) -> Burn {
-        let delta = now.saturating_sub(self.last_start);
-        if delta < 0 {
-            self.last_start = now;
-            return Burn::Backwards;
-        }
+        // (Never negative: hook times do not go back, see `sched/clock.rs`.)
+        let delta = now.saturating_sub(self.last_start).max(0);
         if !phantom {
             self.charge_background(now);
         }

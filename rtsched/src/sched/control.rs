@@ -26,10 +26,12 @@ impl<'a> Scheduler<'a> {
         self.cpus.add(self.units, o, cpu)
     }
 
-    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle.
+    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle: running no unit
+    /// and not idling on a blocked periodic server's budget (which would stay charged to an
+    /// offline CPU).
     pub fn cpu_remove(&mut self, cpu: usize) -> Result<()> {
         self.cpus.check(cpu)?;
-        if self.curr(cpu).is_some() {
+        if self.curr(cpu).is_some() || self.phantom(cpu).is_some() {
             return Err(Error::Busy);
         }
         self.cpus.remove(cpu);

@@ -11,7 +11,6 @@ use crate::unit::{Burn, QueueKind, UnitFlags, NIL};
 
 impl<'a> Scheduler<'a> {
     /// Burns the budget a running unit used since `last_start` (see [`crate::unit::Unit::burn`]).
-    /// A clock going backwards charges nothing and is counted.
     pub(super) fn burn_budget(&mut self, h: u32, now: i64, phantom: bool) -> Result<()> {
         let one_short = self.mutant(Mutant::BurnOneShort);
         let u = get_mut(self.units, h)?;
@@ -21,7 +20,6 @@ impl<'a> Scheduler<'a> {
             crate::mutants::refund_one(u);
         }
         match burn {
-            Burn::Backwards => self.stats.clock_backwards += 1,
             Burn::Charged => {}
             Burn::Exhausted => {
                 if !was_background {

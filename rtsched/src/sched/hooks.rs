@@ -23,6 +23,7 @@ impl<'a> Scheduler<'a> {
         runnable: bool,
         is_running: bool,
     ) -> Result<(usize, Actions)> {
+        let t = self.hook_time(now)?;
         if self.unit(h)?.inserted {
             return Err(Error::Busy);
         }
@@ -30,6 +31,7 @@ impl<'a> Scheduler<'a> {
             return Err(Error::NotAdmitted);
         }
         let cpu = self.pick_cpu(h)?;
+        let now = self.advance(t);
         let mut a = Actions::default();
         let keep_deadline = self.mutant(Mutant::InsertKeepsDeadline);
         {
@@ -111,10 +113,12 @@ impl<'a> Scheduler<'a> {
 
     /// A unit becomes runnable (Xen's `wake`).
     pub fn wake(&mut self, h: UnitId, now: i64) -> Result<Actions> {
+        let t = self.hook_time(now)?;
         let u = self.inserted_unit(h)?;
         let mut a = Actions::default();
         let cpu = u.cpu as usize;
         let queued = u.queue != QueueKind::None;
+        let now = self.advance(t);
         self.stats.wakes += 1;
         let was_runnable = core::mem::replace(&mut get_mut(self.units, h.0)?.runnable, true);
         if self.curr(cpu) == Some(h) {
@@ -182,7 +186,9 @@ impl<'a> Scheduler<'a> {
         prev_runnable: bool,
         tasklet: bool,
     ) -> Result<Decision> {
+        let t = self.hook_time(now)?;
         self.cpus.check(cpu)?;
+        let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.schedules += 1;
         self.cpus.untickle(cpu);
@@ -287,7 +293,10 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The context of `prev` has been saved after a switch (Xen's `context_saved`).
-    /// `runnable` is whether it is still runnable.
+    /// `runnable` is whether it is still runnable. A unit that was not runnable when it was
+    /// switched out (no `DELAYED_RUNQ_ADD`) stays not runnable until its `wake`, as in rt.c:
+    /// Xen makes a unit runnable before it takes the lock to call `wake`, so `runnable` may
+    /// already be true here with the `wake` still to come.
     pub fn context_saved(&mut self, prev: UnitId, runnable: bool) -> Result<Actions> {
         self.unit(prev)?;
         let mut a = Actions::default();
@@ -295,8 +304,8 @@ impl<'a> Scheduler<'a> {
         let delayed = {
             let u = get_mut(self.units, prev.0)?;
             u.flags.remove(UnitFlags::SCHEDULED);
-            u.runnable = runnable;
             let d = u.flags.contains(UnitFlags::DELAYED_RUNQ_ADD);
+            u.runnable = runnable && d;
             u.flags.remove(UnitFlags::DELAYED_RUNQ_ADD);
             d
         };

@@ -37,6 +37,11 @@ impl<'a> Scheduler<'a> {
         self.cpus.tickled()
     }
 
+    /// The instance's clock: the latest time a hook was given (see the `clock` module).
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
     /// The expiry the host's replenishment timer is programmed with, if any.
     pub fn timer(&self) -> Option<i64> {
         self.timer

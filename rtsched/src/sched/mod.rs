@@ -5,6 +5,7 @@
 //! | `mod.rs` (here) | the instance, its storage, the hook protocol |
 //! | [`hooks`] | the hooks Xen's scheduling core calls: insert/remove, wake/sleep, do_schedule, context_saved |
 //! | [`replenish`] | the replenishment timer |
+//! | [`clock`] | the instance's clock: hook times checked, never backwards |
 //! | [`control`] | CPUs joining and leaving, unit lifetime, parameters, policy, affinity, admission |
 //! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
 //! | [`tickle`] | which CPU must reschedule for a queued unit |
@@ -53,6 +54,7 @@
 //! by deadline only; `pick_cpu` prefers an idle allowed CPU; `insert` of a runnable unit
 //! tickles; lowering a budget clamps the current budget to it.
 
+mod clock;
 mod control;
 mod cpus;
 mod enqueue;
@@ -102,6 +104,8 @@ pub struct Scheduler<'a> {
     vmin: i64,
     policy: Policy,
     timer: Option<i64>,
+    /// The latest hook time (see [`clock`]).
+    clock: i64,
     nr_units: u32,
     stats: Stats,
     #[cfg(feature = "mutants")]
@@ -164,6 +168,7 @@ impl<'a> Scheduler<'a> {
             vmin: 0,
             policy,
             timer: None,
+            clock: 0,
             nr_units: 0,
             stats: Stats::default(),
             #[cfg(feature = "mutants")]

@@ -15,6 +15,8 @@ impl<'a> Scheduler<'a> {
     /// and CPUs are tickled as rt.c does. The returned timer operation programs the next
     /// expiry (or stops the timer when nothing is pending).
     pub fn timer_fire(&mut self, now: i64) -> Result<Actions> {
+        let t = self.hook_time(now)?;
+        let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.timer_fires += 1;
         // The timer has fired: it is no longer programmed.
