@@ -3,7 +3,8 @@
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p model-tests --release --test loom_protocol`.
 //!
-//! The lock contract modelled (the one `rtsched`'s crate docs state and the Xen shim follows):
+//! The lock contract modelled is the C ABI's (the documentation of `Rtsched` in
+//! `include/rtsched.h`, which the Xen shim follows), reduced to what the models exercise:
 //! - rt-global: one lock for the instance. A PCPU runs `do_schedule` under it, drops it for
 //!   the context switch, and takes it again for `context_saved`; other threads take it for
 //!   `wake`, `sleep` and the replenishment timer.

@@ -9,20 +9,12 @@
 //!
 //! # Concurrency contract
 //!
-//! A [`Scheduler`] is a plain value; the host serialises every call on it. In Xen, global
-//! mode, the shim holds the instance's one spinlock (`sched_res->schedule_lock` of every
-//! PCPU of the pool points at it) across every hook, exactly as rt.c's `prv->lock`:
-//!
-//! - `do_schedule`, `wake`, `sleep`, `context_saved`, `insert`, `remove`, `migrate`,
-//!   `set_affinity`, `pick_cpu`: called by Xen's core with the unit's/PCPU's schedule lock
-//!   held, i.e. the instance lock.
-//! - `timer_fire`, `set_params`, `set_priority_scheme`, the dump and statistics readers:
-//!   the shim takes the instance lock itself.
-//! - Between `do_schedule` on a CPU and `context_saved` for the unit it switched out, the
-//!   lock is dropped and other CPUs may call any hook; the `SCHEDULED` / `DELAYED_RUNQ_ADD`
-//!   protocol (see [`sched`]) keeps the switched-out unit off the queues until then.
-//! - The host performs the returned actions before dropping the lock (reschedule IPIs may
-//!   be sent after; timer programming must follow the order of the calls).
+//! A [`Scheduler`] is a plain value: its host serialises every call on it (one lock per
+//! instance) and drops that lock only between `do_schedule` on a CPU and `context_saved` for
+//! the unit it switched out, the window the `SCHEDULED` / `DELAYED_RUNQ_ADD` protocol makes
+//! safe (see [`sched`]). Which lock that is in Xen, and which side takes it for each hook, is
+//! the lock contract of the C ABI, written once as the documentation of `Rtsched` in
+//! `include/rtsched.h` (`ffi/src/instance.rs`); the Xen shim and the loom models follow it.
 //!
 //! # Cost
 //!

@@ -17,8 +17,8 @@
 //!
 //! # Hook protocol
 //!
-//! Every hook is called with the instance's lock held (the lock contract is in the crate
-//! docs) and returns the host's side effects as values ([`crate::Actions`], [`crate::Decision`]). The
+//! Every hook is called with the instance's lock held (the lock contract is the C ABI's,
+//! see the crate docs) and returns the host's side effects as values ([`crate::Actions`], [`crate::Decision`]). The
 //! protocol around a context switch is rt.c's:
 //!
 //! 1. `do_schedule(cpu)` burns the current unit's budget, picks the next unit, removes it
