@@ -180,7 +180,9 @@ unsafe fn live(p: *const Instance) -> bool {
         return false;
     }
     // SAFETY: non-null and aligned; the caller guarantees it is readable. The magic and the
-    // address are the first two words (`repr(C)`), read before anything else is trusted.
+    // address are the first two words (`repr(C)`), read as plain integers (whatever the
+    // bytes, only their equality to the magic and to `p` is tested) before anything else is
+    // trusted.
     let (magic, this) = unsafe {
         (
             core::ptr::read(core::ptr::addr_of!((*p).magic)),

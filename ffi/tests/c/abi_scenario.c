@@ -329,6 +329,9 @@ static void misuse(Rtsched *s, size_t size, uint32_t run, uint32_t queued,
     n = (uint32_t)counter(s, RTSCHED_STAT_CLOCK_BACKWARDS);
     CHECK(rtsched_do_schedule(s, 1, 4 * MS, true, false, &d) == 0);
     CHECK(counter(s, RTSCHED_STAT_CLOCK_BACKWARDS) == n + 1);
+    /* CPU 1 picked the queued unit at the clock's time (5 ms), not at 4 ms. */
+    CHECK(d.next == queued);
+    CHECK(rtsched_unit_info(s, queued, &info) == 0 && info.last_start == 5 * MS);
     CHECK(rtsched_do_schedule(s, 1, 6 * MS, true, false, &d) == 0);
     CHECK(counter(s, RTSCHED_STAT_CLOCK_BACKWARDS) == n + 1);
     CHECK(rtsched_check(s) == 0);
