@@ -93,6 +93,7 @@ enum Op {
     Stats(P),
     SetPriority(u32, P),
     SetServer(u32, P),
+    SetClasses(u32, P),
     Check,
     Admission(P),
     Place(Vec<(u64, u32)>, u8, u32, u64, P),
@@ -172,7 +173,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => p().prop_map(Op::QueueInfo),
         1 => p().prop_map(Op::Stats),
         1 => (0u32..3, p()).prop_map(|(x, p)| Op::SetPriority(x, p)),
-        1 => (0u32..3, p()).prop_map(|(x, p)| Op::SetServer(x, p)),
+        1 => (0u32..4, p()).prop_map(|(x, p)| Op::SetServer(x, p)),
+        1 => (0u32..3, p()).prop_map(|(x, p)| Op::SetClasses(x, p)),
         1 => Just(Op::Check),
         1 => p().prop_map(Op::Admission),
         1 => (prop::collection::vec((0u64..1_200_000, 0u32..2), 0..6), any::<u8>(),
@@ -186,11 +188,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn policy() -> impl Strategy<Value = RtschedPolicy> {
-    (0u32..2, 0u32..2, 0u32..2, 0u32..2).prop_map(|(t, p, s, a)| RtschedPolicy {
+    (0u32..2, 0u32..2, 0u32..3, 0u32..2, 0u32..2).prop_map(|(t, p, s, a, c)| RtschedPolicy {
         topology: t,
         priority: p,
         server: s,
         admission: a,
+        classes: c,
     })
 }
 
@@ -475,7 +478,7 @@ impl Host {
                     prop_assert_eq!(rtsched_timer_fire(s, self.now, a.ptr(P::Ok)), EINVAL);
                     prop_assert!(a.untouched());
                     self.policy.priority = u32::from(k & 1);
-                    self.policy.server = u32::from(k >> 1 & 1);
+                    self.policy.server = u32::from(k >> 1) % 3;
                     self.init();
                     (OK, true, None)
                 }
@@ -650,6 +653,7 @@ impl Host {
                     (rtsched_set_priority(s, *x, o.ptr(*p)), *p == P::Ok, None)
                 }
                 Op::SetServer(x, p) => (rtsched_set_server(s, *x, o.ptr(*p)), *p == P::Ok, None),
+                Op::SetClasses(x, p) => (rtsched_set_classes(s, *x, o.ptr(*p)), *p == P::Ok, None),
                 Op::Check => (rtsched_check(s), true, None),
                 Op::Admission(p) => (rtsched_admission(s, o.ptr(*p)), *p == P::Ok, None),
                 Op::Place(loads, m, cur, ppm, p) => {

@@ -785,8 +785,7 @@ pub unsafe extern "C" fn rtsched_set_server(
     ok_actions(o, core_call!(i.sched.set_server(k)))
 }
 
-/// Switches the class rule at run time: 0, real-time units outrank non-real-time ones
-/// (RT-Xen 2.1, the default); 1, plain RTDS order. Re-orders the run queue and asks every
+/// Switches the class rule (`RTSCHED_CLASS_RULE_*`) at run time. Re-orders the run queue and asks every
 /// online CPU to reschedule. With admission control on, a switch under which the admitted
 /// reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
 ///
