@@ -982,10 +982,9 @@ RtschedResult rtsched_set_server(struct Rtsched *s,
                                  struct RtschedActions *actions);
 
 /**
- * Switches the class rule at run time: 0, real-time units outrank non-real-time ones
- * (RT-Xen 2.1, the default); 1, plain RTDS order. Re-orders the run queue and asks every
- * online CPU to reschedule. With admission control on, a switch under which the admitted
- * reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
+ * Switches the class rule (`RTSCHED_CLASS_RULE_*`) at run time. Re-orders the run queue
+ * and asks every online CPU to reschedule. With admission control on, a switch under which
+ * the admitted reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
  *
  * # Safety
  * `s` a live handle or null; `actions` null or valid.

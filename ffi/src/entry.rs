@@ -785,9 +785,9 @@ pub unsafe extern "C" fn rtsched_set_server(
     ok_actions(o, core_call!(i.sched.set_server(k)))
 }
 
-/// Switches the class rule (`RTSCHED_CLASS_RULE_*`) at run time. Re-orders the run queue and asks every
-/// online CPU to reschedule. With admission control on, a switch under which the admitted
-/// reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
+/// Switches the class rule (`RTSCHED_CLASS_RULE_*`) at run time. Re-orders the run queue
+/// and asks every online CPU to reschedule. With admission control on, a switch under which
+/// the admitted reservations would fail the test is refused (`-ENOSPC`) and changes nothing.
 ///
 /// # Safety
 /// `s` a live handle or null; `actions` null or valid.
