@@ -166,6 +166,10 @@ where
     if s.n == 0 {
         return true;
     }
+    if m == 0 {
+        // No CPU online: no reservation can be met (and the bounds below assume m >= 1).
+        return false;
+    }
     let set = set.filter(|p| reserves(policy.classes, p));
     let mm = m as u64;
     let fits = s.total <= mm * ONE;
@@ -181,7 +185,7 @@ where
         (Partition, Dm, Deferrable | Cbs) => fits && bcl_fp(set, 1),
         (Global, Edf, Periodic | Cbs) => {
             // U <= m - (m - 1) * u_max, all in ppm.
-            let bound = (mm * ONE).saturating_sub(mm.saturating_sub(1).saturating_mul(s.max));
+            let bound = (mm * ONE).saturating_sub((mm - 1).saturating_mul(s.max));
             fits && s.total <= bound
         }
         (Global, Edf, Deferrable) => fits && bcl_edf(set, m),
@@ -190,7 +194,7 @@ where
         (Global, Dm, Periodic) if m == 1 => s.hyper <= 2 * ONE,
         (Global, Dm, Periodic) => {
             // U (3m - 2) <= m^2 and u_max (3m - 2) <= m, or BCL.
-            let d = (3 * mm).saturating_sub(2);
+            let d = 3 * mm - 2;
             let rm_us = (s.total as u128) * (d as u128) <= (mm * mm) as u128 * ONE as u128
                 && (s.max as u128) * (d as u128) <= mm as u128 * ONE as u128;
             rm_us || (fits && bcl_fp(set, m))
