@@ -2,7 +2,7 @@
 //! (`-Wall -Wextra -Werror`, AddressSanitizer and UndefinedBehaviorSanitizer, any report
 //! fatal), links and runs it: the C ABI must be usable from C, and every refused call must
 //! leave the instance byte-identical. The program must call every function the library
-//! exports.
+//! exports. And the header must define every constant it mentions.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -93,4 +93,33 @@ fn c_program_drives_the_scheduler_and_every_refusal_changes_nothing() {
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "C scenario failed: {}", out.status);
     assert!(String::from_utf8_lossy(&out.stdout).contains("C ABI scenario: all checks passed"));
+}
+
+/// Every `RTSCHED_*` name the header mentions (in its comments too; `RTSCHED_X_*` stands for
+/// a family) is a `#define` or an enum value of the header.
+#[test]
+fn the_header_defines_every_constant_it_mentions() {
+    let h = std::fs::read_to_string(root().join("include/rtsched.h")).unwrap();
+    let tokens: Vec<&str> = h
+        .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '*'))
+        .filter(|t| t.starts_with("RTSCHED_") && *t != "RTSCHED_H")
+        .collect();
+    let defined: BTreeSet<&str> = h
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("#define ")
+                .or_else(|| l.contains(" = ").then_some(l))
+                .and_then(|r| r.split_whitespace().next())
+                .filter(|n| n.starts_with("RTSCHED_"))
+        })
+        .collect();
+    assert!(defined.len() > 40, "only {} names defined", defined.len());
+    for t in tokens {
+        let ok = match t.strip_suffix('*') {
+            Some(family) => defined.iter().any(|d| d.starts_with(family)),
+            None => defined.contains(t),
+        };
+        assert!(ok, "the header mentions {t} but does not define it");
+    }
 }
