@@ -1,18 +1,40 @@
-//! Per-hook cost of rtsched and rt.c on the same workload, in the same process.
+//! Per-hook and per-workload cost of rtsched and rt.c, in the same process.
 //!
-//! Each configuration (units x CPUs) replays one seeded sequence of host actions into each
-//! implementation, with its own host bookkeeping (so that a deliberate deviation cannot
-//! desynchronise a shared host): every unit has a reservation of about `1.5 * CPUs /
-//! units` of a CPU (at most 50%, so the system is overloaded and both the run queue and
-//! the depleted queue are long), hard affinity to all CPUs (rt-global), no extratime.
-//! Actions: time advances (slices end, the replenishment timer fires), a running unit
-//! blocks, a blocked unit wakes, a unit is paused. Each hook call is timed with the
-//! time-stamp counter ([`crate::xen::cycles`], converted to ns with a rate calibrated
-//! against [`std::time::Instant`]); the median cost of an empty measurement is subtracted.
+//! # Method
+//!
+//! A [`Config`] is a workload [`Shape`] at a size (units x CPUs). For each implementation the
+//! seeded host actions (time advances: slices end and the replenishment timer fires; a
+//! running unit blocks; a blocked unit wakes; a unit is paused) are first played once
+//! against a fresh instance with the host's bookkeeping (current unit per CPU, slice ends,
+//! reschedule requests), and every hook call the host makes is written to a [`Tape`] with
+//! its arguments and a digest of its results. Each implementation has its own tape: their
+//! decisions differ where rtsched deliberately deviates, so each host follows its own
+//! scheduler, as Xen's core would.
+//!
+//! A measurement replays a tape into a fresh instance (set up identically, untimed): only
+//! the hook calls run, back to back, and the digest of the results must equal the
+//! recording's (the replay is the same execution). Three kinds of replay:
+//!
+//! - [`Pass::Batched`]: the measured part of the tape (after a warm-up of a tenth) timed as
+//!   one interval: the workload's total scheduler time, free of per-call timer reads, so
+//!   the counter's resolution does not matter.
+//! - [`Pass::Overhead`]: the same loop with every hook call replaced by a read of its
+//!   arguments, performing only the host's runnable-flag updates (rt.c reads them through
+//!   `unit_runnable()`; they are the host's work): subtracted from the batched time.
+//! - [`Pass::PerCall`]: every call timed on its own with the time-stamp counter; the mean
+//!   empty measurement is subtracted. Single readings are quantised by the counter's step
+//!   (about 10 ns on the VMs this ran on), but a call's start is not synchronised with the
+//!   steps, so the mean of many readings is unbiased; medians and percentiles of single
+//!   readings are only as fine as the step.
+//!
+//! The driver ([`crate`]'s `benches/hooks.rs`) interleaves the two implementations in rounds
+//! (alternating which goes first), so that a change in the machine's load hits both, and
+//! reports per-round ratios: their median and spread.
 
+use std::hint::black_box;
 use std::time::Instant;
 
-use rtsched::{CpuMask, Params, Pcpu, Scheduler, Storage, Unit, UnitId};
+use rtsched::{CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId};
 
 use crate::trace::Rng;
 use crate::xen::{cycles, XenRt};
@@ -54,8 +76,212 @@ impl HookKind {
     }
 }
 
-/// The hooks of one implementation, as the benchmark host calls them. Reschedule requests
-/// are returned as CPU bit masks.
+/// A workload shape: the units' reservations and affinities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Every unit on every CPU, no extratime, `min(50%, 1.5 * CPUs / units)` of a CPU each,
+    /// periods 10-20 ms (overload: long run and depleted queues).
+    Global,
+    /// RT-Xen's Table 4.2 at scale: a quarter of the units real-time (10 ms period, 40% or
+    /// less so that they reserve at most half of the CPUs, no extratime), the rest
+    /// non-real-time (extratime, budget = period = 10 ms); all on every CPU. Equal periods:
+    /// replenishments come in bursts and deadlines tie.
+    Table42,
+    /// Each unit pinned to one CPU (unit `u` on CPU `u mod CPUs`, as cloud hosts pin
+    /// VCPUs), reservations as [`Shape::Global`] with every fourth unit on extratime.
+    Pinned,
+    /// The units of [`Shape::Pinned`] under rt-partition: rtsched runs one instance per
+    /// CPU (`Topology::Partition`, the host dispatches each hook to the unit's or the CPU's
+    /// instance, each instance has its own timer); rt.c, which has no partitioned mode, runs
+    /// them pinned in one instance, as Xen 4.17 would.
+    Partition,
+    /// Mixed affinities: 40% of the units on every CPU, 30% on one half of the CPUs, 20% on
+    /// a pair, 10% on one CPU; 30% with extratime; periods 1-100 ms; shares as
+    /// [`Shape::Global`].
+    Mixed,
+}
+
+impl Shape {
+    /// All, in table order.
+    pub const ALL: [Shape; 5] = [
+        Shape::Global,
+        Shape::Table42,
+        Shape::Pinned,
+        Shape::Partition,
+        Shape::Mixed,
+    ];
+
+    /// Name for tables and `BENCH_SHAPES`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Global => "global",
+            Shape::Table42 => "table-4.2",
+            Shape::Pinned => "pinned",
+            Shape::Partition => "partition",
+            Shape::Mixed => "mixed",
+        }
+    }
+}
+
+/// One configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Workload shape.
+    pub shape: Shape,
+    /// Units.
+    pub units: usize,
+    /// CPUs (at most 64, rt.c's harness limit).
+    pub cpus: usize,
+    /// Host actions (a tenth as many more before them are the warm-up).
+    pub steps: usize,
+    /// Seed of the action sequence and the reservations.
+    pub seed: u64,
+}
+
+/// Which implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    /// rtsched.
+    Rtsched,
+    /// Xen 4.17's rt.c.
+    Xen,
+}
+
+/// One unit's reservation and hard affinity (a CPU bit mask).
+#[derive(Clone, Copy, Debug)]
+struct UnitSpec {
+    params: Params,
+    affinity: u64,
+}
+
+fn all_cpus(cpus: usize) -> u64 {
+    if cpus >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << cpus) - 1
+    }
+}
+
+/// `share` of a CPU over a period of `lo_ms..=hi_ms` (µs granularity), at least 10 µs.
+fn shared(rng: &mut Rng, lo_ms: u64, hi_ms: u64, share: f64, extratime: bool) -> Params {
+    let period = rng.range(lo_ms * 1_000, hi_ms * 1_000) as i64 * 1_000;
+    let budget = ((period as f64 * share) as i64 / 1_000 * 1_000).clamp(10_000, period);
+    Params {
+        period,
+        budget,
+        extratime,
+    }
+}
+
+fn specs(cfg: &Config) -> Vec<UnitSpec> {
+    let mut rng = Rng::new(cfg.seed ^ 0x5eed);
+    let all = all_cpus(cfg.cpus);
+    let share = (1.5 * cfg.cpus as f64 / cfg.units as f64).min(0.5);
+    (0..cfg.units)
+        .map(|u| match cfg.shape {
+            Shape::Global => UnitSpec {
+                params: shared(&mut rng, 10, 20, share, false),
+                affinity: all,
+            },
+            Shape::Table42 => {
+                let rt = cfg.units.div_ceil(4);
+                let params = if u % 4 == 0 {
+                    let s = (0.5 * cfg.cpus as f64 / rt as f64).min(0.4);
+                    shared(&mut rng, 10, 10, s, false)
+                } else {
+                    shared(&mut rng, 10, 10, 1.0, true)
+                };
+                UnitSpec {
+                    params,
+                    affinity: all,
+                }
+            }
+            Shape::Pinned | Shape::Partition => UnitSpec {
+                params: shared(&mut rng, 10, 20, share, u % 4 == 3),
+                affinity: 1 << (u % cfg.cpus),
+            },
+            Shape::Mixed => {
+                let c = cfg.cpus as u64;
+                let affinity = match rng.below(10) {
+                    0..=3 => all,
+                    4..=6 if c >= 2 => {
+                        let half = all_cpus(cfg.cpus / 2);
+                        if rng.chance(50) {
+                            half
+                        } else {
+                            all & !half
+                        }
+                    }
+                    7..=8 if c >= 2 => 3 << (2 * rng.below(c / 2)),
+                    _ => 1 << rng.below(c),
+                };
+                let lo = rng.range(1, 100);
+                let extratime = rng.chance(30);
+                UnitSpec {
+                    params: shared(&mut rng, lo, lo, share, extratime),
+                    affinity,
+                }
+            }
+        })
+        .collect()
+}
+
+/// One hook call as the host made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// The host's runnable view of a unit changes (not a hook; rt.c reads it).
+    Runnable(u32, bool),
+    /// `wake(unit, now)`.
+    Wake(u32, i64),
+    /// `sleep(unit, now)`.
+    Sleep(u32, i64),
+    /// `do_schedule(cpu, now, prev_runnable)`.
+    Schedule(u32, i64, bool),
+    /// `context_saved(unit, now, runnable)`.
+    Saved(u32, i64, bool),
+    /// The replenishment timer of an instance fires at `now`.
+    Timer(u32, i64),
+}
+
+impl Call {
+    fn hook(&self) -> Option<HookKind> {
+        match self {
+            Call::Runnable(..) => None,
+            Call::Wake(..) => Some(HookKind::Wake),
+            Call::Sleep(..) => Some(HookKind::Sleep),
+            Call::Schedule(..) => Some(HookKind::DoSchedule),
+            Call::Saved(..) => Some(HookKind::ContextSaved),
+            Call::Timer(..) => Some(HookKind::Replenish),
+        }
+    }
+}
+
+/// The hook calls of one implementation on one configuration.
+#[derive(Clone, Debug)]
+pub struct Tape {
+    /// Every call, setup wakes first.
+    pub calls: Vec<Call>,
+    /// Index of the first measured call (the ones before are the warm-up).
+    pub start: usize,
+    /// Digest of the results of the measured calls.
+    digest: u64,
+}
+
+impl Tape {
+    /// Measured calls per hook.
+    pub fn counts(&self) -> [usize; 5] {
+        let mut n = [0; 5];
+        for c in &self.calls[self.start..] {
+            if let Some(h) = c.hook() {
+                n[h as usize] += 1;
+            }
+        }
+        n
+    }
+}
+
+/// The hooks of one implementation as the host calls them. Reschedule requests are CPU bit
+/// masks.
 trait Imp {
     fn set_runnable(&mut self, u: usize, r: bool);
     fn wake(&mut self, u: usize, now: i64) -> u64;
@@ -63,8 +289,32 @@ trait Imp {
     fn do_schedule(&mut self, c: usize, now: i64, prev_runnable: bool)
         -> (Option<usize>, i64, u64);
     fn context_saved(&mut self, u: usize, now: i64, runnable: bool) -> u64;
-    fn timer_fire(&mut self, now: i64) -> u64;
-    fn timer(&self) -> Option<i64>;
+    fn timer_fire(&mut self, inst: usize, now: i64) -> u64;
+    /// The earliest programmed timer and its instance (host bookkeeping, not timed).
+    fn next_timer(&self) -> Option<(i64, usize)>;
+}
+
+fn mix(d: u64, x: u64) -> u64 {
+    (d ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23)
+}
+
+/// Makes one call; returns a digest of its results.
+#[inline(always)]
+fn call<I: Imp>(imp: &mut I, c: &Call) -> u64 {
+    match *c {
+        Call::Runnable(u, r) => {
+            imp.set_runnable(u as usize, r);
+            0
+        }
+        Call::Wake(u, now) => imp.wake(u as usize, now),
+        Call::Sleep(u, now) => imp.sleep(u as usize, now),
+        Call::Schedule(cpu, now, pr) => {
+            let (n, s, m) = imp.do_schedule(cpu as usize, now, pr);
+            mix(mix(m, n.map_or(u64::MAX, |n| n as u64)), s as u64)
+        }
+        Call::Saved(u, now, r) => imp.context_saved(u as usize, now, r),
+        Call::Timer(i, now) => imp.timer_fire(i as usize, now),
+    }
 }
 
 struct R<'a> {
@@ -107,11 +357,77 @@ impl Imp for R<'_> {
         let a = self.s.context_saved(UnitId(u as u32), runnable);
         a.expect("context_saved").reschedule.bits[0]
     }
-    fn timer_fire(&mut self, now: i64) -> u64 {
+    fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
         self.s.timer_fire(now).expect("timer").reschedule.bits[0]
     }
-    fn timer(&self) -> Option<i64> {
-        self.s.timer()
+    fn next_timer(&self) -> Option<(i64, usize)> {
+        self.s.timer().map(|t| (t, 0))
+    }
+}
+
+/// rt-partition: one rtsched instance per CPU (local CPU 0); unit `u` lives in instance
+/// `inst[u]` as local unit `local[u]`.
+struct P<'a> {
+    s: Vec<Scheduler<'a>>,
+    inst: Vec<u32>,
+    local: Vec<u32>,
+    global: Vec<Vec<u32>>,
+}
+
+impl<'a> P<'a> {
+    fn at(&mut self, u: usize) -> (&mut Scheduler<'a>, UnitId, u64) {
+        let i = self.inst[u] as usize;
+        (&mut self.s[i], UnitId(self.local[u]), 1 << i)
+    }
+}
+
+/// A local reschedule mask (bit 0: the instance's CPU) as a global one.
+fn resched(m: CpuMask, bit: u64) -> u64 {
+    if m.bits[0] & 1 != 0 {
+        bit
+    } else {
+        0
+    }
+}
+
+impl Imp for P<'_> {
+    fn set_runnable(&mut self, _: usize, _: bool) {}
+    fn wake(&mut self, u: usize, now: i64) -> u64 {
+        let (s, h, b) = self.at(u);
+        resched(s.wake(h, now).expect("wake").reschedule, b)
+    }
+    fn sleep(&mut self, u: usize, _: i64) -> u64 {
+        let (s, h, b) = self.at(u);
+        resched(s.sleep(h).expect("sleep").reschedule, b)
+    }
+    fn do_schedule(
+        &mut self,
+        c: usize,
+        now: i64,
+        prev_runnable: bool,
+    ) -> (Option<usize>, i64, u64) {
+        let d = self.s[c]
+            .do_schedule(0, now, prev_runnable, false)
+            .expect("do_schedule");
+        (
+            d.next.map(|u| self.global[c][u.0 as usize] as usize),
+            d.slice,
+            resched(d.actions.reschedule, 1 << c),
+        )
+    }
+    fn context_saved(&mut self, u: usize, _: i64, runnable: bool) -> u64 {
+        let (s, h, b) = self.at(u);
+        resched(s.context_saved(h, runnable).expect("saved").reschedule, b)
+    }
+    fn timer_fire(&mut self, i: usize, now: i64) -> u64 {
+        resched(self.s[i].timer_fire(now).expect("timer").reschedule, 1 << i)
+    }
+    fn next_timer(&self) -> Option<(i64, usize)> {
+        self.s
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.timer().map(|t| (t, i)))
+            .min()
     }
 }
 
@@ -135,95 +451,127 @@ impl Imp for XenRt {
         XenRt::context_saved(self, u, now);
         self.take_softirqs()
     }
-    fn timer_fire(&mut self, now: i64) -> u64 {
+    fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
         XenRt::timer_fire(self, now);
         self.take_softirqs()
     }
-    fn timer(&self) -> Option<i64> {
-        XenRt::timer(self)
+    fn next_timer(&self) -> Option<(i64, usize)> {
+        XenRt::timer(self).map(|t| (t, 0))
     }
 }
 
-/// One configuration.
-#[derive(Clone, Copy, Debug)]
-pub struct Config {
-    /// Units.
-    pub units: usize,
-    /// CPUs.
-    pub cpus: usize,
-    /// Host actions replayed (after a warm-up of a tenth as many, not measured).
-    pub steps: usize,
-    /// Seed of the action sequence.
-    pub seed: u64,
+/// What to do with a freshly set-up instance (a generic callback: each implementation's
+/// storage lives on the stack of [`with_instance`]).
+trait Job {
+    type Out;
+    fn run<I: Imp>(self, imp: &mut I) -> Self::Out;
 }
 
-/// Cost samples (time-stamp counter ticks) per hook.
-#[derive(Clone, Debug, Default)]
-pub struct Samples {
-    /// Per [`HookKind::ALL`] entry.
-    pub ticks: [Vec<u64>; 5],
-}
-
-/// Median and 99th percentile of a set of samples, with their count.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stat {
-    /// Median, ns.
-    pub median: u32,
-    /// 99th percentile, ns.
-    pub p99: u32,
-    /// Mean, ns (unbiased by the clock's granularity, unlike the median: on a VM whose
-    /// counter advances in steps of several ns, a quantised duration is right on average).
-    pub mean: f64,
-    /// Number of samples.
-    pub n: usize,
-}
-
-impl Samples {
-    /// Median and 99th percentile of a hook's samples in ns, less `overhead` ticks, at
-    /// `per_ns` ticks per ns.
-    pub fn stat(&self, h: HookKind, overhead: u64, per_ns: f64) -> Stat {
-        let mut v = self.ticks[h as usize].clone();
-        if v.is_empty() {
-            return Stat::default();
+fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
+    let specs = specs(cfg);
+    match (which, cfg.shape) {
+        (Impl::Xen, _) => {
+            let mut x = XenRt::new(cfg.cpus, cfg.units);
+            for c in 0..cfg.cpus {
+                x.cpu_add(c);
+            }
+            for (u, s) in specs.iter().enumerate() {
+                x.unit_alloc(u, u as u32, 0, s.affinity);
+                let p = s.params;
+                let rc = x.put_vcpu(
+                    u,
+                    (p.period / 1000) as u32,
+                    (p.budget / 1000) as u32,
+                    p.extratime,
+                );
+                assert_eq!(rc, 0);
+                x.insert(u, 0, false);
+            }
+            job.run(&mut x)
         }
-        v.sort_unstable();
-        let at = |q: f64| {
-            let t = v[((v.len() - 1) as f64 * q).round() as usize].saturating_sub(overhead);
-            (t as f64 / per_ns).round() as u32
-        };
-        let sum: u64 = v.iter().sum();
-        let mean = (sum as f64 / v.len() as f64 - overhead as f64).max(0.0) / per_ns;
-        Stat {
-            mean,
-            median: at(0.5),
-            p99: at(0.99),
-            n: v.len(),
+        (Impl::Rtsched, Shape::Partition) => {
+            let n = cfg.cpus;
+            let mut inst = vec![0u32; cfg.units];
+            let mut local = vec![0u32; cfg.units];
+            let mut global: Vec<Vec<u32>> = vec![Vec::new(); n];
+            for (u, s) in specs.iter().enumerate() {
+                let c = s.affinity.trailing_zeros() as usize;
+                inst[u] = c as u32;
+                local[u] = global[c].len() as u32;
+                global[c].push(u as u32);
+            }
+            let mut units: Vec<Vec<Unit>> =
+                global.iter().map(|g| vec![Unit::EMPTY; g.len()]).collect();
+            let mut runq: Vec<Vec<u32>> = global.iter().map(|g| vec![0; g.len()]).collect();
+            let mut replq: Vec<Vec<u32>> = global.iter().map(|g| vec![0; g.len()]).collect();
+            let mut pcpus = vec![[Pcpu::IDLE; 1]; n];
+            let policy = Policy {
+                topology: Topology::Partition,
+                ..crate::rtds_policy()
+            };
+            let mut s: Vec<Scheduler> = units
+                .iter_mut()
+                .zip(runq.iter_mut())
+                .zip(replq.iter_mut())
+                .zip(pcpus.iter_mut())
+                .map(|(((u, r), q), p)| {
+                    let st = Storage {
+                        units: u,
+                        runq: r,
+                        replq: q,
+                        cpus: p,
+                    };
+                    let mut s = Scheduler::new(st, policy).expect("storage");
+                    s.cpu_add(0).expect("cpu");
+                    s
+                })
+                .collect();
+            for (u, sp) in specs.iter().enumerate() {
+                let i = inst[u] as usize;
+                let id = s[i]
+                    .unit_alloc(u as u32, 0, CpuMask::single(0))
+                    .expect("alloc");
+                assert_eq!(id.0, local[u]);
+                s[i].set_params(id, sp.params).expect("params");
+                s[i].insert(id, 0, false, false).expect("insert");
+            }
+            job.run(&mut P {
+                s,
+                inst,
+                local,
+                global,
+            })
+        }
+        (Impl::Rtsched, _) => {
+            let n = cfg.units;
+            let mut units = vec![Unit::EMPTY; n];
+            let mut runq = vec![0u32; n];
+            let mut replq = vec![0u32; n];
+            let mut cpus = vec![Pcpu::IDLE; cfg.cpus];
+            let storage = Storage {
+                units: &mut units,
+                runq: &mut runq,
+                replq: &mut replq,
+                cpus: &mut cpus,
+            };
+            let mut s = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
+            for c in 0..cfg.cpus {
+                s.cpu_add(c).expect("cpu");
+            }
+            for (u, sp) in specs.iter().enumerate() {
+                let mut m = CpuMask::EMPTY;
+                m.bits[0] = sp.affinity;
+                let id = s.unit_alloc(u as u32, 0, m).expect("alloc");
+                assert_eq!(id.0 as usize, u);
+                s.set_params(id, sp.params).expect("params");
+                s.insert(id, 0, false, false).expect("insert");
+            }
+            job.run(&mut R { s })
         }
     }
 }
 
-/// The time-stamp counter's rate, ticks per ns, measured against [`Instant`] over 100 ms.
-pub fn tsc_per_ns() -> f64 {
-    let (t, c) = (Instant::now(), cycles());
-    while t.elapsed().as_millis() < 100 {
-        std::hint::spin_loop();
-    }
-    (cycles() - c) as f64 / t.elapsed().as_nanos() as f64
-}
-
-/// The median cost of an empty measurement, in time-stamp counter ticks.
-pub fn overhead() -> u64 {
-    let mut v: Vec<u64> = (0..20_000)
-        .map(|_| {
-            let c = cycles();
-            std::hint::black_box(c);
-            cycles() - c
-        })
-        .collect();
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
+/// The recording host: its bookkeeping between hooks, every call written to the tape.
 struct Host<'i, I: Imp> {
     imp: &'i mut I,
     runnable: Vec<bool>,
@@ -232,33 +580,44 @@ struct Host<'i, I: Imp> {
     slice_end: Vec<Option<i64>>,
     pending: u64,
     now: i64,
-    measure: bool,
-    samples: Samples,
+    calls: Vec<Call>,
+    measuring: bool,
+    digest: u64,
 }
 
 impl<I: Imp> Host<'_, I> {
-    fn timed<T>(&mut self, h: HookKind, f: impl FnOnce(&mut I) -> T) -> T {
-        let c = cycles();
-        let r = f(self.imp);
-        let t = cycles() - c;
-        if self.measure {
-            self.samples.ticks[h as usize].push(t);
+    fn call(&mut self, c: Call) -> u64 {
+        let d = call(self.imp, &c);
+        if self.measuring {
+            self.digest = mix(self.digest, d);
         }
-        r
+        self.calls.push(c);
+        d
+    }
+
+    fn set_runnable(&mut self, u: usize, r: bool) {
+        self.runnable[u] = r;
+        self.call(Call::Runnable(u as u32, r));
     }
 
     fn schedule(&mut self, c: usize) {
         let prev = self.curr[c];
         let pr = prev.is_some_and(|u| self.runnable[u]);
         let now = self.now;
-        let (next, slice, m) = self.timed(HookKind::DoSchedule, |i| i.do_schedule(c, now, pr));
+        let (next, slice, m) = self.imp.do_schedule(c, now, pr);
+        // (Recorded through `call` for the digest: replayed identically below.)
+        let d = mix(mix(m, next.map_or(u64::MAX, |n| n as u64)), slice as u64);
+        if self.measuring {
+            self.digest = mix(self.digest, d);
+        }
+        self.calls.push(Call::Schedule(c as u32, now, pr));
         self.pending |= m;
         self.curr[c] = next;
         self.slice_end[c] = (slice >= 0).then(|| now + slice);
         if let Some(p) = prev {
             if next != Some(p) {
                 let r = self.runnable[p];
-                let m = self.timed(HookKind::ContextSaved, |i| i.context_saved(p, now, r));
+                let m = self.call(Call::Saved(p as u32, now, r));
                 self.pending |= m;
             }
         }
@@ -274,8 +633,9 @@ impl<I: Imp> Host<'_, I> {
 
     fn advance(&mut self, t: i64) {
         loop {
-            let timer = self.imp.timer().unwrap_or(i64::MAX);
-            let next = crate::driver::next_event(timer, &self.slice_end);
+            let timer = self.imp.next_timer();
+            let tt = timer.map_or(i64::MAX, |(t, _)| t);
+            let next = crate::driver::next_event(tt, &self.slice_end);
             if next > t {
                 self.now = t;
                 return;
@@ -287,13 +647,19 @@ impl<I: Imp> Host<'_, I> {
                     self.pending |= 1 << c;
                 }
             }
-            if timer <= self.now {
-                let now = self.now;
-                let m = self.timed(HookKind::Replenish, |i| i.timer_fire(now));
-                self.pending |= m;
+            if let Some((tt, i)) = timer {
+                if tt <= self.now {
+                    let m = self.call(Call::Timer(i as u32, self.now));
+                    self.pending |= m;
+                }
             }
             self.settle();
         }
+    }
+
+    fn block(&mut self, u: usize) {
+        self.set_runnable(u, false);
+        self.blocked.push(u);
     }
 
     fn step(&mut self, rng: &mut Rng) {
@@ -304,9 +670,7 @@ impl<I: Imp> Host<'_, I> {
                 let c = rng.below(self.curr.len() as u64) as usize;
                 if let Some(u) = self.curr[c] {
                     if self.runnable[u] {
-                        self.runnable[u] = false;
-                        self.imp.set_runnable(u, false);
-                        self.blocked.push(u);
+                        self.block(u);
                         self.pending |= 1 << c;
                     }
                 }
@@ -315,21 +679,16 @@ impl<I: Imp> Host<'_, I> {
                 if !self.blocked.is_empty() {
                     let i = rng.below(self.blocked.len() as u64) as usize;
                     let u = self.blocked.swap_remove(i);
-                    self.runnable[u] = true;
-                    self.imp.set_runnable(u, true);
-                    let now = self.now;
-                    let m = self.timed(HookKind::Wake, |i| i.wake(u, now));
+                    self.set_runnable(u, true);
+                    let m = self.call(Call::Wake(u as u32, self.now));
                     self.pending |= m;
                 }
             }
             _ => {
                 let u = rng.below(n as u64) as usize;
                 if self.runnable[u] {
-                    self.runnable[u] = false;
-                    self.imp.set_runnable(u, false);
-                    self.blocked.push(u);
-                    let now = self.now;
-                    let m = self.timed(HookKind::Sleep, |i| i.sleep(u, now));
+                    self.block(u);
+                    let m = self.call(Call::Sleep(u as u32, self.now));
                     self.pending |= m;
                 }
             }
@@ -338,93 +697,174 @@ impl<I: Imp> Host<'_, I> {
     }
 }
 
-/// The reservation of unit `u` in a configuration: a period of 10-20 ms (µs granularity)
-/// and `min(50%, 1.5 * cpus / units)` of it as budget (at least 10 µs).
-fn params(cfg: &Config, rng: &mut Rng) -> Params {
-    let period = rng.range(10_000, 20_000) as i64 * 1_000;
-    let share = (1.5 * cfg.cpus as f64 / cfg.units as f64).min(0.5);
-    let budget = ((period as f64 * share) as i64 / 1_000 * 1_000).max(10_000);
-    Params {
-        period,
-        budget,
-        extratime: false,
+struct Record<'c>(&'c Config);
+
+impl Job for Record<'_> {
+    type Out = Tape;
+    fn run<I: Imp>(self, imp: &mut I) -> Tape {
+        let cfg = self.0;
+        let mut h = Host {
+            imp,
+            runnable: vec![false; cfg.units],
+            blocked: Vec::new(),
+            curr: vec![None; cfg.cpus],
+            slice_end: vec![None; cfg.cpus],
+            pending: 0,
+            now: 0,
+            calls: Vec::new(),
+            measuring: false,
+            digest: 0,
+        };
+        for u in 0..cfg.units {
+            h.set_runnable(u, true);
+            let m = h.call(Call::Wake(u as u32, 0));
+            h.pending |= m;
+        }
+        h.settle();
+        let mut rng = Rng::new(cfg.seed);
+        let mut start = 0;
+        for i in 0..cfg.steps + cfg.steps / 10 {
+            if i == cfg.steps / 10 {
+                h.measuring = true;
+                start = h.calls.len();
+            }
+            h.step(&mut rng);
+        }
+        Tape {
+            calls: h.calls,
+            start,
+            digest: h.digest,
+        }
     }
 }
 
-fn drive<I: Imp>(imp: &mut I, cfg: &Config) -> Samples {
-    let mut h = Host {
-        imp,
-        runnable: vec![false; cfg.units],
-        blocked: Vec::new(),
-        curr: vec![None; cfg.cpus],
-        slice_end: vec![None; cfg.cpus],
-        pending: 0,
-        now: 0,
-        measure: false,
-        samples: Samples::default(),
-    };
-    for u in 0..cfg.units {
-        h.runnable[u] = true;
-        h.imp.set_runnable(u, true);
-        let m = h.imp.wake(u, 0);
-        h.pending |= m;
-    }
-    h.settle();
-    let mut rng = Rng::new(cfg.seed);
-    for i in 0..cfg.steps + cfg.steps / 10 {
-        h.measure = i >= cfg.steps / 10;
-        h.step(&mut rng);
-    }
-    h.samples
+/// Plays the host actions of `cfg` against `which` and records its hook calls.
+pub fn record(which: Impl, cfg: &Config) -> Tape {
+    with_instance(which, cfg, Record(cfg))
 }
 
-/// Runs a configuration on rtsched.
-pub fn run_rtsched(cfg: &Config) -> Samples {
-    let n = cfg.units;
-    let mut units = vec![Unit::EMPTY; n];
-    let mut runq = vec![0u32; n];
-    let mut replq = vec![0u32; n];
-    let mut cpus = vec![Pcpu::IDLE; cfg.cpus];
-    let storage = Storage {
-        units: &mut units,
-        runq: &mut runq,
-        replq: &mut replq,
-        cpus: &mut cpus,
-    };
-    let mut s = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
-    for c in 0..cfg.cpus {
-        s.cpu_add(c).expect("cpu");
-    }
-    let mut rng = Rng::new(cfg.seed ^ 0x5eed);
-    let all = CpuMask::first_n(cfg.cpus);
-    for u in 0..n {
-        let id = s.unit_alloc(u as u32, 0, all).expect("alloc");
-        assert_eq!(id.0 as usize, u);
-        s.set_params(id, params(cfg, &mut rng)).expect("params");
-        s.insert(id, 0, false, false).expect("insert");
-    }
-    drive(&mut R { s }, cfg)
+/// A kind of replay (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// The measured calls as one timed interval.
+    Batched,
+    /// The same loop without the hooks (the host's runnable-flag updates only).
+    Overhead,
+    /// Every call timed on its own.
+    PerCall,
 }
 
-/// Runs a configuration on rt.c.
-pub fn run_xen(cfg: &Config) -> Samples {
-    let n = cfg.units;
-    let mut x = XenRt::new(cfg.cpus, n);
-    for c in 0..cfg.cpus {
-        x.cpu_add(c);
+/// The result of one replay.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    /// Time-stamp counter ticks of the measured part (batched and overhead passes).
+    pub ticks: u64,
+    /// Per-call ticks per hook, [`HookKind::ALL`] order (per-call pass).
+    pub per_call: [Vec<u64>; 5],
+}
+
+struct Play<'t>(&'t Tape, Pass);
+
+impl Job for Play<'_> {
+    type Out = Replay;
+    fn run<I: Imp>(self, imp: &mut I) -> Replay {
+        let Play(tape, pass) = self;
+        let (warm, measured) = tape.calls.split_at(tape.start);
+        for c in warm {
+            call(imp, c);
+        }
+        let mut out = Replay::default();
+        let mut digest = 0u64;
+        match pass {
+            Pass::Batched => {
+                let t = cycles();
+                for c in measured {
+                    digest = mix(digest, call(imp, c));
+                }
+                out.ticks = cycles() - t;
+            }
+            Pass::Overhead => {
+                let t = cycles();
+                for c in measured {
+                    let d = match black_box(c) {
+                        Call::Runnable(u, r) => {
+                            imp.set_runnable(*u as usize, *r);
+                            0
+                        }
+                        c => black_box(c.hook().map_or(0, |h| h as u64)),
+                    };
+                    digest = mix(digest, d);
+                }
+                out.ticks = cycles() - t;
+                return out;
+            }
+            Pass::PerCall => {
+                for v in out.per_call.iter_mut() {
+                    v.reserve(measured.len() / 2);
+                }
+                for c in measured {
+                    let t = cycles();
+                    let d = call(imp, c);
+                    let t = cycles() - t;
+                    digest = mix(digest, d);
+                    if let Some(h) = c.hook() {
+                        out.per_call[h as usize].push(t);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            digest, tape.digest,
+            "the replay diverged from the recording"
+        );
+        out
     }
-    let mut rng = Rng::new(cfg.seed ^ 0x5eed);
-    let all = if cfg.cpus == 64 {
-        u64::MAX
-    } else {
-        (1 << cfg.cpus) - 1
-    };
-    for u in 0..n {
-        x.unit_alloc(u, u as u32, 0, all);
-        let p = params(cfg, &mut rng);
-        let rc = x.put_vcpu(u, (p.period / 1000) as u32, (p.budget / 1000) as u32, false);
-        assert_eq!(rc, 0);
-        x.insert(u, 0, false);
+}
+
+/// Replays `tape` (recorded on `which`) into a fresh instance.
+pub fn replay(which: Impl, cfg: &Config, tape: &Tape, pass: Pass) -> Replay {
+    with_instance(which, cfg, Play(tape, pass))
+}
+
+/// The time-stamp counter's rate, ticks per ns, measured against [`Instant`] over 100 ms.
+pub fn tsc_per_ns() -> f64 {
+    let (t, c) = (Instant::now(), cycles());
+    while t.elapsed().as_millis() < 100 {
+        std::hint::spin_loop();
     }
-    drive(&mut x, cfg)
+    (cycles() - c) as f64 / t.elapsed().as_nanos() as f64
+}
+
+/// An empty measurement: its mean and median cost, and the counter's step (the most
+/// frequent nonzero difference of two reads), in ticks.
+pub fn empty_measurement() -> (f64, u64, u64) {
+    let mut v: Vec<u64> = (0..200_000)
+        .map(|_| {
+            let c = cycles();
+            black_box(c);
+            cycles() - c
+        })
+        .collect();
+    v.sort_unstable();
+    let mean = v.iter().sum::<u64>() as f64 / v.len() as f64;
+    let mut step = (0usize, 1u64);
+    let mut i = 0;
+    while i < v.len() {
+        let j = i + v[i..].iter().take_while(|&&t| t == v[i]).count();
+        if v[i] > 0 && j - i > step.0 {
+            step = (j - i, v[i]);
+        }
+        i = j;
+    }
+    (mean, v[v.len() / 2], step.1)
+}
+
+/// Bytes of rtsched's storage per unit (unit slot and its two heap slots), per CPU, and
+/// of the instance itself.
+pub fn rtsched_sizes() -> (usize, usize, usize) {
+    (
+        std::mem::size_of::<Unit>() + 2 * std::mem::size_of::<u32>(),
+        std::mem::size_of::<Pcpu>(),
+        std::mem::size_of::<Scheduler<'static>>(),
+    )
 }

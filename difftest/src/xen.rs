@@ -80,6 +80,7 @@ extern "C" {
     fn dt_replq_sort_by_deadline(h: *mut DtHost) -> bool;
     fn dt_set_cur_budget(h: *mut DtHost, u: u32, cur_budget: i64);
     fn dt_mark_tickled(h: *mut DtHost, cpus: u64);
+    fn dt_sizes(unit: *mut u32, dom: *mut u32);
 }
 
 /// The CPU's time-stamp counter (`rdtsc`, through the C glue), for the benchmark's
@@ -87,6 +88,16 @@ extern "C" {
 pub fn cycles() -> u64 {
     // SAFETY: dt_rdtsc takes no arguments, touches no memory and only executes rdtsc.
     unsafe { dt_rdtsc() }
+}
+
+/// The sizes in bytes of rt.c's `struct rt_unit` (one per unit, and one per CPU for its
+/// idle unit) and `struct rt_dom` (one per domain), as compiled here (x86-64, the same
+/// layout as in Xen: lists, pointers and 64-bit times only).
+pub fn rt_struct_sizes() -> (usize, usize) {
+    let (mut u, mut d) = (0u32, 0u32);
+    // SAFETY: dt_sizes only writes two u32s through pointers to live locals.
+    unsafe { dt_sizes(&mut u, &mut d) };
+    (u as usize, d as usize)
 }
 
 /// The largest number of CPUs of the C harness (its `cpumask_t` is one 64-bit word).
