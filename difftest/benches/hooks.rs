@@ -6,7 +6,8 @@
 //!
 //! Environment: `BENCH_STEPS` host actions per run (default 20000), `BENCH_ROUNDS`
 //! (default 5), `BENCH_SHAPES` / `BENCH_UNITS` / `BENCH_CPUS` (comma lists) to run a subset;
-//! a subset writes nothing unless `BENCH_WRITE=1`.
+//! a subset writes nothing unless `BENCH_WRITE=1`. `BENCH_PROFILE=rtsched` (or `xen`) runs
+//! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -173,7 +174,13 @@ fn main() {
     let units = env_list("BENCH_UNITS", &UNITS, |s| s.parse().ok());
     let cpus = env_list("BENCH_CPUS", &CPUS, |s| s.parse().ok());
     let subset = shapes.len() < Shape::ALL.len() || units != UNITS || cpus != CPUS;
-    let write = !subset || std::env::var("BENCH_WRITE").is_ok_and(|v| v == "1");
+    let profile = match std::env::var("BENCH_PROFILE").as_deref() {
+        Ok("rtsched") => Some(0),
+        Ok("xen") => Some(1),
+        _ => None,
+    };
+    let write = profile.is_none()
+        && (!subset || std::env::var("BENCH_WRITE").is_ok_and(|v| v == "1"));
 
     let started = std::time::Instant::now();
     let load_before = sh("cut -d' ' -f1-3 /proc/loadavg");
@@ -203,6 +210,14 @@ fn main() {
                     seed: (u * 131 + c) as u64,
                 };
                 let tapes = [record(Impl::Rtsched, &cfg), record(Impl::Xen, &cfg)];
+                if let Some(i) = profile {
+                    // Profiling aid (`perf record`): one implementation's batched replays only.
+                    let which = [Impl::Rtsched, Impl::Xen][i];
+                    for _ in 0..rounds {
+                        replay(which, &cfg, &tapes[i], Pass::Batched);
+                    }
+                    continue;
+                }
                 let mut row = Row {
                     cfg,
                     calls: [tapes[0].counts(), tapes[1].counts()],

@@ -321,9 +321,11 @@ impl<'a> Cpus<'a> {
     }
 
     /// The tickle's scan (out of line, so that the common paths of a tickle keep a small
-    /// frame): over the online, busy, untickled CPUs in cycle order from `start`, the first
-    /// one of `affinity` running the lowest-priority unit, with its key; makes the bounds
-    /// exact.
+    /// frame): over the online, busy, untickled CPUs of `affinity` in cycle order from
+    /// `start`, the first one running the lowest-priority unit, with its key. When
+    /// `affinity` covers the whole set, the scan makes the bounds exact on the way; a
+    /// narrower affinity (pinned units) scans only its own CPUs and leaves the bounds as
+    /// they are (still upper bounds), so that a pinned unit's tickle is O(its CPUs).
     #[inline(never)]
     pub(crate) fn scan_lowest(
         &mut self,
@@ -331,13 +333,20 @@ impl<'a> Cpus<'a> {
         start: usize,
     ) -> Option<(PrioKey, usize)> {
         let set = self.online.and(&self.busy).and_not(&self.tickled);
-        // The scan covers the whole set (the CPUs of the unit's affinity are the candidates),
-        // to make the bound exact: the highest key, the first CPU holding it in cycle order,
-        // and the highest key of the others.
+        if !set.and_not(&affinity).is_empty() {
+            let mut lowest: Option<(PrioKey, usize)> = None;
+            for c in set.and(&affinity).iter_cycle(start) {
+                let Some(p) = self.pcpus.get(c) else { continue };
+                if !matches!(lowest, Some((l, _)) if p.key <= l) {
+                    lowest = Some((p.key, c));
+                }
+            }
+            return lowest;
+        }
+        // The whole set: the highest key, the first CPU holding it in cycle order, and the
+        // highest key of the others.
         let mut top: Option<(PrioKey, usize)> = None;
         let mut second = PrioKey::ZERO;
-        let mut lowest: Option<(PrioKey, usize)> = None;
-        let covers = set.and_not(&affinity).is_empty();
         for c in set.iter_cycle(start) {
             let Some(p) = self.pcpus.get(c) else { continue };
             let k = p.key;
@@ -349,18 +358,6 @@ impl<'a> Cpus<'a> {
                 }
                 None => top = Some((k, c)),
             }
-            if !covers && affinity.test(c) {
-                let lower = match lowest {
-                    Some((l, _)) => k > l,
-                    None => true,
-                };
-                if lower {
-                    lowest = Some((k, c));
-                }
-            }
-        }
-        if covers {
-            lowest = top;
         }
         match top {
             Some((t, c)) => {
@@ -374,6 +371,6 @@ impl<'a> Cpus<'a> {
                 self.bound2 = PrioKey::ZERO;
             }
         }
-        lowest
+        top
     }
 }
