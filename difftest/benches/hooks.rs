@@ -179,8 +179,8 @@ fn main() {
         Ok("xen") => Some(1),
         _ => None,
     };
-    let write = profile.is_none()
-        && (!subset || std::env::var("BENCH_WRITE").is_ok_and(|v| v == "1"));
+    let write =
+        profile.is_none() && (!subset || std::env::var("BENCH_WRITE").is_ok_and(|v| v == "1"));
 
     let started = std::time::Instant::now();
     let load_before = sh("cut -d' ' -f1-3 /proc/loadavg");

@@ -20,7 +20,9 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - the replenishment timer is programmed for the earliest pending replenishment;
 /// - tickled CPUs are online;
 /// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
-///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs.
+///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs;
+///   no unit on the run queue that could be picked on a CPU the instance records as
+///   unserved allows that CPU.
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     let units = s.raw_units();
     let cpus = s.raw_cpus();
@@ -162,6 +164,14 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         }
         if c as u32 != bound_cpu && cpus.get(c).is_some_and(|p| p.key > bound2) {
             return Err("second priority bound below an untickled CPU's key");
+        }
+    }
+    let unserved = s.online().and(&s.raw_unserved());
+    let periodic = s.policy().server == crate::policy::ServerKind::Periodic;
+    for u in units.iter().filter(|u| u.queue == QueueKind::Run) {
+        let pickable = !periodic || u.runnable || scheme.on_reserved_budget(u);
+        if pickable && !u.affinity.and(&unserved).is_empty() {
+            return Err("a queued unit is allowed on a CPU recorded as unserved");
         }
     }
     if s.raw_busy().iter().any(|c| c >= cpus.len()) {

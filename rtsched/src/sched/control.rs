@@ -213,6 +213,7 @@ impl<'a> Scheduler<'a> {
     pub fn set_affinity(&mut self, h: UnitId, mask: CpuMask) -> Result<()> {
         self.unit(h)?;
         get_mut(self.units, h.0)?.affinity = mask;
+        self.cpus.served(&mask);
         Ok(())
     }
 
@@ -247,6 +248,9 @@ impl<'a> Scheduler<'a> {
     fn reorder(&mut self) -> Result<Actions> {
         let mut a = Actions::default();
         let o = self.order();
+        // (The class rule decides which blocked periodic servers are pickable.)
+        self.cpus
+            .served(&CpuMask::first_n(crate::cpumask::MAX_CPUS));
         self.runq.rebuild(self.units, o)?;
         self.cpus.rekey_all(self.units, o)?;
         self.cpus.tickle_all(&mut a);
@@ -268,6 +272,9 @@ impl<'a> Scheduler<'a> {
             return Err(Error::NotAdmitted);
         }
         self.policy.server = k;
+        // Which queued units are pickable changes.
+        self.cpus
+            .served(&CpuMask::first_n(crate::cpumask::MAX_CPUS));
         if k != ServerKind::Periodic {
             for c in 0..self.cpus.len() {
                 let ph = self.cpus.get(c).ok_or(Error::Corrupt)?.phantom;

@@ -13,6 +13,13 @@
 //!   `prv->tickled`).
 //! - `Pcpu.tickled_for` and `retickle`: the unit each CPU's last tickle was for, and the
 //!   mask of CPUs where it is set.
+//! - `unserved`: online CPUs that no unit on the run queue could be picked on (no unit
+//!   there allows the CPU and is pickable: any unit under a deferrable server, a runnable
+//!   one or one on its reserved level under a periodic server). Set by a pick that found
+//!   nothing; cleared for a unit's affinity whenever it enters the run queue, is re-sorted
+//!   on it, wakes on it or changes affinity, and for all CPUs at a server switch. A search
+//!   of the run queue for an unserved CPU is skipped (pinned units: an idle CPU whose
+//!   units are all depleted would otherwise scan the whole queue on every pick).
 //! - `bound` >= the key of every online, busy, untickled CPU ("the set"); `bound_cpu` holds
 //!   it after a scan and `bound2` bounds the set without `bound_cpu`. A unit whose key is
 //!   not below `bound` cannot preempt any CPU, so its tickle needs no scan; when
@@ -76,6 +83,7 @@ pub(crate) struct Cpus<'a> {
     tickled: CpuMask,
     busy: CpuMask,
     retickle: CpuMask,
+    unserved: CpuMask,
     bound: PrioKey,
     bound_cpu: u32,
     bound2: PrioKey,
@@ -92,6 +100,7 @@ impl<'a> Cpus<'a> {
             tickled: CpuMask::EMPTY,
             busy: CpuMask::EMPTY,
             retickle: CpuMask::EMPTY,
+            unserved: CpuMask::EMPTY,
             bound: PrioKey::ZERO,
             bound_cpu: NIL,
             bound2: PrioKey::ZERO,
@@ -119,6 +128,20 @@ impl<'a> Cpus<'a> {
     pub(crate) fn retickle(&self) -> CpuMask {
         self.retickle
     }
+    pub(crate) fn unserved(&self) -> CpuMask {
+        self.unserved
+    }
+
+    /// A search of the run queue found no unit that could be picked on `cpu`.
+    pub(crate) fn set_unserved(&mut self, cpu: usize) {
+        self.unserved.set(cpu);
+    }
+
+    /// A unit allowed on `affinity` may now be picked from the run queue.
+    pub(crate) fn served(&mut self, affinity: &CpuMask) {
+        self.unserved = self.unserved.and_not(affinity);
+    }
+
     pub(crate) fn bounds(&self) -> (PrioKey, u32, PrioKey) {
         (self.bound, self.bound_cpu, self.bound2)
     }
@@ -167,6 +190,7 @@ impl<'a> Cpus<'a> {
         self.assign(units, o, cpu, NIL, NIL)?;
         self.set_tickled_for(cpu, NIL);
         self.online.set(cpu);
+        self.unserved.clear(cpu);
         // (Idle: not counted for the bound.)
         self.tickled.clear(cpu);
         Ok(())

@@ -38,6 +38,9 @@ impl<'a> Scheduler<'a> {
         let online = self.cpus.online();
         let periodic = self.periodic();
         let o = self.order();
+        if self.cpus.unserved().test(cpu) {
+            return Ok(NIL);
+        }
         loop {
             let found = self.runq.first_matching(self.units, o, |u| {
                 // A blocked periodic server competes on its reserved budget only.
@@ -45,7 +48,10 @@ impl<'a> Scheduler<'a> {
                     && online.test(cpu)
                     && (!periodic || u.runnable || o.on_reserved_budget(u))
             })?;
-            let Some(h) = found else { return Ok(NIL) };
+            let Some(h) = found else {
+                self.cpus.set_unserved(cpu);
+                return Ok(NIL);
+            };
             if get(self.units, h)?.runnable || periodic {
                 return Ok(h);
             }
@@ -70,6 +76,8 @@ impl<'a> Scheduler<'a> {
     /// the order of replenishment.
     pub(super) fn runq_resort(&mut self, h: u32) -> Result<()> {
         let u = get(self.units, h)?;
+        // (Its level may have dropped to the reserved one: pickable again.)
+        self.cpus.served(&u.affinity);
         if u.queue == QueueKind::Run && u.cur_budget > 0 && !u.flags.contains(UnitFlags::SCHEDULED)
         {
             // It stays on the run queue with its sequence number: re-sorted in place, which
@@ -100,6 +108,8 @@ impl<'a> Scheduler<'a> {
         if u.cur_budget > 0 {
             u.queue = QueueKind::Run;
             u.runq_seq = seq;
+            let affinity = u.affinity;
+            self.cpus.served(&affinity);
             self.runq.push(self.units, h, o)
         } else {
             u.queue = QueueKind::Depleted;

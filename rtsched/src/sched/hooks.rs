@@ -142,6 +142,8 @@ impl<'a> Scheduler<'a> {
         }
         if queued {
             if !was_runnable {
+                let affinity = self.unit(h)?.affinity;
+                self.cpus.served(&affinity);
                 // A blocked periodic server on the queue now has work.
                 self.tickle(h.0, &mut a)?;
             }

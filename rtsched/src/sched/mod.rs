@@ -261,6 +261,9 @@ impl<'a> Scheduler<'a> {
     pub(crate) fn raw_busy(&self) -> CpuMask {
         self.cpus.busy()
     }
+    pub(crate) fn raw_unserved(&self) -> CpuMask {
+        self.cpus.unserved()
+    }
     pub(crate) fn raw_retickle(&self) -> CpuMask {
         self.cpus.retickle()
     }

@@ -107,7 +107,7 @@ impl<'a> Scheduler<'a> {
         }
         // rt.c compares with the head only; a unit further down the queue may outrank the
         // replenished one and be allowed on its CPU alone.
-        if !self.cpus.tickled().test(oc) {
+        if !self.cpus.tickled().test(oc) && !self.cpus.unserved().test(oc) {
             let periodic = self.periodic();
             let best = self.runq.first_matching(self.units, o, |u| {
                 u.affinity.test(oc) && (u.runnable || (periodic && o.on_reserved_budget(u)))

@@ -84,7 +84,12 @@ impl<'a> Scheduler<'a> {
         let Some(head) = self.runq.peek() else {
             return Ok(());
         };
-        let idle = self.cpus.idle().and_not(&self.cpus.tickled());
+        // (An unserved CPU has no pickable queued unit to push to it.)
+        let idle = self
+            .cpus
+            .idle()
+            .and_not(&self.cpus.tickled())
+            .and_not(&self.cpus.unserved());
         if !idle.is_empty() {
             let periodic = self.periodic();
             let o = self.order();
