@@ -36,6 +36,10 @@ pub(crate) struct Heap<'a> {
     slots: &'a mut [u32],
     len: usize,
     kind: HeapKind,
+    /// Set by every change of membership or order, cleared by [`Heap::take_changed`]: lets
+    /// a caller that follows the head (the replenishment timer) skip reading it when
+    /// nothing changed.
+    changed: bool,
 }
 
 fn unit(units: &[Unit], h: u32) -> Result<&Unit> {
@@ -48,7 +52,18 @@ impl<'a> Heap<'a> {
             slots,
             len: 0,
             kind,
+            changed: false,
         }
+    }
+
+    /// Whether the heap changed since the last call.
+    pub(crate) fn take_changed(&mut self) -> bool {
+        core::mem::replace(&mut self.changed, false)
+    }
+
+    /// Makes the next [`Heap::take_changed`] return true.
+    pub(crate) fn mark_changed(&mut self) {
+        self.changed = true;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -157,6 +172,7 @@ impl<'a> Heap<'a> {
         }
         let i = self.len;
         self.len += 1;
+        self.changed = true;
         self.put(units, i, h)?;
         self.sift_up(units, i, s)
     }
@@ -171,6 +187,7 @@ impl<'a> Heap<'a> {
         let last = self.len - 1;
         let lh = self.at(last).ok_or(Error::Corrupt)?;
         self.len = last;
+        self.changed = true;
         self.set_pos(units, h, NIL)?;
         if i != last {
             self.put(units, i, lh)?;
@@ -187,6 +204,7 @@ impl<'a> Heap<'a> {
         if p == NIL || self.at(i) != Some(h) {
             return Err(Error::Corrupt);
         }
+        self.changed = true;
         self.sift(units, i, s)
     }
 
@@ -204,6 +222,7 @@ impl<'a> Heap<'a> {
 
     /// Restores heap order after every key changed (a priority-scheme switch). O(n).
     pub(crate) fn rebuild(&mut self, units: &mut [Unit], s: Order) -> Result<()> {
+        self.changed = true;
         let mut i = self.len / 2;
         while i > 0 {
             i -= 1;

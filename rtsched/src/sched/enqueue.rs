@@ -149,7 +149,13 @@ impl<'a> Scheduler<'a> {
 
     /// Derives the timer operation from the replenishment queue's head: the timer must be
     /// programmed for the earliest pending replenishment, or stopped when none is pending.
+    /// Reads the head only when the queue changed since the last call.
     pub(super) fn sync_timer(&mut self, a: &mut Actions) {
+        // (The head's deadline only changes with the queue: a unit's deadline changes only
+        // off the replenishment queue.)
+        if !self.replq.take_changed() {
+            return;
+        }
         let want = self
             .replq
             .peek()

@@ -21,6 +21,7 @@ impl<'a> Scheduler<'a> {
         self.stats.timer_fires += 1;
         // The timer has fired: it is no longer programmed.
         self.timer = None;
+        self.replq.mark_changed();
         let mut tmp = NIL;
         while let Some(h) = self.replq.peek() {
             if now < get(self.units, h)?.cur_deadline {
