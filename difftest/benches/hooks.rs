@@ -320,9 +320,12 @@ fn report(rows: &[Row], c: &Clock, m: &Meta) -> String {
         "- **Workloads.** Five shapes (below), each at 8, 64, 512 and 4096 units on 4, 16 \
          and 64 CPUs. Host actions, seeded: time advances (slices end, the replenishment \
          timer fires), a running unit blocks, a blocked unit wakes, a unit is paused; \
-         {} actions after a warm-up of {}.",
+         {} actions after a warm-up of {} ({} and {} at 4096 units, where rt.c's calls \
+         take tens of µs).",
         m.steps,
-        m.steps / 10
+        m.steps / 10,
+        m.steps / 4,
+        m.steps / 40
     );
     for (name, what) in [
         ("global", "every unit on every CPU, no extratime, `min(50%, 1.5 * CPUs / units)` of a CPU each, periods 10-20 ms (overload: long run and depleted queues)"),
@@ -346,15 +349,29 @@ fn report(rows: &[Row], c: &Clock, m: &Meta) -> String {
          time-stamp counter (one read at each end, so the counter's resolution does not \
          matter); less an *overhead* replay of the same loop without the hooks (it performs \
          only the host's runnable-flag updates, which rt.c reads through `unit_runnable()`). \
-         This is the **total time per workload**, the headline. *Per call*: every call timed \
-         on its own; the mean cost of an empty measurement is subtracted from means, its \
-         median from medians and percentiles.\n\
+         Each is the least of at least 3 replays (more, up to 15, while they take under \
+         100 ms in all): the replay is deterministic, so other work on the machine can only \
+         add to it. This is the **total time per workload**, the headline. *Per call*: \
+         every call timed on its own; the mean cost of an empty measurement is subtracted \
+         from means, its median from medians and percentiles; a reading above 10 times the \
+         99th percentile of its hook and above 20 µs is a preemption of the benchmark and \
+         is dropped ({dropped} of {readings} readings in this run).\n\
          - **Rounds.** {} rounds per configuration; in each, both implementations run all \
          three replays, in alternating order. Ratios (rtsched / rt.c, below 1: rtsched is \
          faster) are taken within a round and reported as the median over rounds with the \
          lowest and highest in parentheses. A change of the machine's load during a round \
          affects both sides of that round's ratio.",
-        m.rounds
+        m.rounds,
+        dropped = rows
+            .iter()
+            .flat_map(|r| r.rounds.iter())
+            .map(|x| x[0].dropped + x[1].dropped)
+            .sum::<usize>(),
+        readings = rows
+            .iter()
+            .map(|r| r.rounds.len()
+                * (r.calls[0].iter().sum::<usize>() + r.calls[1].iter().sum::<usize>()))
+            .sum::<usize>(),
     );
     let _ = writeln!(
         w,

@@ -17,7 +17,8 @@
 //!
 //! - [`Pass::Batched`]: the measured part of the tape (after a warm-up of a tenth) timed as
 //!   one interval: the workload's total scheduler time, free of per-call timer reads, so
-//!   the counter's resolution does not matter.
+//!   the counter's resolution does not matter. (The driver takes the least of several: a
+//!   replay is deterministic, so other work on the machine can only add to it.)
 //! - [`Pass::Overhead`]: the same loop with every hook call replaced by a read of its
 //!   arguments, performing only the host's runnable-flag updates (rt.c reads them through
 //!   `unit_runnable()`; they are the host's work): subtracted from the batched time.
