@@ -206,7 +206,7 @@ fn main() {
                     shape,
                     units: u,
                     cpus: c,
-                    steps: if u >= 4096 { steps / 4 } else { steps },
+                    steps: if u >= 4096 { steps / 20 } else { steps },
                     seed: (u * 131 + c) as u64,
                 };
                 let tapes = [record(Impl::Rtsched, &cfg), record(Impl::Xen, &cfg)];
@@ -324,8 +324,8 @@ fn report(rows: &[Row], c: &Clock, m: &Meta) -> String {
          take tens of µs).",
         m.steps,
         m.steps / 10,
-        m.steps / 4,
-        m.steps / 40
+        m.steps / 20,
+        m.steps / 200
     );
     for (name, what) in [
         ("global", "every unit on every CPU, no extratime, `min(50%, 1.5 * CPUs / units)` of a CPU each, periods 10-20 ms (overload: long run and depleted queues)"),
