@@ -1,16 +1,44 @@
 # Sourced by /init with rtsched_mode=e2e: runs the guest scenarios of `cargo xtask e2e`.
-# Prints `RTSCHED-E2E <scenario> <case> <domain> <cpu-seconds> <interval-seconds>` lines.
-GUEST_CFG=/tmp/guest.cfg
+# Prints `RTSCHED-E2E <scenario> <case> <domain> <cpu-seconds> <interval-seconds>` lines,
+# `RTSCHED-E2E-IDLE <scenario> <case> cpu<n> <idle-seconds> <interval-seconds>` per guest
+# PCPU, and `RTSCHED-E2E-JOB <scenario> <case> <domain> RTJOB ...` per in-guest task.
+# Any failed step (an `xl` command exiting non-zero, a parameter that does not read back)
+# prints `RTSCHED-E2E-FAIL <what>`, which fails the run.
 MEASURE=$(sed -n 's/.*rtsched_measure=\([0-9]*\).*/\1/p' /proc/cmdline)
 MEASURE=${MEASURE:-20}
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 
-mkguest() { # name [cpus]
+# x CMD...: runs `xl CMD...` and fails the step if it exits non-zero.
+x() {
+    timeout 60 $XL "$@" > /tmp/xl.out 2>&1
+    rc=$?
+    cat /tmp/xl.out
+    if [ $rc -ne 0 ]; then
+        echo "RTSCHED-E2E-FAIL xl $* exited $rc"
+        return 1
+    fi
+}
+# rtds DOM PERIOD BUDGET EXTRA: sets all VCPUs of DOM and checks that they read back.
+rtds() {
+    x sched-rtds -d "$1" -v all -p "$2" -b "$3" -e "$4" || return 1
+    x sched-rtds -d "$1" -v all > /tmp/rtds.out || return 1
+    want="$2 $3 $([ "$4" = 1 ] && echo yes || echo no)"
+    got=$(awk -v d="$1" '$1 == d { print $4, $5, $6 }' /tmp/rtds.out | sort -u)
+    if [ "$got" != "$want" ]; then
+        echo "RTSCHED-E2E-FAIL sched-rtds $1 reads back '$got', not '$want'"
+        return 1
+    fi
+}
+
+mkguest() { # name [cpus] [rtjob tasks]
+    extra="console=hvc0 quiet"
+    [ -n "$3" ] && extra="$extra rtjob=$3"
     cat > /tmp/$1.cfg <<CFG
 name = "$1"
 type = "pv"
 kernel = "/guest/vmlinuz"
 ramdisk = "/guest/initrd.gz"
-extra = "console=hvc0 quiet"
+extra = "$extra"
 memory = 96
 vcpus = 1
 cpus = "${2:-1}"
@@ -18,11 +46,8 @@ vif = []
 disk = []
 on_crash = "destroy"
 CFG
-    if ! timeout 60 $XL create -p /tmp/$1.cfg > /tmp/create.log 2>&1; then
-        cat /tmp/create.log
-        echo "RTSCHED-E2E-FAIL create $1"
-        return 1
-    fi
+    rm -f /var/log/xen/console/guest-$1.log
+    x create -p /tmp/$1.cfg || return 1
 }
 # ready DOMS...: waits until each guest has booted to its busy loop (its /init prints a
 # marker on its console, which xenconsoled logs): a booting PV guest spends time in long
@@ -41,127 +66,195 @@ ready() {
         done
     done
 }
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
-# snap FILE: one `xl list` for all domains (Time(s) column); prints the snapshot's time as
-# the middle of the two uptime reads around it.
+# snap FILE: CPU time of every domain and idle time of every PCPU, in ns (`domtime`).
 snap() {
-    a=$(uptime_s); $XL list > "$1" 2>/dev/null; b=$(uptime_s)
-    awk -v a="$a" -v b="$b" 'BEGIN { print (a + b) / 2 }'
+    if ! domtime > "$1"; then
+        echo "RTSCHED-E2E-FAIL domtime"
+        return 1
+    fi
 }
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
-# snapshots (sampling all domains at once, so their intervals are the same).
+# snapshots of all domains at once (so their intervals are the same), and the idle time
+# of the guest PCPUs.
 measure() {
     sc=$1; cs=$2; shift 2
-    sleep 2
-    u0=$(snap /tmp/snap0)
+    sleep 1
+    snap /tmp/snap0 || return 1
     sleep "$MEASURE"
-    u1=$(snap /tmp/snap1)
+    snap /tmp/snap1 || return 1
+    t=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap0)
+    u=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap1)
     for d in "$@"; do
-        a=$(awk -v d="$d" '$1 == d { print $6 }' /tmp/snap0)
-        b=$(awk -v d="$d" '$1 == d { print $6 }' /tmp/snap1)
-        echo "RTSCHED-E2E $sc $cs $d $(awk -v a="$a" -v b="$b" 'BEGIN{print b-a}') $(awk -v a="$u0" -v b="$u1" 'BEGIN{print b-a}')"
+        id=$($XL domid "$d") || { echo "RTSCHED-E2E-FAIL xl domid $d"; return 1; }
+        awk -v id="$id" -v d="$d" -v sc="$sc" -v cs="$cs" -v t="$t" -v u="$u" '
+            FNR == 1 { f++ }
+            $1 == "dom" && $2 == id { v[f] = $3 }
+            END { printf "RTSCHED-E2E %s %s %s %.9f %.9f\n", sc, cs, d, (v[2] - v[1]) / 1e9, (u - t) / 1e9 }
+        ' /tmp/snap0 /tmp/snap1
     done
+    awk -v sc="$sc" -v cs="$cs" -v t="$t" -v u="$u" '
+        FNR == 1 { f++ }
+        $1 == "cpu" && $2 > 0 { v[f, $2] = $3; n = $2 > n ? $2 : n }
+        END { for (c = 1; c <= n; c++)
+                printf "RTSCHED-E2E-IDLE %s %s cpu%d %.9f %.9f\n", sc, cs, c, (v[2, c] - v[1, c]) / 1e9, (u - t) / 1e9 }
+    ' /tmp/snap0 /tmp/snap1
+}
+# taskreports SCENARIO CASE DOM:N...: waits for the RTJOB reports of N tasks in each guest DOM
+# (at most 600 s) and prints them.
+taskreports() {
+    sc=$1; cs=$2; shift 2
+    for dn in "$@"; do
+        d=${dn%%:*}; n=${dn##*:}; i=0
+        log=/var/log/xen/console/guest-$d.log
+        while [ "$(grep -c '^RTJOB' $log 2>/dev/null)" -lt "$n" ]; do
+            i=$((i + 1))
+            if [ $i -gt 600 ]; then
+                echo "RTSCHED-E2E-FAIL $sc $cs: $d reported $(grep -c '^RTJOB' $log) of $n tasks in 600 s"
+                break
+            fi
+            sleep 1
+        done
+        grep '^RTJOB' $log | tr -d '\r' | sed "s/^/RTSCHED-E2E-JOB $sc $cs $d /"
+    done
+}
+destroy() { for d in "$@"; do x destroy "$d"; done; }
+# policy POLICY: switches rtsched's policy at run time and checks the read-back
+# ("<topology>,<priority>,<server>...").
+policy() {
+    if xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$1" &&
+        xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$1\$"; then
+        echo "RTSCHED-E2E-POLICY $1 ok"
+    else
+        echo "RTSCHED-E2E-FAIL policy: xenhypfs write $1"
+        return 1
+    fi
 }
 
 scenario_table_4_2() {
     mkguest rt || return 1
     for i in 1 2 3 4 5; do mkguest nrt$i || return 1; done
-    $XL sched-rtds -d rt -v all -p 10000 -b 4000 -e 0
-    for i in 1 2 3 4 5; do $XL sched-rtds -d nrt$i -v all -p 10000 -b 10000 -e 1; done
-    $XL sched-rtds -d rt -v all; $XL sched-rtds -d nrt1 -v all
-    $XL unpause rt
+    rtds rt 10000 4000 0 || return 1
+    for i in 1 2 3 4 5; do rtds nrt$i 10000 10000 1 || return 1; done
+    x unpause rt || return 1
     ready rt
     doms="rt"
     measure table-4-2 k=0 $doms
     for k in 1 2 3 4 5; do
-        $XL unpause nrt$k
+        x unpause nrt$k || return 1
         ready nrt$k
         doms="$doms nrt$k"
         measure table-4-2 k=$k $doms
     done
-    for d in rt nrt1 nrt2 nrt3 nrt4 nrt5; do $XL destroy $d; done
+    destroy rt nrt1 nrt2 nrt3 nrt4 nrt5
 }
 
 scenario_isolation() {
     for d in c2 c3 c4 hog; do mkguest $d || return 1; done
-    $XL sched-rtds -d c2 -v all -p 10000 -b 2000 -e 0
-    $XL sched-rtds -d c3 -v all -p 10000 -b 3000 -e 0
-    $XL sched-rtds -d c4 -v all -p 10000 -b 4000 -e 0
-    $XL sched-rtds -d hog -v all -p 10000 -b 500 -e 1
-    for d in c2 c3 c4 hog; do $XL unpause $d; done
+    rtds c2 10000 2000 0 || return 1
+    rtds c3 10000 3000 0 || return 1
+    rtds c4 10000 4000 0 || return 1
+    rtds hog 10000 500 1 || return 1
+    for d in c2 c3 c4 hog; do x unpause $d || return 1; done
     ready c2 c3 c4 hog
     measure isolation hog-extratime c2 c3 c4 hog
-    $XL sched-rtds -d hog -v all -p 10000 -b 500 -e 0
+    rtds hog 10000 500 0 || return 1
     measure isolation hog-capped c2 c3 c4 hog
-    for d in c2 c3 c4 hog; do $XL destroy $d; done
+    destroy c2 c3 c4 hog
 }
 
-# rt-global on m guest PCPUs (1..m, m from `cargo xtask e2e`): six VMs with 10 ms periods
-# allowed on all of them, a guaranteed set (within the GFB bound) and a stress set (beyond
-# it); budgets (us) come from the command line. After each parameter change every VCPU is
-# re-pinned: Xen then asks the scheduler to place it again (pick_resource), which re-places
-# units by their new bandwidth under rt-partition; under rt-global it changes nothing.
-GCPUS=$(sed -n 's/.*rtsched_global_cpus=\([^ ]*\).*/\1/p' /proc/cmdline)
-global_set() { # case budgets(us, separated by +)
+# rt-global on m guest PCPUs (1..m) for each m of `rtsched_global_ms`: six VMs with 10 ms
+# periods allowed on all of them, a guaranteed set (within the GFB bound with a margin for
+# overheads) and a stress set (beyond it); budgets (us) come from the command line. After
+# each parameter change every VCPU is re-pinned: Xen then asks the scheduler to place it
+# again (pick_resource), which re-places units by their new bandwidth under rt-partition;
+# under rt-global it changes nothing.
+global_set() { # case cpus budgets(us, separated by +)
     cs=$1
     i=1
-    for b in $(echo "$2" | tr '+' ' '); do
-        $XL sched-rtds -d g$i -v all -p 10000 -b "$b" -e 0
-        $XL vcpu-pin g$i all "$GCPUS"
+    for b in $(echo "$3" | tr '+' ' '); do
+        rtds g$i 10000 "$b" 0 || return 1
+        x vcpu-pin g$i all "$2" > /dev/null || return 1
         i=$((i + 1))
     done
     $XL vcpu-list | grep -E "^g[0-9]" | awk '{ print "RTSCHED-E2E-PLACE '"$cs"' " $1 " cpu " $4 }'
     measure global "$cs" g1 g2 g3 g4 g5 g6
 }
 scenario_global() {
-    for i in 1 2 3 4 5 6; do mkguest g$i "$GCPUS" || return 1; done
-    # Boot with 3 ms / 10 ms each (1.8 PCPUs for six, within two), then measure.
-    for i in 1 2 3 4 5 6; do $XL sched-rtds -d g$i -v all -p 10000 -b 3000 -e 0; done
-    for i in 1 2 3 4 5 6; do $XL unpause g$i; done
+    for i in 1 2 3 4 5 6; do mkguest g$i 1-3 || return 1; done
+    # Boot with 3 ms / 10 ms each on PCPUs 1-3, then measure.
+    for i in 1 2 3 4 5 6; do rtds g$i 10000 3000 0 || return 1; done
+    for i in 1 2 3 4 5 6; do x unpause g$i || return 1; done
     ready g1 g2 g3 g4 g5 g6
-    global_set guaranteed "$(sed -n 's/.*rtsched_global_guaranteed=\([^ ]*\).*/\1/p' /proc/cmdline)"
-    global_set stress "$(sed -n 's/.*rtsched_global_stress=\([^ ]*\).*/\1/p' /proc/cmdline)"
-    for i in 1 2 3 4 5 6; do $XL destroy g$i; done
-}
-
-# Table 4.2 with k = 2 while the policy is switched at run time through hypfs
-# (rtsched only; the stock build has no such parameter and runs every phase unchanged).
-scenario_policy_switch() {
-    mkguest rt || return 1
-    for i in 1 2; do mkguest nrt$i || return 1; done
-    $XL sched-rtds -d rt -v all -p 10000 -b 4000 -e 0
-    for i in 1 2; do $XL sched-rtds -d nrt$i -v all -p 10000 -b 10000 -e 1; done
-    # The RT VM boots first: beside busy extratime VMs, rt.c may starve it (Table 4.2).
-    $XL unpause rt
-    ready rt
-    for d in nrt1 nrt2; do $XL unpause $d; done
-    ready nrt1 nrt2
-    n=0
-    for pol in edf,deferrable dm,deferrable dm,periodic edf,deferrable; do
-        n=$((n + 1))
-        if [ "$FLAVOUR" = rtsched ]; then
-            # The parameter reads back as "<topology>,<priority>,<server>".
-            if xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$pol" &&
-                xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$pol\$"; then
-                echo "RTSCHED-E2E-POLICY $n-$pol ok"
-            else
-                echo "RTSCHED-E2E-FAIL policy-switch: xenhypfs write $pol"
-            fi
-        fi
-        measure policy-switch "$n-$pol" rt nrt1 nrt2
+    for m in $(arg rtsched_global_ms | tr '+' ' '); do
+        global_set guaranteed-m$m "1-$m" "$(arg rtsched_global_guaranteed_m$m)" || return 1
+        global_set stress-m$m "1-$m" "$(arg rtsched_global_stress_m$m)" || return 1
     done
-    for d in rt nrt1 nrt2; do $XL destroy $d; done
+    destroy g1 g2 g3 g4 g5 g6
 }
 
-for sc in $(sed -n 's/.*rtsched_scenarios=\([^ ]*\).*/\1/p' /proc/cmdline | tr '+' ' '); do
+# The policy switched at run time through hypfs (rtsched only), with sets whose outcome
+# depends on the policy: EDF vs DM in overload (a: 6 ms / 10 ms, b: 6.6 ms / 11 ms), and
+# deferrable vs periodic server for a VM that sleeps and wakes (`s`: a 1 ms task every
+# 20 ms in a 4 ms / 10 ms server) beside a hog with extratime.
+scenario_policy_switch() {
+    for d in a b; do mkguest $d || return 1; done
+    rtds a 10000 6000 0 || return 1
+    rtds b 11000 6600 0 || return 1
+    for d in a b; do x unpause $d || return 1; done
+    ready a b
+    policy edf,deferrable || return 1
+    measure policy-switch edf a b
+    policy dm,deferrable || return 1
+    measure policy-switch dm a b
+    policy edf,deferrable || return 1
+    destroy a b
+    mkguest s 1 "s:20000:1000:1:0:1000000" || return 1
+    mkguest h || return 1
+    rtds s 10000 4000 0 || return 1
+    rtds h 10000 1000 1 || return 1
+    for d in s h; do x unpause $d || return 1; done
+    ready s h
+    measure policy-switch deferrable s h
+    policy edf,periodic || return 1
+    measure policy-switch periodic s h
+    policy edf,deferrable || return 1
+    measure policy-switch deferrable-again s h
+    destroy s h
+}
+
+# Periodic tasks inside the guests (rtjob), VCPU interfaces from compositional analysis:
+# `rtsched_csa_<vm>=<period>:<budget>:<tasks>` per RT VM, beside a busy VM with a small
+# reservation and extratime. Reports every task's jobs and misses, and the CPU shares.
+scenario_csa() {
+    vms=$(arg rtsched_csa_vms | tr '+' ' ')
+    for v in $vms; do
+        spec=$(arg rtsched_csa_$v)
+        mkguest $v 1 "$(echo "$spec" | cut -d: -f3- | tr '/' ':')" || return 1
+        rtds $v $(echo "$spec" | cut -d: -f1) $(echo "$spec" | cut -d: -f2) 0 || return 1
+    done
+    mkguest bg || return 1
+    rtds bg 10000 $(arg rtsched_csa_bg) 1 || return 1
+    for v in $vms bg; do x unpause $v || return 1; done
+    ready $vms bg
+    measure csa interfaces $vms bg
+    want=""
+    for v in $vms; do
+        want="$want $v:$(arg rtsched_csa_$v | cut -d: -f3- | tr '+' '\n' | grep -c .)"
+    done
+    taskreports csa interfaces $want
+    destroy $vms bg
+}
+
+for sc in $(arg rtsched_scenarios | tr '+' ' '); do
     echo "RTSCHED-E2E-BEGIN $sc"
     case $sc in
         table-4-2) scenario_table_4_2 ;;
         isolation) scenario_isolation ;;
         global) scenario_global ;;
         policy-switch) scenario_policy_switch ;;
+        csa) scenario_csa ;;
         *) echo "RTSCHED-E2E-FAIL unknown scenario $sc" ;;
-    esac
+    esac || echo "RTSCHED-E2E-FAIL $sc stopped at a failed step"
     echo "RTSCHED-E2E-END $sc"
 done
 $XL dmesg | grep -c "now is behind last_start" | sed 's/^/RTSCHED-E2E-ANOMALIES /'

@@ -76,13 +76,27 @@ pub fn out_dir() -> PathBuf {
 
 /// Builds `target/hv/out/rtsched.o` (and copies the header beside it); returns the object.
 pub fn build_object() -> Result<PathBuf> {
+    build_object_variant(None)
+}
+
+/// Builds the object, or with `Some(m)` a deliberately broken variant of it compiled with
+/// `--cfg rtsched_mutant="m"` (in `target/hv-mutant/`, object in its `out/`), made only
+/// to show that `cargo xtask e2e` fails on it (`--fault`).
+pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
     let root = root();
-    let target = root.join("target").join("hv");
+    let mut flags = RUSTFLAGS.join(" ");
+    let target = match mutant {
+        None => root.join("target").join("hv"),
+        Some(m) => {
+            flags.push_str(&format!(" --cfg rtsched_mutant=\"{m}\""));
+            root.join("target").join("hv-mutant")
+        }
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .current_dir(&root)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTFLAGS", RUSTFLAGS.join(" "))
+        .env("RUSTFLAGS", flags)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args([
             "build",
@@ -95,7 +109,7 @@ pub fn build_object() -> Result<PathBuf> {
         .arg("--target-dir")
         .arg(&target))?;
     let lib = target.join("hypervisor").join("librtsched_ffi.a");
-    let out = out_dir();
+    let out = target.join("out");
     fs::create_dir_all(&out)?;
     let obj = out.join("rtsched.o");
     link_exports(&lib, &target.join("rtsched-full.o"), &obj)?;

@@ -402,14 +402,16 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         elves.push(ird.join(dst));
     }
     // A raw-hypercall client, so invalid values reach the hypervisor past libxl's checks.
+    // And one that reads every domain's CPU time in ns (`xl list` rounds to 0.1 s).
     let src = source_tree()?;
-    let hcall = ird.join("usr/bin/rtds-hcall");
-    run(Command::new("gcc")
-        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(src.join("xen/include"))
-        .arg("-o")
-        .arg(&hcall)
-        .arg(root().join("tools/boot/rtds-hcall.c")))?;
+    for tool in ["rtds-hcall", "domtime"] {
+        run(Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(src.join("xen/include"))
+            .arg("-o")
+            .arg(ird.join("usr/bin").join(tool))
+            .arg(root().join(format!("tools/boot/{tool}.c"))))?;
+    }
     // Libraries: walk DT_NEEDED inside the initramfs, taking them from the packages or
     // the host (never trusting the host's ldd, which falls back to the host silently).
     let libdir = "usr/lib/x86_64-linux-gnu";
@@ -449,21 +451,20 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         "../usr/lib/x86_64-linux-gnu",
         ird.join("lib/x86_64-linux-gnu"),
     );
-    // Guests for `cargo xtask e2e`: the same kernel and a busybox initramfs that spins.
+    // Guests for `cargo xtask e2e`: the same kernel and a busybox initramfs that spins or
+    // runs periodic real-time tasks (`boot/guest-init.sh`, `boot/rtjob.c`).
     let gdir = xen_dir().join("guest-initrd");
     if gdir.exists() {
         fs::remove_dir_all(&gdir)?;
     }
     fs::create_dir_all(gdir.join("bin"))?;
     install(&debs.join("bin/busybox"), &gdir.join("bin/busybox"))?;
-    fs::write(
-        gdir.join("init"),
-        "#!/bin/busybox sh\n# A guest whose only task is a busy loop; it says on its console when it\n\
-         # gets there (dom0 measures only booted guests).\n\
-         /bin/busybox mkdir -p /dev\n/bin/busybox mount -t devtmpfs dev /dev\n\
-         echo RTSCHED-GUEST-READY > /dev/hvc0\nwhile :; do :; done\n",
-    )?;
+    install(&root().join("tools/boot/guest-init.sh"), &gdir.join("init"))?;
     run(Command::new("chmod").arg("+x").arg(gdir.join("init")))?;
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(gdir.join("bin/rtjob"))
+        .arg(root().join("tools/boot/rtjob.c")))?;
     fs::create_dir_all(ird.join("guest"))?;
     run(Command::new("sh").current_dir(&gdir).arg("-c").arg(format!(
         "find . | cpio -o -H newc --quiet | gzip -1 > {}",
@@ -508,6 +509,12 @@ pub struct BootSpec<'a> {
     pub timeout_s: u64,
     /// Name of the log (`<flavour>-<tag>-boot.log`).
     pub tag: &'a str,
+    /// Emulated time from instruction counting, 2^shift ns per instruction (QEMU
+    /// `-icount`), instead of the host's clock: guest time no longer depends on host
+    /// cores or load (all virtual CPUs then run in one host thread).
+    pub icount: Option<u32>,
+    /// The hypervisor to boot instead of the flavour's build (e.g. a deliberately broken one).
+    pub xen_elf: Option<&'a Path>,
 }
 
 /// Boots a flavour under QEMU with the scripted dom0 and returns the step counts.
@@ -519,8 +526,19 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         ("gzip", "gzip"),
         ("readelf", "binutils"),
     ])?;
-    let xen = xen_dir().join(flavour(stock)).join("xen").join("xen");
+    let xen = match spec.xen_elf {
+        Some(p) => p.to_path_buf(),
+        None => xen_dir().join(flavour(stock)).join("xen").join("xen"),
+    };
     let xen = if xen.exists() { xen } else { build_xen(stock)? };
+    let icount: Vec<String> = spec.icount.map_or(Vec::new(), |shift| {
+        vec![
+            "-accel".into(),
+            "tcg,thread=single".into(),
+            "-icount".into(),
+            format!("shift={shift},sleep=off,align=off"),
+        ]
+    });
     let (initrd, kernel) = initramfs()?;
     let tag: String = format!("{}{}", spec.tag, xen_args)
         .chars()
@@ -566,6 +584,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
             "-serial",
             "stdio",
         ])
+        .args(&icount)
         .arg("-kernel")
         .arg(&xen)
         .arg("-append")
@@ -636,6 +655,8 @@ pub fn boot(a: &BootArgs) -> Result<()> {
         dom0_vcpus: 2,
         timeout_s: a.timeout,
         tag: "",
+        icount: None,
+        xen_elf: None,
     })?;
     let text = fs::read_to_string(&r.log)?;
     for l in text.lines().filter(|l| l.starts_with("RTSCHED-STEP")) {

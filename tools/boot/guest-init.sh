@@ -1,0 +1,19 @@
+#!/bin/busybox sh
+# /init of the e2e guests. Without `rtjob=` on the kernel command line the guest's only
+# task is a busy loop; with `rtjob=NAME:PERIOD_US:EXEC_US:PRIO:WARMUP_MS:JOBS+...` it runs
+# those periodic tasks (`rtjob`, one process each) and idles once they have reported.
+# Either way it says on its console when it gets there (dom0 measures only booted guests).
+/bin/busybox mkdir -p /dev /proc
+/bin/busybox mount -t devtmpfs dev /dev
+/bin/busybox mount -t proc proc /proc
+tasks=$(/bin/busybox sed -n 's/.*rtjob=\([^ ]*\).*/\1/p' /proc/cmdline)
+echo RTSCHED-GUEST-READY > /dev/hvc0
+if [ -z "$tasks" ]; then
+    while :; do :; done
+fi
+for t in $(echo "$tasks" | /bin/busybox tr '+' ' '); do
+    /bin/rtjob $(echo "$t" | /bin/busybox tr ':' ' ') > /dev/hvc0 2>&1 &
+done
+wait
+echo RTSCHED-GUEST-TASKS-DONE > /dev/hvc0
+while :; do /bin/busybox sleep 1000; done

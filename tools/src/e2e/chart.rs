@@ -1,0 +1,160 @@
+//! SVG charts of `cargo xtask e2e`: CPU shares per case (grouped bars, one per build) and
+//! the distribution of in-guest response times (cumulative, one line per task and build).
+
+use std::fmt::Write as _;
+
+/// Bar and line colours of the builds.
+const COLOURS: [&str; 3] = ["#999", "#1f77b4", "#ff7f0e"];
+
+fn legend(builds: &[&str]) -> String {
+    builds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let name = match *b {
+                "stock" => "stock C RTDS",
+                "rtsched" => "rtsched (rt-global)",
+                "partition" => "rtsched (rt-partition)",
+                other => other,
+            };
+            format!("{}: {name}", ["grey", "blue", "orange"][i % 3])
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One chart group: a case and, per domain, its name and one share per build (NaN: none).
+pub type Row = (String, Vec<(String, Vec<f64>)>);
+
+/// Grouped bars: per case, per domain, one bar per build.
+pub fn shares(title: &str, builds: &[&str], rows: &[Row]) -> String {
+    let bar = 10.0;
+    let mut x = 60.0;
+    let mut body = String::new();
+    for (case, doms) in rows {
+        let x0 = x;
+        for (dom, vals) in doms {
+            let n = vals.len() as f64;
+            for (i, v) in vals.iter().enumerate() {
+                let v = if v.is_nan() { 0.0 } else { *v };
+                let h = v * 3.0;
+                let _ = write!(
+                    body,
+                    "<rect x='{:.1}' y='{:.1}' width='{bar}' height='{h:.1}' fill='{}'><title>{dom} {} {v:.2}%</title></rect>",
+                    x + i as f64 * bar,
+                    330.0 - h,
+                    COLOURS[i % COLOURS.len()],
+                    builds.get(i).unwrap_or(&"")
+                );
+            }
+            let _ = write!(
+                body,
+                "<text x='{:.1}' y='345' font-size='8' text-anchor='middle'>{dom}</text>",
+                x + n * bar / 2.0
+            );
+            x += n * bar + 6.0;
+        }
+        let _ = write!(
+            body,
+            "<text x='{:.1}' y='360' font-size='10' text-anchor='middle'>{case}</text>",
+            (x0 + x) / 2.0 - 3.0
+        );
+        x += 18.0;
+    }
+    let mut axis = String::new();
+    for p in [0, 20, 40, 60, 80, 100] {
+        let y = 330.0 - p as f64 * 3.0;
+        let _ = write!(
+            axis,
+            "<line x1='55' y1='{y}' x2='{x}' y2='{y}' stroke='#ddd'/><text x='50' y='{:.0}' font-size='9' text-anchor='end'>{p}%</text>",
+            y + 3.0
+        );
+    }
+    format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='395' font-family='sans-serif'>\
+         <text x='10' y='16' font-size='13'>{title}: CPU share per domain</text>\
+         <text x='10' y='385' font-size='10'>{}</text>\
+         {axis}{body}</svg>\n",
+        legend(builds),
+        w = x.max(640.0) + 20.0
+    )
+}
+
+/// One response-time curve: task label, build index, task index (line style), period (us),
+/// histogram (response us, count).
+pub type Curve = (String, usize, usize, u64, Vec<(u64, u64)>);
+
+/// Cumulative distribution of response times, as a fraction of each task's period (x up
+/// to 1.5 periods; the deadline is at 1), one line per task and build.
+pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
+    let (x0, y0, w, h) = (60.0, 330.0, 560.0, 290.0);
+    let mut body = String::new();
+    for k in 0..=6 {
+        let f = k as f64 * 0.25;
+        let x = x0 + w * f / 1.5;
+        let _ = write!(
+            body,
+            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{y0}' stroke='{}'/><text x='{x:.1}' y='{}' font-size='9' text-anchor='middle'>{f:.2}</text>",
+            y0 - h,
+            if k == 4 { "#c00" } else { "#ddd" },
+            y0 + 12.0
+        );
+    }
+    for p in [0, 25, 50, 75, 100] {
+        let y = y0 - h * p as f64 / 100.0;
+        let _ = write!(
+            body,
+            "<line x1='{x0}' y1='{y:.1}' x2='{}' y2='{y:.1}' stroke='#eee'/><text x='{}' y='{:.1}' font-size='9' text-anchor='end'>{p}%</text>",
+            x0 + w,
+            x0 - 5.0,
+            y + 3.0
+        );
+    }
+    let dash = ["", "4,2", "1,2", "6,2,1,2"];
+    let mut labels = Vec::new();
+    for (label, b, task, period, hist) in curves {
+        let total: u64 = hist.iter().map(|p| p.1).sum();
+        if total == 0 || *period == 0 {
+            continue;
+        }
+        let mut pts = format!("{x0:.1},{y0:.1}");
+        let mut seen = 0;
+        for (r, c) in hist {
+            seen += c;
+            // Bucket [r, r + 100 us): the job is done by its upper end.
+            let f = ((r + 100) as f64 / *period as f64).min(1.5);
+            let x = x0 + w * f / 1.5;
+            let y = y0 - h * seen as f64 / total as f64;
+            let _ = write!(
+                pts,
+                " {x:.1},{:.1} {x:.1},{y:.1}",
+                y + h * *c as f64 / total as f64
+            );
+        }
+        let _ = write!(
+            pts,
+            " {:.1},{:.1}",
+            x0 + w,
+            y0 - h * seen as f64 / total as f64
+        );
+        let d = dash[task % dash.len()];
+        let _ = write!(
+            body,
+            "<polyline points='{pts}' fill='none' stroke='{}' stroke-dasharray='{d}'><title>{label} ({})</title></polyline>",
+            COLOURS[b % COLOURS.len()],
+            builds.get(*b).unwrap_or(&"")
+        );
+        let style = ["solid", "dashed", "dotted", "dash-dot"][task % dash.len()];
+        let l = format!("{label}: {style}");
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='660' height='395' font-family='sans-serif'>\
+         <text x='10' y='16' font-size='13'>{title}: jobs done by a response time (fraction of the period; deadline in red)</text>\
+         <text x='10' y='372' font-size='10'>{}</text><text x='10' y='386' font-size='9'>{}</text>{body}</svg>\n",
+        legend(builds),
+        labels.join("; ")
+    )
+}

@@ -1,0 +1,657 @@
+//! `cargo xtask e2e`: guests scheduled by rtsched and by Xen's C RTDS in a real (emulated)
+//! Xen, side by side, with checks that can fail. Each build is booted under QEMU (stock C
+//! RTDS, rtsched in rt-global, rtsched in rt-partition where placement decides) with
+//! instruction counting, so guest time does not depend on the host's cores or load; the
+//! dom0 script (`tools/boot/e2e.sh`) creates PV guests, sets their parameters with the
+//! unmodified `xl sched-rtds` (exit codes and read-back checked), and reports each domain's
+//! CPU time in ns over each measurement interval, the guest PCPUs' idle time, and the
+//! response times of periodic tasks running inside guests (`tools/boot/rtjob.c`).
+//!
+//! Scenarios: `table-4-2` (dissertation Table 4.2), `isolation` (capped VMs beside a hog),
+//! `global` (six VMs on 2 and 3 guest PCPUs, within the GFB bound with a margin and beyond
+//! it), `policy-switch` (EDF vs DM and deferrable vs periodic switched at run time through
+//! hypfs, on sets where they must differ) and `csa` (in-guest task sets with VCPU
+//! interfaces from compositional analysis). The checks per build are in [`checks`]; the
+//! results go to `target/e2e/` (report, CSVs, charts).
+
+mod chart;
+mod checks;
+mod csa;
+mod parse;
+mod sim;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::object;
+use crate::util::{root, run as run_cmd};
+use crate::xen::{boot_xen, build_xen, BootSpec};
+use checks::{Check, Kind, Scenarios};
+use parse::Boot;
+
+/// How guest time advances.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Clock {
+    /// QEMU instruction counting: guest time from emulated instructions (repeatable, and
+    /// independent of host cores and load).
+    Icount,
+    /// The host's clock (QEMU's default; timer interrupts come late when the host is busy).
+    Host,
+}
+
+/// Options of `cargo xtask e2e`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch, csa).
+    #[arg(long, default_value = "table-4-2,isolation,global,policy-switch,csa")]
+    pub scenarios: String,
+    /// Seconds of each measurement interval (guest time).
+    #[arg(long, default_value_t = 5)]
+    pub measure: u32,
+    /// Also copy the results to docs/results/.
+    #[arg(long)]
+    pub publish: bool,
+    /// Builds to boot, comma separated (stock, rtsched, partition).
+    #[arg(long, default_value = "stock,rtsched,partition")]
+    pub builds: String,
+    /// Guest clock.
+    #[arg(long, value_enum, default_value = "icount")]
+    pub clock: Clock,
+    /// Instruction counting: 2^shift ns of guest time per emulated instruction.
+    #[arg(long, default_value_t = 2)]
+    pub shift: u32,
+    /// Guest PCPU counts of the `global` scenario, comma separated (2, 3).
+    #[arg(long, default_value = "2,3")]
+    pub global_cpus: String,
+    /// Boots of each build; with 2 or more the run-to-run spread of every share is reported.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Boot a deliberately broken rtsched instead (`skip-replenish`: a unit without
+    /// extratime loses every 16th budget) and succeed only if the checks catch it: every
+    /// reservation check of such a unit must fail.
+    #[arg(long)]
+    pub fault: Option<String>,
+}
+
+/// Overhead per period (us) that the global scenario's guaranteed set leaves room for:
+/// the scheduler's own time per job (two decisions, a context switch), bounded by the
+/// hook times the run reports.
+const GLOBAL_OVERHEAD_US: u64 = 100;
+/// Overhead per job (us) the csa interfaces are computed with; each run checks it against
+/// the least response time of every task minus its execution time.
+const CSA_OVERHEAD_US: u64 = 200;
+
+/// The builds compared, in report order: name, stock flag, Xen options besides [`CLOCK`],
+/// and the scenarios each runs.
+const BUILDS: [(&str, bool, &str, &[&str]); 3] = [
+    (
+        "stock",
+        true,
+        "",
+        &["table-4-2", "isolation", "global", "csa"],
+    ),
+    (
+        "rtsched",
+        false,
+        "",
+        &["table-4-2", "isolation", "global", "policy-switch", "csa"],
+    ),
+    ("partition", false, "rtsched_policy=partition", &["global"]),
+];
+
+/// One clock for all CPUs, given to every build (`xen-patch/common/0002-*`): under QEMU TCG
+/// every virtual CPU reads the host's invariant TSC, but without CPUID's invariant-TSC bit
+/// Xen rewrites the TSCs in a rendezvous every second, and a virtual CPU descheduled by the
+/// host during it ends up milliseconds off (measured: 608 "now is behind last_start" in
+/// one stock run).
+const CLOCK: &str = "tsc=reliable clocksource=tsc";
+
+/// One boot's results.
+struct Run {
+    build: &'static str,
+    n: u32,
+    boot: Boot,
+    wall: f64,
+}
+
+/// Builds the Xen of a deliberately broken rtsched (object compiled with
+/// `--cfg rtsched_mutant=...`), keeps its ELF aside and relinks the normal build.
+fn mutant_xen(fault: &str) -> Result<PathBuf> {
+    let cfg = match fault {
+        "skip-replenish" => "skip_replenish",
+        other => bail!("unknown fault {other} (known: skip-replenish)"),
+    };
+    let xen = build_xen(false)?;
+    let tree = xen.parent().context("xen tree")?.to_path_buf();
+    let obj = object::build_object_variant(Some(cfg))?;
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    let make = |dir: &std::path::Path| {
+        run_cmd(
+            Command::new("make")
+                .current_dir(&tree)
+                .arg(&jobs)
+                .arg(format!("RTSCHED_DIR={}", dir.display())),
+        )
+    };
+    make(obj.parent().context("object dir")?)?;
+    let elf = root()
+        .join("target")
+        .join("xen")
+        .join(format!("rtsched-{fault}.elf"));
+    fs::copy(&xen, &elf)?;
+    // Relink the normal hypervisor so nothing else boots the broken one.
+    make(&object::out_dir())?;
+    println!("built the {fault} fault into {}", elf.display());
+    Ok(elf)
+}
+
+/// Runs the scenarios on every build and writes the results.
+pub fn run(a: &Args) -> Result<()> {
+    let t0 = Instant::now();
+    let requested: Vec<&str> = a.scenarios.split(',').filter(|s| !s.is_empty()).collect();
+    let ms: Vec<u32> = a
+        .global_cpus
+        .split(',')
+        .map(|m| m.trim().parse().context("--global-cpus"))
+        .collect::<Result<_>>()?;
+    if ms.iter().any(|m| !(2..=3).contains(m)) {
+        bail!("--global-cpus takes 2 or 3 (QEMU runs 4 PCPUs, dom0 has PCPU 0)");
+    }
+    let sc = Scenarios {
+        slop: if a.clock == Clock::Host { 2.0 } else { 0.0 },
+        global: checks::global_sets(GLOBAL_OVERHEAD_US)
+            .into_iter()
+            .filter(|g| ms.contains(&g.0))
+            .collect(),
+        csa: checks::CsaSet::new(CSA_OVERHEAD_US)?,
+    };
+    let fault_elf = a.fault.as_deref().map(mutant_xen).transpose()?;
+    let mut global_args = format!(
+        "rtsched_global_ms={}",
+        sc.global
+            .iter()
+            .map(|g| g.0.to_string())
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    for (m, g, st) in &sc.global {
+        let plus = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join("+");
+        let _ = write!(
+            global_args,
+            " rtsched_global_guaranteed_m{m}={} rtsched_global_stress_m{m}={}",
+            plus(g),
+            plus(st)
+        );
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for n in 1..=a.repeat.max(1) {
+        for (build, stock, xen_args, only) in BUILDS {
+            let wanted = if fault_elf.is_some() {
+                build == "rtsched"
+            } else {
+                a.builds.split(',').any(|b| b == build)
+            };
+            let scenarios: Vec<&str> = requested
+                .iter()
+                .copied()
+                .filter(|s| only.contains(s))
+                .collect();
+            if !wanted || scenarios.is_empty() {
+                continue;
+            }
+            if fault_elf.is_none() {
+                build_xen(stock)?;
+            }
+            let dom0_args = format!(
+                "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} {global_args} {}",
+                // QEMU splits -initrd at commas.
+                scenarios.join("+"),
+                a.measure,
+                sc.csa.dom0_args()
+            );
+            let xen_args = format!("{CLOCK} {xen_args}");
+            let tb = Instant::now();
+            let r = boot_xen(&BootSpec {
+                stock,
+                xen_args: xen_args.trim_end(),
+                dom0_args: &dom0_args,
+                dom0_vcpus: 1,
+                timeout_s: 3600,
+                tag: "e2e",
+                icount: (a.clock == Clock::Icount).then_some(a.shift),
+                xen_elf: fault_elf.as_deref(),
+            })?;
+            let boot = parse::parse(&r.text)?;
+            runs.push(Run {
+                build,
+                n,
+                boot,
+                wall: tb.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let dir = root().join("target").join("e2e");
+    fs::create_dir_all(&dir)?;
+    let mut checks: Vec<Check> = Vec::new();
+    let mut report = String::new();
+    let clock = match a.clock {
+        Clock::Icount => format!(
+            "instruction counting, shift {} ({} ns per instruction)",
+            a.shift,
+            1u64 << a.shift
+        ),
+        Clock::Host => "host clock".to_string(),
+    };
+    let _ = writeln!(
+        report,
+        "cargo xtask e2e: {} boot(s), guest clock: {clock}, {} s per measurement",
+        runs.len(),
+        a.measure
+    );
+    for r in &runs {
+        for f in &r.boot.failures {
+            checks.push(Check {
+                build: r.build.into(),
+                scenario: "steps".into(),
+                case: format!("run {}", r.n),
+                kind: Kind::Assumption,
+                detail: format!("step failed: {f}"),
+                ok: false,
+            });
+        }
+        for ((s, case), iv) in &r.boot.intervals {
+            let jobs = r
+                .boot
+                .jobs
+                .get(&(s.clone(), case.clone()))
+                .map_or(&[][..], Vec::as_slice);
+            checks.extend(checks::check(&sc, r.build, s, case, iv, jobs));
+        }
+    }
+    // Every requested scenario must have been measured on every build it applies to.
+    for s in &requested {
+        for r in &runs {
+            let applies = BUILDS.iter().any(|b| b.0 == r.build && b.3.contains(s));
+            if applies && !r.boot.intervals.keys().any(|k| k.0 == *s) {
+                checks.push(Check {
+                    build: r.build.into(),
+                    scenario: s.to_string(),
+                    case: format!("run {}", r.n),
+                    kind: Kind::Assumption,
+                    detail: "no measurements".into(),
+                    ok: false,
+                });
+            }
+        }
+    }
+    let builds: Vec<&str> = BUILDS
+        .iter()
+        .map(|b| b.0)
+        .filter(|b| runs.iter().any(|r| r.build == *b))
+        .collect();
+    let mut max_spread: Option<(f64, String)> = None;
+    for s in &requested {
+        let mut csv = String::from("build,run,case,domain,cpu_share_pct\n");
+        let cases: Vec<String> = runs
+            .iter()
+            .flat_map(|r| {
+                r.boot
+                    .intervals
+                    .keys()
+                    .filter(|k| k.0 == *s)
+                    .map(|k| k.1.clone())
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let cases = order_cases(s, cases);
+        let here: Vec<&str> = builds
+            .iter()
+            .copied()
+            .filter(|b| {
+                runs.iter()
+                    .any(|r| r.build == *b && r.boot.intervals.keys().any(|k| k.0 == *s))
+            })
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            report,
+            "\n{s} (CPU share in % of one PCPU, mean of runs: {})",
+            here.join(" / ")
+        );
+        let mut rows = Vec::new();
+        for case in &cases {
+            let key = (s.to_string(), case.clone());
+            let mut line = format!("  {case:18}");
+            let mut bars: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            for (bi, b) in here.iter().enumerate() {
+                let ivs: Vec<&parse::Interval> = runs
+                    .iter()
+                    .filter(|r| r.build == *b)
+                    .filter_map(|r| r.boot.intervals.get(&key))
+                    .collect();
+                for r in runs.iter().filter(|r| r.build == *b) {
+                    if let Some(iv) = r.boot.intervals.get(&key) {
+                        for (d, v) in &iv.share {
+                            let _ = writeln!(csv, "{b},{},{case},{d},{v:.3}", r.n);
+                        }
+                        for (c, v) in &iv.idle {
+                            let _ = writeln!(csv, "{b},{},{case},idle-{c},{v:.3}", r.n);
+                        }
+                    }
+                }
+                for (d, (lo, hi)) in checks::spread(&ivs) {
+                    let mean = ivs.iter().filter_map(|iv| iv.share.get(&d)).sum::<f64>()
+                        / ivs.len() as f64;
+                    bars.entry(d.clone())
+                        .or_insert_with(|| vec![f64::NAN; here.len()])[bi] = mean;
+                    if ivs.len() >= 2 && max_spread.as_ref().is_none_or(|m| hi - lo > m.0) {
+                        max_spread = Some((hi - lo, format!("{b} {s} {case} {d}")));
+                    }
+                }
+            }
+            for (d, vals) in &bars {
+                let cells: Vec<String> = vals.iter().map(|v| format!("{v:.2}")).collect();
+                let _ = write!(line, " {d} {}", cells.join("/"));
+            }
+            let _ = writeln!(report, "{line}");
+            rows.push((case.clone(), bars.into_iter().collect::<Vec<_>>()));
+        }
+        if a.repeat >= 2 {
+            let _ = writeln!(
+                report,
+                "  run-to-run spread (max - min over {} runs), % of a PCPU:",
+                a.repeat
+            );
+            for case in &cases {
+                let key = (s.to_string(), case.clone());
+                let mut line = format!("    {case:16}");
+                for b in &here {
+                    let ivs: Vec<&parse::Interval> = runs
+                        .iter()
+                        .filter(|r| r.build == *b)
+                        .filter_map(|r| r.boot.intervals.get(&key))
+                        .collect();
+                    let sp: Vec<String> = checks::spread(&ivs)
+                        .iter()
+                        .map(|(d, (lo, hi))| format!("{d} {:.2}", hi - lo))
+                        .collect();
+                    if !sp.is_empty() {
+                        let _ = write!(line, " {b}: {}", sp.join(" "));
+                    }
+                }
+                let _ = writeln!(report, "{line}");
+            }
+        }
+        fs::write(dir.join(format!("{s}.csv")), &csv)?;
+        fs::write(dir.join(format!("{s}.svg")), chart::shares(s, &here, &rows))?;
+        if *s == "csa" {
+            csa_outputs(&runs, &here, &sc, &dir, &mut report)?;
+        }
+    }
+    if let Some((v, what)) = &max_spread {
+        let _ = writeln!(
+            report,
+            "\nlargest run-to-run spread of a share: {v:.2}% of a PCPU ({what}); goal < 0.5%"
+        );
+    }
+    let _ = writeln!(
+        report,
+        "\nglobal sets (budgets in us, period 10 ms; guaranteed passes GFB with {GLOBAL_OVERHEAD_US} us added per budget):"
+    );
+    for (m, g, st) in &sc.global {
+        let _ = writeln!(report, "  m = {m}: guaranteed {g:?}, stress {st:?}");
+    }
+    for r in &runs {
+        let b = r.build;
+        let _ = writeln!(
+            report,
+            "{b} run {}: wall {:.0} s; clock anomalies logged (\"now is behind last_start\"): {}",
+            r.n, r.wall, r.boot.anomalies
+        );
+        if r.n == 1 {
+            for p in r.boot.place.iter().filter(|_| b == "partition") {
+                let _ = writeln!(report, "{b}: placement {p}");
+            }
+            for s in &r.boot.stats {
+                let _ = writeln!(report, "{b}: {s}");
+            }
+        }
+        for n in &r.boot.notes {
+            let _ = writeln!(report, "{b} run {}: note: {n}", r.n);
+        }
+    }
+    let _ = writeln!(report, "\nchecks:");
+    let mut summary: BTreeMap<(String, Kind), (u32, u32)> = BTreeMap::new();
+    for c in &checks {
+        let e = summary.entry((c.build.clone(), c.kind)).or_default();
+        if c.ok {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    for ((b, k), (p, f)) in &summary {
+        let _ = writeln!(report, "  {b}: {} {p} passed, {f} failed", k.name());
+    }
+    let _ = writeln!(report, "wall time {:.0} s", t0.elapsed().as_secs_f64());
+    print!("{report}");
+    let mut log = String::new();
+    for c in &checks {
+        let _ = writeln!(
+            log,
+            "{} {} {} {} [{}] {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.build,
+            c.scenario,
+            c.case,
+            c.kind.name(),
+            c.detail
+        );
+    }
+    fs::write(dir.join("checks.txt"), &log)?;
+    fs::write(dir.join("report.txt"), format!("{report}\n{log}"))?;
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
+    if let Some(fault) = &a.fault {
+        return judge_fault(fault, &checks);
+    }
+    if a.publish {
+        let docs = root().join("docs").join("results");
+        fs::create_dir_all(&docs)?;
+        for e in fs::read_dir(&dir)? {
+            let p: PathBuf = e?.path();
+            fs::copy(&p, docs.join(p.file_name().unwrap_or_default()))?;
+        }
+    }
+    for f in &failed {
+        println!(
+            "FAIL {} {} {} [{}] {}",
+            f.build,
+            f.scenario,
+            f.case,
+            f.kind.name(),
+            f.detail
+        );
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} checks failed (all in {})",
+            failed.len(),
+            checks.len(),
+            dir.join("checks.txt").display()
+        );
+    }
+    for b in &builds {
+        let mine: Vec<&Check> = checks.iter().filter(|c| c.build == *b).collect();
+        let kinds: BTreeSet<&str> = mine.iter().map(|c| c.kind.name()).collect();
+        let scen: BTreeSet<&str> = mine.iter().map(|c| c.scenario.as_str()).collect();
+        let whose = if *b == "stock" {
+            "stock RTDS's expectations (promises and known failures)"
+        } else {
+            "rtsched's guarantees"
+        };
+        println!(
+            "e2e: {b}: {} checks of {whose} passed ({}; scenarios {})",
+            mine.len(),
+            kinds.into_iter().collect::<Vec<_>>().join(", "),
+            scen.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    println!("e2e: results in {}", dir.display());
+    Ok(())
+}
+
+/// Cases in the order they ran (k=0..5, phases of a switch), not alphabetically.
+fn order_cases(sc: &str, mut cases: Vec<String>) -> Vec<String> {
+    let order: &[&str] = match sc {
+        "policy-switch" => &["edf", "dm", "deferrable", "periodic", "deferrable-again"],
+        "isolation" => &["hog-extratime", "hog-capped"],
+        "global" => &["guaranteed-m2", "stress-m2", "guaranteed-m3", "stress-m3"],
+        _ => &[],
+    };
+    cases.sort_by_key(|c| {
+        (
+            order.iter().position(|o| o == c).unwrap_or(usize::MAX),
+            c.clone(),
+        )
+    });
+    cases
+}
+
+/// The csa scenario's task table, CSV and response-time chart.
+fn csa_outputs(
+    runs: &[Run],
+    here: &[&str],
+    sc: &Scenarios,
+    dir: &std::path::Path,
+    report: &mut String,
+) -> Result<()> {
+    let _ = writeln!(
+        report,
+        "  interfaces (PRM, fixed priority inside, {} us overhead per job): {}",
+        sc.csa.overhead,
+        sc.csa
+            .vms
+            .iter()
+            .map(|(n, t, th)| {
+                let tasks: Vec<String> = t
+                    .iter()
+                    .map(|t| format!("{}/{}", t.exec, t.period))
+                    .collect();
+                format!("{n} [{}] -> ({}, {th}) us", tasks.join(" "), sc.csa.period)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let mut csv =
+        String::from("build,run,domain,task,period_us,exec_us,jobs,misses,min_us,max_us\n");
+    let mut hist_csv = String::from("build,domain,task,response_us,jobs\n");
+    let mut curves = Vec::new();
+    for (bi, b) in here.iter().enumerate() {
+        let mut merged: BTreeMap<(String, String), (u64, BTreeMap<u64, u64>)> = BTreeMap::new();
+        let (mut jobs, mut misses) = (0, 0);
+        for r in runs.iter().filter(|r| r.build == *b) {
+            for j in r.boot.jobs.values().flatten() {
+                let _ = writeln!(
+                    csv,
+                    "{b},{},{},{},{},{},{},{},{},{}",
+                    r.n, j.dom, j.task, j.period, j.exec, j.jobs, j.misses, j.min, j.max
+                );
+                jobs += j.jobs;
+                misses += j.misses;
+                let e = merged
+                    .entry((j.dom.clone(), j.task.clone()))
+                    .or_insert((j.period, BTreeMap::new()));
+                for (resp, n) in &j.hist {
+                    *e.1.entry(*resp).or_default() += n;
+                }
+            }
+        }
+        let _ = writeln!(
+            report,
+            "  {b}: {misses} of {jobs} jobs missed their deadline ({:.2}%)",
+            100.0 * misses as f64 / (jobs.max(1)) as f64
+        );
+        for (ti, ((dom, task), (period, h))) in merged.into_iter().enumerate() {
+            for (resp, n) in &h {
+                let _ = writeln!(hist_csv, "{b},{dom},{task},{resp},{n}");
+            }
+            curves.push((
+                format!("{dom} {task} ({} ms)", period / 1000),
+                bi,
+                ti,
+                period,
+                h.into_iter().collect(),
+            ));
+        }
+    }
+    fs::write(dir.join("csa-tasks.csv"), csv)?;
+    fs::write(dir.join("csa-response.csv"), hist_csv)?;
+    fs::write(
+        dir.join("csa-response.svg"),
+        chart::response_cdf("csa", here, &curves),
+    )?;
+    Ok(())
+}
+
+/// A fault run passes only if every reservation check of a unit without extratime failed
+/// (the fault takes 1/16 of their budgets, far beyond the tolerance).
+fn judge_fault(fault: &str, checks: &[Check]) -> Result<()> {
+    let res: Vec<&Check> = checks
+        .iter()
+        .filter(|c| c.kind == Kind::Reservation)
+        .collect();
+    let caught: Vec<&&Check> = res.iter().filter(|c| !c.ok).collect();
+    let others: Vec<&Check> = checks
+        .iter()
+        .filter(|c| !c.ok && c.kind != Kind::Reservation)
+        .collect();
+    for c in &caught {
+        println!(
+            "caught: {} {} [{}] {}",
+            c.scenario,
+            c.case,
+            c.kind.name(),
+            c.detail
+        );
+    }
+    for c in &others {
+        println!(
+            "also failed: {} {} [{}] {}",
+            c.scenario,
+            c.case,
+            c.kind.name(),
+            c.detail
+        );
+    }
+    if res.is_empty() {
+        bail!("fault {fault}: the scenarios run have no reservation checks");
+    }
+    if caught.len() != res.len() {
+        for c in res.iter().filter(|c| c.ok) {
+            println!("MISSED: {} {} {}", c.scenario, c.case, c.detail);
+        }
+        bail!(
+            "fault {fault}: {} of {} reservation checks missed it",
+            res.len() - caught.len(),
+            res.len()
+        );
+    }
+    println!(
+        "e2e --fault {fault}: the broken build failed all {} reservation checks of capped units ({} other checks failed too)",
+        res.len(),
+        others.len()
+    );
+    Ok(())
+}
