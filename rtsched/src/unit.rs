@@ -228,6 +228,13 @@ impl Unit {
             0
         };
         self.cur_budget = self.budget.saturating_sub(debt);
+        // Broken on purpose, only in the object `cargo xtask e2e --fault skip-replenish`
+        // builds to show that its checks fail: a unit without extratime loses the budget
+        // of every 16th period.
+        #[cfg(rtsched_mutant = "skip_replenish")]
+        if !self.has_extratime() && next.checked_div(self.period).is_some_and(|k| k % 16 == 0) {
+            self.cur_budget = 0;
+        }
         self.debt = 0;
         self.priority_level = 0;
         if self.cur_budget == 0 {
