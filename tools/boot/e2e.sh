@@ -48,6 +48,30 @@ on_crash = "destroy"
 CFG
     rm -f /var/log/xen/console/guest-$1.log
     x create -p /tmp/$1.cfg || return 1
+    # Booting is not what the scenarios measure: a whole PCPU each (scenarios set their
+    # parameters once the guests are ready).
+    rtds $1 10000 10000 1 || return 1
+}
+# start DOMS...: starts the in-guest tasks of booted guests (their /init waits for a line
+# on the console: written to the console's pty, which xenconsoled forwards).
+start() {
+    for d in "$@"; do
+        id=$($XL domid "$d") || { echo "RTSCHED-E2E-FAIL xl domid $d"; return 1; }
+        tty=$(xenstore-read /local/domain/$id/console/tty) ||
+            { echo "RTSCHED-E2E-FAIL no console tty for $d"; return 1; }
+        echo go > "$tty" || { echo "RTSCHED-E2E-FAIL writing to $d's console"; return 1; }
+    done
+    for d in "$@"; do
+        i=0
+        until grep -q RTSCHED-GUEST-START /var/log/xen/console/guest-$d.log; do
+            i=$((i + 1))
+            if [ $i -gt 30 ]; then
+                echo "RTSCHED-E2E-FAIL $d's tasks did not start"
+                return 1
+            fi
+            sleep 1
+        done
+    done
 }
 # ready DOMS...: waits until each guest has booted to its busy loop (its /init prints a
 # marker on its console, which xenconsoled logs): a booting PV guest spends time in long
@@ -133,10 +157,10 @@ policy() {
 scenario_table_4_2() {
     mkguest rt || return 1
     for i in 1 2 3 4 5; do mkguest nrt$i || return 1; done
-    rtds rt 10000 4000 0 || return 1
     for i in 1 2 3 4 5; do rtds nrt$i 10000 10000 1 || return 1; done
     x unpause rt || return 1
     ready rt
+    rtds rt 10000 4000 0 || return 1
     doms="rt"
     measure table-4-2 k=0 $doms
     for k in 1 2 3 4 5; do
@@ -150,12 +174,12 @@ scenario_table_4_2() {
 
 scenario_isolation() {
     for d in c2 c3 c4 hog; do mkguest $d || return 1; done
+    for d in c2 c3 c4 hog; do x unpause $d || return 1; done
+    ready c2 c3 c4 hog
     rtds c2 10000 2000 0 || return 1
     rtds c3 10000 3000 0 || return 1
     rtds c4 10000 4000 0 || return 1
     rtds hog 10000 500 1 || return 1
-    for d in c2 c3 c4 hog; do x unpause $d || return 1; done
-    ready c2 c3 c4 hog
     measure isolation hog-extratime c2 c3 c4 hog
     rtds hog 10000 500 0 || return 1
     measure isolation hog-capped c2 c3 c4 hog
@@ -181,8 +205,6 @@ global_set() { # case cpus budgets(us, separated by +)
 }
 scenario_global() {
     for i in 1 2 3 4 5 6; do mkguest g$i 1-3 || return 1; done
-    # Boot with 3 ms / 10 ms each on PCPUs 1-3, then measure.
-    for i in 1 2 3 4 5 6; do rtds g$i 10000 3000 0 || return 1; done
     for i in 1 2 3 4 5 6; do x unpause g$i || return 1; done
     ready g1 g2 g3 g4 g5 g6
     for m in $(arg rtsched_global_ms | tr '+' ' '); do
@@ -198,10 +220,10 @@ scenario_global() {
 # 20 ms in a 4 ms / 10 ms server) beside a hog with extratime.
 scenario_policy_switch() {
     for d in a b; do mkguest $d || return 1; done
-    rtds a 10000 6000 0 || return 1
-    rtds b 11000 6600 0 || return 1
     for d in a b; do x unpause $d || return 1; done
     ready a b
+    rtds a 10000 6000 0 || return 1
+    rtds b 11000 6600 0 || return 1
     policy edf,deferrable || return 1
     measure policy-switch edf a b
     policy dm,deferrable || return 1
@@ -210,10 +232,11 @@ scenario_policy_switch() {
     destroy a b
     mkguest s 1 "s:20000:1000:1:0:1000000" || return 1
     mkguest h || return 1
-    rtds s 10000 4000 0 || return 1
-    rtds h 10000 1000 1 || return 1
     for d in s h; do x unpause $d || return 1; done
     ready s h
+    rtds s 10000 4000 0 || return 1
+    rtds h 10000 1000 1 || return 1
+    start s || return 1
     measure policy-switch deferrable s h
     policy edf,periodic || return 1
     measure policy-switch periodic s h
@@ -228,14 +251,17 @@ scenario_policy_switch() {
 scenario_csa() {
     vms=$(arg rtsched_csa_vms | tr '+' ' ')
     for v in $vms; do
-        spec=$(arg rtsched_csa_$v)
-        mkguest $v 1 "$(echo "$spec" | cut -d: -f3- | tr '/' ':')" || return 1
-        rtds $v $(echo "$spec" | cut -d: -f1) $(echo "$spec" | cut -d: -f2) 0 || return 1
+        mkguest $v 1 "$(arg rtsched_csa_$v | cut -d: -f3- | tr '/' ':')" || return 1
     done
     mkguest bg || return 1
-    rtds bg 10000 $(arg rtsched_csa_bg) 1 || return 1
     for v in $vms bg; do x unpause $v || return 1; done
     ready $vms bg
+    for v in $vms; do
+        spec=$(arg rtsched_csa_$v)
+        rtds $v $(echo "$spec" | cut -d: -f1) $(echo "$spec" | cut -d: -f2) 0 || return 1
+    done
+    rtds bg 10000 $(arg rtsched_csa_bg) 1 || return 1
+    start $vms || return 1
     measure csa interfaces $vms bg
     want=""
     for v in $vms; do

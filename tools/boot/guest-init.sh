@@ -2,7 +2,9 @@
 # /init of the e2e guests. Without `rtjob=` on the kernel command line the guest's only
 # task is a busy loop; with `rtjob=NAME:PERIOD_US:EXEC_US:PRIO:WARMUP_MS:JOBS+...` it runs
 # those periodic tasks (`rtjob`, one process each) and idles once they have reported.
-# Either way it says on its console when it gets there (dom0 measures only booted guests).
+# Either way it says on its console when it gets there (dom0 measures only booted guests);
+# the tasks start when a line arrives on the console (dom0 writes it to the console's pty
+# once every guest of the scenario has booted and has its parameters).
 /bin/busybox mkdir -p /dev /proc
 /bin/busybox mount -t devtmpfs dev /dev
 /bin/busybox mount -t proc proc /proc
@@ -11,6 +13,8 @@ echo RTSCHED-GUEST-READY > /dev/hvc0
 if [ -z "$tasks" ]; then
     while :; do :; done
 fi
+read -r go < /dev/hvc0
+echo RTSCHED-GUEST-START > /dev/hvc0
 for t in $(echo "$tasks" | /bin/busybox tr '+' ' '); do
     /bin/rtjob $(echo "$t" | /bin/busybox tr ':' ' ') > /dev/hvc0 2>&1 &
 done

@@ -5,8 +5,10 @@
 //! read in nanoseconds (`tools/boot/domtime.c`), so what limits a share measured over L
 //! seconds is where the interval cuts the server periods: at each end a capped unit may
 //! have received between none and all of the budget b of the period under way, so its
-//! share can differ from the reservation by up to 2b / L ([`Scenarios::quantum`]). A
-//! share that is what others leave (an extratime unit) inherits the sum of theirs.
+//! share can differ from the reservation by up to 2b / L ([`quantum`]); and Xen's CPU-time
+//! accounting charges a few microseconds per dispatch that the budget does not
+//! ([`DISPATCH_PCT`], measured). A share that is what others leave (an extratime unit)
+//! inherits the sum of theirs.
 
 use std::collections::BTreeMap;
 
@@ -125,7 +127,7 @@ impl CsaSet {
             overhead,
             vms,
             bg_budget: 500,
-            warmup_ms: 3000,
+            warmup_ms: 1000,
             run_ms: 10_000,
         };
         // The PCPU's EDF test: the reservations fit (U <= 1).
@@ -226,7 +228,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// The share a budget of `b` us per 10 ms period can be off by over this interval.
     fn q(&self, b: u64) -> f64 {
-        quantum(b, self.iv.seconds) + self.slop
+        quantum(b, self.iv.seconds) + DISPATCH_PCT + self.slop
     }
     fn share(&self, d: &str) -> f64 {
         self.iv.share.get(d).copied().unwrap_or(f64::NAN)
@@ -301,6 +303,13 @@ impl Ctx<'_> {
         );
     }
 }
+
+/// What a unit without extratime receives beyond its budget per 10 ms period, in percent
+/// of a PCPU: Xen's CPU-time accounting (runstates) and the scheduler's budget accounting
+/// differ by a few microseconds per dispatch. Measured with instruction counting: at most
+/// 8 us per period (the capped 0.5 ms hog of `isolation`, 5.08% of a 5% reservation); 10 us
+/// allowed.
+pub const DISPATCH_PCT: f64 = 100.0 * 10.0 / 10_000.0;
 
 /// The share a unit with budget `b` us per period can be off by over `seconds`: up to one
 /// budget at each end of the interval, 2b / L, in percent of a PCPU.
@@ -426,7 +435,9 @@ pub fn check(
             }
             if rts {
                 for (name, _, theta) in &s.csa.vms {
-                    let q = quantum(*theta, iv.seconds) + s.slop;
+                    let q = quantum(*theta, iv.seconds)
+                        + DISPATCH_PCT * 10_000.0 / s.csa.period as f64
+                        + s.slop;
                     c.at_most(
                         name,
                         Kind::Cap,
@@ -459,18 +470,28 @@ fn policy_checks(c: &mut Ctx) {
         .collect();
     match c.case {
         "edf" | "dm" => {
-            // The range of each share over all release phases, from the simulation; each
-            // unit's quantum is its own budget.
-            let range = sim::share_range(&servers, c.case == "dm", 220_000, 500);
-            for ((d, _, b), (lo, hi)) in POLICY_PAIR.iter().zip(range) {
+            // The range of each share over all release phases, from the simulation (ties
+            // by period; rtsched breaks them in queue order, so under EDF only the side
+            // that shows the policy is checked: the long-period unit gets at least its
+            // worst-phase share, the short-period one at most its best). Under DM the
+            // short-period unit gets exactly its reservation whatever the phase.
+            let dm = c.case == "dm";
+            let range = sim::share_range(&servers, dm, 220_000, 250);
+            for (i, ((d, _, b), (lo, hi))) in POLICY_PAIR.iter().zip(range).enumerate() {
                 let q = c.q(*b);
                 let v = c.share(d);
-                let ok = v >= 100.0 * lo - q && v <= 100.0 * hi + q;
+                let (lo, hi) = (100.0 * lo, 100.0 * hi);
+                let (ok, cmp) = match (dm, i) {
+                    (true, _) => (
+                        v >= lo - q && v <= hi + q,
+                        format!("in [{lo:.2}, {hi:.2}] +- {q:.2}%"),
+                    ),
+                    (false, 0) => (v <= hi + q, format!("<= {hi:.2} + {q:.2}%")),
+                    (false, _) => (v >= lo - q, format!(">= {lo:.2} - {q:.2}%")),
+                };
                 let detail = format!(
-                    "{}: {d} {v:.2}% in [{:.2}, {:.2}] +- {q:.2}% (simulated over all phases)",
-                    c.case.to_uppercase(),
-                    100.0 * lo,
-                    100.0 * hi
+                    "{}: {d} {v:.2}% {cmp} (simulated over all phases)",
+                    c.case.to_uppercase()
                 );
                 c.push(Kind::Policy, ok, detail);
             }
