@@ -77,6 +77,10 @@ pub struct Args {
     /// reservation check of such a unit must fail.
     #[arg(long)]
     pub fault: Option<String>,
+    /// Evaluate the serial logs of the previous run (`target/e2e/serial-<build>-<n>.log`)
+    /// instead of booting (to re-check or re-chart without the emulator).
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 /// Overhead per period (us) that the global scenario's guaranteed set leaves room for:
@@ -174,7 +178,10 @@ pub fn run(a: &Args) -> Result<()> {
             .collect(),
         csa: checks::CsaSet::new(CSA_OVERHEAD_US)?,
     };
-    let fault_elf = a.fault.as_deref().map(mutant_xen).transpose()?;
+    let fault_elf = match (&a.fault, a.reuse) {
+        (Some(f), false) => Some(mutant_xen(f)?),
+        _ => None,
+    };
     let mut global_args = format!(
         "rtsched_global_ms={}",
         sc.global
@@ -208,6 +215,25 @@ pub fn run(a: &Args) -> Result<()> {
             if !wanted || scenarios.is_empty() {
                 continue;
             }
+            let label = match &a.fault {
+                Some(f) => format!("{build}-fault-{f}"),
+                None => build.to_string(),
+            };
+            let serial = root()
+                .join("target")
+                .join("e2e")
+                .join(format!("serial-{label}-{n}.log"));
+            if a.reuse {
+                let text = fs::read_to_string(&serial)
+                    .with_context(|| format!("--reuse: {}", serial.display()))?;
+                runs.push(Run {
+                    build,
+                    n,
+                    boot: parse::parse(&text)?,
+                    wall: 0.0,
+                });
+                continue;
+            }
             if fault_elf.is_none() {
                 build_xen(stock)?;
             }
@@ -230,6 +256,8 @@ pub fn run(a: &Args) -> Result<()> {
                 icount: (a.clock == Clock::Icount).then_some(a.shift),
                 xen_elf: fault_elf.as_deref(),
             })?;
+            fs::create_dir_all(serial.parent().context("target/e2e")?)?;
+            fs::write(&serial, &r.text)?;
             let boot = parse::parse(&r.text)?;
             runs.push(Run {
                 build,
