@@ -410,33 +410,39 @@ pub fn check(
         }
         "policy-switch" if rts => policy_checks(&mut c),
         "csa" => {
+            let mut misses = 0;
             for j in jobs {
-                let what = format!("{} {}", j.dom, j.task);
                 let want = s.csa.run_ms * 1000 / j.period.max(1);
-                let ok = j.jobs == want && (j.misses == 0 || !rts);
-                let kind = if rts { Kind::Deadlines } else { Kind::Promise };
                 let detail = format!(
-                    "{what}: {} of {want} jobs, {} missed (max response {} us, deadline {} us)",
-                    j.jobs, j.misses, j.max, j.period
+                    "{} {}: {} of {want} jobs, {} missed (max response {} us, deadline {} us)",
+                    j.dom, j.task, j.jobs, j.misses, j.max, j.period
                 );
-                c.push(kind, ok, detail);
-                // The analysis charged `overhead` per job on top of its execution time;
-                // an undisturbed job shows what it really costs.
-                let over = j.min.saturating_sub(j.exec);
+                misses += j.misses;
+                if rts {
+                    c.push(Kind::Deadlines, j.jobs == want && j.misses == 0, detail);
+                } else {
+                    c.push(Kind::Assumption, j.jobs == want, detail);
+                }
+            }
+            let reports = s.csa.vms.iter().map(|v| v.1.len()).sum::<usize>();
+            c.push(
+                Kind::Assumption,
+                jobs.len() == reports,
+                format!("{} of {reports} task reports", jobs.len()),
+            );
+            if !rts {
+                // rt.c's order beside always-busy non-real-time VMs (difference 7).
                 c.push(
-                    Kind::Assumption,
-                    over <= s.csa.overhead,
-                    format!(
-                        "{what}: least response {} us - execution {} us = {over} us <= {} us",
-                        j.min, j.exec, s.csa.overhead
-                    ),
+                    Kind::KnownFailure,
+                    misses > 0,
+                    format!("stock misses deadlines beside non-RT VMs: {misses} missed"),
                 );
             }
-            if rts {
-                for (name, _, theta) in &s.csa.vms {
-                    let q = quantum(*theta, iv.seconds)
-                        + DISPATCH_PCT * 10_000.0 / s.csa.period as f64
-                        + s.slop;
+            for (name, tasks, theta) in &s.csa.vms {
+                let q = quantum(*theta, iv.seconds)
+                    + DISPATCH_PCT * 10_000.0 / s.csa.period as f64
+                    + s.slop;
+                if rts {
                     c.at_most(
                         name,
                         Kind::Cap,
@@ -444,18 +450,19 @@ pub fn check(
                         q,
                     );
                 }
+                // The analysis charged `overhead` per job on top of the execution times: the
+                // VM's CPU time (tasks and its kernel) must not exceed that demand.
+                let demand: f64 = tasks
+                    .iter()
+                    .map(|t| 100.0 * (t.exec + s.csa.overhead) as f64 / t.period as f64)
+                    .sum();
+                let v = c.share(name);
+                c.push(
+                    Kind::Assumption,
+                    v <= demand + q,
+                    format!("{name} used {v:.2}% <= its tasks with {} us per job {demand:.2}% + {q:.2}%", s.csa.overhead),
+                );
             }
-            let missing = s
-                .csa
-                .vms
-                .iter()
-                .flat_map(|v| v.1.iter().map(move |_| &v.0))
-                .count();
-            c.push(
-                Kind::Assumption,
-                jobs.len() == missing,
-                format!("{} of {missing} task reports", jobs.len()),
-            );
         }
         _ => {}
     }
@@ -555,13 +562,13 @@ mod tests {
 
     #[test]
     fn csa_interfaces_fit_and_are_passed_whole() {
-        let s = CsaSet::new(200).unwrap();
+        let s = CsaSet::new(400).unwrap();
         let a = s.dom0_args();
         assert!(a.contains("rtsched_csa_vms=r1+r2"), "{a}");
         assert!(!a.contains(','), "QEMU splits -initrd at commas: {a}");
         for (name, tasks, theta) in &s.vms {
             assert!(a.contains(&format!("rtsched_csa_{name}=5000:{theta}:")));
-            assert_eq!(csa::min_budget(tasks, 5000, 200), Some(*theta));
+            assert_eq!(csa::min_budget(tasks, 5000, 400), Some(*theta));
         }
     }
 
