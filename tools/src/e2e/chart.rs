@@ -3,21 +3,26 @@
 
 use std::fmt::Write as _;
 
-/// Bar and line colours of the builds.
-const COLOURS: [&str; 3] = ["#999", "#1f77b4", "#ff7f0e"];
+/// Colour (value, name) and legend name of a build.
+fn style(build: &str) -> (&'static str, &'static str, &str) {
+    match build {
+        "stock" => ("#999", "grey", "stock C RTDS"),
+        "rtsched" => ("#1f77b4", "blue", "rtsched (rt-global)"),
+        "partition" => ("#ff7f0e", "orange", "rtsched (rt-partition)"),
+        other => ("#2ca02c", "green", other),
+    }
+}
+
+fn colour(builds: &[&str], i: usize) -> &'static str {
+    style(builds.get(i).copied().unwrap_or("")).0
+}
 
 fn legend(builds: &[&str]) -> String {
     builds
         .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let name = match *b {
-                "stock" => "stock C RTDS",
-                "rtsched" => "rtsched (rt-global)",
-                "partition" => "rtsched (rt-partition)",
-                other => other,
-            };
-            format!("{}: {name}", ["grey", "blue", "orange"][i % 3])
+        .map(|b| {
+            let (_, c, name) = style(b);
+            format!("{c}: {name}")
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -43,7 +48,7 @@ pub fn shares(title: &str, builds: &[&str], rows: &[Row]) -> String {
                     "<rect x='{:.1}' y='{:.1}' width='{bar}' height='{h:.1}' fill='{}'><title>{dom} {} {v:.2}%</title></rect>",
                     x + i as f64 * bar,
                     330.0 - h,
-                    COLOURS[i % COLOURS.len()],
+                    colour(builds, i),
                     builds.get(i).unwrap_or(&"")
                 );
             }
@@ -141,7 +146,7 @@ pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
         let _ = write!(
             body,
             "<polyline points='{pts}' fill='none' stroke='{}' stroke-dasharray='{d}'><title>{label} ({})</title></polyline>",
-            COLOURS[b % COLOURS.len()],
+            colour(builds, *b),
             builds.get(*b).unwrap_or(&"")
         );
         let style = ["solid", "dashed", "dotted", "dash-dot"][task % dash.len()];
