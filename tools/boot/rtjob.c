@@ -7,7 +7,8 @@
  * CLOCK_MONOTONIC after calibration), sleeps with clock_nanosleep(TIMER_ABSTIME) until
  * its release, runs EXEC_US of calibrated busy loop and records its response time
  * (finish - release); its deadline is its next release. A late job delays the next one
- * (jobs are never skipped). PRIO > 0 runs the task under SCHED_FIFO at that priority (the
+ * (jobs are never skipped; when the last counted release is a period behind, the jobs not
+ * yet done count as misses and the task reports). PRIO > 0 runs the task under SCHED_FIFO at that priority (the
  * guest's own fixed-priority scheduler, rate-monotonic when priorities follow periods).
  * Jobs released in the first WARMUP_MS are not counted; after JOBS counted jobs it prints
  *
@@ -95,14 +96,23 @@ int main(int argc, char **argv)
     int64_t t0 = (now_ns() / 100000000 + 1) * 100000000;
     long counted = 0, misses = 0;
     int64_t max = 0, min = INT64_MAX;
+    /* Releases of counted jobs end here; a job still running a period later means the
+     * task cannot keep up: the jobs not yet done are all counted as misses. */
+    int64_t end = t0 + warmup + (jobs + 1) * period;
     for ( long j = 0; counted < jobs; j++ )
     {
         int64_t rel = t0 + j * period;
         sleep_until(rel);
         spin(iters);
-        int64_t resp = now_ns() - rel;
+        int64_t done = now_ns(), resp = done - rel;
         if ( j * period < warmup )
             continue;
+        if ( done > end )
+        {
+            misses += jobs - counted;
+            counted = jobs;
+            break;
+        }
         counted++;
         if ( resp > period )
             misses++;
@@ -126,7 +136,7 @@ int main(int argc, char **argv)
     printf("RTJOB %s period=%lld exec=%lld jobs=%ld misses=%ld min=%lld max=%lld p50=%ld "
            "p99=%ld hist=",
            name, (long long)(period / 1000), (long long)exec_us, counted, misses,
-           (long long)(min / 1000), (long long)(max / 1000), p50, p99);
+           (long long)(min == INT64_MAX ? 0 : min / 1000), (long long)(max / 1000), p50, p99);
     const char *sep = "";
     for ( int b = 0; b < MAX_BUCKETS; b++ )
         if ( hist[b] )

@@ -140,7 +140,7 @@ impl CsaSet {
     /// The dom0 command-line options describing the set (`tools/boot/e2e.sh`).
     pub fn dom0_args(&self) -> String {
         let mut s = format!(
-            "rtsched_csa_vms={} rtsched_csa_bg={}",
+            "rtsched_csa_vms={} rtsched_csa_bg={} rtsched_csa_wait={}",
             self.vms
                 .iter()
                 .map(|v| v.0.as_str())
@@ -149,7 +149,10 @@ impl CsaSet {
             (1..=self.background)
                 .map(|i| format!("bg{i}"))
                 .collect::<Vec<_>>()
-                .join("+")
+                .join("+"),
+            // Seconds of guest time the dom0 waits for the reports, from the tasks' start
+            // (a task that falls behind reports a period after its last release).
+            (self.warmup_ms + self.run_ms) / 1000 + 20
         );
         for (name, tasks, theta) in &self.vms {
             let mut sorted = tasks.clone();
