@@ -502,7 +502,11 @@ pub fn run(a: &Args) -> Result<()> {
         fs::create_dir_all(&docs)?;
         for e in fs::read_dir(&dir)? {
             let p: PathBuf = e?.path();
-            fs::copy(&p, docs.join(p.file_name().unwrap_or_default()))?;
+            let name = p.file_name().unwrap_or_default();
+            // The serial logs stay in target/ (megabytes each).
+            if !name.to_string_lossy().starts_with("serial-") {
+                fs::copy(&p, docs.join(name))?;
+            }
         }
     }
     for f in &failed {
