@@ -575,6 +575,84 @@ mod tests {
         }
     }
 
+    fn iv(shares: &[(&str, f64)], idle: f64) -> Interval {
+        Interval {
+            seconds: 5.0,
+            share: shares.iter().map(|(d, v)| (d.to_string(), *v)).collect(),
+            idle: [("cpu1".to_string(), idle)].into_iter().collect(),
+        }
+    }
+
+    fn scenarios() -> Scenarios {
+        Scenarios {
+            slop: 0.0,
+            global: global_sets(100),
+            csa: CsaSet::new(400).unwrap(),
+        }
+    }
+
+    #[test]
+    fn exact_reservations_pass_and_a_sixteenth_lost_fails_each_capped_unit() {
+        let s = scenarios();
+        let good = iv(
+            &[("c2", 20.0), ("c3", 30.0), ("c4", 40.0), ("hog", 10.0)],
+            0.0,
+        );
+        let all = check(&s, "rtsched", "isolation", "hog-extratime", &good, &[]);
+        assert!(all.len() >= 4 && all.iter().all(|c| c.ok), "{all:?}");
+        // The skip-replenish fault: capped units get 15/16 of their reservations, the hog
+        // takes what they leave.
+        let f = 15.0 / 16.0;
+        let bad = iv(
+            &[
+                ("c2", 20.0 * f),
+                ("c3", 30.0 * f),
+                ("c4", 40.0 * f),
+                ("hog", 100.0 - 90.0 * f),
+            ],
+            0.0,
+        );
+        let res: Vec<Check> = check(&s, "rtsched", "isolation", "hog-extratime", &bad, &[])
+            .into_iter()
+            .filter(|c| c.kind == Kind::Reservation)
+            .collect();
+        assert_eq!(res.len(), 3);
+        assert!(res.iter().all(|c| !c.ok), "{res:?}");
+    }
+
+    #[test]
+    fn stock_promises_and_known_failures_are_checked() {
+        let s = scenarios();
+        // A lone capped VM on stock: at least its reservation, and (known) more.
+        let over = check(
+            &s,
+            "stock",
+            "table-4-2",
+            "k=0",
+            &iv(&[("rt", 49.7)], 50.3),
+            &[],
+        );
+        assert!(over.iter().all(|c| c.ok), "{over:?}");
+        let fixed = check(
+            &s,
+            "stock",
+            "table-4-2",
+            "k=0",
+            &iv(&[("rt", 40.0)], 60.0),
+            &[],
+        );
+        assert!(fixed.iter().any(|c| c.kind == Kind::KnownFailure && !c.ok));
+        let broken = check(
+            &s,
+            "stock",
+            "table-4-2",
+            "k=0",
+            &iv(&[("rt", 30.0)], 70.0),
+            &[],
+        );
+        assert!(broken.iter().any(|c| c.kind == Kind::Promise && !c.ok));
+    }
+
     #[test]
     fn quantum_is_two_budgets_over_the_interval() {
         assert!((quantum(4000, 10.0) - 0.08).abs() < 1e-12);
