@@ -299,7 +299,12 @@ pub fn run(a: &Args) -> Result<()> {
                 ok: false,
             });
         }
-        for ((s, case), iv) in &r.boot.intervals {
+        for ((s, case), iv) in r
+            .boot
+            .intervals
+            .iter()
+            .filter(|(k, _)| requested.contains(&k.0.as_str()))
+        {
             let jobs = r
                 .boot
                 .jobs
