@@ -442,12 +442,14 @@ pub fn run(a: &Args) -> Result<()> {
             "\nlargest run-to-run spread of a share: {v:.2}% of a PCPU ({what}); goal < 0.5%"
         );
     }
-    let _ = writeln!(
-        report,
-        "\nglobal sets (budgets in us, period 10 ms; guaranteed passes GFB with {GLOBAL_OVERHEAD_US} us added per budget):"
-    );
-    for (m, g, st) in &sc.global {
-        let _ = writeln!(report, "  m = {m}: guaranteed {g:?}, stress {st:?}");
+    if requested.contains(&"global") {
+        let _ = writeln!(
+            report,
+            "\nglobal sets (budgets in us, period 10 ms; guaranteed passes GFB with {GLOBAL_OVERHEAD_US} us added per budget):"
+        );
+        for (m, g, st) in &sc.global {
+            let _ = writeln!(report, "  m = {m}: guaranteed {g:?}, stress {st:?}");
+        }
     }
     for r in &runs {
         let b = r.build;
