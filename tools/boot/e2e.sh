@@ -48,10 +48,30 @@ snap() {
     a=$(uptime_s); $XL list > "$1" 2>/dev/null; b=$(uptime_s)
     awk -v a="$a" -v b="$b" 'BEGIN { print (a + b) / 2 }'
 }
+# trace SCENARIO CASE: with rtsched_xentrace=S on the command line (`cargo xtask e2e
+# --xentrace S`), S seconds of scheduler trace records (event mask 0x00023000: the core's
+# runstate changes, TRC_SCHED_MIN, and the scheduler's own records, TRC_SCHED_CLASS, which
+# hold the TRC_RTDS_* events) taken with xentrace, printed gzip'd and base64'd between
+# markers (gzip's CRC shows a copy damaged on the way). Tracing is off again afterwards.
+XENTRACE=$(sed -n 's/.*rtsched_xentrace=\([0-9]*\).*/\1/p' /proc/cmdline)
+trace() {
+    [ "${XENTRACE:-0}" -gt 0 ] || return 0
+    rm -f /tmp/trace.bin
+    if ! timeout 60 xentrace -D -e 0x00023000 -T "$XENTRACE" /tmp/trace.bin > /tmp/xentrace.log 2>&1; then
+        cat /tmp/xentrace.log
+        echo "RTSCHED-E2E-NOTE xentrace failed in $1 $2"
+        return 0
+    fi
+    echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < /tmp/trace.bin)"
+    gzip -c /tmp/trace.bin | base64
+    echo "RTSCHED-XENTRACE-END $1 $2"
+}
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
-# snapshots (sampling all domains at once, so their intervals are the same).
+# snapshots (sampling all domains at once, so their intervals are the same); with
+# rtsched_xentrace, a trace first.
 measure() {
     sc=$1; cs=$2; shift 2
+    trace "$sc" "$cs"
     sleep 2
     u0=$(snap /tmp/snap0)
     sleep "$MEASURE"
@@ -80,6 +100,22 @@ scenario_table_4_2() {
         measure table-4-2 k=$k $doms
     done
     for d in rt nrt1 nrt2 nrt3 nrt4 nrt5; do $XL destroy $d; done
+}
+
+# Table 4.2 with k = 2 non-RT VMs of unequal periods (5 ms and 20 ms, budget = period,
+# extratime) beside the RT VM (4 ms / 10 ms, no extratime).
+scenario_unequal() {
+    mkguest rt || return 1
+    for i in 1 2; do mkguest nrt$i || return 1; done
+    $XL sched-rtds -d rt -v all -p 10000 -b 4000 -e 0
+    $XL sched-rtds -d nrt1 -v all -p 5000 -b 5000 -e 1
+    $XL sched-rtds -d nrt2 -v all -p 20000 -b 20000 -e 1
+    $XL unpause rt
+    ready rt
+    for d in nrt1 nrt2; do $XL unpause $d; done
+    ready nrt1 nrt2
+    measure unequal k=2 rt nrt1 nrt2
+    for d in rt nrt1 nrt2; do $XL destroy $d; done
 }
 
 scenario_isolation() {
@@ -157,6 +193,7 @@ for sc in $(sed -n 's/.*rtsched_scenarios=\([^ ]*\).*/\1/p' /proc/cmdline | tr '
     echo "RTSCHED-E2E-BEGIN $sc"
     case $sc in
         table-4-2) scenario_table_4_2 ;;
+        unequal) scenario_unequal ;;
         isolation) scenario_isolation ;;
         global) scenario_global ;;
         policy-switch) scenario_policy_switch ;;

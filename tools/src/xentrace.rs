@@ -1,0 +1,347 @@
+//! Xen trace buffers (`xentrace`) taken during `cargo xtask e2e --xentrace`: copying them out
+//! of the emulated machine's console, decoding the binary records, and `xenalyze` (built
+//! from the fetched Xen source, unmodified) to show them as Xen's developers read them.
+//!
+//! The binary format is the one `xentrace` writes (`tools/xentrace/xentrace.c`,
+//! `xen/include/public/trace.h`): per-CPU windows, each opened by a `TRC_TRACE_CPU_CHANGE`
+//! record (CPU, window size in bytes), holding `struct t_rec`s: a header word (event in
+//! bits 0-27, number of extra words in bits 28-30, bit 31 set when a TSC timestamp of two
+//! words follows), then the extra words.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::util::{root, run};
+use crate::xen::source_tree;
+
+/// `TRC_TRACE_CPU_CHANGE`: a window of one CPU's records follows.
+pub const TRC_TRACE_CPU_CHANGE: u32 = 0x0001_f003;
+/// `TRC_LOST_RECORDS`: the trace buffer overflowed.
+pub const TRC_LOST_RECORDS: u32 = 0x0001_f001;
+/// `TRC_SCHED_RUNSTATE_CHANGE` (old state in bits 8-9, new state in bits 4-5).
+pub const TRC_SCHED_RUNSTATE_CHANGE: u32 = 0x0002_1001;
+/// The RTDS events: `TRC_SCHED_CLASS_EVT(RTDS, n)` = this + n.
+pub const TRC_RTDS_BASE: u32 = 0x0002_2000 | (4 << 9);
+/// The event mask `xentrace -e` is given (runstate changes and scheduler records).
+pub const EVENT_MASK: &str = "0x00023000";
+
+/// Names of the RTDS events of rt.c (1-6) and of rtsched's own (0x100-).
+pub fn rtds_event_name(n: u32) -> Option<&'static str> {
+    Some(match n {
+        1 => "TICKLE",
+        2 => "RUNQ_PICK",
+        3 => "BUDGET_BURN",
+        4 => "BUDGET_REPLENISH",
+        5 => "SCHED_TASKLET",
+        6 => "SCHEDULE",
+        0x100 => "ADMIT_REFUSED",
+        0x101 => "POLICY",
+        0x102 => "REPL_UNTRACED",
+        _ => return None,
+    })
+}
+
+/// One trace record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The PCPU whose buffer held it.
+    pub cpu: u32,
+    /// TSC timestamp, when included.
+    pub tsc: Option<u64>,
+    /// Event number (28 bits).
+    pub event: u32,
+    /// The extra words.
+    pub extra: Vec<u32>,
+}
+
+impl Record {
+    /// The RTDS event number (`TRC_SCHED_CLASS_EVT(RTDS, n)`), if it is one.
+    pub fn rtds(&self) -> Option<u32> {
+        (self.event & !0x1ff == TRC_RTDS_BASE).then_some(self.event & 0x1ff)
+    }
+
+    /// Extra word `i` (0 when missing).
+    pub fn word(&self, i: usize) -> u32 {
+        self.extra.get(i).copied().unwrap_or(0)
+    }
+
+    /// Extra words `i` and `i + 1` as a little-endian u64.
+    pub fn word64(&self, i: usize) -> u64 {
+        u64::from(self.word(i)) | u64::from(self.word(i + 1)) << 32
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Decodes a binary trace file; records in file order (per CPU window).
+pub fn decode(b: &[u8]) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let hdr = u32_at(b, at).context("truncated window header")?;
+        if hdr & 0x0fff_ffff != TRC_TRACE_CPU_CHANGE || (hdr >> 28) & 7 != 2 {
+            bail!("expected a CPU change record at byte {at}, found {hdr:#x}");
+        }
+        let cpu = u32_at(b, at + 4).context("truncated window header")?;
+        let size = u32_at(b, at + 8).context("truncated window header")? as usize;
+        at += 12;
+        let end = at + size;
+        if end > b.len() {
+            bail!("window of CPU {cpu} at byte {at} runs past the end");
+        }
+        while at < end {
+            let h = u32_at(b, at).context("truncated record")?;
+            let n = ((h >> 28) & 7) as usize;
+            let cycles = h >> 31 == 1;
+            at += 4;
+            let tsc = if cycles {
+                let lo = u32_at(b, at).context("truncated timestamp")?;
+                let hi = u32_at(b, at + 4).context("truncated timestamp")?;
+                at += 8;
+                Some(u64::from(lo) | u64::from(hi) << 32)
+            } else {
+                None
+            };
+            let mut extra = Vec::with_capacity(n);
+            for _ in 0..n {
+                extra.push(u32_at(b, at).context("truncated record")?);
+                at += 4;
+            }
+            if at > end {
+                bail!("record of CPU {cpu} crosses its window's end");
+            }
+            out.push(Record {
+                cpu,
+                tsc,
+                event: h & 0x0fff_ffff,
+                extra,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The traces a boot printed between `RTSCHED-XENTRACE-BEGIN <scenario> <case> <bytes>`
+/// and `RTSCHED-XENTRACE-END` (gzip'd, base64), decoded: (scenario, case, trace file).
+pub fn extract(text: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String, usize, String)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("RTSCHED-XENTRACE-BEGIN ") {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() != 3 {
+                bail!("bad trace marker: {line}");
+            }
+            cur = Some((f[0].into(), f[1].into(), f[2].parse()?, String::new()));
+        } else if line.starts_with("RTSCHED-XENTRACE-END") {
+            let (sc, case, size, b64) = cur.take().context("trace end without a begin")?;
+            let bin = pipe(&["base64", "-d"], b64.as_bytes())
+                .and_then(|gz| pipe(&["gzip", "-dc"], &gz))
+                .with_context(|| format!("trace of {sc} {case} damaged on the console"))?;
+            if bin.len() != size {
+                bail!(
+                    "trace of {sc} {case}: {} bytes copied, {size} written",
+                    bin.len()
+                );
+            }
+            out.push((sc, case, bin));
+        } else if let Some(c) = cur.as_mut() {
+            c.3.push_str(line.trim());
+            c.3.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn pipe(cmd: &[&str], input: &[u8]) -> Result<Vec<u8>> {
+    let mut child = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", cmd[0]))?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output()?;
+    writer.join().ok();
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            cmd.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out.stdout)
+}
+
+/// The TSC frequency Xen measured at boot (`Detected 2596.153 MHz processor.`), in Hz.
+pub fn cpu_hz(boot_log: &str) -> Option<u64> {
+    boot_log.lines().find_map(|l| {
+        let l = l.strip_prefix("(XEN) Detected ")?;
+        let mhz = l.strip_suffix(" MHz processor.")?;
+        let (int, frac) = mhz.split_once('.').unwrap_or((mhz, "0"));
+        let frac = format!("{frac:0<3}");
+        Some(int.parse::<u64>().ok()? * 1_000_000 + frac.get(..3)?.parse::<u64>().ok()? * 1_000)
+    })
+}
+
+/// `xenalyze` built from the Xen source `cargo xtask xen-build` fetched (unmodified, with
+/// gcc, against the source's public headers), once.
+pub fn xenalyze() -> Result<PathBuf> {
+    let out = root().join("target").join("xen").join("xenalyze");
+    if out.exists() {
+        return Ok(out);
+    }
+    let src = source_tree()?;
+    let inc = root().join("target").join("xen").join("xenalyze-include");
+    fs::create_dir_all(&inc)?;
+    let link = inc.join("xen");
+    if !link.exists() {
+        std::os::unix::fs::symlink(src.join("xen/include/public"), &link)?;
+    }
+    let dir = src.join("tools/xentrace");
+    println!("building xenalyze from {}", dir.display());
+    run(Command::new("gcc")
+        .current_dir(&dir)
+        .args(["-O2", "-D__XEN_TOOLS__", "-I"])
+        .arg(&inc)
+        .arg("-I")
+        .arg(src.join("tools/include"))
+        .arg("-o")
+        .arg(&out)
+        .args(["xenalyze.c", "mread.c"]))?;
+    Ok(out)
+}
+
+/// `xenalyze --dump-all` of a trace file.
+pub fn xenalyze_dump(trace: &Path, hz: u64) -> Result<String> {
+    let out = Command::new(xenalyze()?)
+        .arg(format!("--cpu-hz={hz}"))
+        .arg("--dump-all")
+        .arg(trace)
+        .output()
+        .context("running xenalyze")?;
+    if !out.status.success() {
+        bail!(
+            "xenalyze failed on {}: {}",
+            trace.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How many records of each RTDS event a trace holds (by name).
+pub fn rtds_counts(recs: &[Record]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in recs {
+        if let Some(n) = r.rtds() {
+            let name = rtds_event_name(n).map_or_else(|| format!("rtds-{n:#x}"), String::from);
+            *m.entry(name).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// How many lines of each `rtds:<what>` kind a `xenalyze --dump-all` printed.
+pub fn xenalyze_counts(dump: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in dump.lines() {
+        if let Some(i) = l.find(" rtds:") {
+            let what = l[i + 1..].split([' ', ',']).next().unwrap_or("");
+            *m.entry(what.to_string()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(cpu: u32, recs: &[(u32, Option<u64>, &[u32])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (ev, tsc, extra) in recs {
+            let h = ev | (extra.len() as u32) << 28 | u32::from(tsc.is_some()) << 31;
+            body.extend(h.to_le_bytes());
+            if let Some(t) = tsc {
+                body.extend(t.to_le_bytes());
+            }
+            for w in *extra {
+                body.extend(w.to_le_bytes());
+            }
+        }
+        let mut out = Vec::new();
+        out.extend((TRC_TRACE_CPU_CHANGE | 2 << 28).to_le_bytes());
+        out.extend(cpu.to_le_bytes());
+        out.extend((body.len() as u32).to_le_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn decodes_windows_records_and_timestamps() {
+        let mut b = window(1, &[(TRC_RTDS_BASE + 1, Some(1 << 40 | 7), &[3])]);
+        b.extend(window(
+            0,
+            &[
+                (TRC_RTDS_BASE + 5, Some(9), &[]),
+                (TRC_SCHED_RUNSTATE_CHANGE | 0x10, None, &[0x0001_0002]),
+            ],
+        ));
+        let r = decode(&b).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!((r[0].cpu, r[0].tsc, r[0].rtds()), (1, Some(1 << 40 | 7), Some(1)));
+        assert_eq!(r[0].word(0), 3);
+        assert_eq!((r[1].cpu, r[1].rtds(), r[1].extra.len()), (0, Some(5), 0));
+        assert_eq!((r[2].tsc, r[2].rtds()), (None, None));
+        assert_eq!(r[2].event, TRC_SCHED_RUNSTATE_CHANGE | 0x10);
+    }
+
+    #[test]
+    fn damaged_traces_are_refused() {
+        let b = window(0, &[(TRC_RTDS_BASE + 3, Some(5), &[1, 2, 3, 4, 5])]);
+        for cut in [b.len() - 1, 8, b.len() - 4] {
+            assert!(decode(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut bad = b.clone();
+        bad[0] ^= 1;
+        assert!(decode(&bad).is_err());
+        assert_eq!(decode(&b).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn cpu_frequency_from_the_boot_log() {
+        let log = "(XEN) Platform timer is 100.000MHz HPET\n(XEN) Detected 2596.153 MHz processor.\n";
+        assert_eq!(cpu_hz(log), Some(2_596_153_000));
+        assert_eq!(cpu_hz("(XEN) Detected 3000.5 MHz processor."), Some(3_000_500_000));
+        assert_eq!(cpu_hz("nothing"), None);
+    }
+
+    #[test]
+    fn console_copies_round_trip_and_damage_is_caught() {
+        let bin: Vec<u8> = (0..5000u32).flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()).collect();
+        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
+        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
+        let text = format!(
+            "noise\nRTSCHED-XENTRACE-BEGIN table-4-2 k=2 {}\n{b64}RTSCHED-XENTRACE-END table-4-2 k=2\n",
+            bin.len()
+        );
+        let got = extract(&text).unwrap();
+        assert_eq!(got, vec![("table-4-2".into(), "k=2".into(), bin.clone())]);
+        // A character lost on the way: base64 or gzip's CRC refuses it.
+        let i = text.find("BEGIN").unwrap() + 60;
+        let lost = format!("{}{}", &text[..i], &text[i + 1..]);
+        assert!(extract(&lost).is_err());
+    }
+}
