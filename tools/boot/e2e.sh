@@ -62,6 +62,7 @@ trace() {
         echo "RTSCHED-E2E-NOTE xentrace failed in $1 $2"
         return 0
     fi
+    echo "RTSCHED-XENTRACE-DOMS $1 $2 $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
     echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < /tmp/trace.bin)"
     gzip -c /tmp/trace.bin | base64
     echo "RTSCHED-XENTRACE-END $1 $2"

@@ -24,7 +24,8 @@ use crate::xen::{boot_xen, build_xen, BootSpec};
 /// Options of `cargo xtask e2e`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch).
+    /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch;
+    /// also unequal: Table 4.2, k = 2, with non-RT VMs of 5 ms and 20 ms periods).
     #[arg(long, default_value = "table-4-2,isolation,global,policy-switch")]
     pub scenarios: String,
     /// Seconds of each measurement interval.
@@ -41,6 +42,10 @@ pub struct Args {
     /// ARCHITECTURE.md, "End-to-end measurements").
     #[arg(long)]
     pub global_cpus: Option<u32>,
+    /// Seconds of xentrace recorded before each measurement (0: none). The traces, their
+    /// xenalyze dumps and Gantt charts go to `target/e2e/xentrace/`.
+    #[arg(long, default_value_t = 0)]
+    pub xentrace: u32,
 }
 
 /// The `global` scenario's budgets in us (period 10 ms, six VMs) for m guest PCPUs:
@@ -104,6 +109,8 @@ struct Extra {
     place: Vec<String>,
     /// Remarks of the dom0 script (e.g. a starved guest that never booted).
     notes: Vec<String>,
+    /// What the xentrace traces held (`--xentrace`).
+    traces: Vec<String>,
 }
 
 fn parse(build: &str, text: &str, out: &mut Results) -> Result<Extra> {
@@ -293,14 +300,21 @@ pub fn run(a: &Args) -> Result<()> {
         build_xen(stock)?;
         let dom0_args = format!(
             "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} rtsched_global_cpus=1-{m} \
-             rtsched_global_guaranteed={} rtsched_global_stress={}",
+             rtsched_global_guaranteed={} rtsched_global_stress={} rtsched_xentrace={}",
             // QEMU splits -initrd at commas.
             scenarios.join("+"),
             a.measure,
             plus(&guaranteed),
-            plus(&stress)
+            plus(&stress),
+            a.xentrace
         );
-        let xen_args = format!("{CLOCK} {xen_args}");
+        // A trace is copied out over the console: room for it in Xen's serial buffer.
+        let tracing = if a.xentrace > 0 {
+            " serial_tx_buffer=4M"
+        } else {
+            ""
+        };
+        let xen_args = format!("{CLOCK}{tracing} {xen_args}");
         let r = boot_xen(&BootSpec {
             stock,
             xen_args: xen_args.trim_end(),
@@ -309,7 +323,12 @@ pub fn run(a: &Args) -> Result<()> {
             timeout_s: 2400,
             tag: "e2e",
         })?;
-        extra.insert(build, parse(build, &r.text, &mut results)?);
+        let mut ex = parse(build, &r.text, &mut results)?;
+        if a.xentrace > 0 {
+            let dir = root().join("target").join("e2e").join("xentrace");
+            ex.traces = crate::xentrace::publish(build, &r.text, &dir)?;
+        }
+        extra.insert(build, ex);
         builds.push(build);
     }
     let dir = root().join("target").join("e2e");
@@ -415,6 +434,9 @@ pub fn run(a: &Args) -> Result<()> {
         for s in &ex.stats {
             let _ = writeln!(report, "{b}: {s}");
         }
+        for t in &ex.traces {
+            let _ = writeln!(report, "{b}: xentrace {t}");
+        }
     }
     let _ = writeln!(report, "wall time {:.0} s", t0.elapsed().as_secs_f64());
     print!("{report}");
@@ -424,6 +446,9 @@ pub fn run(a: &Args) -> Result<()> {
         fs::create_dir_all(&docs)?;
         for e in fs::read_dir(&dir)? {
             let p: PathBuf = e?.path();
+            if !p.is_file() {
+                continue;
+            }
             fs::copy(&p, docs.join(p.file_name().unwrap_or_default()))?;
         }
     }

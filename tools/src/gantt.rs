@@ -123,7 +123,9 @@ const COLOURS: [&str; 10] = [
 
 const LEFT: f64 = 70.0;
 const WIDTH: f64 = 900.0;
-const LANE: f64 = 46.0;
+/// Height of one unit's row of marks (above the bars: deadlines, exhaustion, misses;
+/// below: replenishments).
+const ROW: f64 = 8.0;
 const TOP: f64 = 48.0;
 
 impl Chart {
@@ -131,7 +133,8 @@ impl Chart {
     /// something.
     pub fn clip(mut self) -> Chart {
         let (t0, t1) = (self.t0, self.t1);
-        self.runs.retain(|r| r.end > t0 && r.start < t1 && r.end > r.start);
+        self.runs
+            .retain(|r| r.end > t0 && r.start < t1 && r.end > r.start);
         for r in &mut self.runs {
             r.start = r.start.max(t0);
             r.end = r.end.min(t1);
@@ -154,22 +157,34 @@ impl Chart {
         LEFT + WIDTH * (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64
     }
 
+    /// Height of a lane: a row of marks per unit above and below the bars.
+    fn lane_h(&self) -> f64 {
+        2.0 * ROW * self.units.len().max(1) as f64 + 16.0 + 10.0
+    }
+
     fn lane_y(&self, cpu: usize) -> f64 {
         let i = self.cpus.iter().position(|&c| c == cpu).unwrap_or(0);
-        TOP + i as f64 * LANE
+        TOP + i as f64 * self.lane_h()
+    }
+
+    /// Top of the bars of a lane starting at `y`.
+    fn bar_y(&self, y: f64) -> f64 {
+        y + ROW * self.units.len().max(1) as f64 + 2.0
     }
 
     /// The SVG.
     pub fn svg(&self) -> String {
         let mut b = String::new();
-        let lanes_h = self.cpus.len().max(1) as f64 * LANE;
+        let lanes_h = self.cpus.len().max(1) as f64 * self.lane_h();
         let axis_y = TOP + lanes_h + 4.0;
         // Time axis: a step of 1, 2 or 5 x 10^k ms giving at most 12 ticks.
         let span_ms = (self.t1 - self.t0) as f64 / 1e6;
-        let step = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
-            .into_iter()
-            .find(|s| span_ms / s <= 12.0)
-            .unwrap_or(1000.0);
+        let step = [
+            0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+        ]
+        .into_iter()
+        .find(|s| span_ms / s <= 12.0)
+        .unwrap_or(1000.0);
         let mut k = 0;
         while k as f64 * step <= span_ms + 1e-9 {
             let t = self.t0 + (k as f64 * step * 1e6).round() as i64;
@@ -190,25 +205,25 @@ impl Chart {
             axis_y + 25.0
         );
         for &c in &self.cpus {
-            let y = self.lane_y(c);
+            let y = self.bar_y(self.lane_y(c));
             let _ = write!(
                 b,
                 "<text x='8' y='{:.1}' font-size='12'>PCPU {c}</text>\
                  <line x1='{LEFT}' y1='{:.1}' x2='{:.1}' y2='{:.1}' stroke='#999'/>",
-                y + 24.0,
-                y + 30.0,
+                y + 12.0,
+                y + 16.0,
                 LEFT + WIDTH,
-                y + 30.0
+                y + 16.0
             );
         }
         for r in &self.runs {
             let (x0, x1) = (self.x(r.start), self.x(r.end));
-            let y = self.lane_y(r.cpu);
+            let y = self.bar_y(self.lane_y(r.cpu));
             let _ = write!(
                 b,
                 "<rect class='run' x='{x0:.2}' y='{:.1}' width='{:.2}' height='16' fill='{}'>\
                  <title>{} on PCPU {} {}-{} ms</title></rect>",
-                y + 14.0,
+                y,
                 (x1 - x0).max(0.3),
                 colour(r.unit),
                 esc(self.units.get(r.unit).map_or("?", String::as_str)),
@@ -219,7 +234,10 @@ impl Chart {
         }
         for m in &self.marks {
             let x = self.x(m.t);
-            let y = self.lane_y(m.cpu);
+            // The unit's own row above (up) or below (down) the bars.
+            let bar = self.bar_y(self.lane_y(m.cpu));
+            let up = bar - ROW * (m.unit + 1) as f64;
+            let down = bar + 16.0 + ROW * m.unit as f64;
             let name = esc(self.units.get(m.unit).map_or("?", String::as_str));
             let when = fmt_ms((m.t - self.t0) as f64 / 1e6);
             let _ = match m.kind {
@@ -227,8 +245,8 @@ impl Chart {
                     b,
                     "<line class='deadline' x1='{x:.2}' y1='{:.1}' x2='{x:.2}' y2='{:.1}' \
                      stroke='{}' stroke-width='2'><title>{name} deadline {when} ms</title></line>",
-                    y + 4.0,
-                    y + 14.0,
+                    up,
+                    up + ROW,
                     colour(m.unit)
                 ),
                 MarkKind::Exhausted => write!(
@@ -236,14 +254,14 @@ impl Chart {
                     "<path class='exhausted' d='M{:.2},{:.1} l8,0 l-4,6 z' fill='#000'>\
                      <title>{name} budget exhausted {when} ms</title></path>",
                     x - 4.0,
-                    y + 7.0
+                    up + 1.0
                 ),
                 MarkKind::Replenished => write!(
                     b,
                     "<path class='replenished' d='M{:.2},{:.1} l8,0 l-4,-6 z' fill='{}' \
                      stroke='#000' stroke-width='0.5'><title>{name} replenished {when} ms</title></path>",
                     x - 4.0,
-                    y + 38.0,
+                    down + 7.0,
                     colour(m.unit)
                 ),
                 MarkKind::Miss => write!(
@@ -251,7 +269,7 @@ impl Chart {
                     "<path class='miss' d='M{:.2},{:.1} l8,8 m0,-8 l-8,8' stroke='#d00' \
                      stroke-width='2'><title>{name} deadline miss {when} ms</title></path>",
                     x - 4.0,
-                    y + 3.0
+                    up
                 ),
             };
         }
@@ -350,7 +368,12 @@ impl Tracker {
         let k = self.k(u);
         if let Some(s) = k.running.take() {
             let c = k.cpu;
-            self.runs.push(Run { cpu: c, start: s, end: t, unit: u });
+            self.runs.push(Run {
+                cpu: c,
+                start: s,
+                end: t,
+                unit: u,
+            });
         }
         self.set_runnable(u, t, true);
         let k = self.k(u);
@@ -373,7 +396,12 @@ impl Tracker {
         let k = self.k(u);
         if let Some(s) = k.running.take() {
             let c = k.cpu;
-            self.runs.push(Run { cpu: c, start: s, end: t, unit: u });
+            self.runs.push(Run {
+                cpu: c,
+                start: s,
+                end: t,
+                unit: u,
+            });
         }
     }
 
@@ -393,7 +421,12 @@ impl Tracker {
         k.level = level;
         let cpu = k.cpu;
         if exhausted {
-            self.marks.push(Mark { cpu, t, kind: MarkKind::Exhausted, unit: u });
+            self.marks.push(Mark {
+                cpu,
+                t,
+                kind: MarkKind::Exhausted,
+                unit: u,
+            });
         }
     }
 
@@ -412,14 +445,29 @@ impl Tracker {
         let k = *self.k(u);
         let cpu = k.cpu;
         if let Some(d) = k.deadline {
-            self.marks.push(Mark { cpu, t: d, kind: MarkKind::Deadline, unit: u });
+            self.marks.push(Mark {
+                cpu,
+                t: d,
+                kind: MarkKind::Deadline,
+                unit: u,
+            });
             let left = Self::budget_at(&k, d.min(t));
             let waiting = k.runnable.is_some_and(|since| since <= d);
             if !k.extratime && k.level == 0 && waiting && left.is_some_and(|b| b > 0) {
-                self.marks.push(Mark { cpu, t: d, kind: MarkKind::Miss, unit: u });
+                self.marks.push(Mark {
+                    cpu,
+                    t: d,
+                    kind: MarkKind::Miss,
+                    unit: u,
+                });
             }
         }
-        self.marks.push(Mark { cpu, t, kind: MarkKind::Replenished, unit: u });
+        self.marks.push(Mark {
+            cpu,
+            t,
+            kind: MarkKind::Replenished,
+            unit: u,
+        });
         let k = self.k(u);
         k.deadline = Some(deadline);
         k.budget = Some(budget);
@@ -433,7 +481,12 @@ impl Tracker {
             self.run_end(u, end, true);
             let k = self.units[&u];
             if let Some(d) = k.deadline.filter(|&d| d <= end) {
-                self.marks.push(Mark { cpu: k.cpu, t: d, kind: MarkKind::Deadline, unit: u });
+                self.marks.push(Mark {
+                    cpu: k.cpu,
+                    t: d,
+                    kind: MarkKind::Deadline,
+                    unit: u,
+                });
             }
         }
         (self.runs, self.marks)
@@ -445,7 +498,13 @@ impl Tracker {
 /// `hz`; deadlines (Xen's system time) are placed by the smallest gap seen between a
 /// replenishment record and the deadline it ends (the replenishment timer's latency,
 /// taken as 0), so they are exact to that latency.
-pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from_ns: i64, len_ns: i64) -> Result<Chart> {
+pub fn trace_chart(
+    recs: &[Record],
+    hz: u64,
+    names: &BTreeMap<u32, String>,
+    from_ns: i64,
+    len_ns: i64,
+) -> Result<Chart> {
     let mut recs: Vec<&Record> = recs.iter().collect();
     // Merge the per-CPU windows in time order (records without a timestamp keep their place).
     let mut last = 0u64;
@@ -455,8 +514,13 @@ pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from
         keyed.push((last, i, r));
     }
     keyed.sort_by_key(|&(t, i, _)| (t, i));
-    let tsc0 = keyed.iter().find_map(|k| k.2.tsc).context("trace without timestamps")?;
-    let ns = |tsc: u64| -> i64 { ((tsc.saturating_sub(tsc0)) as u128 * 1_000_000_000 / u128::from(hz.max(1))) as i64 };
+    let tsc0 = keyed
+        .iter()
+        .find_map(|k| k.2.tsc)
+        .context("trace without timestamps")?;
+    let ns = |tsc: u64| -> i64 {
+        ((tsc.saturating_sub(tsc0)) as u128 * 1_000_000_000 / u128::from(hz.max(1))) as i64
+    };
     // Unit ids: domain << 16 | vcpu; the idle domain is left out.
     let mut ids: BTreeMap<u32, usize> = BTreeMap::new();
     let mut unit_of = |dv: u32| -> Option<usize> {
@@ -499,7 +563,9 @@ pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from
         let cpu = r.cpu as usize;
         if r.event & !0x3ff == TRC_SCHED_RUNSTATE_CHANGE & !0x3ff && r.event & 0xf == 1 {
             let (old, new) = ((r.event >> 8) & 3, (r.event >> 4) & 3);
-            let Some(u) = unit_of(r.word(0)) else { continue };
+            let Some(u) = unit_of(r.word(0)) else {
+                continue;
+            };
             if stated.insert(u) {
                 // The unit's first runstate record: its state since the trace began.
                 tr.set_runnable(u, 0, old <= 1);
@@ -519,7 +585,9 @@ pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from
             continue;
         }
         let Some(n) = r.rtds() else { continue };
-        let Some(u) = unit_of(r.word(0)) else { continue };
+        let Some(u) = unit_of(r.word(0)) else {
+            continue;
+        };
         match n {
             2 => tr.seen(u, t, dl(r.word64(1)), r.word64(3) as i64),
             3 => tr.burnt(u, t, r.word64(1) as i64, r.word(4)),
@@ -531,12 +599,20 @@ pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from
     let mut units = vec![String::new(); ids.len()];
     for (dv, &i) in &ids {
         let name = names.get(&(dv >> 16)).cloned().unwrap_or_else(|| {
-            if dv >> 16 == 0 { "Domain-0".into() } else { format!("d{}", dv >> 16) }
+            if dv >> 16 == 0 {
+                "Domain-0".into()
+            } else {
+                format!("d{}", dv >> 16)
+            }
         });
         units[i] = format!("{name} (d{}v{})", dv >> 16, dv & 0xffff);
     }
     if from_ns > end {
-        bail!("the window starts at {} ms, after the trace's end ({} ms)", from_ns / 1_000_000, end / 1_000_000);
+        bail!(
+            "the window starts at {} ms, after the trace's end ({} ms)",
+            from_ns / 1_000_000,
+            end / 1_000_000
+        );
     }
     Ok(Chart {
         title: String::new(),
@@ -555,8 +631,14 @@ pub fn trace_chart(recs: &[Record], hz: u64, names: &BTreeMap<u32, String>, from
 pub fn parse_names(s: &str) -> Result<BTreeMap<u32, String>> {
     let mut m = BTreeMap::new();
     for kv in s.split([',', ' ']).filter(|x| !x.is_empty()) {
-        let (id, name) = kv.split_once('=').with_context(|| format!("bad name {kv}, want <domid>=<name>"))?;
-        m.insert(id.parse().with_context(|| format!("bad domain id in {kv}"))?, name.to_string());
+        let (id, name) = kv
+            .split_once('=')
+            .with_context(|| format!("bad name {kv}, want <domid>=<name>"))?;
+        m.insert(
+            id.parse()
+                .with_context(|| format!("bad domain id in {kv}"))?,
+            name.to_string(),
+        );
     }
     Ok(m)
 }
@@ -571,7 +653,8 @@ pub fn run(a: &Args) -> Result<()> {
     let mut chart = if let Some(sc) = &a.sim {
         crate::gantt_sim::chart(sc, from, len)?
     } else if let Some(p) = &a.trace {
-        let hz = a.hz.context("--trace needs --hz (Xen's \"Detected N MHz processor\" x 10^6)")?;
+        let hz =
+            a.hz.context("--trace needs --hz (Xen's \"Detected N MHz processor\" x 10^6)")?;
         let bin = fs::read(p).with_context(|| format!("reading {}", p.display()))?;
         let recs = xentrace::decode(&bin)?;
         let mut c = trace_chart(&recs, hz, &parse_names(&a.names)?, from, len)?;
@@ -612,16 +695,56 @@ mod tests {
             cpus: vec![],
             units: vec!["a".into(), "b<c".into()],
             runs: vec![
-                Run { cpu: 1, start: -MS, end: 4 * MS, unit: 0 },
-                Run { cpu: 1, start: 4 * MS, end: 30 * MS, unit: 1 },
-                Run { cpu: 3, start: 25 * MS, end: 26 * MS, unit: 1 },
+                Run {
+                    cpu: 1,
+                    start: -MS,
+                    end: 4 * MS,
+                    unit: 0,
+                },
+                Run {
+                    cpu: 1,
+                    start: 4 * MS,
+                    end: 30 * MS,
+                    unit: 1,
+                },
+                Run {
+                    cpu: 3,
+                    start: 25 * MS,
+                    end: 26 * MS,
+                    unit: 1,
+                },
             ],
             marks: vec![
-                Mark { cpu: 1, t: 4 * MS, kind: MarkKind::Exhausted, unit: 0 },
-                Mark { cpu: 1, t: 10 * MS, kind: MarkKind::Deadline, unit: 0 },
-                Mark { cpu: 1, t: 10 * MS, kind: MarkKind::Replenished, unit: 0 },
-                Mark { cpu: 1, t: 10 * MS, kind: MarkKind::Miss, unit: 1 },
-                Mark { cpu: 2, t: 21 * MS, kind: MarkKind::Miss, unit: 1 },
+                Mark {
+                    cpu: 1,
+                    t: 4 * MS,
+                    kind: MarkKind::Exhausted,
+                    unit: 0,
+                },
+                Mark {
+                    cpu: 1,
+                    t: 10 * MS,
+                    kind: MarkKind::Deadline,
+                    unit: 0,
+                },
+                Mark {
+                    cpu: 1,
+                    t: 10 * MS,
+                    kind: MarkKind::Replenished,
+                    unit: 0,
+                },
+                Mark {
+                    cpu: 1,
+                    t: 10 * MS,
+                    kind: MarkKind::Miss,
+                    unit: 1,
+                },
+                Mark {
+                    cpu: 2,
+                    t: 21 * MS,
+                    kind: MarkKind::Miss,
+                    unit: 1,
+                },
             ],
         }
         .clip()
@@ -633,28 +756,54 @@ mod tests {
 
     /// Every x coordinate of the drawing lies in the chart area.
     fn xs_in_area(svg: &str) -> bool {
-        svg.split("x='").skip(1).chain(svg.split("x1='").skip(1)).all(|s| {
-            let v: f64 = s.split('\'').next().unwrap().parse().unwrap();
-            (0.0..=LEFT + WIDTH + 20.0).contains(&v)
-        })
+        svg.split("x='")
+            .skip(1)
+            .chain(svg.split("x1='").skip(1))
+            .all(|s| {
+                let v: f64 = s.split('\'').next().unwrap().parse().unwrap();
+                (0.0..=LEFT + WIDTH + 20.0).contains(&v)
+            })
     }
 
     #[test]
     fn draws_each_run_and_mark_in_the_window_once() {
         let c = sample();
         let svg = c.svg();
-        assert_eq!(c.cpus, vec![1], "lanes: only PCPUs with something in the window");
+        assert_eq!(
+            c.cpus,
+            vec![1],
+            "lanes: only PCPUs with something in the window"
+        );
         assert_eq!(count(&svg, "run"), 2);
-        assert_eq!(c.runs[0], Run { cpu: 1, start: 0, end: 4 * MS, unit: 0 }, "clipped");
+        assert_eq!(
+            c.runs[0],
+            Run {
+                cpu: 1,
+                start: 0,
+                end: 4 * MS,
+                unit: 0
+            },
+            "clipped"
+        );
         assert_eq!(c.runs[1].end, 20 * MS);
-        for (k, n) in [("exhausted", 1), ("deadline", 1), ("replenished", 1), ("miss", 1)] {
+        for (k, n) in [
+            ("exhausted", 1),
+            ("deadline", 1),
+            ("replenished", 1),
+            ("miss", 1),
+        ] {
             assert_eq!(count(&svg, k), n, "{k}");
         }
         assert!(svg.contains("PCPU 1") && !svg.contains("PCPU 3"));
         assert!(svg.contains("b&lt;c"), "names are escaped");
         assert!(xs_in_area(&svg));
         // Legend: every unit and every kind of mark.
-        for s in ["budget exhausted", "replenished (new period)", "deadline (unit colour)", "deadline miss"] {
+        for s in [
+            "budget exhausted",
+            "replenished (new period)",
+            "deadline (unit colour)",
+            "deadline miss",
+        ] {
             assert!(svg.contains(s), "{s}");
         }
     }
@@ -668,7 +817,11 @@ mod tests {
         assert_eq!(shuffled.clip().svg(), c.svg());
         let mut other = c.clone();
         other.runs[0].end -= MS / 2;
-        assert_ne!(other.svg(), c.svg(), "a changed interval changes the drawing");
+        assert_ne!(
+            other.svg(),
+            c.svg(),
+            "a changed interval changes the drawing"
+        );
     }
 
     #[test]
@@ -693,12 +846,29 @@ mod tests {
         tr.run_start(3, 2, 7 * MS);
         tr.replenished(3, 11 * MS, 20 * MS, 5 * MS, 0);
         let (runs, marks) = tr.finish(12 * MS);
-        let misses: Vec<(usize, i64)> =
-            marks.iter().filter(|m| m.kind == MarkKind::Miss).map(|m| (m.unit, m.t)).collect();
+        let misses: Vec<(usize, i64)> = marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Miss)
+            .map(|m| (m.unit, m.t))
+            .collect();
         assert_eq!(misses, vec![(1, 10 * MS), (3, 10 * MS)]);
-        let ex: Vec<usize> = marks.iter().filter(|m| m.kind == MarkKind::Exhausted).map(|m| m.unit).collect();
+        let ex: Vec<usize> = marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Exhausted)
+            .map(|m| m.unit)
+            .collect();
         assert_eq!(ex, vec![0]);
-        assert!(runs.contains(&Run { cpu: 1, start: 0, end: 4 * MS, unit: 0 }));
-        assert!(runs.contains(&Run { cpu: 2, start: 7 * MS, end: 12 * MS, unit: 3 }));
+        assert!(runs.contains(&Run {
+            cpu: 1,
+            start: 0,
+            end: 4 * MS,
+            unit: 0
+        }));
+        assert!(runs.contains(&Run {
+            cpu: 2,
+            start: 7 * MS,
+            end: 12 * MS,
+            unit: 3
+        }));
     }
 }

@@ -11,8 +11,16 @@ use crate::gantt::{Chart, Mark, MarkKind, Tracker};
 
 const MS: i64 = 1_000_000;
 
-/// A scenario: its title and the host with its units, named.
-fn scenario(name: &str) -> Result<(String, Sim, Vec<String>, Vec<(i64, usize)>)> {
+/// A scenario: its title, the host with its units, their names, and wake-ups to perform
+/// (time, unit).
+struct Scenario {
+    title: String,
+    sim: Sim,
+    names: Vec<String>,
+    wakes: Vec<(i64, usize)>,
+}
+
+fn scenario(name: &str) -> Result<Scenario> {
     let p = |budget_ms: i64, period_ms: i64, extratime| Params {
         period: period_ms * MS,
         budget: budget_ms * MS,
@@ -55,12 +63,22 @@ fn scenario(name: &str) -> Result<(String, Sim, Vec<String>, Vec<(i64, usize)>)>
         }
         other => bail!("unknown simulator scenario {other} (late-wake, table-4-2, unequal)"),
     };
-    Ok((title.to_string(), sim, names, wakes))
+    Ok(Scenario {
+        title: title.to_string(),
+        sim,
+        names,
+        wakes,
+    })
 }
 
 /// The chart of a simulated scenario over `[from, from + len)` ns.
 pub fn chart(name: &str, from: i64, len: i64) -> Result<Chart> {
-    let (title, mut sim, names, mut wakes) = scenario(name)?;
+    let Scenario {
+        title,
+        mut sim,
+        names,
+        mut wakes,
+    } = scenario(name)?;
     let end = from + len;
     let mut tr = Tracker::default();
     let n = sim.nr_units();
@@ -76,14 +94,19 @@ pub fn chart(name: &str, from: i64, len: i64) -> Result<Chart> {
     let mut prev: Vec<(i64, i64, u32)> = (0..n).map(|i| snap(&sim, i)).collect();
     for (i, &(d, b, _)) in prev.iter().enumerate() {
         tr.seen(i, 0, d, b);
-        tr.k(i).extratime = sim.inst(sim.unit_inst(i)).params(sim.id(i)).is_ok_and(|p| p.extratime);
+        tr.k(i).extratime = sim
+            .inst(sim.unit_inst(i))
+            .params(sim.id(i))
+            .is_ok_and(|p| p.extratime);
     }
     sim.settle();
     loop {
         // The log so far: run intervals and runnability.
         for e in &sim.log[seen..] {
             match *e {
-                Event::Schedule { t, cpu, prev, next, .. } if prev != next => {
+                Event::Schedule {
+                    t, cpu, prev, next, ..
+                } if prev != next => {
                     if let Some(p) = prev {
                         let runnable = sim.runnable(p);
                         tr.run_end(p, t, runnable);
@@ -110,7 +133,12 @@ pub fn chart(name: &str, from: i64, len: i64) -> Result<Chart> {
             let m = sim.stats(i).misses;
             if m > misses[i] {
                 let cpu = tr.k(i).cpu;
-                tr.marks.push(Mark { cpu, t: now, kind: MarkKind::Miss, unit: i });
+                tr.marks.push(Mark {
+                    cpu,
+                    t: now,
+                    kind: MarkKind::Miss,
+                    unit: i,
+                });
                 misses[i] = m;
             }
         }
@@ -169,8 +197,15 @@ mod tests {
         let ds = merged(&c, 0);
         // Woken at 16 ms with a full budget: 4 ms to its deadline at 20 ms, then 4 ms of
         // the next period without a break; afterwards at the start of each period.
-        assert_eq!(ds, vec![(16 * MS, 24 * MS), (30 * MS, 34 * MS), (40 * MS, 44 * MS)]);
-        let at = |k: MarkKind, t: i64| c.marks.iter().any(|m| m.unit == 0 && m.kind == k && m.t == t);
+        assert_eq!(
+            ds,
+            vec![(16 * MS, 24 * MS), (30 * MS, 34 * MS), (40 * MS, 44 * MS)]
+        );
+        let at = |k: MarkKind, t: i64| {
+            c.marks
+                .iter()
+                .any(|m| m.unit == 0 && m.kind == k && m.t == t)
+        };
         assert!(at(MarkKind::Replenished, 20 * MS) && at(MarkKind::Deadline, 20 * MS));
         assert!(at(MarkKind::Exhausted, 24 * MS));
         assert!(!c.marks.iter().any(|m| m.kind == MarkKind::Miss));
@@ -178,16 +213,32 @@ mod tests {
         let busy: i64 = c.runs.iter().map(|r| r.end - r.start).sum();
         assert_eq!(busy, 50 * MS);
         let svg = c.svg();
-        assert_eq!(svg, chart("late-wake", 0, 50 * MS).unwrap().svg(), "deterministic");
+        assert_eq!(
+            svg,
+            chart("late-wake", 0, 50 * MS).unwrap().svg(),
+            "deterministic"
+        );
     }
 
     #[test]
     fn table_4_2_reserves_the_rt_unit_without_misses() {
         let c = chart("table-4-2", 0, 100 * MS).unwrap();
-        let rt: i64 = c.runs.iter().filter(|r| r.unit == 0).map(|r| r.end - r.start).sum();
+        let rt: i64 = c
+            .runs
+            .iter()
+            .filter(|r| r.unit == 0)
+            .map(|r| r.end - r.start)
+            .sum();
         assert_eq!(rt, 40 * MS);
-        assert!(!c.marks.iter().any(|m| m.kind == MarkKind::Miss && m.unit == 0));
-        let ex = c.marks.iter().filter(|m| m.kind == MarkKind::Exhausted && m.unit == 0).count();
+        assert!(!c
+            .marks
+            .iter()
+            .any(|m| m.kind == MarkKind::Miss && m.unit == 0));
+        let ex = c
+            .marks
+            .iter()
+            .filter(|m| m.kind == MarkKind::Exhausted && m.unit == 0)
+            .count();
         assert_eq!(ex, 10, "the RT unit exhausts its budget once per period");
         assert!(c.runs.iter().all(|r: &Run| r.cpu == 0));
     }

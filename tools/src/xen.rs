@@ -388,7 +388,13 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
     // Toolstack binaries, called directly (the /usr/sbin ones are wrapper scripts).
     let bin = "usr/lib/xen-4.17/bin";
     let mut elves = Vec::new();
-    for b in ["xl", "xenstored", "xen-init-dom0", "xenconsoled"] {
+    for b in [
+        "xl",
+        "xenstored",
+        "xen-init-dom0",
+        "xenconsoled",
+        "xentrace",
+    ] {
         let dst = ird.join(bin).join(b);
         install(&debs.join(bin).join(b), &dst)?;
         elves.push(dst);

@@ -27,8 +27,6 @@ pub const TRC_LOST_RECORDS: u32 = 0x0001_f001;
 pub const TRC_SCHED_RUNSTATE_CHANGE: u32 = 0x0002_1001;
 /// The RTDS events: `TRC_SCHED_CLASS_EVT(RTDS, n)` = this + n.
 pub const TRC_RTDS_BASE: u32 = 0x0002_2000 | (4 << 9);
-/// The event mask `xentrace -e` is given (runstate changes and scheduler records).
-pub const EVENT_MASK: &str = "0x00023000";
 
 /// Names of the RTDS events of rt.c (1-6) and of rtsched's own (0x100-).
 pub fn rtds_event_name(n: u32) -> Option<&'static str> {
@@ -129,32 +127,61 @@ pub fn decode(b: &[u8]) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// The traces a boot printed between `RTSCHED-XENTRACE-BEGIN <scenario> <case> <bytes>`
-/// and `RTSCHED-XENTRACE-END` (gzip'd, base64), decoded: (scenario, case, trace file).
-pub fn extract(text: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+/// A trace a boot printed between `RTSCHED-XENTRACE-BEGIN <scenario> <case> <bytes>` and
+/// `RTSCHED-XENTRACE-END` (gzip'd, base64), after `RTSCHED-XENTRACE-DOMS <scenario> <case>
+/// <domid>=<name>...`.
+pub struct Copied {
+    /// Scenario.
+    pub scenario: String,
+    /// Case.
+    pub case: String,
+    /// Domain names (`<domid>=<name>` separated by spaces).
+    pub names: String,
+    /// The trace file, or why the copy is unusable.
+    pub bin: Result<Vec<u8>>,
+}
+
+/// The traces a boot printed. Lines in a block that are not base64 (console messages of
+/// Xen or the kernel) are skipped; a copy damaged otherwise fails base64 or gzip's CRC.
+pub fn extract(text: &str) -> Result<Vec<Copied>> {
     let mut out = Vec::new();
+    let mut names = String::new();
     let mut cur: Option<(String, String, usize, String)> = None;
+    let b64 = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=')
+    };
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("RTSCHED-XENTRACE-BEGIN ") {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("RTSCHED-XENTRACE-DOMS ") {
+            names = rest.splitn(3, ' ').nth(2).unwrap_or("").to_string();
+        } else if let Some(rest) = line.strip_prefix("RTSCHED-XENTRACE-BEGIN ") {
             let f: Vec<&str> = rest.split_whitespace().collect();
             if f.len() != 3 {
                 bail!("bad trace marker: {line}");
             }
             cur = Some((f[0].into(), f[1].into(), f[2].parse()?, String::new()));
         } else if line.starts_with("RTSCHED-XENTRACE-END") {
-            let (sc, case, size, b64) = cur.take().context("trace end without a begin")?;
-            let bin = pipe(&["base64", "-d"], b64.as_bytes())
+            let (scenario, case, size, text) = cur.take().context("trace end without a begin")?;
+            let bin = pipe(&["base64", "-d"], text.as_bytes())
                 .and_then(|gz| pipe(&["gzip", "-dc"], &gz))
-                .with_context(|| format!("trace of {sc} {case} damaged on the console"))?;
-            if bin.len() != size {
-                bail!(
-                    "trace of {sc} {case}: {} bytes copied, {size} written",
-                    bin.len()
-                );
-            }
-            out.push((sc, case, bin));
-        } else if let Some(c) = cur.as_mut() {
-            c.3.push_str(line.trim());
+                .context("damaged on the console")
+                .and_then(|bin| {
+                    if bin.len() == size {
+                        Ok(bin)
+                    } else {
+                        bail!("{} bytes copied, {size} written", bin.len())
+                    }
+                });
+            out.push(Copied {
+                scenario,
+                case,
+                names: std::mem::take(&mut names),
+                bin,
+            });
+        } else if let Some(c) = cur.as_mut().filter(|_| b64(line)) {
+            c.3.push_str(line);
             c.3.push('\n');
         }
     }
@@ -265,6 +292,89 @@ pub fn xenalyze_counts(dump: &str) -> BTreeMap<String, usize> {
     m
 }
 
+/// xenalyze's name of each RTDS event of rt.c (its `rtds:<name>` dump lines).
+pub const XENALYZE_NAMES: [(&str, &str); 6] = [
+    ("TICKLE", "rtds:runq_tickle"),
+    ("RUNQ_PICK", "rtds:runq_pick"),
+    ("BUDGET_BURN", "rtds:burn_budget"),
+    ("BUDGET_REPLENISH", "rtds:repl_budget"),
+    ("SCHED_TASKLET", "rtds:sched_tasklet"),
+    ("SCHEDULE", "rtds:schedule"),
+];
+
+/// The Gantt window drawn of each trace: from 100 ms after its first record, 60 ms.
+const GANTT_FROM_MS: i64 = 100;
+const GANTT_WINDOW_MS: i64 = 60;
+
+/// Saves the traces one boot of `build` printed under `dir` (`<build>-<scenario>-<case>`:
+/// `.bin` the trace, `.xenalyze.txt` xenalyze's dump, `.svg` a Gantt chart), and checks
+/// that xenalyze decodes every rt.c-layout RTDS record the project's decoder finds. Returns
+/// report lines; fails when a record is not decoded.
+pub fn publish(build: &str, boot_log: &str, dir: &Path) -> Result<Vec<String>> {
+    let hz = cpu_hz(boot_log).context("no \"Detected N MHz processor\" line in Xen's log")?;
+    fs::create_dir_all(dir)?;
+    let mut lines = Vec::new();
+    for c in extract(boot_log)? {
+        let stem = format!("{build}-{}-{}", c.scenario, c.case.replace('=', ""));
+        let bin = match c.bin {
+            Ok(b) => b,
+            Err(e) => {
+                lines.push(format!("{stem}: trace lost on the console: {e:#}"));
+                continue;
+            }
+        };
+        let path = dir.join(format!("{stem}.bin"));
+        fs::write(&path, &bin)?;
+        let recs = decode(&bin).with_context(|| format!("decoding {}", path.display()))?;
+        let dump = xenalyze_dump(&path, hz)?;
+        fs::write(dir.join(format!("{stem}.xenalyze.txt")), &dump)?;
+        let ours = rtds_counts(&recs);
+        let theirs = xenalyze_counts(&dump);
+        for (ev, name) in XENALYZE_NAMES {
+            let (a, b) = (
+                ours.get(ev).copied().unwrap_or(0),
+                theirs.get(name).copied().unwrap_or(0),
+            );
+            if a != b {
+                bail!("{stem}: {a} {ev} records, xenalyze printed {b} {name} lines");
+            }
+        }
+        let lost = recs.iter().filter(|r| r.event == TRC_LOST_RECORDS).count();
+        let list = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        lines.push(format!(
+            "{stem}: {} records ({lost} lost-record markers); RTDS records: {}; xenalyze decoded each rt.c-layout one",
+            recs.len(),
+            list(&ours)
+        ));
+        let names = crate::gantt::parse_names(&c.names)?;
+        let mut chart = crate::gantt::trace_chart(
+            &recs,
+            hz,
+            &names,
+            GANTT_FROM_MS * 1_000_000,
+            GANTT_WINDOW_MS * 1_000_000,
+        )?;
+        let who = if build == "stock" {
+            "Xen 4.17's C RTDS (rt.c)"
+        } else {
+            "rtsched"
+        };
+        chart.title = format!("{who} on Xen under QEMU: {} {}", c.scenario, c.case);
+        let names_arg: Vec<String> = names.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        chart.subtitle = format!(
+            "xentrace, then cargo xtask gantt --trace {stem}.bin --hz {hz} --names {} --from-ms {GANTT_FROM_MS} --window-ms {GANTT_WINDOW_MS}",
+            names_arg.join(",")
+        );
+        fs::write(dir.join(format!("{stem}.svg")), chart.svg())?;
+    }
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +411,10 @@ mod tests {
         ));
         let r = decode(&b).unwrap();
         assert_eq!(r.len(), 3);
-        assert_eq!((r[0].cpu, r[0].tsc, r[0].rtds()), (1, Some(1 << 40 | 7), Some(1)));
+        assert_eq!(
+            (r[0].cpu, r[0].tsc, r[0].rtds()),
+            (1, Some(1 << 40 | 7), Some(1))
+        );
         assert_eq!(r[0].word(0), 3);
         assert_eq!((r[1].cpu, r[1].rtds(), r[1].extra.len()), (0, Some(5), 0));
         assert_eq!((r[2].tsc, r[2].rtds()), (None, None));
@@ -322,15 +435,21 @@ mod tests {
 
     #[test]
     fn cpu_frequency_from_the_boot_log() {
-        let log = "(XEN) Platform timer is 100.000MHz HPET\n(XEN) Detected 2596.153 MHz processor.\n";
+        let log =
+            "(XEN) Platform timer is 100.000MHz HPET\n(XEN) Detected 2596.153 MHz processor.\n";
         assert_eq!(cpu_hz(log), Some(2_596_153_000));
-        assert_eq!(cpu_hz("(XEN) Detected 3000.5 MHz processor."), Some(3_000_500_000));
+        assert_eq!(
+            cpu_hz("(XEN) Detected 3000.5 MHz processor."),
+            Some(3_000_500_000)
+        );
         assert_eq!(cpu_hz("nothing"), None);
     }
 
     #[test]
     fn console_copies_round_trip_and_damage_is_caught() {
-        let bin: Vec<u8> = (0..5000u32).flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()).collect();
+        let bin: Vec<u8> = (0..5000u32)
+            .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+            .collect();
         let gz = pipe(&["gzip", "-c"], &bin).unwrap();
         let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
         let text = format!(
@@ -338,10 +457,19 @@ mod tests {
             bin.len()
         );
         let got = extract(&text).unwrap();
-        assert_eq!(got, vec![("table-4-2".into(), "k=2".into(), bin.clone())]);
-        // A character lost on the way: base64 or gzip's CRC refuses it.
-        let i = text.find("BEGIN").unwrap() + 60;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].scenario.as_str(), got[0].case.as_str()),
+            ("table-4-2", "k=2")
+        );
+        assert_eq!(got[0].bin.as_ref().unwrap(), &bin);
+        // A console message between the lines is skipped.
+        let i = text.find("BEGIN").unwrap() + 200;
+        let j = i + text[i..].find('\n').unwrap() + 1;
+        let noisy = format!("{}(XEN) a message\n{}", &text[..j], &text[j..]);
+        assert_eq!(extract(&noisy).unwrap()[0].bin.as_ref().unwrap(), &bin);
+        // A character lost on the way: base64 or gzip's CRC refuses the copy.
         let lost = format!("{}{}", &text[..i], &text[i + 1..]);
-        assert!(extract(&lost).is_err());
+        assert!(extract(&lost).unwrap()[0].bin.is_err());
     }
 }
