@@ -302,6 +302,20 @@ pub const XENALYZE_NAMES: [(&str, &str); 6] = [
     ("SCHEDULE", "rtds:schedule"),
 ];
 
+/// Fails unless xenalyze printed one `rtds:` line for each rt.c-layout RTDS record
+/// counted in `ours`.
+pub fn check_decoded(ours: &BTreeMap<String, usize>, dump: &str) -> Result<()> {
+    let theirs = xenalyze_counts(dump);
+    for (ev, name) in XENALYZE_NAMES {
+        let a = ours.get(ev).copied().unwrap_or(0);
+        let b = theirs.get(name).copied().unwrap_or(0);
+        if a != b {
+            bail!("{a} {ev} records, but {b} {name} lines");
+        }
+    }
+    Ok(())
+}
+
 /// The Gantt window drawn of each trace: from 100 ms after its first record, 60 ms.
 const GANTT_FROM_MS: i64 = 100;
 const GANTT_WINDOW_MS: i64 = 60;
@@ -329,16 +343,7 @@ pub fn publish(build: &str, boot_log: &str, dir: &Path) -> Result<Vec<String>> {
         let dump = xenalyze_dump(&path, hz)?;
         fs::write(dir.join(format!("{stem}.xenalyze.txt")), &dump)?;
         let ours = rtds_counts(&recs);
-        let theirs = xenalyze_counts(&dump);
-        for (ev, name) in XENALYZE_NAMES {
-            let (a, b) = (
-                ours.get(ev).copied().unwrap_or(0),
-                theirs.get(name).copied().unwrap_or(0),
-            );
-            if a != b {
-                bail!("{stem}: {a} {ev} records, xenalyze printed {b} {name} lines");
-            }
-        }
+        check_decoded(&ours, &dump).with_context(|| format!("{stem}: xenalyze"))?;
         let lost = recs.iter().filter(|r| r.event == TRC_LOST_RECORDS).count();
         let list = |m: &BTreeMap<String, usize>| {
             m.iter()
@@ -471,5 +476,28 @@ mod tests {
         // A character lost on the way: base64 or gzip's CRC refuses the copy.
         let lost = format!("{}{}", &text[..i], &text[i + 1..]);
         assert!(extract(&lost).unwrap()[0].bin.is_err());
+    }
+
+    #[test]
+    fn every_rtds_record_must_be_decoded() {
+        let recs: Vec<Record> = [3, 3, 6, 0x100]
+            .iter()
+            .map(|n| Record {
+                cpu: 0,
+                tsc: Some(1),
+                event: TRC_RTDS_BASE + n,
+                extra: vec![],
+            })
+            .collect();
+        let ours = rtds_counts(&recs);
+        assert_eq!(ours.get("ADMIT_REFUSED"), Some(&1));
+        let dump = "]  0.1 -x-- d32767v1 rtds:burn_budget d1v0, budget = 5, delta = 3\n\
+                    ]  0.2 -x-- d32767v1 rtds:burn_budget d1v0, budget = 2, delta = 3\n\
+                    ]  0.3 -x-- d32767v1 rtds:schedule cpu 1, busy, not tickled\n\
+                    ]  0.4 -x-- d32767v1   22900(2:2:900) 5 [ 1 2 3 4 5 ]\n";
+        check_decoded(&ours, dump).unwrap();
+        // A record xenalyze did not recognise (e.g. a wrong event number or size).
+        let short = dump.replacen("rtds:burn_budget", "  22803(2:2:803)", 1);
+        assert!(check_decoded(&ours, &short).is_err());
     }
 }
