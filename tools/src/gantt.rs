@@ -584,7 +584,10 @@ pub fn trace_chart(
             }
             continue;
         }
-        let Some(n) = r.rtds() else { continue };
+        // RUNQ_PICK, BUDGET_BURN and BUDGET_REPLENISH name a unit in their first word.
+        let Some(n) = r.rtds().filter(|n| (2..=4).contains(n)) else {
+            continue;
+        };
         let Some(u) = unit_of(r.word(0)) else {
             continue;
         };
@@ -595,9 +598,18 @@ pub fn trace_chart(
             _ => {}
         }
     }
-    let (runs, marks) = tr.finish(end);
+    let (mut runs, mut marks) = tr.finish(end);
+    // Legend order: by domain and VCPU (the map's order), not by first appearance.
+    let order: BTreeMap<usize, usize> = ids.values().enumerate().map(|(k, &i)| (i, k)).collect();
+    for r in &mut runs {
+        r.unit = order[&r.unit];
+    }
+    for m in &mut marks {
+        m.unit = order[&m.unit];
+    }
     let mut units = vec![String::new(); ids.len()];
     for (dv, &i) in &ids {
+        let i = order[&i];
         let name = names.get(&(dv >> 16)).cloned().unwrap_or_else(|| {
             if dv >> 16 == 0 {
                 "Domain-0".into()
@@ -870,5 +882,100 @@ mod tests {
             end: 12 * MS,
             unit: 3
         }));
+    }
+
+    /// A record at `t` ns (the TSC runs at 1 GHz in these tests).
+    fn rec(cpu: u32, t: u64, event: u32, extra: &[u32]) -> Record {
+        Record {
+            cpu,
+            tsc: Some(t),
+            event,
+            extra: extra.to_vec(),
+        }
+    }
+
+    fn runstate(cpu: u32, t: i64, dom: u32, old: u32, new: u32) -> Record {
+        let ev = TRC_SCHED_RUNSTATE_CHANGE | old << 8 | new << 4;
+        rec(cpu, t as u64, ev, &[dom << 16])
+    }
+
+    fn rtds(cpu: u32, t: i64, n: u32, dom: u32, words: &[u64], tail: &[u32]) -> Record {
+        let mut extra = vec![dom << 16];
+        if n == 4 {
+            extra.push(0); // priority_level
+        }
+        for w in words {
+            extra.extend([*w as u32, (*w >> 32) as u32]);
+        }
+        extra.extend(tail);
+        rec(cpu, t as u64, crate::xentrace::TRC_RTDS_BASE + n, &extra)
+    }
+
+    #[test]
+    fn trace_records_become_runs_and_marks() {
+        // Xen's clock is 5 ms ahead of the trace's; d1 (no extratime) and d2 (extratime).
+        let x = |t: i64| (t + 5 * MS) as u64;
+        let recs = vec![
+            rtds(1, 0, 4, 1, &[x(10 * MS), 4 * MS as u64], &[]),
+            rtds(1, 0, 4, 2, &[x(10 * MS), 10 * MS as u64], &[]),
+            runstate(1, MS, 1, 1, 0),
+            // d1 burns 2 ms and is preempted with 2 ms left.
+            rtds(1, 3 * MS, 3, 1, &[2 * MS as u64], &[2_000_000, 0, 0]),
+            runstate(1, 3 * MS, 1, 0, 1),
+            runstate(1, 3 * MS, 2, 1, 0),
+            rtds(1, 9 * MS, 3, 2, &[4 * MS as u64], &[6_000_000, 0, 1]),
+            // The timer at the deadline: both replenished.
+            rtds(0, 10 * MS, 4, 1, &[x(20 * MS), 4 * MS as u64], &[]),
+            rtds(0, 10 * MS, 4, 2, &[x(20 * MS), 10 * MS as u64], &[]),
+            runstate(1, 12 * MS, 2, 0, 2),
+            // The idle domain is left out; a SCHEDULE record names no unit.
+            runstate(1, 12 * MS, 0x7fff, 1, 0),
+            rec(
+                1,
+                12 * MS as u64,
+                crate::xentrace::TRC_RTDS_BASE + 6,
+                &[0x1100_0000],
+            ),
+        ];
+        let names = parse_names("1=rt,2=nrt").unwrap();
+        let c = trace_chart(&recs, 1_000_000_000, &names, 0, 20 * MS).unwrap();
+        assert_eq!(c.units, vec!["rt (d1v0)".to_string(), "nrt (d2v0)".into()]);
+        assert_eq!(
+            c.runs,
+            vec![
+                Run {
+                    cpu: 1,
+                    start: MS,
+                    end: 3 * MS,
+                    unit: 0
+                },
+                Run {
+                    cpu: 1,
+                    start: 3 * MS,
+                    end: 12 * MS,
+                    unit: 1
+                },
+            ]
+        );
+        let kinds = |u: usize, k: MarkKind| -> Vec<i64> {
+            c.marks
+                .iter()
+                .filter(|m| m.unit == u && m.kind == k)
+                .map(|m| m.t)
+                .collect()
+        };
+        // Deadlines are placed at 10 ms in trace time (the 5 ms offset removed).
+        assert_eq!(kinds(0, MarkKind::Deadline), vec![10 * MS]);
+        assert_eq!(
+            kinds(0, MarkKind::Miss),
+            vec![10 * MS],
+            "runnable with 2 ms left"
+        );
+        assert!(
+            kinds(1, MarkKind::Miss).is_empty(),
+            "extratime: reserves nothing"
+        );
+        assert_eq!(kinds(1, MarkKind::Replenished), vec![0, 10 * MS]);
+        assert!(c.svg().contains("rt (d1v0)"));
     }
 }
