@@ -670,7 +670,16 @@ pub fn run(a: &Args) -> Result<()> {
         let bin = fs::read(p).with_context(|| format!("reading {}", p.display()))?;
         let recs = xentrace::decode(&bin)?;
         let mut c = trace_chart(&recs, hz, &parse_names(&a.names)?, from, len)?;
-        c.subtitle = format!("{}: {} records, TSC {} Hz", p.display(), recs.len(), hz);
+        let file = p
+            .file_name()
+            .map_or(p.display().to_string(), |f| f.to_string_lossy().into());
+        c.subtitle = format!(
+            "{} records of xentrace; cargo xtask gantt --trace {file} --hz {hz} --names {} --from-ms {} --window-ms {}",
+            recs.len(),
+            a.names,
+            a.from_ms,
+            a.window_ms
+        );
         c
     } else {
         bail!("give --sim <scenario> or --trace <file>");
