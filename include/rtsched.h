@@ -1023,6 +1023,47 @@ RtschedResult rtsched_partition_place(const struct RtschedPcpuLoad *loads,
  */
 RtschedResult rtsched_params_check(const struct RtschedParams *params);
 
+/**
+ * Sets the instance's pool of spare servers (spare reservations lent to units on I/O
+ * events, see `rtsched`'s `sched/spare.rs`): `params[0..nr]`, at most 4 (`nr = 0` removes
+ * the pool; `params` may then be null). `-EINVAL` for invalid parameters or flags, or under
+ * deadline-monotonic order; `-ENOSPC` for more than 4 spares or when admission control is
+ * on and the reservations with the pool fail the test; `-EBUSY` while a spare is lent.
+ * Changes nothing when refused.
+ *
+ * # Safety
+ * `s` a live handle or null; `params` null or valid for `nr` reads.
+ */
+RtschedResult rtsched_set_spare_pool(struct Rtsched *s,
+                                     const struct RtschedParams *params,
+                                     uint32_t nr);
+
+/**
+ * Sets whether a unit uses spare bandwidth (`on` 0 or 1); turning it off returns a lent
+ * spare (the actions say which CPU reschedules).
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_unit_set_uses_spare(struct Rtsched *s,
+                                          uint32_t unit,
+                                          uint32_t on,
+                                          struct RtschedActions *actions);
+
+/**
+ * An I/O event (an event channel signalled) arrived for a unit at `now`: a unit that uses
+ * spare bandwidth and is off its reserved budget gets a free spare server until its own
+ * replenishment; otherwise nothing changes. The host calls it after `rtsched_unit_wake`
+ * when the event also woke the unit, with the instance's lock held.
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_unit_io_event(struct Rtsched *s,
+                                    uint32_t unit,
+                                    int64_t now,
+                                    struct RtschedActions *actions);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

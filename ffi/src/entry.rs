@@ -887,3 +887,94 @@ pub unsafe extern "C" fn rtsched_params_check(params: *const RtschedParams) -> R
     }
     RtschedResult::Ok
 }
+
+/// Sets the instance's pool of spare servers (spare reservations lent to units on I/O
+/// events, see `rtsched`'s `sched/spare.rs`): `params[0..nr]`, at most 4 (`nr = 0` removes
+/// the pool; `params` may then be null). `-EINVAL` for invalid parameters or flags, or under
+/// deadline-monotonic order; `-ENOSPC` for more than 4 spares or when admission control is
+/// on and the reservations with the pool fail the test; `-EBUSY` while a spare is lent.
+/// Changes nothing when refused.
+///
+/// # Safety
+/// `s` a live handle or null; `params` null or valid for `nr` reads.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_set_spare_pool(
+    s: *mut Rtsched,
+    params: *const RtschedParams,
+    nr: u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    if nr as usize > rtsched::MAX_SPARES {
+        return RtschedResult::Enospc;
+    }
+    let raw: &[RtschedParams] = if nr == 0 {
+        &[]
+    } else {
+        if params.is_null() || !params.is_aligned() {
+            return RtschedResult::Einval;
+        }
+        // SAFETY: `params` is non-null, aligned and valid for `nr` reads (caller contract);
+        // every bit pattern of its plain integer fields is a valid value.
+        unsafe { core::slice::from_raw_parts(params, nr as usize) }
+    };
+    let mut spares = [Params {
+        period: 0,
+        budget: 0,
+        extratime: false,
+    }; rtsched::MAX_SPARES];
+    for (d, p) in spares.iter_mut().zip(raw) {
+        if p.reserved != 0 || p.flags != 0 {
+            return RtschedResult::Einval;
+        }
+        *d = Params {
+            period: p.period,
+            budget: p.budget,
+            extratime: false,
+        };
+    }
+    let spares = arg!(spares.get(..nr as usize));
+    core_call!(i.sched.set_spare_pool(spares));
+    RtschedResult::Ok
+}
+
+/// Sets whether a unit uses spare bandwidth (`on` 0 or 1); turning it off returns a lent
+/// spare (the actions say which CPU reschedules).
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_uses_spare(
+    s: *mut Rtsched,
+    unit: u32,
+    on: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    if on > 1 {
+        return RtschedResult::Einval;
+    }
+    ok_actions(o, core_call!(i.sched.set_uses_spare(UnitId(unit), on == 1)))
+}
+
+/// An I/O event (an event channel signalled) arrived for a unit at `now`: a unit that uses
+/// spare bandwidth and is off its reserved budget gets a free spare server until its own
+/// replenishment; otherwise nothing changes. The host calls it after `rtsched_unit_wake`
+/// when the event also woke the unit, with the instance's lock held.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_io_event(
+    s: *mut Rtsched,
+    unit: u32,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.io_event(UnitId(unit), now)))
+}

@@ -35,6 +35,9 @@ bitflags! {
         /// Set and cleared within one replenishment: the unit was on extratime (priority
         /// level above 0) before it, so its priority rose and it may now preempt.
         const RAISED = 1 << 5;
+        /// Uses spare bandwidth: an I/O event while it is off its reserved budget attaches
+        /// a spare server from the instance's pool (see `sched/spare.rs`).
+        const USES_SPARE = 1 << 6;
     }
 }
 
@@ -89,6 +92,9 @@ pub struct Unit {
     pub(crate) dq_prev: u32,
     pub(crate) dq_next: u32,
     pub(crate) tmp_next: u32,
+    /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
+    /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
+    pub(crate) spare: u32,
 }
 
 impl Unit {
@@ -119,6 +125,7 @@ impl Unit {
         debt: 0,
         on_cpu: NIL,
         vtime: 0,
+        spare: NIL,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {

@@ -180,7 +180,11 @@ impl<'a> Scheduler<'a> {
             Change::Classes(c) => policy.classes = c,
             _ => {}
         }
-        let set = self.units.iter().enumerate().filter_map(move |(i, u)| {
+        let pool = match ch {
+            Change::Pool(pp) => pp,
+            _ => self.spares.proposal(),
+        };
+        let units = self.units.iter().enumerate().filter_map(move |(i, u)| {
             let i = i as u32;
             if !u.in_use || !(u.inserted || ch == Change::Insert(i)) {
                 return None;
@@ -195,6 +199,9 @@ impl<'a> Scheduler<'a> {
                 _ => u.params(),
             })
         });
+        // The spare servers are reservations too (see `spare.rs`).
+        let set =
+            units.chain((0..pool.len as usize).filter_map(move |k| pool.params.get(k).copied()));
         (policy, set)
     }
 
@@ -222,6 +229,10 @@ impl<'a> Scheduler<'a> {
     pub fn set_priority_scheme(&mut self, s: PriorityScheme) -> Result<Actions> {
         if s == self.policy.priority {
             return Ok(Actions::default());
+        }
+        if s == PriorityScheme::Dm && self.spares.len > 0 {
+            // Spares lend EDF deadlines only (see `spare.rs`).
+            return Err(Error::Busy);
         }
         if !self.admits(Change::Scheme(s)) {
             return Err(Error::NotAdmitted);

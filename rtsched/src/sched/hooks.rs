@@ -66,6 +66,7 @@ impl<'a> Scheduler<'a> {
             self.cpus.clear_phantom(self.units, o, c)?;
             a.reschedule.set(c);
         }
+        self.spare_release(h.0)?;
         if !self.mutant(Mutant::RemoveKeepsQueued) {
             self.q_remove(h.0)?;
             self.replq_remove(h.0)?;
@@ -89,16 +90,20 @@ impl<'a> Scheduler<'a> {
         get_mut(self.units, h.0)?.runnable = false;
         if self.curr(cpu) == Some(h) {
             a.reschedule.set(cpu);
-        } else if self.periodic() {
-            // A periodic server keeps its place (and its replenishments) while blocked:
-            // its budget is consumed by idle time whenever it would be scheduled.
-        } else if queued && !self.mutant(Mutant::SleepKeepsQueued) {
-            self.q_remove(h.0)?;
-            self.replq_remove(h.0)?;
-        } else if !queued {
-            get_mut(self.units, h.0)?
-                .flags
-                .remove(UnitFlags::DELAYED_RUNQ_ADD);
+        } else {
+            // A blocked unit has answered: its spare goes back to the pool.
+            self.spare_release(h.0)?;
+            if self.periodic() {
+                // A periodic server keeps its place (and its replenishments) while blocked:
+                // its budget is consumed by idle time whenever it would be scheduled.
+            } else if queued && !self.mutant(Mutant::SleepKeepsQueued) {
+                self.q_remove(h.0)?;
+                self.replq_remove(h.0)?;
+            } else if !queued {
+                get_mut(self.units, h.0)?
+                    .flags
+                    .remove(UnitFlags::DELAYED_RUNQ_ADD);
+            }
         }
         self.sync_timer(&mut a);
         Ok(a)
@@ -209,6 +214,9 @@ impl<'a> Scheduler<'a> {
         if curr != NIL {
             get_mut(self.units, curr)?.runnable = prev_runnable;
             self.burn_budget(curr, now, false)?;
+            if !prev_runnable {
+                self.spare_release(curr)?;
+            }
         }
         let mut next = NIL;
         if tasklet {
@@ -322,6 +330,7 @@ impl<'a> Scheduler<'a> {
                 self.tickle(prev.0, &mut a)?;
             }
         } else if !self.is_curr(prev.0) {
+            self.spare_release(prev.0)?;
             self.replq_remove(prev.0)?;
         }
         self.sync_timer(&mut a);
@@ -339,6 +348,17 @@ impl<'a> Scheduler<'a> {
     /// left of a period on the old grid would be a deferrable server's back-to-back burst,
     /// which the periodic server's `U <= 1` test does not allow for.
     fn start_period_on_wake(&mut self, h: u32, now: i64) -> Result<bool> {
+        if get(self.units, h)?.spare != NIL {
+            // On a spare: the spare's deadline passed; renewed or returned (then the unit's
+            // own state is back and the rules below apply to it).
+            if now < get(self.units, h)?.cur_deadline {
+                return Ok(false);
+            }
+            self.spare_expire(h, now)?;
+            if get(self.units, h)?.spare != NIL {
+                return Ok(true);
+            }
+        }
         let server = self.policy.server;
         let late_only = self.mutant(Mutant::CbsWakeOnlyWhenLate);
         let u = get_mut(self.units, h)?;
