@@ -41,8 +41,13 @@ impl<'a> Scheduler<'a> {
                 u.tmp_next = tmp;
             }
             if get(self.units, h)?.spare != NIL {
-                // The deadline was a spare's: renewed, or returned (see `spare.rs`).
+                // The deadline was a spare's: renewed, or returned (see `spare.rs`). A
+                // running unit's slice was cut for its old budget: its CPU picks again.
                 self.spare_expire(h, now)?;
+                let c = get(self.units, h)?.on_cpu;
+                if c != NIL {
+                    a.reschedule.set(c as usize);
+                }
             }
             let u = get_mut(self.units, h)?;
             if u.spare == NIL && now >= u.cur_deadline {

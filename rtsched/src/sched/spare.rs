@@ -245,6 +245,8 @@ impl<'a> Scheduler<'a> {
         if on_cpu != NIL {
             // Running: charge what it ran so far to its own (extratime) budget.
             self.burn_budget(h.0, now, false)?;
+            // (A background unit's key is its virtual time, which the burn advanced.)
+            self.refresh_key(h.0);
             if !eligible(self.unit(h)?) {
                 return Ok(a);
             }
@@ -322,7 +324,7 @@ impl<'a> Scheduler<'a> {
         u.priority_level = 0;
         u.debt = 0;
         u.last_start = now;
-        u.flags.remove(UnitFlags::DEPLETED);
+        // (`DEPLETED` stays: the timer clears it and tickles, as after a replenishment.)
         self.stats.spare_renewals += 1;
         Ok(())
     }
