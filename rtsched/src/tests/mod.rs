@@ -58,3 +58,4 @@ mod host;
 mod policies;
 mod regressions;
 mod rules;
+mod spares;
