@@ -953,10 +953,11 @@ pub unsafe extern "C" fn rtsched_unit_set_uses_spare(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
+    let id = arg!(i.unit(unit));
     if on > 1 {
         return RtschedResult::Einval;
     }
-    ok_actions(o, core_call!(i.sched.set_uses_spare(UnitId(unit), on == 1)))
+    ok_actions(o, core_call!(i.sched.set_uses_spare(id, on == 1)))
 }
 
 /// An I/O event (an event channel signalled) arrived for a unit at `now`: a unit that uses
@@ -976,5 +977,6 @@ pub unsafe extern "C" fn rtsched_unit_io_event(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(actions)) };
     let (i, o) = (arg!(i), arg!(o));
-    ok_actions(o, core_call!(i.sched.io_event(UnitId(unit), now)))
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.io_event(id, now)))
 }

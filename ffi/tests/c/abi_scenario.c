@@ -404,6 +404,30 @@ static void misuse(Rtsched *s, size_t size, uint32_t run, uint32_t queued,
     CHECK(rtsched_check(s) == 0);
 }
 
+/* Spare reservations: the pool, a unit that uses it, an I/O event; bad input refused. */
+static void spares(Rtsched *s, uint32_t unit)
+{
+    RtschedParams sp[5] = { { 10 * MS, 1 * MS, 0, 0 } };
+    RtschedActions a;
+    int i;
+
+    for ( i = 1; i < 5; i++ )
+        sp[i] = sp[0];
+    CHECK(rtsched_set_spare_pool(s, NULL, 1) == EINVAL_);
+    CHECK(rtsched_set_spare_pool(s, sp, 5) == -28);
+    sp[0].flags = 1;
+    CHECK(rtsched_set_spare_pool(s, sp, 1) == EINVAL_);
+    sp[0].flags = 0;
+    CHECK(rtsched_set_spare_pool(s, sp, 1) == 0);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 2, &a) == EINVAL_);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 1, &a) == 0);
+    CHECK(rtsched_unit_io_event(s, unit, 1000 * MS, &a) == 0);
+    CHECK(rtsched_unit_io_event(s, unit, -1, &a) == EINVAL_);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 0, &a) == 0);
+    CHECK(rtsched_set_spare_pool(s, NULL, 0) == 0);
+    CHECK(rtsched_check(s) == 0);
+}
+
 int main(void)
 {
     RtschedPolicy pol = { RTSCHED_TOPOLOGY_GLOBAL, RTSCHED_PRIORITY_EDF,
@@ -426,6 +450,7 @@ int main(void)
     CHECK(s != NULL);
     scenario(s, &run, &queued, &blocked);
     misuse(s, size, run, queued, blocked);
+    spares(s, run);
 
     CHECK(rtsched_deinit(s) == 0);
     CHECK(rtsched_check(s) == EINVAL_); /* a deinitialised handle is refused */

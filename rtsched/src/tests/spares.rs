@@ -94,7 +94,12 @@ fn no_spare_in_the_last_spare_period_before_the_replenishment_nor_for_a_blocked_
     // At 95 ms a new spare period would end at 105 ms, after the replenishment at 100.
     assert_eq!(s.io_event(h, 95 * MS).unwrap(), Actions::default());
     assert_eq!(s.stats().spare_none_free, 1);
-    // Lent at 50 ms, returned when the unit blocks.
+    ok(&s);
+    // Lent at 50 ms (a fresh instance: the clock only moves forward), returned when the
+    // unit blocks.
+    let (mut s, h) = setup();
+    s.do_schedule(0, 40 * MS, true, false).unwrap();
+    s.context_saved(h, true).unwrap();
     s.io_event(h, 50 * MS).unwrap();
     assert_eq!(s.spare_of(h).unwrap(), Some(0));
     s.sleep(h).unwrap();
