@@ -177,9 +177,9 @@ scenario_policy_switch() {
     for pol in edf,deferrable dm,deferrable dm,periodic edf,deferrable; do
         n=$((n + 1))
         if [ "$FLAVOUR" = rtsched ]; then
-            # The parameter reads back as "<topology>,<priority>,<server>".
+            # The parameter reads back as "<topology>,<priority>,<server>,<class rule>".
             if xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$pol" &&
-                xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$pol\$"; then
+                xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$pol,classes\$"; then
                 echo "RTSCHED-E2E-POLICY $n-$pol ok"
             else
                 echo "RTSCHED-E2E-FAIL policy-switch: xenhypfs write $pol"

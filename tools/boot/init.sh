@@ -143,8 +143,15 @@ if [ "$FLAVOUR" = rtsched ]; then
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable
     v2=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v2"
     run 20 $XL dmesg | grep "rtsched: policy now"
+    # The constant-bandwidth server and plain RTDS order, then back to the defaults.
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,cbs,rtds
+    v3=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v3"
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable,classes
+    v4=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v4"
     case "$v" in *dm,periodic*) ;; *) bad=1 ;; esac
     case "$v2" in *edf,deferrable*) ;; *) bad=1 ;; esac
+    case "$v3" in *edf,cbs,rtds*) ;; *) bad=1 ;; esac
+    case "$v4" in *edf,deferrable,classes*) ;; *) bad=1 ;; esac
     [ $bad = 0 ] && ok hypfs-policy || fail hypfs-policy "write or read-back failed"
 else
     run 20 xenhypfs ls /params | head -5
