@@ -321,16 +321,7 @@ impl Host {
                     PriorityScheme::Edf => PriorityScheme::Dm,
                     PriorityScheme::Dm => PriorityScheme::Edf,
                 };
-                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                match self.s.set_priority_scheme(next) {
-                    Ok(a) => self.apply(a),
-                    Err(e) => {
-                        prop_assert_eq!(e, Error::NotAdmitted);
-                        let after: Vec<_> =
-                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                        prop_assert_eq!(before, after);
-                    }
-                }
+                self.switch(|s| s.set_priority_scheme(next))?;
             }
             Op::SwitchServer => {
                 let next = match self.s.policy().server {
@@ -338,19 +329,27 @@ impl Host {
                     ServerKind::Periodic => ServerKind::Cbs,
                     ServerKind::Cbs => ServerKind::Deferrable,
                 };
-                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                match self.s.set_server(next) {
-                    Ok(a) => self.apply(a),
-                    Err(e) => {
-                        prop_assert_eq!(e, Error::NotAdmitted);
-                        let after: Vec<_> =
-                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                        prop_assert_eq!(before, after);
-                    }
-                }
+                self.switch(|s| s.set_server(next))?;
             }
         }
         self.check()
+    }
+
+    /// A policy switch: applied, or refused by admission control with every unit unchanged.
+    fn switch(
+        &mut self,
+        f: impl FnOnce(&mut Scheduler<'static>) -> Result<Actions, Error>,
+    ) -> Result<(), TestCaseError> {
+        let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+        match f(&mut self.s) {
+            Ok(a) => self.apply(a),
+            Err(e) => {
+                prop_assert_eq!(e, Error::NotAdmitted);
+                let after: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                prop_assert_eq!(before, after);
+            }
+        }
+        Ok(())
     }
 
     fn check(&mut self) -> Result<(), TestCaseError> {
