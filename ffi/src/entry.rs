@@ -979,4 +979,82 @@ pub unsafe extern "C" fn rtsched_unit_io_event(
     let (i, o) = (arg!(i), arg!(o));
     let id = arg!(i.unit(unit));
     ok_actions(o, core_call!(i.sched.io_event(id, now)))
+/// Bandwidth `budget / period` of valid parameters in parts per million, rounded up (what
+/// admission control and rt-partition placement count): 0 or `-EINVAL`.
+///
+/// # Safety
+/// `params` and `out_ppm` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_params_bandwidth(
+    params: *const RtschedParams,
+    out_ppm: *mut u64,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (p, o) = unsafe { (input(params), out(out_ppm)) };
+    let (p, o) = (arg!(p), arg!(o));
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    if p.reserved != 0 || !params.is_valid() {
+        return RtschedResult::Einval;
+    }
+    *o = params.bandwidth_ppm();
+    RtschedResult::Ok
+}
+
+#[cfg(test)]
+mod params_bandwidth_tests {
+    use super::*;
+
+    fn ppm(period: i64, budget: i64, flags: u32, reserved: u32) -> (RtschedResult, u64) {
+        let p = RtschedParams {
+            period,
+            budget,
+            flags,
+            reserved,
+        };
+        let mut out = u64::MAX;
+        // SAFETY: both pointers are to live locals.
+        let rc = unsafe { rtsched_params_bandwidth(&p, &mut out) };
+        (rc, out)
+    }
+
+    #[test]
+    fn bandwidth_is_the_cores_and_refusals_write_nothing() {
+        let ms = 1_000_000;
+        assert_eq!(ppm(10 * ms, 4 * ms, 0, 0), (RtschedResult::Ok, 400_000));
+        assert_eq!(ppm(3 * ms, ms, 1, 0), (RtschedResult::Ok, 333_334));
+        // Budgets whose ppm product overflows 64 bits (the shim's former formula wrapped):
+        // the core's value, within one ppm of the exact one.
+        let big = (1i64 << 62) - 1; // MAX_PERIOD
+        for (p, b) in [
+            (big, big),
+            (big, big / 2),
+            (big, 40 * ms),
+            (big / 3, big / 7),
+        ] {
+            let core = Params {
+                period: p,
+                budget: b,
+                extratime: false,
+            };
+            let exact = ((b as u128) * 1_000_000).div_ceil(p as u128) as u64;
+            let (rc, got) = ppm(p, b, 0, 0);
+            assert_eq!((rc, got), (RtschedResult::Ok, core.bandwidth_ppm()));
+            assert!(
+                got >= exact && got <= exact + 1,
+                "{p} {b}: {got} vs {exact}"
+            );
+        }
+        for (p, b, f, r) in [(10 * ms, 20 * ms, 0, 0), (5, 5, 0, 0), (10 * ms, ms, 0, 1)] {
+            assert_eq!(ppm(p, b, f, r), (RtschedResult::Einval, u64::MAX));
+        }
+        let mut out = 0;
+        // SAFETY: a null params pointer is refused before any access.
+        let rc = unsafe { rtsched_params_bandwidth(core::ptr::null(), &mut out) };
+        assert_eq!(rc, RtschedResult::Einval);
+    }
 }

@@ -317,10 +317,12 @@ pub fn run(a: &Args) -> Result<()> {
         let xen_args = format!("{CLOCK}{tracing} {xen_args}");
         let r = boot_xen(&BootSpec {
             stock,
+            debug: false,
             xen_args: xen_args.trim_end(),
             dom0_args: &dom0_args,
             dom0_vcpus: 1,
             timeout_s: 2400,
+            hang_s: 600,
             tag: "e2e",
         })?;
         let mut ex = parse(build, &r.text, &mut results)?;
