@@ -726,7 +726,8 @@ RtschedResult rtsched_deinit(struct Rtsched *s);
 RtschedResult rtsched_cpu_add(struct Rtsched *s, uint32_t cpu);
 
 /**
- * A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle.
+ * A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle, and may have been
+ * withdrawn (`rtsched_cpu_withdraw`) before.
  *
  * # Safety
  * As [`rtsched_cpu_add`].
@@ -1063,6 +1064,17 @@ RtschedResult rtsched_unit_io_event(struct Rtsched *s,
                                     uint32_t unit,
                                     int64_t now,
                                     struct RtschedActions *actions);
+
+/**
+ * A CPU stops taking units before it leaves (its cpupool no longer has it, Xen's
+ * `deinit_pdata` comes later): no pick or tickle chooses it, a unit it runs is handed back
+ * at its next `rtsched_do_schedule` (which picks nothing on it), `rtsched_cpu_remove`
+ * completes the removal. Nothing happens if the CPU is not online.
+ *
+ * # Safety
+ * As [`rtsched_unit_remove`].
+ */
+RtschedResult rtsched_cpu_withdraw(struct Rtsched *s, uint32_t cpu, struct RtschedActions *actions);
 
 #ifdef __cplusplus
 }  // extern "C"

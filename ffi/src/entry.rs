@@ -286,7 +286,8 @@ pub unsafe extern "C" fn rtsched_cpu_add(s: *mut Rtsched, cpu: u32) -> RtschedRe
     RtschedResult::Ok
 }
 
-/// A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle.
+/// A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle, and may have been
+/// withdrawn (`rtsched_cpu_withdraw`) before.
 ///
 /// # Safety
 /// As [`rtsched_cpu_add`].
@@ -1003,6 +1004,25 @@ pub unsafe extern "C" fn rtsched_params_bandwidth(
     }
     *o = params.bandwidth_ppm();
     RtschedResult::Ok
+}
+
+/// A CPU stops taking units before it leaves (its cpupool no longer has it, Xen's
+/// `deinit_pdata` comes later): no pick or tickle chooses it, a unit it runs is handed back
+/// at its next `rtsched_do_schedule` (which picks nothing on it), `rtsched_cpu_remove`
+/// completes the removal. Nothing happens if the CPU is not online.
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_cpu_withdraw(
+    s: *mut Rtsched,
+    cpu: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.cpu_withdraw(cpu as usize)))
 }
 
 #[cfg(test)]

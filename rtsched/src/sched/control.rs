@@ -26,16 +26,43 @@ impl<'a> Scheduler<'a> {
         self.cpus.add(self.units, o, cpu)
     }
 
-    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle: running no unit
-    /// and not idling on a blocked periodic server's budget (which would stay charged to an
-    /// offline CPU).
+    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle (no unit running
+    /// nor a blocked server's budget idling on it). It may have been withdrawn before.
     pub fn cpu_remove(&mut self, cpu: usize) -> Result<()> {
-        self.cpus.check(cpu)?;
-        if self.curr(cpu).is_some() || self.phantom(cpu).is_some() {
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        if self.cpus.busy().test(cpu) {
             return Err(Error::Busy);
         }
         self.cpus.remove(cpu);
         Ok(())
+    }
+
+    /// A CPU stops taking units before it leaves. Xen takes a CPU out of its cpupool's
+    /// valid set (`cpupool_unassign_cpu_start`, `cpu_down`) and moves the units off it with
+    /// `pick_resource` before the scheduler's `deinit_pdata`, and its core loops until the
+    /// pick is a CPU of the pool. The CPU leaves the online set at once: no pick, tickle or
+    /// idle search chooses it. If it runs a unit (or idles on a blocked server's budget) it
+    /// is told to reschedule, and its `do_schedule` hands the unit back and picks nothing;
+    /// a unit it was tickled for is tickled again. [`Self::cpu_remove`] completes the
+    /// removal. Withdrawing a CPU that is not online does nothing.
+    pub fn cpu_withdraw(&mut self, cpu: usize) -> Result<Actions> {
+        let mut a = Actions::default();
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        if !self.cpus.online().test(cpu) {
+            return Ok(a);
+        }
+        let pending = self.cpus.remove(cpu);
+        if self.cpus.busy().test(cpu) {
+            a.reschedule.set(cpu);
+        }
+        if pending != NIL && get(self.units, pending)?.queue == QueueKind::Run {
+            self.tickle(pending, &mut a)?;
+        }
+        Ok(a)
     }
 
     /// Allocates a unit with Xen's defaults (10 ms period, 4 ms budget, extratime) and the

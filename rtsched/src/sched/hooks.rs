@@ -194,7 +194,12 @@ impl<'a> Scheduler<'a> {
         tasklet: bool,
     ) -> Result<Decision> {
         let t = self.hook_time(now)?;
-        self.cpus.check(cpu)?;
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        // A CPU that is not online (withdrawn, see `cpu_withdraw`) hands its unit back and
+        // picks nothing.
+        let withdrawn = !self.cpus.online().test(cpu);
         let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.schedules += 1;
@@ -221,7 +226,7 @@ impl<'a> Scheduler<'a> {
         let mut next = NIL;
         if tasklet {
             self.stats.tasklet_idle += 1;
-        } else {
+        } else if !withdrawn {
             next = self.runq_pick(cpu)?;
             if curr != NIL {
                 let c = get(self.units, curr)?;

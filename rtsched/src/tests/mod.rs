@@ -54,6 +54,7 @@ pub(super) fn sched_with(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<
     Scheduler::new(st, policy).unwrap()
 }
 
+mod control;
 mod host;
 mod policies;
 mod regressions;
