@@ -1076,6 +1076,38 @@ RtschedResult rtsched_unit_io_event(struct Rtsched *s,
  */
 RtschedResult rtsched_cpu_withdraw(struct Rtsched *s, uint32_t cpu, struct RtschedActions *actions);
 
+/**
+ * Sets a unit's parameters at `now` so that they take effect promptly (what Xen's
+ * `putvcpuinfo` uses): as `rtsched_unit_set_params` (which keeps rt.c's rule: new values
+ * at the next replenishment), and a unit whose current deadline is more than one new
+ * period after `now` starts a new period now. No change leaves a unit waiting longer than
+ * its new period.
+ *
+ * # Safety
+ * As [`rtsched_unit_set_params`].
+ */
+RtschedResult rtsched_unit_set_params_at(struct Rtsched *s,
+                                         uint32_t unit,
+                                         const struct RtschedParams *params,
+                                         int64_t now,
+                                         struct RtschedActions *actions);
+
+/**
+ * Domain-wide period and budget at `now`, taking effect promptly (as
+ * `rtsched_unit_set_params_at` for each unit of `domain`); stores the number of units in
+ * `*out_count`.
+ *
+ * # Safety
+ * As [`rtsched_domain_set_params`].
+ */
+RtschedResult rtsched_domain_set_params_at(struct Rtsched *s,
+                                           uint32_t domain,
+                                           int64_t period,
+                                           int64_t budget,
+                                           int64_t now,
+                                           uint32_t *out_count,
+                                           struct RtschedActions *actions);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

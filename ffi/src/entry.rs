@@ -1025,6 +1025,64 @@ pub unsafe extern "C" fn rtsched_cpu_withdraw(
     ok_actions(o, core_call!(i.sched.cpu_withdraw(cpu as usize)))
 }
 
+/// Sets a unit's parameters at `now` so that they take effect promptly (what Xen's
+/// `putvcpuinfo` uses): as `rtsched_unit_set_params` (which keeps rt.c's rule: new values
+/// at the next replenishment), and a unit whose current deadline is more than one new
+/// period after `now` starts a new period now. No change leaves a unit waiting longer than
+/// its new period.
+///
+/// # Safety
+/// As [`rtsched_unit_set_params`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_params_at(
+    s: *mut Rtsched,
+    unit: u32,
+    params: *const RtschedParams,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, p, oa) = unsafe { (inst_mut(s), input(params), out(actions)) };
+    let (i, p, oa) = (arg!(i), arg!(p), arg!(oa));
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    if p.reserved != 0 {
+        return RtschedResult::Einval;
+    }
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    ok_actions(
+        oa,
+        core_call!(i.sched.set_params_at(UnitId(unit), params, now)),
+    )
+}
+
+/// Domain-wide period and budget at `now`, taking effect promptly (as
+/// `rtsched_unit_set_params_at` for each unit of `domain`); stores the number of units in
+/// `*out_count`.
+///
+/// # Safety
+/// As [`rtsched_domain_set_params`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_domain_set_params_at(
+    s: *mut Rtsched,
+    domain: u32,
+    period: i64,
+    budget: i64,
+    now: i64,
+    out_count: *mut u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o, oa) = unsafe { (inst_mut(s), out(out_count), out(actions)) };
+    let (i, o, oa) = (arg!(i), arg!(o), arg!(oa));
+    let (n, a) = core_call!(i.sched.set_domain_params_at(domain, period, budget, now));
+    *o = n;
+    ok_actions(oa, a)
+}
+
 #[cfg(test)]
 mod params_bandwidth_tests {
     use super::*;

@@ -163,6 +163,8 @@ impl Unit {
 // `apply_params` changes the reservation in any state; it never raises the current budget.
 // Constant-bandwidth server: a wake that finds `cbs_overflow` calls `cbs_restart` (a new
 // period from now) instead of keeping the current deadline and budget.
+// A parameter change that leaves the deadline more than one period away
+// (`late_for_period`, `Scheduler::set_params_at`) calls `cbs_restart` too.
 // ---------------------------------------------------------------------------------------
 
 /// What [`Unit::burn`] did.
@@ -240,6 +242,12 @@ impl Unit {
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);
         }
+    }
+
+    /// Whether the deadline is more than one period after `now`: a parameter change then
+    /// starts a new period ([`Self::cbs_restart`], `Scheduler::set_params_at`).
+    pub(crate) fn late_for_period(&self, now: i64) -> bool {
+        self.cur_deadline > now.saturating_add(self.period)
     }
 
     /// Whether a waking constant-bandwidth server must start a new period (Abeni and

@@ -170,6 +170,65 @@ impl<'a> Scheduler<'a> {
         Ok((n, a))
     }
 
+    /// Sets a unit's parameters at time `now` so that they take effect promptly: as
+    /// [`Self::set_params`], then the rule of [`Self::restart_if_late`]. The host's
+    /// `putvcpuinfo` uses this; [`Self::set_params`] keeps rt.c's rule (new values at the
+    /// next replenishment) for the comparison with rt.c.
+    pub fn set_params_at(&mut self, h: UnitId, p: Params, now: i64) -> Result<Actions> {
+        let mut a = self.set_params(h, p)?;
+        self.restart_if_late(h.0, now, &mut a)?;
+        Ok(a)
+    }
+
+    /// Domain-wide parameters at time `now`, taking effect promptly (as
+    /// [`Self::set_params_at`] for each of the domain's units).
+    pub fn set_domain_params_at(
+        &mut self,
+        domain: u32,
+        period: i64,
+        budget: i64,
+        now: i64,
+    ) -> Result<(u32, Actions)> {
+        let (n, mut a) = self.set_domain_params(domain, period, budget)?;
+        for i in 0..self.units.len() as u32 {
+            let u = get(self.units, i)?;
+            if u.in_use && u.domain == domain {
+                self.restart_if_late(i, now, &mut a)?;
+            }
+        }
+        Ok((n, a))
+    }
+
+    /// The rule that makes a parameter change take effect promptly: a unit whose current
+    /// deadline is more than one (new) period after `now` starts a new period now (deadline
+    /// `now + period`, full budget, reserved level, no debt). So no change leaves a unit
+    /// waiting longer than its new period: neither a shorter period, nor a mistyped long one
+    /// corrected (xl parses periods into an `int`, an 11-digit period wraps to ~1216 s and
+    /// rt.c makes the unit wait out that deadline), nor budget given to a depleted unit
+    /// (its wait is bounded by its deadline). A change within the current period keeps it.
+    fn restart_if_late(&mut self, h: u32, now: i64, a: &mut Actions) -> Result<()> {
+        let u = get(self.units, h)?;
+        if !u.late_for_period(now) {
+            return Ok(());
+        }
+        // The replenishment queue is ordered by deadline: out before the deadline changes.
+        let on_replq = u.on_replq();
+        self.replq_remove(h)?;
+        let u = get_mut(self.units, h)?;
+        u.cbs_restart(now);
+        u.flags.remove(UnitFlags::DEPLETED);
+        if on_replq {
+            self.replq_insert(h)?;
+        }
+        if get(self.units, h)?.queue != QueueKind::None {
+            // Off the depleted queue (it has a budget again), or re-sorted by its deadline.
+            self.runq_resort(h)?;
+        }
+        self.params_changed(h, a)?;
+        self.sync_timer(a);
+        Ok(())
+    }
+
     /// After a parameter change: the unit's key may have changed (the period is the DM key,
     /// the extratime flag breaks ties), so the CPU it runs on gets the new key, a queued unit
     /// is re-sorted and told about if it may now preempt, and a running unit (or a CPU idling
