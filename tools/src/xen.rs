@@ -286,8 +286,8 @@ fn make_with_progress(make: &mut Command, log: &Path) -> Result<()> {
                     objects += 1;
                     last = l.to_string();
                 }
-                let lower = l.to_ascii_lowercase();
-                if lower.contains("warning") || lower.contains("error") || text.len() < 400 {
+                let diag = l.contains("error:") || l.contains("warning:") || l.contains("***");
+                if diag || text.len() < 400 {
                     println!("  {line}");
                 }
                 text.push_str(&line);
