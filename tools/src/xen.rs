@@ -51,12 +51,14 @@ pub struct BootArgs {
     /// Extra Xen command-line options (e.g. `rtsched_policy=partition`).
     #[arg(long, default_value = "")]
     pub xen_args: String,
-    /// Seconds before the whole boot is given up.
-    #[arg(long, default_value_t = 600)]
+    /// Seconds before the whole boot is given up (a backstop: hangs are caught by
+    /// `--hang-after`; a boot takes 2-4 minutes on an idle 2-core machine, several times
+    /// that on a loaded one).
+    #[arg(long, default_value_t = 2400)]
     pub timeout: u64,
     /// Seconds without a new step line (`RTSCHED-...`) on the console before the boot is
     /// declared hung.
-    #[arg(long, default_value_t = 180)]
+    #[arg(long, default_value_t = 300)]
     pub hang_after: u64,
 }
 
