@@ -689,8 +689,8 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     };
     let t0 = Instant::now();
     let append = format!(
-        "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M \
-         dom0_max_vcpus={} dom0_vcpus_pin sched=rtds {xen_args}",
+        "console=com1 com1=115200,8n1 conring_size=1M loglvl=all guest_loglvl=all \
+         dom0_mem=1024M,max:1024M dom0_max_vcpus={} dom0_vcpus_pin sched=rtds {xen_args}",
         spec.dom0_vcpus
     );
     let modules = format!(
