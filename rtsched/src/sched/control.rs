@@ -175,7 +175,11 @@ impl<'a> Scheduler<'a> {
     /// `putvcpuinfo` uses this; [`Self::set_params`] keeps rt.c's rule (new values at the
     /// next replenishment) for the comparison with rt.c.
     pub fn set_params_at(&mut self, h: UnitId, p: Params, now: i64) -> Result<Actions> {
+        // (The time is checked first and the clock moved only once the change is made: a
+        // refused call changes nothing.)
+        let t = self.hook_time(now)?;
         let mut a = self.set_params(h, p)?;
+        let now = self.advance(t);
         self.restart_if_late(h.0, now, &mut a)?;
         Ok(a)
     }
@@ -189,7 +193,9 @@ impl<'a> Scheduler<'a> {
         budget: i64,
         now: i64,
     ) -> Result<(u32, Actions)> {
+        let t = self.hook_time(now)?;
         let (n, mut a) = self.set_domain_params(domain, period, budget)?;
+        let now = self.advance(t);
         for i in 0..self.units.len() as u32 {
             let u = get(self.units, i)?;
             if u.in_use && u.domain == domain {
