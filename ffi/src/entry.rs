@@ -1053,10 +1053,8 @@ pub unsafe extern "C" fn rtsched_unit_set_params_at(
         budget: p.budget,
         extratime: flags.contains(RtschedParamFlags::EXTRATIME),
     };
-    ok_actions(
-        oa,
-        core_call!(i.sched.set_params_at(UnitId(unit), params, now)),
-    )
+    let id = arg!(i.unit(unit));
+    ok_actions(oa, core_call!(i.sched.set_params_at(id, params, now)))
 }
 
 /// Domain-wide period and budget at `now`, taking effect promptly (as
