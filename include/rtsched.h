@@ -1066,6 +1066,15 @@ RtschedResult rtsched_unit_io_event(struct Rtsched *s,
                                     struct RtschedActions *actions);
 
 /**
+ * Bandwidth `budget / period` of valid parameters in parts per million, rounded up (what
+ * admission control and rt-partition placement count): 0 or `-EINVAL`.
+ *
+ * # Safety
+ * `params` and `out_ppm` null or valid.
+ */
+RtschedResult rtsched_params_bandwidth(const struct RtschedParams *params, uint64_t *out_ppm);
+
+/**
  * A CPU stops taking units before it leaves (its cpupool no longer has it, Xen's
  * `deinit_pdata` comes later): no pick or tickle chooses it, a unit it runs is handed back
  * at its next `rtsched_do_schedule` (which picks nothing on it), `rtsched_cpu_remove`

@@ -980,6 +980,8 @@ pub unsafe extern "C" fn rtsched_unit_io_event(
     let (i, o) = (arg!(i), arg!(o));
     let id = arg!(i.unit(unit));
     ok_actions(o, core_call!(i.sched.io_event(id, now)))
+}
+
 /// Bandwidth `budget / period` of valid parameters in parts per million, rounded up (what
 /// admission control and rt-partition placement count): 0 or `-EINVAL`.
 ///
