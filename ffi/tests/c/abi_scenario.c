@@ -193,6 +193,23 @@ static void scenario(Rtsched *s, uint32_t *run, uint32_t *queued,
     /* Domain-wide parameters are validated (stricter than rt.c). */
     CHECK(rtsched_domain_set_params(s, 1, 20 * MS, 5 * MS, &n, &a) == 0 && n == 1);
 
+    /* Prompt parameter changes (what the shim uses): u1's deadline (10 ms) is
+     * more than one new period (1 ms) after now (5 ms), so a new period starts
+     * now; back at 2/5 ms its deadline (6 ms) is within one period and stays. */
+    q.period = 1 * MS; q.budget = MS / 2; q.flags = 0; q.reserved = 0;
+    CHECK(rtsched_unit_set_params_at(s, u1, &q, 5 * MS, &a) == 0);
+    CHECK(rtsched_unit_info(s, u1, &info) == 0 && info.cur_deadline == 6 * MS);
+    q.period = 5 * MS; q.budget = 2 * MS;
+    CHECK(rtsched_unit_set_params_at(s, u1, &q, 5 * MS, &a) == 0);
+    CHECK(rtsched_unit_info(s, u1, &info) == 0 && info.cur_deadline == 6 * MS);
+    CHECK(rtsched_domain_set_params_at(s, 3, 10 * MS, 4 * MS, 5 * MS, &n, &a) == 0 &&
+          n == 1);
+    {
+        uint64_t ppm = 0;
+
+        CHECK(rtsched_params_bandwidth(&q, &ppm) == 0 && ppm == 400000);
+    }
+
     /* Admission verdict (global EDF on 2 CPUs): 0.25 + 0.4 + 0.4 reserved. */
     {
         RtschedVerdict v;
@@ -312,6 +329,19 @@ static void misuse(Rtsched *s, size_t size, uint32_t run, uint32_t queued,
     REFUSED(EINVAL_, &a, rtsched_unit_set_params(s, fresh, NULL, &a));
     REFUSED(EINVAL_, &p, rtsched_unit_get_params(s, 99, &p));
     REFUSED(EINVAL_, &n, rtsched_domain_set_params(s, 1, 10 * MS, 20 * MS, &n, &a));
+    REFUSED(EINVAL_, &n, rtsched_domain_set_params_at(s, 1, 10 * MS, 20 * MS, 7 * MS, &n, &a));
+    q.period = 10 * MS; q.budget = 20 * MS;
+    REFUSED(EINVAL_, &a, rtsched_unit_set_params_at(s, fresh, &q, 7 * MS, &a));
+    {
+        uint64_t ppm = 7;
+
+        REFUSED(EINVAL_, &ppm, rtsched_params_bandwidth(&q, &ppm));
+        REFUSED(EINVAL_, &ppm, rtsched_params_bandwidth(NULL, &ppm));
+    }
+    q.period = 10 * MS; q.budget = 4 * MS;
+    REFUSED(EINVAL_, &a, rtsched_unit_set_params_at(s, fresh, &q, 7 * MS, NULL));
+    REFUSED(EINVAL_, &a, rtsched_cpu_withdraw(s, 5, &a));
+    REFUSED(EINVAL_, NO_OUT, rtsched_cpu_withdraw(s, 0, NULL));
     CHECK(rtsched_params_check(NULL) == EINVAL_);
     CHECK(rtsched_partition_place(NULL, 2, &all, 0, 1, &cpu) == EINVAL_);
 
@@ -451,6 +481,17 @@ int main(void)
     scenario(s, &run, &queued, &blocked);
     misuse(s, size, run, queued, blocked);
     spares(s, run);
+
+    /* CPU 1 leaves: withdrawn (never picked again), then removed once idle. */
+    {
+        RtschedActions a;
+        RtschedDecision d;
+
+        CHECK(rtsched_cpu_withdraw(s, 1, &a) == 0);
+        CHECK(rtsched_do_schedule(s, 1, 9 * MS, false, false, &d) == 0);
+        CHECK(d.next == RTSCHED_NONE);
+        CHECK(rtsched_check(s) == 0);
+    }
 
     CHECK(rtsched_deinit(s) == 0);
     CHECK(rtsched_check(s) == EINVAL_); /* a deinitialised handle is refused */
