@@ -726,7 +726,8 @@ RtschedResult rtsched_deinit(struct Rtsched *s);
 RtschedResult rtsched_cpu_add(struct Rtsched *s, uint32_t cpu);
 
 /**
- * A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle.
+ * A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle, and may have been
+ * withdrawn (`rtsched_cpu_withdraw`) before.
  *
  * # Safety
  * As [`rtsched_cpu_add`].
@@ -1022,6 +1023,99 @@ RtschedResult rtsched_partition_place(const struct RtschedPcpuLoad *loads,
  * `params` null or valid.
  */
 RtschedResult rtsched_params_check(const struct RtschedParams *params);
+
+/**
+ * Sets the instance's pool of spare servers (spare reservations lent to units on I/O
+ * events, see `rtsched`'s `sched/spare.rs`): `params[0..nr]`, at most 4 (`nr = 0` removes
+ * the pool; `params` may then be null). `-EINVAL` for invalid parameters or flags, or under
+ * deadline-monotonic order; `-ENOSPC` for more than 4 spares or when admission control is
+ * on and the reservations with the pool fail the test; `-EBUSY` while a spare is lent.
+ * Changes nothing when refused.
+ *
+ * # Safety
+ * `s` a live handle or null; `params` null or valid for `nr` reads.
+ */
+RtschedResult rtsched_set_spare_pool(struct Rtsched *s,
+                                     const struct RtschedParams *params,
+                                     uint32_t nr);
+
+/**
+ * Sets whether a unit uses spare bandwidth (`on` 0 or 1); turning it off returns a lent
+ * spare (the actions say which CPU reschedules).
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_unit_set_uses_spare(struct Rtsched *s,
+                                          uint32_t unit,
+                                          uint32_t on,
+                                          struct RtschedActions *actions);
+
+/**
+ * An I/O event (an event channel signalled) arrived for a unit at `now`: a unit that uses
+ * spare bandwidth and is off its reserved budget gets a free spare server until its own
+ * replenishment; otherwise nothing changes. The host calls it after `rtsched_unit_wake`
+ * when the event also woke the unit, with the instance's lock held.
+ *
+ * # Safety
+ * `s` a live handle or null; `actions` null or valid.
+ */
+RtschedResult rtsched_unit_io_event(struct Rtsched *s,
+                                    uint32_t unit,
+                                    int64_t now,
+                                    struct RtschedActions *actions);
+
+/**
+ * Bandwidth `budget / period` of valid parameters in parts per million, rounded up (what
+ * admission control and rt-partition placement count): 0 or `-EINVAL`.
+ *
+ * # Safety
+ * `params` and `out_ppm` null or valid.
+ */
+RtschedResult rtsched_params_bandwidth(const struct RtschedParams *params, uint64_t *out_ppm);
+
+/**
+ * A CPU stops taking units before it leaves (its cpupool no longer has it, Xen's
+ * `deinit_pdata` comes later): no pick or tickle chooses it, a unit it runs is handed back
+ * at its next `rtsched_do_schedule` (which picks nothing on it), `rtsched_cpu_remove`
+ * completes the removal. Nothing happens if the CPU is not online.
+ *
+ * # Safety
+ * As [`rtsched_unit_remove`].
+ */
+RtschedResult rtsched_cpu_withdraw(struct Rtsched *s, uint32_t cpu, struct RtschedActions *actions);
+
+/**
+ * Sets a unit's parameters at `now` so that they take effect promptly (what Xen's
+ * `putvcpuinfo` uses): as `rtsched_unit_set_params` (which keeps rt.c's rule: new values
+ * at the next replenishment), and a unit whose current deadline is more than one new
+ * period after `now` starts a new period now. No change leaves a unit waiting longer than
+ * its new period.
+ *
+ * # Safety
+ * As [`rtsched_unit_set_params`].
+ */
+RtschedResult rtsched_unit_set_params_at(struct Rtsched *s,
+                                         uint32_t unit,
+                                         const struct RtschedParams *params,
+                                         int64_t now,
+                                         struct RtschedActions *actions);
+
+/**
+ * Domain-wide period and budget at `now`, taking effect promptly (as
+ * `rtsched_unit_set_params_at` for each unit of `domain`); stores the number of units in
+ * `*out_count`.
+ *
+ * # Safety
+ * As [`rtsched_domain_set_params`].
+ */
+RtschedResult rtsched_domain_set_params_at(struct Rtsched *s,
+                                           uint32_t domain,
+                                           int64_t period,
+                                           int64_t budget,
+                                           int64_t now,
+                                           uint32_t *out_count,
+                                           struct RtschedActions *actions);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -286,7 +286,8 @@ pub unsafe extern "C" fn rtsched_cpu_add(s: *mut Rtsched, cpu: u32) -> RtschedRe
     RtschedResult::Ok
 }
 
-/// A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle.
+/// A CPU leaves the instance (Xen's `deinit_pdata`); it must be idle, and may have been
+/// withdrawn (`rtsched_cpu_withdraw`) before.
 ///
 /// # Safety
 /// As [`rtsched_cpu_add`].
@@ -886,4 +887,252 @@ pub unsafe extern "C" fn rtsched_params_check(params: *const RtschedParams) -> R
         return RtschedResult::Einval;
     }
     RtschedResult::Ok
+}
+
+/// Sets the instance's pool of spare servers (spare reservations lent to units on I/O
+/// events, see `rtsched`'s `sched/spare.rs`): `params[0..nr]`, at most 4 (`nr = 0` removes
+/// the pool; `params` may then be null). `-EINVAL` for invalid parameters or flags, or under
+/// deadline-monotonic order; `-ENOSPC` for more than 4 spares or when admission control is
+/// on and the reservations with the pool fail the test; `-EBUSY` while a spare is lent.
+/// Changes nothing when refused.
+///
+/// # Safety
+/// `s` a live handle or null; `params` null or valid for `nr` reads.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_set_spare_pool(
+    s: *mut Rtsched,
+    params: *const RtschedParams,
+    nr: u32,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let i = arg!(unsafe { inst_mut(s) });
+    if nr as usize > rtsched::MAX_SPARES {
+        return RtschedResult::Enospc;
+    }
+    let raw: &[RtschedParams] = if nr == 0 {
+        &[]
+    } else {
+        if params.is_null() || !params.is_aligned() {
+            return RtschedResult::Einval;
+        }
+        // SAFETY: `params` is non-null, aligned and valid for `nr` reads (caller contract);
+        // every bit pattern of its plain integer fields is a valid value.
+        unsafe { core::slice::from_raw_parts(params, nr as usize) }
+    };
+    let mut spares = [Params {
+        period: 0,
+        budget: 0,
+        extratime: false,
+    }; rtsched::MAX_SPARES];
+    for (d, p) in spares.iter_mut().zip(raw) {
+        if p.reserved != 0 || p.flags != 0 {
+            return RtschedResult::Einval;
+        }
+        *d = Params {
+            period: p.period,
+            budget: p.budget,
+            extratime: false,
+        };
+    }
+    let spares = arg!(spares.get(..nr as usize));
+    core_call!(i.sched.set_spare_pool(spares));
+    RtschedResult::Ok
+}
+
+/// Sets whether a unit uses spare bandwidth (`on` 0 or 1); turning it off returns a lent
+/// spare (the actions say which CPU reschedules).
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_uses_spare(
+    s: *mut Rtsched,
+    unit: u32,
+    on: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let id = arg!(i.unit(unit));
+    if on > 1 {
+        return RtschedResult::Einval;
+    }
+    ok_actions(o, core_call!(i.sched.set_uses_spare(id, on == 1)))
+}
+
+/// An I/O event (an event channel signalled) arrived for a unit at `now`: a unit that uses
+/// spare bandwidth and is off its reserved budget gets a free spare server until its own
+/// replenishment; otherwise nothing changes. The host calls it after `rtsched_unit_wake`
+/// when the event also woke the unit, with the instance's lock held.
+///
+/// # Safety
+/// `s` a live handle or null; `actions` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_io_event(
+    s: *mut Rtsched,
+    unit: u32,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    let id = arg!(i.unit(unit));
+    ok_actions(o, core_call!(i.sched.io_event(id, now)))
+}
+
+/// Bandwidth `budget / period` of valid parameters in parts per million, rounded up (what
+/// admission control and rt-partition placement count): 0 or `-EINVAL`.
+///
+/// # Safety
+/// `params` and `out_ppm` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_params_bandwidth(
+    params: *const RtschedParams,
+    out_ppm: *mut u64,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (p, o) = unsafe { (input(params), out(out_ppm)) };
+    let (p, o) = (arg!(p), arg!(o));
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    if p.reserved != 0 || !params.is_valid() {
+        return RtschedResult::Einval;
+    }
+    *o = params.bandwidth_ppm();
+    RtschedResult::Ok
+}
+
+/// A CPU stops taking units before it leaves (its cpupool no longer has it, Xen's
+/// `deinit_pdata` comes later): no pick or tickle chooses it, a unit it runs is handed back
+/// at its next `rtsched_do_schedule` (which picks nothing on it), `rtsched_cpu_remove`
+/// completes the removal. Nothing happens if the CPU is not online.
+///
+/// # Safety
+/// As [`rtsched_unit_remove`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_cpu_withdraw(
+    s: *mut Rtsched,
+    cpu: u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o) = unsafe { (inst_mut(s), out(actions)) };
+    let (i, o) = (arg!(i), arg!(o));
+    ok_actions(o, core_call!(i.sched.cpu_withdraw(cpu as usize)))
+}
+
+/// Sets a unit's parameters at `now` so that they take effect promptly (what Xen's
+/// `putvcpuinfo` uses): as `rtsched_unit_set_params` (which keeps rt.c's rule: new values
+/// at the next replenishment), and a unit whose current deadline is more than one new
+/// period after `now` starts a new period now. No change leaves a unit waiting longer than
+/// its new period.
+///
+/// # Safety
+/// As [`rtsched_unit_set_params`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_unit_set_params_at(
+    s: *mut Rtsched,
+    unit: u32,
+    params: *const RtschedParams,
+    now: i64,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, p, oa) = unsafe { (inst_mut(s), input(params), out(actions)) };
+    let (i, p, oa) = (arg!(i), arg!(p), arg!(oa));
+    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
+    if p.reserved != 0 {
+        return RtschedResult::Einval;
+    }
+    let params = Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    };
+    let id = arg!(i.unit(unit));
+    ok_actions(oa, core_call!(i.sched.set_params_at(id, params, now)))
+}
+
+/// Domain-wide period and budget at `now`, taking effect promptly (as
+/// `rtsched_unit_set_params_at` for each unit of `domain`); stores the number of units in
+/// `*out_count`.
+///
+/// # Safety
+/// As [`rtsched_domain_set_params`].
+#[no_mangle]
+pub unsafe extern "C" fn rtsched_domain_set_params_at(
+    s: *mut Rtsched,
+    domain: u32,
+    period: i64,
+    budget: i64,
+    now: i64,
+    out_count: *mut u32,
+    actions: *mut RtschedActions,
+) -> RtschedResult {
+    // SAFETY: caller contract.
+    let (i, o, oa) = unsafe { (inst_mut(s), out(out_count), out(actions)) };
+    let (i, o, oa) = (arg!(i), arg!(o), arg!(oa));
+    let (n, a) = core_call!(i.sched.set_domain_params_at(domain, period, budget, now));
+    *o = n;
+    ok_actions(oa, a)
+}
+
+#[cfg(test)]
+mod params_bandwidth_tests {
+    use super::*;
+
+    fn ppm(period: i64, budget: i64, flags: u32, reserved: u32) -> (RtschedResult, u64) {
+        let p = RtschedParams {
+            period,
+            budget,
+            flags,
+            reserved,
+        };
+        let mut out = u64::MAX;
+        // SAFETY: both pointers are to live locals.
+        let rc = unsafe { rtsched_params_bandwidth(&p, &mut out) };
+        (rc, out)
+    }
+
+    #[test]
+    fn bandwidth_is_the_cores_and_refusals_write_nothing() {
+        let ms = 1_000_000;
+        assert_eq!(ppm(10 * ms, 4 * ms, 0, 0), (RtschedResult::Ok, 400_000));
+        assert_eq!(ppm(3 * ms, ms, 1, 0), (RtschedResult::Ok, 333_334));
+        // Budgets whose ppm product overflows 64 bits (the shim's former formula wrapped):
+        // the core's value, within one ppm of the exact one.
+        let big = (1i64 << 62) - 1; // MAX_PERIOD
+        for (p, b) in [
+            (big, big),
+            (big, big / 2),
+            (big, 40 * ms),
+            (big / 3, big / 7),
+        ] {
+            let core = Params {
+                period: p,
+                budget: b,
+                extratime: false,
+            };
+            let exact = ((b as u128) * 1_000_000).div_ceil(p as u128) as u64;
+            let (rc, got) = ppm(p, b, 0, 0);
+            assert_eq!((rc, got), (RtschedResult::Ok, core.bandwidth_ppm()));
+            assert!(
+                got >= exact && got <= exact + 1,
+                "{p} {b}: {got} vs {exact}"
+            );
+        }
+        for (p, b, f, r) in [(10 * ms, 20 * ms, 0, 0), (5, 5, 0, 0), (10 * ms, ms, 0, 1)] {
+            assert_eq!(ppm(p, b, f, r), (RtschedResult::Einval, u64::MAX));
+        }
+        let mut out = 0;
+        // SAFETY: a null params pointer is refused before any access.
+        let rc = unsafe { rtsched_params_bandwidth(core::ptr::null(), &mut out) };
+        assert_eq!(rc, RtschedResult::Einval);
+    }
 }

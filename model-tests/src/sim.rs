@@ -332,6 +332,18 @@ impl Sim<Scheduler<'static>> {
     }
 }
 
+impl Sim<Scheduler<'static>> {
+    /// An I/O event arrives for unit `i` now (an event channel signalled for it): the
+    /// instance may lend it a spare server (see `rtsched`'s `sched/spare.rs`).
+    pub fn io_event(&mut self, i: usize) {
+        let (k, id) = (self.units[i].inst, self.units[i].id);
+        let now = self.now;
+        let a = self.inst_mut(k).io_event(id, now).expect("io_event");
+        self.apply(k, a);
+        self.verify(k, "io_event");
+    }
+}
+
 impl<I: Instance> Sim<I> {
     /// A host over the given instances; CPU `c` belongs to instance `cpu_inst[c]` (the
     /// number of CPUs is `cpu_inst.len()`).

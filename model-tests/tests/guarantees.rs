@@ -18,11 +18,14 @@
 //! utilisation-only admission test for the deferrable server (`U <= 1`, which ignores its
 //! back-to-back execution).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use model_tests::{Sim, Work};
 use proptest::prelude::*;
 use rtsched::admission;
+use rtsched::mutants::Mutant;
+use rtsched::UnitId;
 use rtsched::{ClassRule, CpuMask, Params, Policy, PriorityScheme, ServerKind, Topology};
 
 const US: i64 = 1_000;
@@ -39,6 +42,8 @@ struct RtUnit {
     late: u32,
     /// Fraction of the period in 1/1024 (`None`: `P - B`, the worst for a deferrable server).
     offset: Option<u16>,
+    /// Uses spare bandwidth (gets a spare server on an I/O event while off its budget).
+    uses_spare: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +56,10 @@ struct Case {
     /// Parameter changes of non-real-time units: (time, unit, new period).
     changes: Vec<(i64, usize, i64)>,
     run: i64,
+    /// The spare pool of every instance (EDF only).
+    spares: Vec<Params>,
+    /// I/O events: (time, real-time unit of the case).
+    io: Vec<(i64, usize)>,
 }
 
 /// How admission decides (the sound test, or the broken utilisation-only variant).
@@ -62,6 +71,8 @@ enum Admit {
     /// Broken: the class rule off (plain RTDS order) but non-real-time units still
     /// admitted as reserving nothing.
     AsIfClasses,
+    /// Broken: the spare pool left out of admission (the instance's own test off).
+    IgnoresPool,
 }
 
 /// A period that lost budget.
@@ -85,6 +96,11 @@ struct Outcome {
     /// Worst period: smallest received / budget (ppm), with the loss if below 1.
     worst_ppm: Option<u64>,
     losses: Vec<Loss>,
+    /// Spare servers attached, spare periods checked (attached and runnable throughout).
+    attaches: usize,
+    spare_periods: usize,
+    /// Spare-pool properties violated (lending, returning, more than reservation + spare).
+    violations: Vec<String>,
 }
 
 fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params]) -> bool {
@@ -100,6 +116,7 @@ fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params]) -> bool {
             classes: ClassRule::Classes,
             ..*policy
         },
+        Admit::IgnoresPool => *policy,
     };
     admission::passes(&policy, m, set.iter().copied())
 }
@@ -107,7 +124,22 @@ fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params]) -> bool {
 /// Runs a case and checks every period of every admitted real-time unit that stayed
 /// runnable throughout it.
 fn run(case: &Case, admit: Admit) -> Outcome {
+    run_with(case, admit, Mutant::None)
+}
+
+/// [`run`] with a broken scheduler variant selected in every instance (the instance's own
+/// invariant checks are then off, so that the property checks here are what catch it).
+fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
     let partition = case.policy.topology == Topology::Partition;
+    // (A pool that fails the test alone, or under DM, is not set: no spares then.)
+    let m = if partition { 1 } else { case.ncpus as u32 };
+    let pool: &[Params] = if case.policy.priority == PriorityScheme::Edf
+        && admission::passes(&case.policy, m, case.spares.iter().copied())
+    {
+        &case.spares
+    } else {
+        &[]
+    };
     // Admission, greedily in the case's order, per CPU (partition) or for the instance.
     let mut admitted: Vec<usize> = Vec::new();
     for (i, u) in case.rt.iter().enumerate() {
@@ -117,6 +149,9 @@ fn run(case: &Case, admit: Admit) -> Outcome {
             .map(|&j| case.rt[j].params)
             .collect();
         set.push(u.params);
+        if admit != Admit::IgnoresPool {
+            set.extend_from_slice(pool);
+        }
         let m = if partition { 1 } else { case.ncpus as u32 };
         // (A unit with extratime and budget = period is non-real-time: no guarantee.)
         if u.params.is_real_time() && admits(&case.policy, admit, m, &set) {
@@ -133,6 +168,13 @@ fn run(case: &Case, admit: Admit) -> Outcome {
             ..case.policy
         },
     );
+    sim.check = mutant == Mutant::None;
+    for k in 0..sim.nr_insts() {
+        sim.inst_mut(k).set_mutant(mutant);
+        sim.inst_mut(k)
+            .set_spare_pool(pool)
+            .expect("the pool alone passes admission");
+    }
     let all = CpuMask::first_n(case.ncpus);
     let mask = |cpu: usize| {
         if partition {
@@ -161,6 +203,9 @@ fn run(case: &Case, admit: Admit) -> Outcome {
         throughout: bool,
         k: u32,
         wake_at: Option<i64>,
+        /// Run time on a spare's budget so far, and at the period's start.
+        spare_ns: i64,
+        spare0: i64,
     }
     let mut tr: Vec<Track> = admitted
         .iter()
@@ -171,6 +216,8 @@ fn run(case: &Case, admit: Admit) -> Outcome {
             throughout: false,
             k: 0,
             wake_at: None,
+            spare_ns: 0,
+            spare0: 0,
         })
         .collect();
     let mut out = Outcome {
@@ -180,6 +227,12 @@ fn run(case: &Case, admit: Admit) -> Outcome {
     let mut changes = case.changes.clone();
     changes.sort_by_key(|c| c.0);
     let mut next_change = 0;
+    let mut io = case.io.clone();
+    io.sort_by_key(|e| e.0);
+    let mut next_io = 0;
+    // Per (instance, slot): the spare period being checked.
+    let mut strack: HashMap<(usize, usize), SparePeriod> = HashMap::new();
+    let mut out_attaches = 0;
     sim.settle();
     while sim.now() < case.run {
         // The next instant anything happens: a host event, a unit joining or waking, a
@@ -198,12 +251,32 @@ fn run(case: &Case, admit: Admit) -> Outcome {
         if let Some(c) = changes.get(next_change) {
             t = t.min(c.0.max(sim.now()));
         }
+        if let Some(e) = io.get(next_io) {
+            t = t.min(e.0.max(sim.now()));
+        }
+        // Time run on a spare's budget (state is constant between events).
+        let on_spare: Vec<Option<i64>> = tr
+            .iter()
+            .map(|x| {
+                let s = x.sim?;
+                let (k, id) = (sim.unit_inst(s), sim.id(s));
+                let info = sim.inst(k).unit_info(id).ok()?;
+                let attached = sim.inst(k).spare_of(id).ok()?.is_some();
+                (attached && info.priority_level == 0).then(|| sim.stats(s).run_ns)
+            })
+            .collect();
         sim.advance_to(t);
+        for (n, r0) in on_spare.iter().enumerate() {
+            if let (Some(r0), Some(s)) = (r0, tr[n].sim) {
+                tr[n].spare_ns += sim.stats(s).run_ns - r0;
+            }
+        }
         // Deadlines reached: check the period that ends (before the replenishment).
         for (n, &i) in admitted.iter().enumerate() {
             let Some(s) = tr[n].sim else { continue };
             if tr[n].throughout && t >= tr[n].deadline {
-                let received = sim.stats(s).run_ns - tr[n].run0;
+                // Own budget only: time on a spare's budget is the spare's.
+                let received = sim.stats(s).run_ns - tr[n].run0 - (tr[n].spare_ns - tr[n].spare0);
                 let budget = case.rt[i].params.budget;
                 out.periods += 1;
                 let ppm = (received.min(budget) as u128 * 1_000_000 / budget as u128) as u64;
@@ -224,6 +297,11 @@ fn run(case: &Case, admit: Admit) -> Outcome {
             let u = &case.rt[i];
             if tr[n].sim.is_none() && u.start <= t {
                 let s = sim.add_unit(u.params, mask(u.cpu), Work::Manual);
+                if u.uses_spare {
+                    let (k, id) = (sim.unit_inst(s), sim.id(s));
+                    let a = sim.inst_mut(k).set_uses_spare(id, true).expect("unit");
+                    sim.apply(k, a);
+                }
                 sim.wake(s);
                 tr[n].sim = Some(s);
             } else if let (Some(s), Some(w)) = (tr[n].sim, tr[n].wake_at) {
@@ -248,8 +326,27 @@ fn run(case: &Case, admit: Admit) -> Outcome {
                     .expect("non-RT parameters are always valid");
             }
         }
+        while let Some(&(et, j)) = io.get(next_io) {
+            if et > t {
+                break;
+            }
+            next_io += 1;
+            if let Some(n) = admitted.iter().position(|&i| i == j) {
+                if let Some(s) = tr[n].sim {
+                    sim.io_event(s);
+                }
+            }
+        }
         sim.poll();
         sim.settle();
+        // The spare pool: lending, returning, spare periods kept and not exceeded.
+        let spare_ns: HashMap<usize, (i64, bool)> = tr
+            .iter()
+            .filter_map(|x| Some((x.sim?, (x.spare_ns, x.sim.is_some_and(|s| sim.runnable(s))))))
+            .collect();
+        let (started, checked) = check_pool(&sim, &spare_ns, &mut strack, &mut out.violations);
+        out_attaches += started;
+        out.spare_periods += checked;
         // Periods that start now: track them, and play the wake pattern.
         for (n, &i) in admitted.iter().enumerate() {
             let Some(s) = tr[n].sim else { continue };
@@ -257,16 +354,31 @@ fn run(case: &Case, admit: Admit) -> Outcome {
                 .inst(sim.unit_inst(s))
                 .unit_info(sim.id(s))
                 .expect("unit");
-            if info.cur_deadline == tr[n].deadline {
+            // The unit's own deadline (on a spare, saved in the spare's slot).
+            let k = sim.unit_inst(s);
+            let own = match sim.inst(k).spare_of(sim.id(s)).expect("unit") {
+                Some(j) => sim.inst(k).spare_info(j).expect("slot").own_deadline,
+                None => info.cur_deadline,
+            };
+            if own == tr[n].deadline {
                 continue;
             }
             let u = &case.rt[i];
             let p = u.params;
+            // Never more than the reservation: own time in the segment that ends here.
+            let own_ns = sim.stats(s).run_ns - tr[n].run0 - (tr[n].spare_ns - tr[n].spare0);
+            if tr[n].deadline != i64::MIN && !p.extratime && own_ns > p.budget {
+                out.violations.push(format!(
+                    "unit {i} ran {own_ns} ns on its own budget {} in the period ending at {}",
+                    p.budget, tr[n].deadline
+                ));
+            }
             // Only whole periods that start at their replenishment (not a join or a late
             // wake's restart).
-            let whole = info.cur_deadline - p.period == sim.now();
-            tr[n].deadline = info.cur_deadline;
+            let whole = own - p.period == sim.now();
+            tr[n].deadline = own;
             tr[n].run0 = sim.stats(s).run_ns;
+            tr[n].spare0 = tr[n].spare_ns;
             let late = u.late & (1 << (tr[n].k % 32)) != 0;
             tr[n].k += 1;
             if whole && late && sim.runnable(s) {
@@ -284,7 +396,116 @@ fn run(case: &Case, admit: Admit) -> Outcome {
             }
         }
     }
+    out.attaches = out_attaches;
     out
+}
+
+/// A spare period being checked: the unit (sim index) it serves, its deadline, the budget
+/// it started with, the unit's spare time at its start, whether the unit stayed runnable.
+#[derive(Clone, Copy, Debug)]
+struct SparePeriod {
+    unit: usize,
+    deadline: i64,
+    b0: i64,
+    run0: i64,
+    ok: bool,
+}
+
+/// Checks the spare pools after a step: every lent spare is held by the unit it names and
+/// vice versa (the pool never lends more than it has, to one unit at a time); a spare is
+/// never held at or after the unit's own replenishment, nor with a deadline past it (spares
+/// return); a spare period during which the unit stayed attached and runnable gave it the
+/// spare's budget, and no spare period gave more. `spare_ns`: per sim unit, its run time on
+/// spare budgets and whether it is runnable. Returns the spare periods that started and
+/// those checked (ended with the unit attached and runnable throughout).
+fn check_pool(
+    sim: &Sim,
+    spare_ns: &HashMap<usize, (i64, bool)>,
+    strack: &mut HashMap<(usize, usize), SparePeriod>,
+    v: &mut Vec<String>,
+) -> (usize, usize) {
+    let now = sim.now();
+    let mut started = 0;
+    let mut checked = 0;
+    for k in 0..sim.nr_insts() {
+        let inst = sim.inst(k);
+        for j in 0..inst.nr_spares() {
+            let info = inst.spare_info(j).expect("slot");
+            let unit = (info.attached == 1)
+                .then(|| sim.index_of(k, UnitId(info.unit)))
+                .flatten();
+            if info.attached == 1 {
+                let holds = inst.spare_of(UnitId(info.unit)).ok().flatten() == Some(j);
+                if !holds {
+                    v.push(format!(
+                        "{now}: spare {k}/{j} lent to unit {} that does not hold it (not returned)",
+                        info.unit
+                    ));
+                }
+                if now >= info.own_deadline || info.cur_deadline > info.own_deadline {
+                    v.push(format!(
+                        "{now}: spare {k}/{j} held past the unit's own replenishment at {} (deadline {})",
+                        info.own_deadline, info.cur_deadline
+                    ));
+                }
+            }
+            // The spare period that was being checked.
+            if let Some(sp) = strack.get(&(k, j)).copied() {
+                let (ns, runnable) = spare_ns.get(&sp.unit).copied().unwrap_or((0, false));
+                let received = ns - sp.run0;
+                let same = unit == Some(sp.unit) && info.cur_deadline == sp.deadline;
+                if received > sp.b0 {
+                    v.push(format!(
+                        "{now}: spare {k}/{j} gave {received} ns of {} ns",
+                        sp.b0
+                    ));
+                }
+                if now >= sp.deadline || !same {
+                    checked += (now >= sp.deadline && sp.ok) as usize;
+                    if now >= sp.deadline && sp.ok && received < sp.b0 {
+                        v.push(format!(
+                            "{now}: spare {k}/{j} gave {received} ns of {} ns by {}",
+                            sp.b0, sp.deadline
+                        ));
+                    }
+                    strack.remove(&(k, j));
+                } else if !runnable {
+                    strack.insert((k, j), SparePeriod { ok: false, ..sp });
+                }
+            }
+            if let (Some(u), false) = (unit, strack.contains_key(&(k, j))) {
+                let (ns, runnable) = spare_ns.get(&u).copied().unwrap_or((0, false));
+                started += 1;
+                strack.insert(
+                    (k, j),
+                    SparePeriod {
+                        unit: u,
+                        deadline: info.cur_deadline,
+                        b0: info.cur_budget,
+                        run0: ns,
+                        ok: runnable,
+                    },
+                );
+            }
+        }
+        // Every unit on a spare holds a slot lent to it.
+        for i in 0..sim.nr_units() {
+            if sim.unit_inst(i) != k {
+                continue;
+            }
+            if let Ok(Some(j)) = inst.spare_of(sim.id(i)) {
+                let lent = inst
+                    .spare_info(j)
+                    .is_some_and(|x| x.attached == 1 && x.unit == sim.id(i).0);
+                if !lent {
+                    v.push(format!(
+                        "{now}: unit {i} holds spare {k}/{j} not lent to it"
+                    ));
+                }
+            }
+        }
+    }
+    (started, checked)
 }
 
 fn rt_unit(ncpus: usize) -> impl Strategy<Value = RtUnit> {
@@ -296,9 +517,10 @@ fn rt_unit(ncpus: usize) -> impl Strategy<Value = RtUnit> {
         0i64..100,
         any::<u32>(),
         prop_oneof![Just(None), (0u16..1024).prop_map(Some)],
+        any::<bool>(),
     )
         .prop_map(
-            |(p_ms, b_permille, extratime, cpu, start_ms, late, offset)| {
+            |(p_ms, b_permille, extratime, cpu, start_ms, late, offset, uses_spare)| {
                 let period = p_ms * MS;
                 let budget = (period * b_permille as i64 / 1000).max(10 * US);
                 RtUnit {
@@ -311,6 +533,7 @@ fn rt_unit(ncpus: usize) -> impl Strategy<Value = RtUnit> {
                     start: start_ms * MS / 3,
                     late,
                     offset,
+                    uses_spare,
                 }
             },
         )
@@ -341,8 +564,12 @@ fn case() -> impl Strategy<Value = Case> {
             proptest::collection::vec(rt_unit(ncpus), 1..=8),
             proptest::collection::vec((1i64..=100, 0..ncpus), 0..=8),
             proptest::collection::vec((0i64..400, 0usize..8, 1i64..=100), 0..=4),
+            // Spare servers: 2-20 ms periods, 5-30% each.
+            proptest::collection::vec((2i64..=20, 50i64..=300), 0..=2),
+            // I/O events: any time (us), any real-time unit.
+            proptest::collection::vec((0i64..400_000, 0usize..8), 0..=200),
         )
-            .prop_map(move |(rt, bg, ch)| Case {
+            .prop_map(move |(rt, bg, ch, sp, io)| Case {
                 ncpus,
                 policy,
                 rt,
@@ -352,6 +579,15 @@ fn case() -> impl Strategy<Value = Case> {
                     .map(|(t, u, p)| (t * MS, u, p * MS))
                     .collect(),
                 run: 400 * MS,
+                spares: sp
+                    .into_iter()
+                    .map(|(p, permille)| Params {
+                        period: p * MS,
+                        budget: p * MS * permille / 1000,
+                        extratime: false,
+                    })
+                    .collect(),
+                io: io.into_iter().map(|(t, u)| (t * US, u)).collect(),
             })
     })
 }
@@ -359,6 +595,8 @@ fn case() -> impl Strategy<Value = Case> {
 static WORST: Mutex<Option<(u64, String)>> = Mutex::new(None);
 /// (cases, real-time units admitted, periods checked, late wakes played) over the search.
 static TOTALS: Mutex<(usize, usize, usize, usize)> = Mutex::new((0, 0, 0, 0));
+/// (spare servers attached, spare periods checked) over the search.
+static SPARES: Mutex<(usize, usize)> = Mutex::new((0, 0));
 
 /// 96 cases from a fixed seed unless `PROPTEST_CASES` / `PROPTEST_RNG_SEED` say otherwise
 /// (CI runs more; a longer search is one variable away).
@@ -398,7 +636,13 @@ proptest! {
                     o.admitted, c.rt.len())));
             }
         }
+        {
+            let mut t = SPARES.lock().unwrap();
+            t.0 += o.attaches;
+            t.1 += o.spare_periods;
+        }
         prop_assert!(o.losses.is_empty(), "lost budget: {:?}\ncase: {:?}", o.losses, c);
+        prop_assert!(o.violations.is_empty(), "spare pool: {:?}\ncase: {:?}", o.violations, c);
     }
 }
 
@@ -411,6 +655,11 @@ fn zz_report_worst_case() {
     println!(
         "guarantees: {} cases, {} real-time units admitted, {} periods checked, {} late wakes",
         t.0, t.1, t.2, t.3
+    );
+    let sp = *SPARES.lock().unwrap();
+    println!(
+        "guarantees: {} spare periods started (attaches and renewals), {} checked",
+        sp.0, sp.1
     );
     if let Some((w, what)) = WORST.lock().unwrap().as_ref() {
         println!(
@@ -446,10 +695,13 @@ fn table_4_2_family(
             start: 0,
             late: 0,
             offset: None,
+            uses_spare: false,
         }],
         background: bg_periods.iter().map(|&p| (p * MS, 0)).collect(),
         changes: vec![(123 * MS + 7 * US, 0, 9 * MS)],
         run: 2_000 * MS,
+        spares: vec![],
+        io: vec![],
     };
     run(&case, admit)
 }
@@ -520,6 +772,7 @@ fn utilisation_alone_is_unsound_for_the_deferrable_server() {
                             start: 0,
                             late: 0xaaaa_aaaa,
                             offset: off,
+                            uses_spare: false,
                         },
                         RtUnit {
                             params: Params {
@@ -531,11 +784,14 @@ fn utilisation_alone_is_unsound_for_the_deferrable_server() {
                             start: 0,
                             late: 0,
                             offset: None,
+                            uses_spare: false,
                         },
                     ],
                     background: vec![],
                     changes: vec![],
                     run: 1_000 * MS,
+                    spares: vec![],
+                    io: vec![],
                 };
                 let broken = run(&case, Admit::UtilisationOnly);
                 let sound = run(&case, Admit::Sound);
@@ -591,6 +847,7 @@ fn cbs_keeps_u_le_1_sets_whatever_the_wake_offsets() {
                     start: 0,
                     late: 0x5555_5555,
                     offset: Some(off * 64),
+                    uses_spare: false,
                 },
                 RtUnit {
                     params: Params {
@@ -602,11 +859,14 @@ fn cbs_keeps_u_le_1_sets_whatever_the_wake_offsets() {
                     start: 0,
                     late: 0,
                     offset: None,
+                    uses_spare: false,
                 },
             ],
             background: vec![],
             changes: vec![],
             run: 500 * MS,
+            spares: vec![],
+            io: vec![],
         };
         let o = run(&case, Admit::Sound);
         assert_eq!(o.admitted, 2);
@@ -672,5 +932,104 @@ proptest! {
         prop_assert!(hi - lo <= 100 * MS,
             "background shares over 10 s (ms): {:?} on {} CPUs beside {:?}",
             shares.iter().map(|s| s / MS).collect::<Vec<_>>(), ncpus, admitted);
+    }
+}
+
+/// The paper's set-up on one CPU: a batch VM `(40 ms, 100 ms)` that uses spare bandwidth and
+/// gets an I/O event every `every` ms, a second reserved VM of budget `other` ms per 100 ms,
+/// and a spare pool of one `(4 ms, 10 ms)` server.
+fn spare_case(other: i64, every: i64) -> Case {
+    let rt = |budget: i64, uses_spare: bool| RtUnit {
+        params: Params {
+            period: 100 * MS,
+            budget: budget * MS,
+            extratime: false,
+        },
+        cpu: 0,
+        start: 0,
+        late: 0,
+        offset: None,
+        uses_spare,
+    };
+    Case {
+        ncpus: 1,
+        policy: Policy {
+            topology: Topology::Partition,
+            admission: true,
+            server: ServerKind::Cbs,
+            ..Policy::default()
+        },
+        rt: vec![rt(40, true), rt(other, false)],
+        background: vec![],
+        changes: vec![],
+        run: 1_000 * MS,
+        spares: vec![Params {
+            period: 10 * MS,
+            budget: 4 * MS,
+            extratime: false,
+        }],
+        io: (0..1_000 / every)
+            .map(|k| (k * every * MS + 300 * US, 0))
+            .collect(),
+    }
+}
+
+/// The spare pool is a reservation: admitted with it, the other VM keeps its budget and the
+/// spares give theirs; with the pool left out of admission (broken), a set that does not
+/// fit is admitted and the other VM loses budget to the spares.
+#[test]
+fn spares_count_in_admission() {
+    let sound = run(&spare_case(19, 1), Admit::Sound);
+    println!(
+        "spares (4/10 ms) + 40/100 + 19/100: {} admitted, {} periods, {} spare periods started, {} \
+         spare periods checked, losses {}, violations {}",
+        sound.admitted,
+        sound.periods,
+        sound.attaches,
+        sound.spare_periods,
+        sound.losses.len(),
+        sound.violations.len()
+    );
+    assert_eq!(sound.admitted, 2);
+    assert!(sound.attaches >= 9 && sound.spare_periods >= 9 * 5);
+    assert!(sound.losses.is_empty() && sound.violations.is_empty());
+    let refused = run(&spare_case(55, 1), Admit::Sound);
+    assert_eq!(refused.admitted, 1, "40 + 55 + spare 40% does not fit");
+    let broken = run(&spare_case(55, 1), Admit::IgnoresPool);
+    println!(
+        "pool left out of admission: 40/100 + 55/100 admitted; the second VM lost budget in {} \
+         of {} periods (worst {:.1} ms of 55)",
+        broken.losses.len(),
+        broken.periods,
+        broken
+            .losses
+            .iter()
+            .map(|l| l.received)
+            .min()
+            .unwrap_or(55 * MS) as f64
+            / MS as f64
+    );
+    assert_eq!(broken.admitted, 2);
+    assert!(!broken.losses.is_empty());
+}
+
+/// Broken variants of the core caught by the pool checks: a spare that is not given back,
+/// and a spare kept past the unit's own replenishment.
+#[test]
+fn broken_spare_variants_fail_the_pool_checks() {
+    for (m, what) in [
+        (Mutant::SpareNotReturned, "not returned"),
+        (
+            Mutant::SpareKeptPastReplenishment,
+            "past the unit's own replenishment",
+        ),
+    ] {
+        let o = run_with(&spare_case(19, 1), Admit::Sound, m);
+        println!(
+            "{m:?}: {} violations, first: {}",
+            o.violations.len(),
+            o.violations.first().map_or("-", |s| s.as_str())
+        );
+        assert!(o.violations.iter().any(|v| v.contains(what)), "{m:?}");
     }
 }

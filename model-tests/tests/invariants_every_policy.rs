@@ -9,6 +9,11 @@
 //! context saves are processed: no CPU idles while a runnable queued unit with budget allows
 //! it, and no CPU runs (or idles on a blocked periodic server of) a unit of lower priority
 //! than a runnable queued unit allowed on it.
+//!
+//! Parameter changes go through `set_params` (rt.c's rule) or `set_params_at` (prompt: the
+//! unit then waits at most its new period); CPUs leave as Xen's core makes them leave (out
+//! of the pool's valid set, withdrawn, units moved off with `pick_cpu`, which must never
+//! name the leaving CPU, then removed once idle) and join again.
 
 use proptest::prelude::*;
 use rtsched::{
@@ -29,7 +34,12 @@ enum Op {
     /// Perform the oldest pending `context_saved`.
     Save,
     Advance(i64),
-    SetParams(usize, i64, i64, bool),
+    /// Unit, period, budget, extratime, prompt (`set_params_at`).
+    SetParams(usize, i64, i64, bool, bool),
+    /// A CPU leaves the pool (rt-global only).
+    CpuLeave(usize),
+    /// A CPU that left joins again.
+    CpuJoin(usize),
     SetAffinity(usize, u8),
     Unrunnable(usize),
     SwitchPriority,
@@ -45,8 +55,10 @@ fn op(n_units: usize, n_cpus: usize) -> impl Strategy<Value = Op> {
         4 => (0..n_cpus).prop_map(Op::Schedule),
         3 => Just(Op::Save),
         4 => (1i64..30_000).prop_map(|d| Op::Advance(d * US / 2)),
-        1 => (u.clone(), -5i64..40, -5i64..40, any::<bool>())
-            .prop_map(|(i, p, b, e)| Op::SetParams(i, p * 500 * US, b * 500 * US, e)),
+        1 => (u.clone(), -5i64..40, -5i64..40, any::<bool>(), any::<bool>())
+            .prop_map(|(i, p, b, e, now)| Op::SetParams(i, p * 500 * US, b * 500 * US, e, now)),
+        1 => (0..n_cpus).prop_map(Op::CpuLeave),
+        1 => (0..n_cpus).prop_map(Op::CpuJoin),
         1 => (u.clone(), any::<u8>()).prop_map(|(i, m)| Op::SetAffinity(i, m)),
         1 => u.prop_map(Op::Unrunnable),
         1 => Just(Op::SwitchPriority),
@@ -165,7 +177,9 @@ impl Host {
     }
 
     fn schedule(&mut self, c: usize) {
-        if !self.online.test(c) {
+        // (A CPU that left still schedules until it has handed back what it ran.)
+        if !self.online.test(c) && self.s.curr(c).is_none() && self.s.phantom(c).is_none() {
+            self.resched.clear(c);
             return;
         }
         let prev = self.s.curr(c);
@@ -213,7 +227,7 @@ impl Host {
             Op::Wake(i) => Op::Wake(i % n),
             Op::Block(i) => Op::Block(i % n),
             Op::Sleep(i) => Op::Sleep(i % n),
-            Op::SetParams(i, p, b, e) => Op::SetParams(i % n, p, b, e),
+            Op::SetParams(i, p, b, e, now) => Op::SetParams(i % n, p, b, e, now),
             Op::SetAffinity(i, m) => Op::SetAffinity(i % n, m),
             Op::Unrunnable(i) => Op::Unrunnable(i % n),
             ref o => o.clone(),
@@ -264,18 +278,31 @@ impl Host {
                     }
                 }
             }
-            Op::SetParams(i, period, budget, extra) => {
+            Op::SetParams(i, period, budget, extra, prompt) => {
                 let p = Params {
                     period,
                     budget,
                     extratime: extra,
                 };
                 let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                match self.s.set_params(self.ids[i], p) {
+                let r = if prompt {
+                    self.s.set_params_at(self.ids[i], p, self.now)
+                } else {
+                    self.s.set_params(self.ids[i], p)
+                };
+                match r {
                     Ok(a) => {
                         prop_assert!(p.is_valid());
                         self.apply(a);
                         let info = self.s.unit_info(self.ids[i]).unwrap();
+                        if prompt {
+                            prop_assert!(
+                                info.cur_deadline <= self.now + period,
+                                "waits longer than its new period: {:?} at {}",
+                                info,
+                                self.now
+                            );
+                        }
                         self.seen[i] = (info.cur_deadline, info.period);
                     }
                     Err(e) => {
@@ -308,6 +335,16 @@ impl Host {
                     }
                 }
             }
+            Op::CpuLeave(c) => self.cpu_leave(c % self.ncpus)?,
+            Op::CpuJoin(c) => {
+                let c = c % self.ncpus;
+                if self.s.policy().topology == Topology::Global && !self.online.test(c) {
+                    self.s.cpu_add(c).unwrap();
+                    self.online.set(c);
+                    // Xen's schedule_cpu_add: "trigger it to go pick up some work".
+                    self.resched.set(c);
+                }
+            }
             Op::Unrunnable(i) => {
                 let info = self.s.unit_info(self.ids[i]).unwrap();
                 if info.queue != 0 {
@@ -321,16 +358,7 @@ impl Host {
                     PriorityScheme::Edf => PriorityScheme::Dm,
                     PriorityScheme::Dm => PriorityScheme::Edf,
                 };
-                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                match self.s.set_priority_scheme(next) {
-                    Ok(a) => self.apply(a),
-                    Err(e) => {
-                        prop_assert_eq!(e, Error::NotAdmitted);
-                        let after: Vec<_> =
-                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                        prop_assert_eq!(before, after);
-                    }
-                }
+                self.switch(|s| s.set_priority_scheme(next))?;
             }
             Op::SwitchServer => {
                 let next = match self.s.policy().server {
@@ -338,19 +366,79 @@ impl Host {
                     ServerKind::Periodic => ServerKind::Cbs,
                     ServerKind::Cbs => ServerKind::Deferrable,
                 };
-                let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                match self.s.set_server(next) {
-                    Ok(a) => self.apply(a),
-                    Err(e) => {
-                        prop_assert_eq!(e, Error::NotAdmitted);
-                        let after: Vec<_> =
-                            self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
-                        prop_assert_eq!(before, after);
-                    }
-                }
+                self.switch(|s| s.set_server(next))?;
             }
         }
         self.check()
+    }
+
+    /// A policy switch: applied, or refused by admission control with every unit unchanged.
+    fn switch(
+        &mut self,
+        f: impl FnOnce(&mut Scheduler<'static>) -> Result<Actions, Error>,
+    ) -> Result<(), TestCaseError> {
+        let before: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+        match f(&mut self.s) {
+            Ok(a) => self.apply(a),
+            Err(e) => {
+                prop_assert_eq!(e, Error::NotAdmitted);
+                let after: Vec<_> = self.ids.iter().map(|&id| self.s.unit_info(id)).collect();
+                prop_assert_eq!(before, after);
+            }
+        }
+        Ok(())
+    }
+
+    /// A CPU leaves as Xen's core makes it leave a cpupool: out of the pool's valid set
+    /// (withdrawn), affinities that had no other CPU broken to all CPUs, every unit assigned
+    /// to it and not running moved with `pick_cpu` (which must never name it: Xen would retry
+    /// for ever), the running one handed back at its next schedule, then removed.
+    fn cpu_leave(&mut self, c: usize) -> Result<(), TestCaseError> {
+        // (Under admission control fewer CPUs can leave the admitted set over its bound: Xen
+        // gives the scheduler no veto over a CPU leaving, so that is not checked here.)
+        if self.s.policy().topology != Topology::Global
+            || self.s.policy().admission
+            || !self.online.test(c)
+            || self.online.count() < 2
+        {
+            return Ok(());
+        }
+        let a = self.s.cpu_withdraw(c).unwrap();
+        self.apply(a);
+        self.online.clear(c);
+        prop_assert!(!self.s.online().test(c));
+        for i in 0..self.ids.len() {
+            let id = self.ids[i];
+            if self.s.affinity(id).unwrap().and(&self.online).is_empty() {
+                self.s.set_affinity(id, self.online).unwrap();
+            }
+        }
+        for _ in 0..8 {
+            self.settle();
+            for i in 0..self.ids.len() {
+                let id = self.ids[i];
+                let info = self.s.unit_info(id).unwrap();
+                if info.cpu as usize != c || self.running(i).is_some() || info.flags & 2 != 0 {
+                    continue;
+                }
+                let a = self.s.sleep(id).unwrap();
+                self.apply(a);
+                let to = self.s.pick_cpu(id).unwrap();
+                prop_assert!(to != c, "pick_cpu named the leaving CPU {}", c);
+                self.s.migrate(id, to).unwrap();
+                if self.runnable[i] {
+                    let a = self.s.wake(id, self.now).unwrap();
+                    self.apply(a);
+                }
+            }
+            self.check()?;
+        }
+        self.settle();
+        prop_assert!(self.s.curr(c).is_none() && self.s.phantom(c).is_none());
+        self.s.cpu_remove(c).unwrap();
+        self.slice_end[c] = None;
+        self.resched.clear(c);
+        Ok(())
     }
 
     fn check(&mut self) -> Result<(), TestCaseError> {

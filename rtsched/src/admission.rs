@@ -40,7 +40,7 @@
 //! | partition | EDF | deferrable | `U <= 1` and either the per-period test `sum_{j != v} W_j(P_v) <= P_v - Q_v` for every `v` ([`bcl_edf`] with m = 1) or the demand test `sum_j W_j(t) <= t` for `t >= min P` (see `edf_deferrable_demand`); both sufficient, neither dominates |
 //! | partition | DM | periodic | hyperbolic bound `prod(u_i + 1) <= 2` (Bini, Buttazzo and Buttazzo 2003) |
 //! | partition | DM | deferrable, CBS | response-time bound with carry-in, one CPU ([`bcl_fp`], m = 1) |
-//! | global (m CPUs) | EDF | periodic, CBS | GFB: `U <= m - (m - 1) u_max` (Goossens, Funk and Baruah 2003; CBS on global EDF: Baruah, Goossens and Lipari 2002) |
+//! | global (m CPUs) | EDF | periodic, CBS | GFB: `U <= m - (m - 1) u_max` (Goossens, Funk and Baruah 2003; CBS on global EDF: Baruah, Goossens and Lipari 2002), or BCL ([`bcl_edf`]) |
 //! | global (m CPUs) | EDF | deferrable | BCL for global EDF ([`bcl_edf`]; Bertogna, Cirinei and Lipari 2005) with the carry-in bound `W` |
 //! | global (m CPUs) | DM | periodic | m = 1: the hyperbolic bound; m >= 2: RM-US, `U <= m^2 / (3m - 2)` and `u_max <= m / (3m - 2)` (Andersson, Baruah and Jonsson 2001), or BCL ([`bcl_fp`]) |
 //! | global (m CPUs) | DM | deferrable, CBS | BCL for global fixed priority ([`bcl_fp`]; Bertogna, Cirinei and Lipari 2005) |
@@ -184,9 +184,10 @@ where
         (Partition, Dm, Periodic) => s.hyper <= 2 * ONE,
         (Partition, Dm, Deferrable | Cbs) => fits && bcl_fp(set, 1),
         (Global, Edf, Periodic | Cbs) => {
-            // U <= m - (m - 1) * u_max, all in ppm.
+            // GFB: U <= m - (m - 1) * u_max, all in ppm; or BCL (neither dominates: GFB
+            // refuses two full units on four CPUs, the Dhall effect, which BCL admits).
             let bound = (mm * ONE).saturating_sub((mm - 1).saturating_mul(s.max));
-            fits && s.total <= bound
+            fits && (s.total <= bound || bcl_edf(set, m))
         }
         (Global, Edf, Deferrable) => fits && bcl_edf(set, m),
         // RM-US's bound says nothing for one CPU (it would give `U <= 1`, which rate
@@ -451,6 +452,9 @@ mod tests {
         assert_eq!(v.total_ppm, 2 * ONE);
         let stress = [p(8, 10), p(6, 10), p(5, 10), p(4, 10), p(3, 10), p(2, 10)];
         assert!(!ok(pol(GLOB, Edf, Cbs), 3, &stress).schedulable);
+        // Two full units on four CPUs: GFB refuses (4 - 3 * 1 = 1 < 2), BCL admits.
+        assert!(ok(pol(GLOB, Edf, Periodic), 4, &[p(10, 10), p(10, 10)]).schedulable);
+        assert!(!ok(pol(GLOB, Edf, Periodic), 1, &[p(10, 10), p(10, 10)]).schedulable);
         // Deferrable: BCL. Two (5, 10) on 2 CPUs: interference min(5, 6) = 5 < 2 * 6.
         assert!(ok(pol(GLOB, Edf, Deferrable), 2, &[p(5, 10), p(5, 10)]).schedulable);
         // Three (6, 10) on 2 CPUs: U = 1.8; for each, 2 * min(6, 5) = 10 is not < 2 * 5.

@@ -17,6 +17,8 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - a unit the host last reported runnable is running, queued, or pending its delayed add
 ///   (or, periodic server, a blocked unit its CPU idles on, which that CPU was told about);
 /// - a blocked periodic server charged on a CPU is on no queue and on no other CPU;
+/// - a unit on a spare holds the slot that names it, and the spare's deadline is no later
+///   than the unit's own replenishment; a lent spare is held by the unit it names;
 /// - the replenishment timer is programmed for the earliest pending replenishment;
 /// - tickled CPUs are online;
 /// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
@@ -102,11 +104,29 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             QueueKind::Depleted => dq_count += 1,
             QueueKind::None => {}
         }
-        if u.cur_budget < 0 || u.cur_budget > u.budget {
+        // (On a spare at its reserved level the budget is the spare's.)
+        let spare = s.raw_spares().slots.get(u.spare as usize);
+        let cap = match spare {
+            Some(sp) if u.priority_level == 0 => sp.params.budget,
+            _ => u.budget,
+        };
+        if u.cur_budget < 0 || u.cur_budget > cap {
             return Err("budget out of [0, budget]");
         }
         if u.last_start > s.clock() {
             return Err("unit started after the instance's clock");
+        }
+        if u.spare != NIL {
+            let Some(sp) = spare.filter(|_| (u.spare as usize) < s.raw_spares().len as usize)
+            else {
+                return Err("unit attached to no spare slot");
+            };
+            if sp.unit as usize != i || !u.inserted {
+                return Err("spare slot and unit disagree");
+            }
+            if u.cur_deadline > sp.own_deadline {
+                return Err("spare deadline past the unit's own replenishment");
+            }
         }
         if u.queue == QueueKind::Run && u.cur_budget == 0 {
             return Err("zero-budget unit on the run queue");
@@ -185,6 +205,16 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             if !on {
                 return Err("unit's on_cpu names a CPU that does not run it");
             }
+        }
+    }
+    // Spare pool: each lent spare is lent to exactly the unit that names it.
+    for (k, sp) in s.raw_spares().active().iter().enumerate() {
+        if sp.unit != NIL
+            && units
+                .get(sp.unit as usize)
+                .is_none_or(|u| u.spare as usize != k)
+        {
+            return Err("spare lent to a unit that does not hold it (not returned)");
         }
     }
     Ok(())

@@ -51,6 +51,6 @@ pub use cpumask::{CpuMask, MAX_CPUS};
 pub use error::{Error, Result};
 pub use params::Params;
 pub use policy::{ClassRule, Policy, PriorityScheme, ServerKind, Topology};
-pub use sched::{Pcpu, Scheduler, Storage};
+pub use sched::{Pcpu, Scheduler, SpareInfo, Storage, MAX_SPARES};
 pub use stats::Stats;
 pub use unit::{QueueKind, Unit, UnitFlags, UnitId, UnitInfo};

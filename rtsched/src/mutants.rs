@@ -60,6 +60,11 @@ pub enum Mutant {
     /// The class rule is ignored: plain RTDS order although real-time units should
     /// outrank the background class.
     ClassRuleIgnored,
+    /// A unit's spare server is not given back to the pool when it returns (the slot stays
+    /// lent).
+    SpareNotReturned,
+    /// A spare server is renewed past the unit's own replenishment (kept for ever).
+    SpareKeptPastReplenishment,
 }
 
 impl Mutant {

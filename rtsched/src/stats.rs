@@ -41,4 +41,14 @@ pub struct Stats {
     pub phantom_picks: u64,
     /// Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
     pub cbs_restarts: u64,
+    /// `io_event` calls.
+    pub io_events: u64,
+    /// Spare servers attached to units.
+    pub spare_attaches: u64,
+    /// Spare periods renewed for an attached unit.
+    pub spare_renewals: u64,
+    /// Spare servers returned to the pool.
+    pub spare_returns: u64,
+    /// I/O events for an eligible unit that found no free spare.
+    pub spare_none_free: u64,
 }

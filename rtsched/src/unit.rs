@@ -35,6 +35,9 @@ bitflags! {
         /// Set and cleared within one replenishment: the unit was on extratime (priority
         /// level above 0) before it, so its priority rose and it may now preempt.
         const RAISED = 1 << 5;
+        /// Uses spare bandwidth: an I/O event while it is off its reserved budget attaches
+        /// a spare server from the instance's pool (see `sched/spare.rs`).
+        const USES_SPARE = 1 << 6;
     }
 }
 
@@ -89,6 +92,9 @@ pub struct Unit {
     pub(crate) dq_prev: u32,
     pub(crate) dq_next: u32,
     pub(crate) tmp_next: u32,
+    /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
+    /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
+    pub(crate) spare: u32,
 }
 
 impl Unit {
@@ -119,6 +125,7 @@ impl Unit {
         debt: 0,
         on_cpu: NIL,
         vtime: 0,
+        spare: NIL,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {
@@ -156,6 +163,8 @@ impl Unit {
 // `apply_params` changes the reservation in any state; it never raises the current budget.
 // Constant-bandwidth server: a wake that finds `cbs_overflow` calls `cbs_restart` (a new
 // period from now) instead of keeping the current deadline and budget.
+// A parameter change that leaves the deadline more than one period away
+// (`late_for_period`, `Scheduler::set_params_at`) calls `cbs_restart` too.
 // ---------------------------------------------------------------------------------------
 
 /// What [`Unit::burn`] did.
@@ -240,6 +249,12 @@ impl Unit {
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);
         }
+    }
+
+    /// Whether the deadline is more than one period after `now`: a parameter change then
+    /// starts a new period ([`Self::cbs_restart`], `Scheduler::set_params_at`).
+    pub(crate) fn late_for_period(&self, now: i64) -> bool {
+        self.cur_deadline > now.saturating_add(self.period)
     }
 
     /// Whether a waking constant-bandwidth server must start a new period (Abeni and

@@ -97,11 +97,31 @@ snap() {
         return 1
     fi
 }
+# trace SCENARIO CASE: with rtsched_xentrace=S on the command line (`cargo xtask e2e
+# --xentrace S`), S seconds of scheduler trace records (event mask 0x00023000: the core's
+# runstate changes, TRC_SCHED_MIN, and the scheduler's own records, TRC_SCHED_CLASS, which
+# hold the TRC_RTDS_* events) taken with xentrace, printed gzip'd and base64'd between
+# markers (gzip's CRC shows a copy damaged on the way). Tracing is off again afterwards.
+XENTRACE=$(sed -n 's/.*rtsched_xentrace=\([0-9]*\).*/\1/p' /proc/cmdline)
+trace() {
+    [ "${XENTRACE:-0}" -gt 0 ] || return 0
+    rm -f /tmp/trace.bin
+    if ! timeout 60 xentrace -D -e 0x00023000 -T "$XENTRACE" /tmp/trace.bin > /tmp/xentrace.log 2>&1; then
+        cat /tmp/xentrace.log
+        echo "RTSCHED-E2E-NOTE xentrace failed in $1 $2"
+        return 0
+    fi
+    echo "RTSCHED-XENTRACE-DOMS $1 $2 $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
+    echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < /tmp/trace.bin)"
+    gzip -c /tmp/trace.bin | base64
+    echo "RTSCHED-XENTRACE-END $1 $2"
+}
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time
-# of the guest PCPUs.
+# of the guest PCPUs; with rtsched_xentrace, a trace first.
 measure() {
     sc=$1; cs=$2; shift 2
+    trace "$sc" "$cs"
     sleep 1
     snap /tmp/snap0 || return 1
     sleep "$MEASURE"
@@ -147,7 +167,7 @@ destroy() { for d in "$@"; do x destroy "$d"; done; }
 # ("<topology>,<priority>,<server>...").
 policy() {
     if xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$1" &&
-        xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -q ",$1\$"; then
+        xenhypfs cat /params/$RTSCHED_HYPFS_PARAM | grep -Eq ",$1(,classes)?\$"; then
         echo "RTSCHED-E2E-POLICY $1 ok"
     else
         echo "RTSCHED-E2E-FAIL policy: xenhypfs write $1"
@@ -171,6 +191,22 @@ scenario_table_4_2() {
         measure table-4-2 k=$k $doms
     done
     destroy rt nrt1 nrt2 nrt3 nrt4 nrt5
+}
+
+# Table 4.2 with k = 2 non-RT VMs of unequal periods (5 ms and 20 ms, budget = period,
+# extratime) beside the RT VM (4 ms / 10 ms, no extratime).
+scenario_unequal() {
+    mkguest rt || return 1
+    for i in 1 2; do mkguest nrt$i || return 1; done
+    x unpause rt || return 1
+    ready rt
+    rtds rt 10000 4000 0 || return 1
+    rtds nrt1 5000 5000 1 || return 1
+    rtds nrt2 20000 20000 1 || return 1
+    for d in nrt1 nrt2; do x unpause $d || return 1; done
+    ready nrt1 nrt2
+    measure unequal k=2 rt nrt1 nrt2
+    destroy rt nrt1 nrt2
 }
 
 scenario_isolation() {
@@ -281,6 +317,7 @@ for sc in $(arg rtsched_scenarios | tr '+' ' '); do
         global) scenario_global ;;
         policy-switch) scenario_policy_switch ;;
         csa) scenario_csa ;;
+        unequal) scenario_unequal ;;
         *) echo "RTSCHED-E2E-FAIL unknown scenario $sc" ;;
     esac || echo "RTSCHED-E2E-FAIL $sc stopped at a failed step"
     echo "RTSCHED-E2E-END $sc"

@@ -1,8 +1,13 @@
 #!/bin/busybox sh
 # dom0 /init for `cargo xtask xen-boot`: brings up the Xen toolstack from Debian's packages,
-# drives the RTDS scheduler with the unmodified `xl sched-rtds`, reports each step as
+# drives the RTDS scheduler with the unmodified `xl sched-rtds`, then cpupools and CPU
+# removal (pools.sh), announces each step as `RTSCHED-BEGIN <name>` (the harness names it
+# when the host panics or hangs), reports each as
 #   RTSCHED-STEP <name> OK|FAIL|SKIP
 # and ends with `RTSCHED-BOOT-DONE pass=N fail=M`, then powers off.
+#
+# To add a step: `begin NAME`, the commands (through `run TIMEOUT CMD...`), then `ok NAME`
+# or `fail NAME REASON` (or `skip NAME REASON`).
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu
@@ -24,6 +29,7 @@ FAIL=0
 XL=/usr/lib/xen-4.17/bin/xl
 
 say() { echo "RTSCHED-$*"; }
+begin() { say "BEGIN $1"; }
 ok() { say "STEP $1 OK"; PASS=$((PASS + 1)); }
 fail() { say "STEP $1 FAIL $2"; FAIL=$((FAIL + 1)); }
 skip() { say "STEP $1 SKIP $2"; }
@@ -50,6 +56,7 @@ if grep -q rtsched_mode=e2e /proc/cmdline; then
 fi
 
 # 1. The boot line of the scheduler.
+begin boot-line
 run 20 $XL dmesg > /tmp/dmesg
 grep -i -E "rtsched|rtds|scheduler" /tmp/dmesg
 if [ "$FLAVOUR" = rtsched ]; then
@@ -59,11 +66,13 @@ else
 fi
 
 # 2. xl info names rtds.
+begin xl-info
 run 20 $XL info > /tmp/info
 grep -E "xen_scheduler|xen_version|nr_cpus" /tmp/info
 grep -q "xen_scheduler *: rtds" /tmp/info && ok xl-info || fail xl-info "scheduler is not rtds"
 
 # 3. Per-VCPU parameters: list, set all, read back, set single VCPUs, extratime on/off.
+begin set-params
 show() { run 20 $XL sched-rtds -d Domain-0 -v all; }
 # vcpu FILE V: "period budget extratime" of VCPU V in a `show` listing.
 vcpu() { awk -v v="$2" '$1 == "Domain-0" && $3 == v { print $4, $5, $6 }' "$1"; }
@@ -85,6 +94,7 @@ if [ "$(vcpu /tmp/s3 0)" = "20000 5000 yes" ] && [ "$(vcpu /tmp/s4 0)" = "20000 
     ok extratime; else fail extratime "flag not switched"; fi
 
 # 4. Invalid values rejected by the hypervisor, state unchanged.
+begin reject
 for bad in "-p 10000 -b 20000 -e 1" "-p 5 -b 5 -e 1" "-p 10000 -b 0 -e 1"; do
     name="reject[$bad]"
     show > /tmp/before
@@ -97,6 +107,7 @@ for bad in "-p 10000 -b 20000 -e 1" "-p 5 -b 5 -e 1" "-p 10000 -b 0 -e 1"; do
 done
 
 # 4b. The same values straight to the hypervisor (libxl checks two of them itself).
+begin reject-hypercall
 for bad in "10000 20000" "5 5" "10000 0"; do
     name="reject-hypercall[$bad]"
     show > /tmp/before
@@ -112,26 +123,32 @@ done
 if run 20 rtds-hcall 0 0 15000 3000 0 && show > /tmp/s5 && [ "$(vcpu /tmp/s5 0)" = "15000 3000 no" ]; then
     cat /tmp/s5; ok hypercall-accepts-valid; else fail hypercall-accepts-valid "valid values refused"; fi
 
-# 4c. Admission control (rtsched booted with rtsched_policy=...,admission): a change that
-#     would fail the schedulability test is refused with -ENOSPC and changes nothing.
+# 4c. Admission control (rtsched booted with rtsched_policy=...,admission): dom0's two
+#     VCPUs at a full PCPU each are schedulable on this machine's four PCPUs (global EDF,
+#     BCL test; GFB alone would refuse them, the Dhall effect), so the change is accepted
+#     and read back; then the earlier values are restored. (No dom0-only set exceeds what
+#     four PCPUs can hold; refusals with -ENOSPC are covered by the C ABI test and the
+#     admission property tests.)
 if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; then
-    show > /tmp/before
-    if run 20 $XL sched-rtds -d Domain-0 -v all -p 10000 -b 10000 -e 0 > /tmp/adm 2>&1; then
-        cat /tmp/adm; fail admission "accepted"
+    begin admission
+    if run 20 $XL sched-rtds -d Domain-0 -v all -p 10000 -b 10000 -e 0 > /tmp/adm 2>&1 \
+        && show > /tmp/after && [ "$(vcpu /tmp/after 1)" = "10000 10000 no" ]; then
+        cat /tmp/adm; ok admission
     else
-        cat /tmp/adm; show > /tmp/after
-        if grep -q "No space left" /tmp/adm && cmp -s /tmp/before /tmp/after; then
-            ok admission; else fail admission "wrong error or state changed"; fi
+        cat /tmp/adm; fail admission "a schedulable set was refused or not read back"
     fi
+    run 20 $XL sched-rtds -d Domain-0 -v all -p 15000 -b 3000 -e 0
 fi
 
 # 5. The debug-key dump.
+begin debug-key
 run 20 $XL debug-keys r
 run 20 $XL dmesg > /tmp/dmesg2
 sed -n '/Dumping scheduler/,$p' /tmp/dmesg2 | tail -60
 if grep -q -E "RunQueue info|Global RunQueue" /tmp/dmesg2; then ok debug-key; else fail debug-key "no dump"; fi
 
 # 6. Runtime policy change through hypfs.
+begin hypfs-policy
 if [ "$FLAVOUR" = rtsched ]; then
     run 20 xenhypfs cat /params/$RTSCHED_HYPFS_PARAM
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM dm,periodic
@@ -140,12 +157,31 @@ if [ "$FLAVOUR" = rtsched ]; then
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable
     v2=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v2"
     run 20 $XL dmesg | grep "rtsched: policy now"
+    # The constant-bandwidth server and plain RTDS order, then back to the defaults.
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,cbs,rtds
+    v3=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v3"
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable,classes
+    v4=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v4"
     case "$v" in *dm,periodic*) ;; *) bad=1 ;; esac
     case "$v2" in *edf,deferrable*) ;; *) bad=1 ;; esac
+    case "$v3" in *edf,cbs,rtds*) ;; *) bad=1 ;; esac
+    case "$v4" in *edf,deferrable,classes*) ;; *) bad=1 ;; esac
     [ $bad = 0 ] && ok hypfs-policy || fail hypfs-policy "write or read-back failed"
 else
     run 20 xenhypfs ls /params | head -5
     skip hypfs-policy "stock RTDS has no policy parameter"
+fi
+
+# 7. cpupools, CPU removal, CPU offline/online.
+. /pools.sh
+
+# 8. The hypervisor logged no failed library call and no assertion.
+begin xen-log-clean
+run 20 $XL dmesg > /tmp/dmesg3
+if grep -E "rtsched: .* failed|Assertion '" /tmp/dmesg3; then
+    fail xen-log-clean "errors in the hypervisor log"
+else
+    ok xen-log-clean
 fi
 
 say "BOOT-DONE pass=$PASS fail=$FAIL"

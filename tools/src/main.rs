@@ -2,9 +2,12 @@
 
 mod csa;
 mod e2e;
+mod gantt;
+mod gantt_sim;
 mod object;
 mod util;
 mod xen;
+mod xentrace;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +33,8 @@ enum Cmd {
     /// VCPU parameters (budget, period) for the real-time tasks of VMs, by compositional
     /// scheduling analysis, checked against rtsched's admission test; prints the xl commands.
     Csa(csa::Args),
+    /// Draw a Gantt chart (SVG) of a simulated schedule or of a xentrace trace.
+    Gantt(gantt::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::XenBoot(a) => xen::boot(&a),
         Cmd::E2e(a) => e2e::run(&a),
         Cmd::Csa(a) => csa::run(&a),
+        Cmd::Gantt(a) => gantt::run(&a),
     }
 }

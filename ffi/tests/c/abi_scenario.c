@@ -193,6 +193,23 @@ static void scenario(Rtsched *s, uint32_t *run, uint32_t *queued,
     /* Domain-wide parameters are validated (stricter than rt.c). */
     CHECK(rtsched_domain_set_params(s, 1, 20 * MS, 5 * MS, &n, &a) == 0 && n == 1);
 
+    /* Prompt parameter changes (what the shim uses): u1's deadline (10 ms) is
+     * more than one new period (1 ms) after now (5 ms), so a new period starts
+     * now; back at 2/5 ms its deadline (6 ms) is within one period and stays. */
+    q.period = 1 * MS; q.budget = MS / 2; q.flags = 0; q.reserved = 0;
+    CHECK(rtsched_unit_set_params_at(s, u1, &q, 5 * MS, &a) == 0);
+    CHECK(rtsched_unit_info(s, u1, &info) == 0 && info.cur_deadline == 6 * MS);
+    q.period = 5 * MS; q.budget = 2 * MS;
+    CHECK(rtsched_unit_set_params_at(s, u1, &q, 5 * MS, &a) == 0);
+    CHECK(rtsched_unit_info(s, u1, &info) == 0 && info.cur_deadline == 6 * MS);
+    CHECK(rtsched_domain_set_params_at(s, 3, 10 * MS, 4 * MS, 5 * MS, &n, &a) == 0 &&
+          n == 1);
+    {
+        uint64_t ppm = 0;
+
+        CHECK(rtsched_params_bandwidth(&q, &ppm) == 0 && ppm == 400000);
+    }
+
     /* Admission verdict (global EDF on 2 CPUs): 0.25 + 0.4 + 0.4 reserved. */
     {
         RtschedVerdict v;
@@ -312,6 +329,19 @@ static void misuse(Rtsched *s, size_t size, uint32_t run, uint32_t queued,
     REFUSED(EINVAL_, &a, rtsched_unit_set_params(s, fresh, NULL, &a));
     REFUSED(EINVAL_, &p, rtsched_unit_get_params(s, 99, &p));
     REFUSED(EINVAL_, &n, rtsched_domain_set_params(s, 1, 10 * MS, 20 * MS, &n, &a));
+    REFUSED(EINVAL_, &n, rtsched_domain_set_params_at(s, 1, 10 * MS, 20 * MS, 7 * MS, &n, &a));
+    q.period = 10 * MS; q.budget = 20 * MS;
+    REFUSED(EINVAL_, &a, rtsched_unit_set_params_at(s, fresh, &q, 7 * MS, &a));
+    {
+        uint64_t ppm = 7;
+
+        REFUSED(EINVAL_, &ppm, rtsched_params_bandwidth(&q, &ppm));
+        REFUSED(EINVAL_, &ppm, rtsched_params_bandwidth(NULL, &ppm));
+    }
+    q.period = 10 * MS; q.budget = 4 * MS;
+    REFUSED(EINVAL_, &a, rtsched_unit_set_params_at(s, fresh, &q, 7 * MS, NULL));
+    REFUSED(EINVAL_, &a, rtsched_cpu_withdraw(s, 5, &a));
+    REFUSED(EINVAL_, NO_OUT, rtsched_cpu_withdraw(s, 0, NULL));
     CHECK(rtsched_params_check(NULL) == EINVAL_);
     CHECK(rtsched_partition_place(NULL, 2, &all, 0, 1, &cpu) == EINVAL_);
 
@@ -404,6 +434,30 @@ static void misuse(Rtsched *s, size_t size, uint32_t run, uint32_t queued,
     CHECK(rtsched_check(s) == 0);
 }
 
+/* Spare reservations: the pool, a unit that uses it, an I/O event; bad input refused. */
+static void spares(Rtsched *s, uint32_t unit)
+{
+    RtschedParams sp[5] = { { 10 * MS, 1 * MS, 0, 0 } };
+    RtschedActions a;
+    int i;
+
+    for ( i = 1; i < 5; i++ )
+        sp[i] = sp[0];
+    CHECK(rtsched_set_spare_pool(s, NULL, 1) == EINVAL_);
+    CHECK(rtsched_set_spare_pool(s, sp, 5) == -28);
+    sp[0].flags = 1;
+    CHECK(rtsched_set_spare_pool(s, sp, 1) == EINVAL_);
+    sp[0].flags = 0;
+    CHECK(rtsched_set_spare_pool(s, sp, 1) == 0);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 2, &a) == EINVAL_);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 1, &a) == 0);
+    CHECK(rtsched_unit_io_event(s, unit, 1000 * MS, &a) == 0);
+    CHECK(rtsched_unit_io_event(s, unit, -1, &a) == EINVAL_);
+    CHECK(rtsched_unit_set_uses_spare(s, unit, 0, &a) == 0);
+    CHECK(rtsched_set_spare_pool(s, NULL, 0) == 0);
+    CHECK(rtsched_check(s) == 0);
+}
+
 int main(void)
 {
     RtschedPolicy pol = { RTSCHED_TOPOLOGY_GLOBAL, RTSCHED_PRIORITY_EDF,
@@ -426,6 +480,18 @@ int main(void)
     CHECK(s != NULL);
     scenario(s, &run, &queued, &blocked);
     misuse(s, size, run, queued, blocked);
+    spares(s, run);
+
+    /* CPU 1 leaves: withdrawn (never picked again), then removed once idle. */
+    {
+        RtschedActions a;
+        RtschedDecision d;
+
+        CHECK(rtsched_cpu_withdraw(s, 1, &a) == 0);
+        CHECK(rtsched_do_schedule(s, 1, 9 * MS, false, false, &d) == 0);
+        CHECK(d.next == RTSCHED_NONE);
+        CHECK(rtsched_check(s) == 0);
+    }
 
     CHECK(rtsched_deinit(s) == 0);
     CHECK(rtsched_check(s) == EINVAL_); /* a deinitialised handle is refused */

@@ -26,16 +26,43 @@ impl<'a> Scheduler<'a> {
         self.cpus.add(self.units, o, cpu)
     }
 
-    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle: running no unit
-    /// and not idling on a blocked periodic server's budget (which would stay charged to an
-    /// offline CPU).
+    /// A CPU leaves the instance (Xen's `deinit_pdata`). It must be idle (no unit running
+    /// nor a blocked server's budget idling on it). It may have been withdrawn before.
     pub fn cpu_remove(&mut self, cpu: usize) -> Result<()> {
-        self.cpus.check(cpu)?;
-        if self.curr(cpu).is_some() || self.phantom(cpu).is_some() {
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        if self.cpus.busy().test(cpu) {
             return Err(Error::Busy);
         }
         self.cpus.remove(cpu);
         Ok(())
+    }
+
+    /// A CPU stops taking units before it leaves. Xen takes a CPU out of its cpupool's
+    /// valid set (`cpupool_unassign_cpu_start`, `cpu_down`) and moves the units off it with
+    /// `pick_resource` before the scheduler's `deinit_pdata`, and its core loops until the
+    /// pick is a CPU of the pool. The CPU leaves the online set at once: no pick, tickle or
+    /// idle search chooses it. If it runs a unit (or idles on a blocked server's budget) it
+    /// is told to reschedule, and its `do_schedule` hands the unit back and picks nothing;
+    /// a unit it was tickled for is tickled again. [`Self::cpu_remove`] completes the
+    /// removal. Withdrawing a CPU that is not online does nothing.
+    pub fn cpu_withdraw(&mut self, cpu: usize) -> Result<Actions> {
+        let mut a = Actions::default();
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        if !self.cpus.online().test(cpu) {
+            return Ok(a);
+        }
+        let pending = self.cpus.remove(cpu);
+        if self.cpus.busy().test(cpu) {
+            a.reschedule.set(cpu);
+        }
+        if pending != NIL && get(self.units, pending)?.queue == QueueKind::Run {
+            self.tickle(pending, &mut a)?;
+        }
+        Ok(a)
     }
 
     /// Allocates a unit with Xen's defaults (10 ms period, 4 ms budget, extratime) and the
@@ -143,6 +170,71 @@ impl<'a> Scheduler<'a> {
         Ok((n, a))
     }
 
+    /// Sets a unit's parameters at time `now` so that they take effect promptly: as
+    /// [`Self::set_params`], then the rule of [`Self::restart_if_late`]. The host's
+    /// `putvcpuinfo` uses this; [`Self::set_params`] keeps rt.c's rule (new values at the
+    /// next replenishment) for the comparison with rt.c.
+    pub fn set_params_at(&mut self, h: UnitId, p: Params, now: i64) -> Result<Actions> {
+        // (The time is checked first and the clock moved only once the change is made: a
+        // refused call changes nothing.)
+        let t = self.hook_time(now)?;
+        let mut a = self.set_params(h, p)?;
+        let now = self.advance(t);
+        self.restart_if_late(h.0, now, &mut a)?;
+        Ok(a)
+    }
+
+    /// Domain-wide parameters at time `now`, taking effect promptly (as
+    /// [`Self::set_params_at`] for each of the domain's units).
+    pub fn set_domain_params_at(
+        &mut self,
+        domain: u32,
+        period: i64,
+        budget: i64,
+        now: i64,
+    ) -> Result<(u32, Actions)> {
+        let t = self.hook_time(now)?;
+        let (n, mut a) = self.set_domain_params(domain, period, budget)?;
+        let now = self.advance(t);
+        for i in 0..self.units.len() as u32 {
+            let u = get(self.units, i)?;
+            if u.in_use && u.domain == domain {
+                self.restart_if_late(i, now, &mut a)?;
+            }
+        }
+        Ok((n, a))
+    }
+
+    /// The rule that makes a parameter change take effect promptly: a unit whose current
+    /// deadline is more than one (new) period after `now` starts a new period now (deadline
+    /// `now + period`, full budget, reserved level, no debt). So no change leaves a unit
+    /// waiting longer than its new period: neither a shorter period, nor a mistyped long one
+    /// corrected (xl parses periods into an `int`, an 11-digit period wraps to ~1216 s and
+    /// rt.c makes the unit wait out that deadline), nor budget given to a depleted unit
+    /// (its wait is bounded by its deadline). A change within the current period keeps it.
+    fn restart_if_late(&mut self, h: u32, now: i64, a: &mut Actions) -> Result<()> {
+        let u = get(self.units, h)?;
+        if !u.late_for_period(now) {
+            return Ok(());
+        }
+        // The replenishment queue is ordered by deadline: out before the deadline changes.
+        let on_replq = u.on_replq();
+        self.replq_remove(h)?;
+        let u = get_mut(self.units, h)?;
+        u.cbs_restart(now);
+        u.flags.remove(UnitFlags::DEPLETED);
+        if on_replq {
+            self.replq_insert(h)?;
+        }
+        if get(self.units, h)?.queue != QueueKind::None {
+            // Off the depleted queue (it has a budget again), or re-sorted by its deadline.
+            self.runq_resort(h)?;
+        }
+        self.params_changed(h, a)?;
+        self.sync_timer(a);
+        Ok(())
+    }
+
     /// After a parameter change: the unit's key may have changed (the period is the DM key,
     /// the extratime flag breaks ties), so the CPU it runs on gets the new key, a queued unit
     /// is re-sorted and told about if it may now preempt, and a running unit (or a CPU idling
@@ -180,7 +272,11 @@ impl<'a> Scheduler<'a> {
             Change::Classes(c) => policy.classes = c,
             _ => {}
         }
-        let set = self.units.iter().enumerate().filter_map(move |(i, u)| {
+        let pool = match ch {
+            Change::Pool(pp) => pp,
+            _ => self.spares.proposal(),
+        };
+        let units = self.units.iter().enumerate().filter_map(move |(i, u)| {
             let i = i as u32;
             if !u.in_use || !(u.inserted || ch == Change::Insert(i)) {
                 return None;
@@ -195,6 +291,9 @@ impl<'a> Scheduler<'a> {
                 _ => u.params(),
             })
         });
+        // The spare servers are reservations too (see `spare.rs`).
+        let set =
+            units.chain((0..pool.len as usize).filter_map(move |k| pool.params.get(k).copied()));
         (policy, set)
     }
 
@@ -222,6 +321,10 @@ impl<'a> Scheduler<'a> {
     pub fn set_priority_scheme(&mut self, s: PriorityScheme) -> Result<Actions> {
         if s == self.policy.priority {
             return Ok(Actions::default());
+        }
+        if s == PriorityScheme::Dm && self.spares.len > 0 {
+            // Spares lend EDF deadlines only (see `spare.rs`).
+            return Err(Error::Busy);
         }
         if !self.admits(Change::Scheme(s)) {
             return Err(Error::NotAdmitted);

@@ -196,11 +196,16 @@ impl<'a> Cpus<'a> {
         Ok(())
     }
 
-    /// A CPU leaves (it must be idle).
-    pub(crate) fn remove(&mut self, cpu: usize) {
+    /// A CPU leaves the online set (removed once idle, or withdrawn while it may still run
+    /// a unit): untickled, out of the bound, its pending tickle forgotten. Returns the unit
+    /// that tickle was for ([`NIL`] for none).
+    pub(crate) fn remove(&mut self, cpu: usize) -> u32 {
         self.online.clear(cpu);
         self.tickled.clear(cpu);
         self.bound_leaves(cpu);
+        let pending = self.tickled_for(cpu);
+        self.set_tickled_for(cpu, NIL);
+        pending
     }
 
     /// Sets what `cpu` runs (`curr`) or idles on (`phantom`): every assignment of either

@@ -56,6 +56,7 @@ impl<'a> Scheduler<'a> {
                 return Ok(h);
             }
             self.stats.dropped_unrunnable += 1;
+            self.spare_release(h)?;
             self.q_remove(h)?;
             self.replq_remove(h)?;
         }

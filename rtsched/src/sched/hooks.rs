@@ -66,6 +66,7 @@ impl<'a> Scheduler<'a> {
             self.cpus.clear_phantom(self.units, o, c)?;
             a.reschedule.set(c);
         }
+        self.spare_release(h.0)?;
         if !self.mutant(Mutant::RemoveKeepsQueued) {
             self.q_remove(h.0)?;
             self.replq_remove(h.0)?;
@@ -89,16 +90,20 @@ impl<'a> Scheduler<'a> {
         get_mut(self.units, h.0)?.runnable = false;
         if self.curr(cpu) == Some(h) {
             a.reschedule.set(cpu);
-        } else if self.periodic() {
-            // A periodic server keeps its place (and its replenishments) while blocked:
-            // its budget is consumed by idle time whenever it would be scheduled.
-        } else if queued && !self.mutant(Mutant::SleepKeepsQueued) {
-            self.q_remove(h.0)?;
-            self.replq_remove(h.0)?;
-        } else if !queued {
-            get_mut(self.units, h.0)?
-                .flags
-                .remove(UnitFlags::DELAYED_RUNQ_ADD);
+        } else {
+            // A blocked unit has answered: its spare goes back to the pool.
+            self.spare_release(h.0)?;
+            if self.periodic() {
+                // A periodic server keeps its place (and its replenishments) while blocked:
+                // its budget is consumed by idle time whenever it would be scheduled.
+            } else if queued && !self.mutant(Mutant::SleepKeepsQueued) {
+                self.q_remove(h.0)?;
+                self.replq_remove(h.0)?;
+            } else if !queued {
+                get_mut(self.units, h.0)?
+                    .flags
+                    .remove(UnitFlags::DELAYED_RUNQ_ADD);
+            }
         }
         self.sync_timer(&mut a);
         Ok(a)
@@ -189,7 +194,12 @@ impl<'a> Scheduler<'a> {
         tasklet: bool,
     ) -> Result<Decision> {
         let t = self.hook_time(now)?;
-        self.cpus.check(cpu)?;
+        if cpu >= self.cpus.len() {
+            return Err(Error::NoSuchCpu);
+        }
+        // A CPU that is not online (withdrawn, see `cpu_withdraw`) hands its unit back and
+        // picks nothing.
+        let withdrawn = !self.cpus.online().test(cpu);
         let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.schedules += 1;
@@ -209,11 +219,14 @@ impl<'a> Scheduler<'a> {
         if curr != NIL {
             get_mut(self.units, curr)?.runnable = prev_runnable;
             self.burn_budget(curr, now, false)?;
+            if !prev_runnable {
+                self.spare_release(curr)?;
+            }
         }
         let mut next = NIL;
         if tasklet {
             self.stats.tasklet_idle += 1;
-        } else {
+        } else if !withdrawn {
             next = self.runq_pick(cpu)?;
             if curr != NIL {
                 let c = get(self.units, curr)?;
@@ -322,6 +335,7 @@ impl<'a> Scheduler<'a> {
                 self.tickle(prev.0, &mut a)?;
             }
         } else if !self.is_curr(prev.0) {
+            self.spare_release(prev.0)?;
             self.replq_remove(prev.0)?;
         }
         self.sync_timer(&mut a);
@@ -339,6 +353,17 @@ impl<'a> Scheduler<'a> {
     /// left of a period on the old grid would be a deferrable server's back-to-back burst,
     /// which the periodic server's `U <= 1` test does not allow for.
     fn start_period_on_wake(&mut self, h: u32, now: i64) -> Result<bool> {
+        if get(self.units, h)?.spare != NIL {
+            // On a spare: the spare's deadline passed; renewed or returned (then the unit's
+            // own state is back and the rules below apply to it).
+            if now < get(self.units, h)?.cur_deadline {
+                return Ok(false);
+            }
+            self.spare_expire(h, now)?;
+            if get(self.units, h)?.spare != NIL {
+                return Ok(true);
+            }
+        }
         let server = self.policy.server;
         let late_only = self.mutant(Mutant::CbsWakeOnlyWhenLate);
         let u = get_mut(self.units, h)?;

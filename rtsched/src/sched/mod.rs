@@ -10,6 +10,7 @@
 //! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
 //! | [`tickle`] | which CPU must reschedule for a queued unit |
 //! | [`cpus`] | the PCPUs and every per-CPU cache (and its invariants) |
+//! | [`spare`] | spare reservations lent to units on I/O events (seed 000) |
 //! | [`inspect`] | read-only accessors for dumps, tests and the C ABI |
 //!
 //! Server arithmetic (burn, replenish, extratime refill, parameters) is in [`crate::unit`],
@@ -61,9 +62,11 @@ mod enqueue;
 mod hooks;
 mod inspect;
 mod replenish;
+mod spare;
 mod tickle;
 
 pub use cpus::Pcpu;
+pub use spare::{SpareInfo, MAX_SPARES};
 
 use crate::cpumask::{CpuMask, MAX_CPUS};
 use crate::error::{Error, Result};
@@ -108,6 +111,8 @@ pub struct Scheduler<'a> {
     clock: i64,
     nr_units: u32,
     stats: Stats,
+    /// Spare servers lent to units on I/O events (see [`spare`]).
+    spares: spare::SparePool,
     #[cfg(feature = "mutants")]
     mutant: Mutant,
 }
@@ -130,6 +135,7 @@ enum Change {
     Scheme(PriorityScheme),
     Server(ServerKind),
     Classes(ClassRule),
+    Pool(spare::PoolParams),
 }
 
 impl<'a> Scheduler<'a> {
@@ -171,6 +177,7 @@ impl<'a> Scheduler<'a> {
             clock: 0,
             nr_units: 0,
             stats: Stats::default(),
+            spares: spare::SparePool::EMPTY,
             #[cfg(feature = "mutants")]
             mutant: Mutant::None,
         })
@@ -269,6 +276,9 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_bound(&self) -> (PrioKey, u32, PrioKey) {
         self.cpus.bounds()
+    }
+    pub(crate) fn raw_spares(&self) -> &spare::SparePool {
+        &self.spares
     }
     pub(crate) fn raw_order(&self) -> Order {
         self.order()

@@ -38,16 +38,28 @@ impl<'a> Scheduler<'a> {
                     u.charge_background(now);
                 }
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
+                u.tmp_next = tmp;
+            }
+            if get(self.units, h)?.spare != NIL {
+                // The deadline was a spare's: renewed, or returned (see `spare.rs`). A
+                // running unit's slice was cut for its old budget: its CPU picks again.
+                self.spare_expire(h, now)?;
+                let c = get(self.units, h)?.on_cpu;
+                if c != NIL {
+                    a.reschedule.set(c as usize);
+                }
+            }
+            let u = get_mut(self.units, h)?;
+            if u.spare == NIL && now >= u.cur_deadline {
                 let level = u.priority_level;
                 u.replenish(now);
                 if keep_level {
                     crate::mutants::keep_level(u, level);
                 }
-                u.tmp_next = tmp;
+                self.stats.replenishments += 1;
             }
             self.refresh_key(h);
             tmp = h;
-            self.stats.replenishments += 1;
             if get(self.units, h)?.queue != QueueKind::None {
                 self.runq_resort(h)?;
             } else if self.mutant(Mutant::TimerResortsScheduled) {

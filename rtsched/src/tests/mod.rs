@@ -54,7 +54,9 @@ pub(super) fn sched_with(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<
     Scheduler::new(st, policy).unwrap()
 }
 
+mod control;
 mod host;
 mod policies;
 mod regressions;
 mod rules;
+mod spares;

@@ -81,6 +81,10 @@ pub struct Args {
     /// instead of booting (to re-check or re-chart without the emulator).
     #[arg(long)]
     pub reuse: bool,
+    /// Seconds of xentrace recorded before each measurement (0: none). The traces, their
+    /// xenalyze dumps and Gantt charts go to `target/e2e/xentrace/`.
+    #[arg(long, default_value_t = 0)]
+    pub xentrace: u32,
 }
 
 /// Overhead per period (us) that the global scenario's guaranteed set leaves room for:
@@ -123,6 +127,8 @@ struct Run {
     n: u32,
     boot: Boot,
     wall: f64,
+    /// What the xentrace traces held (`--xentrace`).
+    traces: Vec<String>,
 }
 
 /// Builds the Xen of a deliberately broken rtsched (object compiled with
@@ -234,6 +240,7 @@ pub fn run(a: &Args) -> Result<()> {
                     n,
                     boot: parse::parse(&text)?,
                     wall: 0.0,
+                    traces: Vec::new(),
                 });
                 continue;
             }
@@ -241,13 +248,21 @@ pub fn run(a: &Args) -> Result<()> {
                 build_xen(stock)?;
             }
             let dom0_args = format!(
-                "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} {global_args} {}",
+                "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} rtsched_xentrace={} \
+                 {global_args} {}",
                 // QEMU splits -initrd at commas.
                 scenarios.join("+"),
                 a.measure,
+                a.xentrace,
                 sc.csa.dom0_args()
             );
-            let xen_args = format!("{CLOCK} {xen_args}");
+            // A trace is copied out over the console: room for it in Xen's serial buffer.
+            let tracing = if a.xentrace > 0 {
+                " serial_tx_buffer=4M"
+            } else {
+                ""
+            };
+            let xen_args = format!("{CLOCK}{tracing} {xen_args}");
             let tb = Instant::now();
             let r = boot_xen(&BootSpec {
                 stock,
@@ -255,6 +270,8 @@ pub fn run(a: &Args) -> Result<()> {
                 dom0_args: &dom0_args,
                 dom0_vcpus: 1,
                 timeout_s: 3600,
+                hang_s: 600,
+                debug: false,
                 tag: "e2e",
                 icount: (a.clock == Clock::Icount).then_some(a.shift),
                 xen_elf: fault_elf.as_deref(),
@@ -262,11 +279,18 @@ pub fn run(a: &Args) -> Result<()> {
             fs::create_dir_all(serial.parent().context("target/e2e")?)?;
             fs::write(&serial, &r.text)?;
             let boot = parse::parse(&r.text)?;
+            let traces = if a.xentrace > 0 {
+                let dir = root().join("target").join("e2e").join("xentrace");
+                crate::xentrace::publish(&format!("{label}-{n}"), &r.text, &dir)?
+            } else {
+                Vec::new()
+            };
             runs.push(Run {
                 build,
                 n,
                 boot,
                 wall: tb.elapsed().as_secs_f64(),
+                traces,
             });
         }
     }
@@ -469,6 +493,9 @@ pub fn run(a: &Args) -> Result<()> {
         for n in &r.boot.notes {
             let _ = writeln!(report, "{b} run {}: note: {n}", r.n);
         }
+        for t in &r.traces {
+            let _ = writeln!(report, "{b} run {}: xentrace {t}", r.n);
+        }
     }
     let _ = writeln!(report, "\nchecks:");
     let mut summary: BTreeMap<(String, Kind), (u32, u32)> = BTreeMap::new();
@@ -509,6 +536,9 @@ pub fn run(a: &Args) -> Result<()> {
         fs::create_dir_all(&docs)?;
         for e in fs::read_dir(&dir)? {
             let p: PathBuf = e?.path();
+            if !p.is_file() {
+                continue;
+            }
             let name = p.file_name().unwrap_or_default();
             // The serial logs stay in target/ (megabytes each).
             if !name.to_string_lossy().starts_with("serial-") {

@@ -1,0 +1,417 @@
+//! Spare reservations (Cucinotta, Checconi and Giani, "Improving responsiveness for virtualized
+//! networking under intensive computing workloads", OSPERT 2011; seed 000): responsive
+//! reservations for VMs that compute and serve.
+//!
+//! A unit with a long period (say `(40 ms, 100 ms)`, sized for batch work) that has used its
+//! budget answers a request only at its next replenishment, up to `2 (P - Q)` later. The
+//! instance keeps a pool of *spare* servers `(Qs, Ps)` with short periods (the paper's
+//! "reservations providing spare bandwidth"). An I/O event ([`Scheduler::io_event`]) for a
+//! unit that *uses spare bandwidth* ([`Scheduler::set_uses_spare`]) and is off its reserved
+//! budget (depleted, or on extratime) attaches a free spare server to it: the unit runs with
+//! the spare's deadline and budget, renewed every `Ps`, until its own replenishment, when the
+//! spare returns to the pool. With no free spare it waits as before.
+//!
+//! # The rule, exactly
+//!
+//! - Each spare is a hard constant-bandwidth server (Abeni and Buttazzo 1998) whichever unit
+//!   it serves: on attach at `now`, a spare whose deadline has passed or whose remaining
+//!   budget exceeds its bandwidth over the time left (`cbs_overflow`) starts a new period
+//!   (`now + Ps`, full `Qs`); otherwise it keeps its deadline and what is left of its budget.
+//!   At its deadline it is renewed (next deadline on its grid, full `Qs`).
+//! - A spare is attached only if its deadline is no later than the unit's own replenishment,
+//!   and is returned at the first renewal whose deadline would be later (or at the own
+//!   replenishment): the unit never runs on a spare deadline past its own replenishment, and
+//!   its own replenishment is never delayed.
+//! - While attached, the unit's own server state (deadline, budget, level, debt) is saved in
+//!   the spare's slot and restored when the spare returns: the unit's own reservation is
+//!   untouched, it gets at most its reservation plus the spare.
+//! - A unit that blocks (or is removed, or stops using spare bandwidth) returns its spare at
+//!   once: an I/O-bound activity that answered has nothing left to do.
+//! - The pool's servers count in admission control as real-time reservations of the instance
+//!   (see [`Scheduler::admission`]): a spare is sporadic EDF demand of at most `Qs` per `Ps`
+//!   (a CBS), which every EDF test of [`crate::admission`] bounds (the deferrable tests over-
+//!   approximate it by the carry-in `W`). So admitted reservations and spares are all kept.
+//! - EDF only: under deadline-monotonic order a unit's priority is its own period, which a
+//!   spare cannot lend; [`Scheduler::set_spare_pool`] refuses a pool under DM and
+//!   [`Scheduler::set_priority_scheme`] refuses DM while the pool is not empty.
+//!
+//! No allocation: the pool is a fixed array of [`MAX_SPARES`] slots inside the instance.
+
+use super::{get, get_mut, Change, Scheduler};
+use crate::actions::Actions;
+use crate::error::{Error, Result};
+use crate::mutants::Mutant;
+use crate::params::{next_deadline, Params};
+use crate::policy::PriorityScheme;
+use crate::unit::{UnitFlags, UnitId, NIL};
+
+/// Spare servers an instance can hold.
+pub const MAX_SPARES: usize = 4;
+
+/// One spare server: its reservation, its constant-bandwidth state while in the pool, and,
+/// while attached, the unit it serves and that unit's saved server state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Spare {
+    pub(crate) params: Params,
+    /// The unit it is attached to, [`NIL`] when in the pool.
+    pub(crate) unit: u32,
+    /// Budget left and deadline (while attached, the unit's `cur_budget` / `cur_deadline`).
+    pub(crate) cur_budget: i64,
+    pub(crate) cur_deadline: i64,
+    /// The attached unit's own state, restored when the spare returns.
+    pub(crate) own_deadline: i64,
+    own_budget: i64,
+    own_level: u32,
+    own_debt: i64,
+}
+
+impl Spare {
+    const EMPTY: Spare = Spare {
+        params: Params {
+            period: 0,
+            budget: 0,
+            extratime: false,
+        },
+        unit: NIL,
+        cur_budget: 0,
+        cur_deadline: 0,
+        own_deadline: 0,
+        own_budget: 0,
+        own_level: 0,
+        own_debt: 0,
+    };
+
+    /// The CBS rule at attach time `now`: a new period unless what is left fits the
+    /// bandwidth over the time left (exact, in 128 bits).
+    fn cbs_refresh(&mut self, now: i64) {
+        let (q, p) = (self.params.budget, self.params.period);
+        let overflow = now >= self.cur_deadline
+            || (self.cur_budget as i128) * (p as i128)
+                > (self.cur_deadline as i128 - now as i128) * (q as i128);
+        if overflow {
+            self.cur_deadline = now.saturating_add(p);
+            self.cur_budget = q;
+        }
+    }
+}
+
+/// The pool of spare servers of an instance (fixed capacity, no allocation).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct SparePool {
+    pub(crate) slots: [Spare; MAX_SPARES],
+    pub(crate) len: u32,
+}
+
+impl SparePool {
+    pub(crate) const EMPTY: SparePool = SparePool {
+        slots: [Spare::EMPTY; MAX_SPARES],
+        len: 0,
+    };
+
+    pub(crate) fn active(&self) -> &[Spare] {
+        self.slots.get(..self.len as usize).unwrap_or(&[])
+    }
+
+    /// The reservations of the pool, for admission control.
+    pub(crate) fn proposal(&self) -> PoolParams {
+        let mut pp = PoolParams {
+            params: [Spare::EMPTY.params; MAX_SPARES],
+            len: self.len,
+        };
+        for (d, s) in pp.params.iter_mut().zip(self.active()) {
+            *d = s.params;
+        }
+        pp
+    }
+}
+
+/// The reservations of a proposed pool (a [`Change`] evaluated by admission control).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct PoolParams {
+    pub(crate) params: [Params; MAX_SPARES],
+    pub(crate) len: u32,
+}
+
+impl PoolParams {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Params> + Clone + '_ {
+        self.params.iter().take(self.len as usize).copied()
+    }
+}
+
+/// A read-only view of a spare server (tests, dumps, the C ABI).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(C)]
+pub struct SpareInfo {
+    /// Period `Ps`, ns.
+    pub period: i64,
+    /// Budget `Qs`, ns.
+    pub budget: i64,
+    /// Budget left in the current spare period, ns (while attached: the unit's budget).
+    pub cur_budget: i64,
+    /// Current deadline of the spare, ns.
+    pub cur_deadline: i64,
+    /// 1 when attached to a unit.
+    pub attached: u32,
+    /// The unit it is attached to (valid when `attached`).
+    pub unit: u32,
+    /// The attached unit's own replenishment time, ns (valid when `attached`).
+    pub own_deadline: i64,
+}
+
+impl<'a> Scheduler<'a> {
+    /// Sets the pool of spare servers (at most [`MAX_SPARES`]; an empty slice removes it).
+    /// Each must be valid parameters (extratime is ignored: a spare never runs beyond its
+    /// budget). Refused with [`Error::InvalidParams`] for invalid parameters or under DM,
+    /// [`Error::NoSpace`] for too many, [`Error::Busy`] while a spare is attached, and
+    /// [`Error::NotAdmitted`] when admission control is on and the reservations with the new
+    /// pool fail the test. Changes nothing when refused.
+    pub fn set_spare_pool(&mut self, spares: &[Params]) -> Result<()> {
+        if spares.len() > MAX_SPARES {
+            return Err(Error::NoSpace);
+        }
+        if !spares.iter().all(Params::is_valid)
+            || (!spares.is_empty() && self.policy.priority == PriorityScheme::Dm)
+        {
+            return Err(Error::InvalidParams);
+        }
+        if self.spares.active().iter().any(|s| s.unit != NIL) {
+            return Err(Error::Busy);
+        }
+        let mut pp = PoolParams {
+            params: [Spare::EMPTY.params; MAX_SPARES],
+            len: spares.len() as u32,
+        };
+        for (d, s) in pp.params.iter_mut().zip(spares) {
+            *d = Params {
+                extratime: false,
+                ..*s
+            };
+        }
+        if !self.admits(Change::Pool(pp)) {
+            return Err(Error::NotAdmitted);
+        }
+        let mut pool = SparePool::EMPTY;
+        pool.len = pp.len;
+        for (slot, p) in pool.slots.iter_mut().zip(pp.iter()) {
+            slot.params = p;
+        }
+        self.spares = pool;
+        Ok(())
+    }
+
+    /// Sets whether a unit uses spare bandwidth. Turning it off returns an attached spare.
+    pub fn set_uses_spare(&mut self, h: UnitId, on: bool) -> Result<Actions> {
+        self.unit(h)?;
+        let mut a = Actions::default();
+        get_mut(self.units, h.0)?
+            .flags
+            .set(UnitFlags::USES_SPARE, on);
+        if !on && self.unit(h)?.spare != NIL {
+            let cpu = self.unit(h)?.on_cpu;
+            self.spare_release(h.0)?;
+            if cpu != NIL {
+                a.reschedule.set(cpu as usize);
+            }
+            self.sync_timer(&mut a);
+        }
+        Ok(a)
+    }
+
+    /// An I/O event arrived for a unit at `now` (an event channel was signalled for it). If
+    /// the unit uses spare bandwidth, is runnable, real-time, off its reserved budget (depleted
+    /// or on extratime) and has no spare yet, a free spare whose deadline is no later than the
+    /// unit's own replenishment is attached (the earliest such deadline) and the unit is
+    /// queued and tickled with it, or, if it runs, its CPU reschedules to take the spare's
+    /// budget as its slice. Otherwise nothing changes (and no action is returned). `now` is
+    /// checked and moves the clock as for every hook (see `clock.rs`).
+    pub fn io_event(&mut self, h: UnitId, now: i64) -> Result<Actions> {
+        let t = self.hook_time(now)?;
+        self.inserted_unit(h)?;
+        let now = self.advance(t);
+        let mut a = Actions::default();
+        self.stats.io_events += 1;
+        let u = self.unit(h)?;
+        let eligible = |u: &crate::unit::Unit| {
+            u.flags.contains(UnitFlags::USES_SPARE)
+                && u.spare == NIL
+                && u.runnable
+                && u.params().is_real_time()
+                && (u.cur_budget == 0 || u.priority_level > 0)
+        };
+        if !eligible(u) || self.policy.priority != PriorityScheme::Edf {
+            return Ok(a);
+        }
+        let on_cpu = u.on_cpu;
+        if on_cpu != NIL {
+            // Running: charge what it ran so far to its own (extratime) budget.
+            self.burn_budget(h.0, now, false)?;
+            // (A background unit's key is its virtual time, which the burn advanced.)
+            self.refresh_key(h.0);
+            if !eligible(self.unit(h)?) {
+                return Ok(a);
+            }
+        }
+        let own_deadline = self.unit(h)?.cur_deadline;
+        let mut best: Option<(usize, Spare)> = None;
+        for (k, s) in self.spares.active().iter().enumerate() {
+            if s.unit != NIL {
+                continue;
+            }
+            let mut c = *s;
+            c.cbs_refresh(now);
+            if c.cur_budget > 0
+                && c.cur_deadline <= own_deadline
+                && best.is_none_or(|(_, b)| c.cur_deadline < b.cur_deadline)
+            {
+                best = Some((k, c));
+            }
+        }
+        let Some((k, mut s)) = best else {
+            self.stats.spare_none_free += 1;
+            return Ok(a);
+        };
+        let queued = self.unit(h)?.queue != crate::unit::QueueKind::None;
+        if queued {
+            self.q_remove(h.0)?;
+        }
+        self.replq_remove(h.0)?;
+        {
+            let u = get_mut(self.units, h.0)?;
+            s.unit = h.0;
+            s.own_deadline = u.cur_deadline;
+            s.own_budget = u.cur_budget;
+            s.own_level = u.priority_level;
+            s.own_debt = u.debt;
+            u.cur_deadline = s.cur_deadline;
+            u.cur_budget = s.cur_budget;
+            u.priority_level = 0;
+            u.debt = 0;
+            u.last_start = now;
+            u.flags.remove(UnitFlags::DEPLETED);
+            u.spare = k as u32;
+        }
+        *self.spares.slots.get_mut(k).ok_or(Error::Corrupt)? = s;
+        self.stats.spare_attaches += 1;
+        self.refresh_key(h.0);
+        self.replq_insert(h.0)?;
+        if queued {
+            self.runq_insert(h.0)?;
+            self.tickle(h.0, &mut a)?;
+        } else if on_cpu != NIL {
+            a.reschedule.set(on_cpu as usize);
+        }
+        self.sync_timer(&mut a);
+        Ok(a)
+    }
+
+    /// The spare serving `h` reached its deadline at `now` (the caller has taken `h` off the
+    /// replenishment queue, or it is off it): renew it, or return it when its next deadline
+    /// would pass the unit's own replenishment (or that has come). The unit's own state is
+    /// then back, its deadline possibly passed (the caller replenishes it as usual).
+    pub(super) fn spare_expire(&mut self, h: u32, now: i64) -> Result<()> {
+        let k = get(self.units, h)?.spare;
+        let s = *self.spares.slots.get(k as usize).ok_or(Error::Corrupt)?;
+        let u = get(self.units, h)?;
+        let next = next_deadline(u.cur_deadline, s.params.period, now);
+        let keep = self.mutant(Mutant::SpareKeptPastReplenishment)
+            || (now < s.own_deadline && next <= s.own_deadline);
+        if !keep {
+            return self.spare_detach(h);
+        }
+        let u = get_mut(self.units, h)?;
+        u.cur_deadline = next;
+        u.cur_budget = s.params.budget;
+        u.priority_level = 0;
+        u.debt = 0;
+        u.last_start = now;
+        // (`DEPLETED` stays: the timer clears it and tickles, as after a replenishment.)
+        self.stats.spare_renewals += 1;
+        Ok(())
+    }
+
+    /// Returns `h`'s spare (if any) outside the timer: takes the unit off its queues,
+    /// restores its own state and puts it back where it was.
+    pub(super) fn spare_release(&mut self, h: u32) -> Result<()> {
+        let u = get(self.units, h)?;
+        if u.spare == NIL {
+            return Ok(());
+        }
+        let queued = u.queue != crate::unit::QueueKind::None;
+        let on_replq = u.on_replq();
+        if queued {
+            self.q_remove(h)?;
+        }
+        self.replq_remove(h)?;
+        self.spare_detach(h)?;
+        if on_replq {
+            self.replq_insert(h)?;
+        }
+        if queued {
+            self.runq_insert(h)?;
+        }
+        Ok(())
+    }
+
+    /// Restores `h`'s own server state and returns its spare to the pool, keeping the
+    /// spare's budget left and deadline (its constant-bandwidth state). Queues untouched.
+    fn spare_detach(&mut self, h: u32) -> Result<()> {
+        let k = get(self.units, h)?.spare;
+        let not_returned = self.mutant(Mutant::SpareNotReturned);
+        let s = self
+            .spares
+            .slots
+            .get_mut(k as usize)
+            .ok_or(Error::Corrupt)?;
+        let u = get_mut(self.units, h)?;
+        let on_spare_budget = u.priority_level == 0 && !u.flags.contains(UnitFlags::DEPLETED);
+        s.cur_budget = if on_spare_budget {
+            u.cur_budget.min(s.params.budget)
+        } else {
+            0
+        };
+        s.cur_deadline = u.cur_deadline;
+        if !not_returned {
+            s.unit = NIL;
+        }
+        u.cur_deadline = s.own_deadline;
+        u.cur_budget = s.own_budget.min(u.budget).max(0);
+        u.priority_level = s.own_level;
+        u.debt = s.own_debt;
+        u.spare = NIL;
+        u.flags.set(
+            UnitFlags::DEPLETED,
+            u.cur_budget == 0 && u.priority_level == 0,
+        );
+        self.stats.spare_returns += 1;
+        self.place_background(h);
+        self.refresh_key(h);
+        Ok(())
+    }
+
+    /// The spare servers of the pool.
+    pub fn spare_info(&self, k: usize) -> Option<SpareInfo> {
+        let s = self.spares.active().get(k)?;
+        let attached = s.unit != NIL;
+        let u = self.units.get(s.unit as usize).filter(|_| attached);
+        Some(SpareInfo {
+            period: s.params.period,
+            budget: s.params.budget,
+            cur_budget: u.map_or(s.cur_budget, |u| u.cur_budget),
+            cur_deadline: u.map_or(s.cur_deadline, |u| u.cur_deadline),
+            attached: attached as u32,
+            unit: if attached { s.unit } else { 0 },
+            own_deadline: if attached { s.own_deadline } else { 0 },
+        })
+    }
+
+    /// The number of spare servers in the pool.
+    pub fn nr_spares(&self) -> usize {
+        self.spares.len as usize
+    }
+
+    /// The pool slot of the spare attached to `h`, if any.
+    pub fn spare_of(&self, h: UnitId) -> Result<Option<usize>> {
+        let u = self.unit(h)?;
+        Ok((u.spare != NIL).then_some(u.spare as usize))
+    }
+}
