@@ -1080,6 +1080,14 @@ impl Host<'_> {
 
     fn hook_timer(&mut self) -> Step {
         let pre = self.snapshot();
+        // Deviation 11 / rule 2: a unit running past its budget when its deadline comes
+        // (its slice ended late) is charged the excess.
+        let views = self.views();
+        for c in 0..self.ncpus {
+            if let Some(u) = self.curr[c] {
+                self.overrun[u] += reference::overrun_at_deadline(&views[u], self.now);
+            }
+        }
         let a = self.r.timer_fire(self.now).map_err(failed(Hook::Timer))?;
         if self.xen() {
             self.x.timer_fire(self.now);
@@ -1311,7 +1319,7 @@ impl Host<'_> {
                 _ => None,
             };
             if let Some((d, b, l)) = must {
-                self.overrun[u] = 0;
+                self.overrun[u] = reference::debt_left(p, now, self.overrun[u]);
                 if (q.deadline, q.cur_budget, q.level) != (d, b, l) {
                     return Err(format!(
                         "rule 2: unit {u} after {hook:?}: deadline, budget, level {:?},                          the rules {:?}",
@@ -1493,10 +1501,10 @@ impl Host<'_> {
             if x.cur_deadline == pre.xs[u].cur_deadline {
                 continue;
             }
-            self.overrun[u] = 0;
             let r = self.r.unit_info(self.ids[u]).expect("unit_info");
             let consecutive = x.cur_deadline - pre.xs[u].cur_deadline <= x.period;
             let charge = if consecutive { o.min(x.budget) } else { 0 };
+            self.overrun[u] = if consecutive { o - charge } else { 0 };
             if charge == 0 || r.cur_budget == x.cur_budget {
                 continue;
             }
@@ -1665,7 +1673,7 @@ impl Host<'_> {
         let p = &pre.xs[u];
         let left = p.cur_budget - (self.now - p.last_start);
         if p.flags & EXTRATIME == 0 && left < 0 && self.now >= p.last_start {
-            self.overrun[u] = (-left).min(p.budget);
+            self.overrun[u] += -left;
         }
     }
 

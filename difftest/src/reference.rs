@@ -116,6 +116,26 @@ pub fn replenished(u: &View, now: i64, overrun: i64) -> (i64, i64, u32) {
     (deadline, u.budget - charge, 0)
 }
 
+/// Rule 2's debt: what is left of `overrun` after [`replenished`] charged one budget of it
+/// (all of it is forgiven when a whole period was skipped).
+pub fn debt_left(u: &View, now: i64, overrun: i64) -> i64 {
+    let k = (now - u.deadline) / u.period.max(1) + 1;
+    if k == 1 {
+        overrun - overrun.min(u.budget)
+    } else {
+        0
+    }
+}
+
+/// Rule 2's overrun of a unit running without extratime when its deadline comes: the time
+/// it ran beyond its budget since it started (its slice ended late), charged as debt.
+pub fn overrun_at_deadline(u: &View, now: i64) -> i64 {
+    if u.extratime || now < u.deadline {
+        return 0;
+    }
+    (now - u.last_start - u.cur_budget.max(0)).max(0)
+}
+
 /// Rule 2 at `insert` or `wake`: the (deadline, budget left, level) the unit starts with,
 /// or `None` when it keeps its own.
 pub fn joins(u: &View, now: i64, overrun: i64, server: ServerKind) -> Option<(i64, i64, u32)> {
@@ -148,7 +168,7 @@ pub fn burned(u: &View, now: i64, idled_on: bool) -> (i64, u32, Option<i64>) {
     } else if u.extratime && !idled_on {
         (u.budget, u.level + 1, None)
     } else {
-        (0, u.level, Some((-left).min(u.budget)))
+        (0, u.level, Some(-left))
     }
 }
 

@@ -155,7 +155,7 @@ impl Unit {
 //      ^               |                                               |   ^
 //      |               | burn: budget out, no extratime                |   | burn: out again
 //      |               v                                               +---+ (refill_extratime)
-//      +------- [depleted: DEPLETED, cur_budget 0] <-- (debt = overrun, charged to the next)
+//      +------- [depleted: DEPLETED, cur_budget 0] <-- (debt += overrun, charged to the next)
 //      |                                                               |
 //      +---------------------------------------------------------------+
 //                      replenish at the deadline (timer, late wake, insert)
@@ -181,8 +181,10 @@ impl Unit {
     /// Charges the time since `last_start` (Xen's `burn_budget`). With extratime an exhausted
     /// unit moves one priority level down (saturating, upstream 410d44fcf3) with a new budget,
     /// unless `phantom` (a blocked periodic server's idle time never earns extratime);
-    /// without, it is depleted and the overrun (the scheduler ran late: timer slop) is kept
-    /// as debt for the next period, at most one budget (rt.c drops it).
+    /// without, it is depleted and the whole overrun (the scheduler ran late: timer slop, an
+    /// interrupt delivered late) is kept as debt for the next periods, as Linux's
+    /// SCHED_DEADLINE keeps a negative runtime (rt.c drops it): a cap is also a promise to
+    /// the other units.
     ///
     /// Time run in the background class also advances the unit's virtual time.
     pub(crate) fn burn(&mut self, now: i64, phantom: bool) -> Burn {
@@ -199,7 +201,9 @@ impl Unit {
         if self.has_extratime() && !phantom {
             self.refill_extratime();
         } else {
-            self.debt = self.cur_budget.saturating_neg().min(self.budget).max(0);
+            self.debt = self
+                .debt
+                .saturating_add(self.cur_budget.saturating_neg().max(0));
             self.cur_budget = 0;
             self.flags.insert(UnitFlags::DEPLETED);
         }
@@ -215,6 +219,18 @@ impl Unit {
         }
     }
 
+    /// Keeps as debt the time a running unit without extratime has run beyond its budget
+    /// since `last_start` (its slice ended late and its deadline came first: the new period
+    /// would otherwise forget it).
+    pub(crate) fn charge_overrun(&mut self, now: i64) {
+        if !self.has_extratime() {
+            let over = now
+                .saturating_sub(self.last_start)
+                .saturating_sub(self.cur_budget.max(0));
+            self.debt = self.debt.saturating_add(over.max(0));
+        }
+    }
+
     /// Gives a unit on extratime a new budget one priority level down (saturating).
     pub(crate) fn refill_extratime(&mut self) {
         self.priority_level = self.priority_level.saturating_add(1);
@@ -223,20 +239,19 @@ impl Unit {
 
     /// Starts the period that contains `now` for a unit whose deadline has passed: the next
     /// deadline after `now`, a full budget, reserved priority level (Xen's
-    /// `rt_update_deadline`). A budget overrun of the period that just ended is charged to
-    /// this one (only when no whole period was skipped).
+    /// `rt_update_deadline`). Debt left by overruns is charged to this period, at most its
+    /// budget (a unit that ran late by more than a budget is depleted for whole periods, as
+    /// SCHED_DEADLINE postpones the deadline of a negative runtime); it is forgiven when a
+    /// whole period was skipped (the unit slept).
     pub(crate) fn replenish(&mut self, now: i64) {
         let next = crate::params::next_deadline(self.cur_deadline, self.period, now);
         let consecutive = next.saturating_sub(self.cur_deadline) <= self.period;
         self.cur_deadline = next;
         self.last_start = now;
+        let carried = if consecutive { self.debt.max(0) } else { 0 };
         // (Not `clamp`, which can panic.)
-        let debt = if consecutive {
-            self.debt.min(self.budget).max(0)
-        } else {
-            0
-        };
-        self.cur_budget = self.budget.saturating_sub(debt);
+        let charge = carried.min(self.budget);
+        self.cur_budget = self.budget.saturating_sub(charge);
         // Broken on purpose, only in the object `cargo xtask e2e --fault skip-replenish`
         // builds to show that its checks fail: a unit without extratime loses the budget
         // of every 16th period.
@@ -244,7 +259,7 @@ impl Unit {
         if !self.has_extratime() && next.checked_div(self.period).is_some_and(|k| k % 16 == 0) {
             self.cur_budget = 0;
         }
-        self.debt = 0;
+        self.debt = carried.saturating_sub(charge);
         self.priority_level = 0;
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);

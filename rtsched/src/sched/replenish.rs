@@ -34,8 +34,10 @@ impl<'a> Scheduler<'a> {
                 let u = get_mut(self.units, h)?;
                 if running {
                     // A new period forgets the budget used in this one (rt.c); the time run
-                    // in the background class still counts for its turns there.
+                    // in the background class still counts for its turns there, and time
+                    // run beyond the budget (a slice that ended late) is debt.
                     u.charge_background(now);
+                    u.charge_overrun(now);
                 }
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
                 u.tmp_next = tmp;
