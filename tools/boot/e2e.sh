@@ -193,19 +193,29 @@ scenario_table_4_2() {
     destroy rt nrt1 nrt2 nrt3 nrt4 nrt5
 }
 
-# Table 4.2 with k = 2 non-RT VMs of unequal periods (5 ms and 20 ms, budget = period,
-# extratime) beside the RT VM (4 ms / 10 ms, no extratime).
+# Beside Table 4.2, RT-Xen 2.1's classes where the paper's configuration does not line
+# deadlines up: k = 2 non-real-time VMs of unequal periods (5 ms and 20 ms, budget = period,
+# extratime) beside the RT VM (4 ms / 10 ms), first capped, then with extratime (a reserved
+# VM that also takes background time); on rtsched both again with the class rule off (plain
+# RTDS order), which must differ.
 scenario_unequal() {
     mkguest rt || return 1
     for i in 1 2; do mkguest nrt$i || return 1; done
-    x unpause rt || return 1
-    ready rt
+    for d in rt nrt1 nrt2; do x unpause $d || return 1; done
+    ready rt nrt1 nrt2
     rtds rt 10000 4000 0 || return 1
     rtds nrt1 5000 5000 1 || return 1
     rtds nrt2 20000 20000 1 || return 1
-    for d in nrt1 nrt2; do x unpause $d || return 1; done
-    ready nrt1 nrt2
     measure unequal k=2 rt nrt1 nrt2
+    rtds rt 10000 4000 1 || return 1
+    measure unequal rt-extratime rt nrt1 nrt2
+    if [ "$FLAVOUR" = rtsched ]; then
+        policy edf,deferrable,rtds || return 1
+        measure unequal rtds-order-rt-extratime rt nrt1 nrt2
+        rtds rt 10000 4000 0 || return 1
+        measure unequal rtds-order-k=2 rt nrt1 nrt2
+        policy edf,deferrable,classes || return 1
+    fi
     destroy rt nrt1 nrt2
 }
 

@@ -44,6 +44,9 @@ pub enum Kind {
     WorkConserving,
     /// What a scheduling policy must make of a set (EDF vs DM, deferrable vs periodic).
     Policy,
+    /// Background units (non-real-time, or real-time on extratime) share what the
+    /// reservations leave equally (RT-Xen 2.1's classes, virtual time).
+    Fair,
     /// In-guest deadlines met.
     Deadlines,
     /// Stock RTDS keeps its promise (at least the reservation when not overloaded).
@@ -62,6 +65,7 @@ impl Kind {
             Kind::Cap => "cap",
             Kind::WorkConserving => "work-conserving",
             Kind::Policy => "policy",
+            Kind::Fair => "fair background",
             Kind::Deadlines => "deadlines",
             Kind::Promise => "stock promise",
             Kind::KnownFailure => "stock known failure",
@@ -90,6 +94,10 @@ const HOG_BUDGET: u64 = 500;
 pub const POLICY_PAIR: [(&str, u64, u64); 2] = [("a", 10_000, 6_000), ("b", 11_000, 6_600)];
 const SLEEPER_BUDGET: u64 = 4000;
 const SLEEPER_HOG_BUDGET: u64 = 1000;
+/// The background class's quantum in us (`rtsched::prio::BACKGROUND_QUANTUM`): always-busy
+/// background units take turns of this length, so over an interval each one's share is
+/// within one quantum at each end of its equal part.
+const BACKGROUND_QUANTUM_US: u64 = 1000;
 
 /// The `csa` scenario: RT VMs with periodic tasks, their interfaces, a background VM.
 pub struct CsaSet {
@@ -412,6 +420,9 @@ pub fn check(
             }
         }
         "policy-switch" if rts => policy_checks(&mut c),
+        // Stock RTDS has no classes: reported (its RT VM's share beside non-RT VMs of
+        // unequal periods is in the report), not checked.
+        "unequal" if rts => unequal_checks(&mut c),
         "csa" => {
             let mut misses = 0;
             for j in jobs {
@@ -470,6 +481,47 @@ pub fn check(
         _ => {}
     }
     c.out
+}
+
+/// `unequal`: the RT VM (4 ms / 10 ms) beside non-real-time VMs of 5 ms and 20 ms periods.
+/// Under the class rule it keeps its reservation whatever the deadlines, and the background
+/// units (with extratime, the RT VM too) split the rest evenly; with plain RTDS order
+/// (`rtds-order-*`) the simulation of the same set gives the RT VM with extratime 20%, and
+/// the capped one 40% beside a 55/5% split of the rest: both must show.
+fn unequal_checks(c: &mut Ctx) {
+    let q_rt = c.q(RT_BUDGET);
+    let q_bg = c.q(BACKGROUND_QUANTUM_US);
+    let rt = c.share("rt");
+    let reserved = RT_BUDGET as f64 / 100.0;
+    match c.case {
+        "k=2" => {
+            c.near("rt", Kind::Reservation, reserved, q_rt);
+            for d in ["nrt1", "nrt2"] {
+                c.near(d, Kind::Fair, (100.0 - rt) / 2.0, 2.0 * q_bg);
+            }
+            c.busy(1, q_rt + 2.0 * q_bg);
+        }
+        "rt-extratime" => {
+            c.at_least("rt", Kind::Reservation, reserved, q_rt);
+            let each = (100.0 - reserved) / 3.0;
+            c.near("rt", Kind::Fair, reserved + each, q_rt + 2.0 * q_bg);
+            for d in ["nrt1", "nrt2"] {
+                c.near(d, Kind::Fair, each, q_rt + 2.0 * q_bg);
+            }
+            c.busy(1, q_rt + 2.0 * q_bg);
+        }
+        "rtds-order-rt-extratime" => c.below("rt", Kind::Policy, reserved, q_rt),
+        "rtds-order-k=2" => {
+            let (a, b) = (c.share("nrt1"), c.share("nrt2"));
+            let tol = 4.0 * q_bg;
+            c.push(
+                Kind::Policy,
+                (a - b).abs() > tol,
+                format!("RTDS order splits the background unevenly: nrt1 {a:.2}% vs nrt2 {b:.2}% differ by more than {tol:.2}%"),
+            );
+        }
+        _ => {}
+    }
 }
 
 fn policy_checks(c: &mut Ctx) {
@@ -589,6 +641,32 @@ mod tests {
             global: global_sets(100),
             csa: CsaSet::new(400).unwrap(),
         }
+    }
+
+    /// The shares the model-tests simulator gives the `unequal` set pass under the class
+    /// rule; RTDS order's shares (the simulator's too) fail those checks and pass the
+    /// `rtds-order-*` ones, and class-rule shares fail those.
+    #[test]
+    fn unequal_checks_tell_the_class_rule_from_rtds_order() {
+        let s = scenarios();
+        let run = |case: &str, shares: &[(&str, f64)]| {
+            check(&s, "rtsched", "unequal", case, &iv(shares, 0.0), &[])
+        };
+        let classes_k2 = [("rt", 40.0), ("nrt1", 30.0), ("nrt2", 30.0)];
+        let classes_ext = [("rt", 60.0), ("nrt1", 20.0), ("nrt2", 20.0)];
+        let rtds_k2 = [("rt", 40.0), ("nrt1", 55.0), ("nrt2", 5.0)];
+        let rtds_ext = [("rt", 20.0), ("nrt1", 55.0), ("nrt2", 25.0)];
+        let ok = |v: Vec<Check>| !v.is_empty() && v.iter().all(|c| c.ok);
+        assert!(ok(run("k=2", &classes_k2)));
+        assert!(ok(run("rt-extratime", &classes_ext)));
+        assert!(!ok(run("k=2", &rtds_k2)));
+        assert!(!ok(run("rt-extratime", &rtds_ext)));
+        assert!(ok(run("rtds-order-k=2", &rtds_k2)));
+        assert!(ok(run("rtds-order-rt-extratime", &rtds_ext)));
+        assert!(!ok(run("rtds-order-k=2", &classes_k2)));
+        assert!(!ok(run("rtds-order-rt-extratime", &classes_ext)));
+        // Stock is reported, not checked, here.
+        assert!(check(&s, "stock", "unequal", "k=2", &iv(&rtds_k2, 0.0), &[]).is_empty());
     }
 
     #[test]

@@ -48,8 +48,12 @@ pub enum Clock {
 /// Options of `cargo xtask e2e`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch, csa).
-    #[arg(long, default_value = "table-4-2,isolation,global,policy-switch,csa")]
+    /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch, csa,
+    /// unequal).
+    #[arg(
+        long,
+        default_value = "table-4-2,isolation,global,policy-switch,csa,unequal"
+    )]
     pub scenarios: String,
     /// Seconds of each measurement interval (guest time).
     #[arg(long, default_value_t = 5)]
@@ -103,15 +107,27 @@ const BUILDS: [(&str, bool, &str, &[&str]); 3] = [
         "stock",
         true,
         "",
-        &["table-4-2", "isolation", "global", "csa"],
+        &["table-4-2", "isolation", "global", "csa", "unequal"],
     ),
     (
         "rtsched",
         false,
         "",
-        &["table-4-2", "isolation", "global", "policy-switch", "csa"],
+        &[
+            "table-4-2",
+            "isolation",
+            "global",
+            "policy-switch",
+            "csa",
+            "unequal",
+        ],
     ),
-    ("partition", false, "rtsched_policy=partition", &["global"]),
+    (
+        "partition",
+        false,
+        "rtsched_policy=partition",
+        &["global", "unequal"],
+    ),
 ];
 
 /// One clock for all CPUs, given to every build (`xen-patch/common/0002-*`): under QEMU TCG
@@ -589,6 +605,12 @@ fn order_cases(sc: &str, mut cases: Vec<String>) -> Vec<String> {
     let order: &[&str] = match sc {
         "policy-switch" => &["edf", "dm", "deferrable", "periodic", "deferrable-again"],
         "isolation" => &["hog-extratime", "hog-capped"],
+        "unequal" => &[
+            "k=2",
+            "rt-extratime",
+            "rtds-order-rt-extratime",
+            "rtds-order-k=2",
+        ],
         "global" => &["guaranteed-m2", "stress-m2", "guaranteed-m3", "stress-m3"],
         _ => &[],
     };
