@@ -813,7 +813,11 @@ RtschedResult rtsched_unit_set_unrunnable(struct Rtsched *s,
                                           struct RtschedActions *actions);
 
 /**
- * The first run-queue unit allowed on `cpu`, or `RTSCHED_NONE`, without changing anything.
+ * The run-queue unit `rtsched_do_schedule` would pick first on `cpu` (unless the unit
+ * running there keeps it), or `RTSCHED_NONE`, without changing anything: the host checks
+ * that unit's runnability before `rtsched_do_schedule` and reports it with
+ * `rtsched_unit_set_unrunnable` while it is not runnable and its `runnable` field
+ * (`rtsched_unit_info`) says it is.
  *
  * # Safety
  * `s` a live handle or null; `out_unit` null or valid.

@@ -184,10 +184,31 @@ impl Host {
         }
         let prev = self.s.curr(c);
         let prev_runnable = prev.is_some_and(|p| self.runnable[p.0 as usize]);
+        // As Xen's shim: runnability is learned lazily (a domain is paused without the
+        // lock), so the unit the pick would meet first is checked, and reported while it is
+        // not runnable and the scheduler does not know; the shim computes that unit's
+        // runstate (`unit_runnable_state`), so a unit picked must be that one, or the one
+        // that ran (whose runstate it computes too).
+        let mut checked = None;
+        // (A CPU already removed has nothing to peek.)
+        while let Ok(Some(h)) = self.s.runq_peek(c) {
+            checked = Some(h);
+            if self.runnable[h.0 as usize] || self.s.unit_info(h).unwrap().runnable == 0 {
+                break;
+            }
+            let a = self.s.set_unrunnable(h).unwrap();
+            self.apply(a);
+        }
         let d = self
             .s
             .do_schedule(c, self.now, prev_runnable, false)
             .unwrap();
+        if let Some(n) = d.next.filter(|&n| Some(n) != prev) {
+            if checked != Some(n) || !self.runnable[n.0 as usize] {
+                self.dump();
+                panic!("CPU {c} picked {n:?}, but the host checked {checked:?}");
+            }
+        }
         if std::env::var_os("PROPS_TRACE").is_some() {
             eprintln!(
                 "   do_schedule({c}) {prev:?} -> {:?} slice {} resched {:?}",
@@ -346,10 +367,14 @@ impl Host {
                 }
             }
             Op::Unrunnable(i) => {
+                // Xen pauses a domain without the scheduler lock: a queued unit stops being
+                // runnable, a CPU may schedule (and the shim's check meet it) before the
+                // sleep hook comes.
                 let info = self.s.unit_info(self.ids[i]).unwrap();
                 if info.queue != 0 {
                     self.runnable[i] = false;
-                    let a = self.s.set_unrunnable(self.ids[i]).unwrap();
+                    self.schedule(info.cpu as usize % self.ncpus);
+                    let a = self.s.sleep(self.ids[i]).unwrap();
                     self.apply(a);
                 }
             }

@@ -4,10 +4,11 @@
 
 use super::{get, get_mut, Scheduler};
 use crate::actions::{Actions, TimerOp};
+use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
 use crate::mutants::Mutant;
-use crate::prio::is_background;
-use crate::unit::{Burn, QueueKind, UnitFlags, NIL};
+use crate::prio::{is_background, Order};
+use crate::unit::{Burn, QueueKind, Unit, UnitFlags, NIL};
 
 impl<'a> Scheduler<'a> {
     /// Burns the budget a running unit used since `last_start` (see [`crate::unit::Unit::burn`]).
@@ -42,12 +43,9 @@ impl<'a> Scheduler<'a> {
             return Ok(NIL);
         }
         loop {
-            let found = self.runq.first_matching(self.units, o, |u| {
-                // A blocked periodic server competes on its reserved budget only.
-                u.affinity.test(cpu)
-                    && online.test(cpu)
-                    && (!periodic || u.runnable || o.on_reserved_budget(u))
-            })?;
+            let found = self
+                .runq
+                .first_matching(self.units, o, |u| pickable(u, cpu, online, periodic, o))?;
             let Some(h) = found else {
                 self.cpus.set_unserved(cpu);
                 return Ok(NIL);
@@ -170,4 +168,12 @@ impl<'a> Scheduler<'a> {
             self.timer = want;
         }
     }
+}
+
+/// Whether `do_schedule` may pick `u` on `cpu` (before a non-runnable unit is dropped): the
+/// unit's affinity and the CPU's pool allow it, and a blocked periodic server competes on its
+/// reserved budget only. [`Scheduler::runq_peek`] and [`Scheduler::runq_pick`] share it, so
+/// that the unit a host checks is the unit the pick meets first.
+pub(super) fn pickable(u: &Unit, cpu: usize, online: CpuMask, periodic: bool, o: Order) -> bool {
+    u.affinity.test(cpu) && online.test(cpu) && (!periodic || u.runnable || o.on_reserved_budget(u))
 }

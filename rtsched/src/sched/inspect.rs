@@ -151,15 +151,21 @@ impl<'a> Scheduler<'a> {
             .map(|(i, _)| UnitId(i as u32))
     }
 
-    /// The unit `do_schedule` would consider first on `cpu` (the first run-queue unit whose
-    /// affinity allows `cpu`), without changing anything. A host that learns runnability
-    /// lazily (Xen pauses domains without the scheduler lock) checks it and reports a
-    /// non-runnable one with [`Self::set_unrunnable`] before calling `do_schedule`.
+    /// The run-queue unit `do_schedule` would pick first on `cpu` (unless the unit running
+    /// there keeps the CPU), without changing anything: the first one the pick may take
+    /// (affinity, pool; under the periodic server a blocked unit only on its reserved
+    /// budget) that is runnable as far as the scheduler knows, or, under the periodic
+    /// server, blocked. A host that learns runnability lazily (Xen pauses domains without
+    /// the scheduler lock) checks it and reports a non-runnable one with
+    /// [`Self::set_unrunnable`] before calling `do_schedule`, until the unit named is
+    /// runnable or known to be blocked; Xen's shim must also compute the runstate of the
+    /// unit it will run (`unit_runnable_state`), which this check does.
     pub fn runq_peek(&self, cpu: usize) -> Result<Option<UnitId>> {
         self.cpus.check(cpu)?;
-        let h = self
-            .runq
-            .first_matching(self.units, self.order(), |u| u.affinity.test(cpu))?;
+        let (online, periodic, o) = (self.cpus.online(), self.periodic(), self.order());
+        let h = self.runq.first_matching(self.units, o, |u| {
+            super::enqueue::pickable(u, cpu, online, periodic, o) && (periodic || u.runnable)
+        })?;
         Ok(h.map(UnitId))
     }
 }
