@@ -74,6 +74,9 @@ struct Host {
     runnable: Vec<bool>,
     ids: Vec<UnitId>,
     pending: Vec<UnitId>,
+    /// Units whose new affinity excludes the CPU they run on: Xen's core moves them once
+    /// their context is saved (`_VPF_migrating`, `vcpu_migrate_finish`).
+    migrating: Vec<bool>,
     resched: CpuMask,
     timer: Option<i64>,
     slice_end: Vec<Option<i64>>,
@@ -112,6 +115,7 @@ impl Host {
             runnable: Vec::new(),
             ids: Vec::new(),
             pending: Vec::new(),
+            migrating: Vec::new(),
             resched: CpuMask::EMPTY,
             timer: None,
             slice_end: vec![None; ncpus],
@@ -141,6 +145,7 @@ impl Host {
             }
             h.ids.push(id);
             h.runnable.push(false);
+            h.migrating.push(false);
             let info = h.s.unit_info(id).unwrap();
             h.seen.push((info.cur_deadline, info.period));
         }
@@ -227,6 +232,20 @@ impl Host {
         }
     }
 
+    /// Xen's core moves a unit that is not running (`vcpu_migrate_start/finish`): sleep,
+    /// move to the CPU `pick_cpu` names, wake again.
+    fn migrate(&mut self, i: usize) {
+        let id = self.ids[i];
+        let a = self.s.sleep(id).unwrap();
+        self.apply(a);
+        let c = self.s.pick_cpu(id).unwrap();
+        self.s.migrate(id, c).unwrap();
+        if self.runnable[i] {
+            let a = self.s.wake(id, self.now).unwrap();
+            self.apply(a);
+        }
+    }
+
     fn save_one(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -237,6 +256,10 @@ impl Host {
             .context_saved(p, self.runnable[p.0 as usize])
             .unwrap();
         self.apply(a);
+        let i = p.0 as usize;
+        if std::mem::take(&mut self.migrating[i]) && self.running(i).is_none() {
+            self.migrate(i);
+        }
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
@@ -338,20 +361,12 @@ impl Host {
                 let m = self.mask(bits);
                 self.s.set_affinity(self.ids[i], m).unwrap();
                 if self.running(i).is_none() {
-                    // Xen's core (vcpu_migrate_start/finish): sleep, move to an allowed
-                    // CPU, wake again.
-                    let id = self.ids[i];
-                    let a = self.s.sleep(id).unwrap();
-                    self.apply(a);
-                    let c = self.s.pick_cpu(id).unwrap();
-                    self.s.migrate(id, c).unwrap();
-                    if self.runnable[i] {
-                        let a = self.s.wake(id, self.now).unwrap();
-                        self.apply(a);
-                    }
+                    self.migrate(i);
                 } else {
                     let c = self.running(i).unwrap();
                     if !m.test(c) {
+                        // Moved once switched out (Xen's `_VPF_migrating`).
+                        self.migrating[i] = true;
                         self.resched.set(c);
                     }
                 }

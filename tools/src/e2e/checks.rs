@@ -193,17 +193,19 @@ impl CsaSet {
 
 /// The global sets: per m guest PCPUs, a guaranteed set that passes the GFB test
 /// U <= m - (m - 1) u_max with every budget increased by `overhead` us (the margin the
-/// scheduler's own costs need), and a stress set beyond the bound.
+/// scheduler's own costs need), and that rt-partition's best-fit placement puts on PCPUs
+/// with that margin left too (a PCPU packed to exactly 100% lost 1% of a 40% reservation
+/// to Xen's own time: 39.05%), and a stress set beyond the bound.
 pub fn global_sets(overhead: u64) -> Vec<(u32, Vec<u64>, Vec<u64>)> {
     let sets = vec![
         (
             2,
-            vec![4000, 3000, 3000, 2000, 2000, 1000],
+            vec![4000, 3000, 2500, 2000, 2000, 1000],
             vec![8000, 6000, 4000, 3000, 2000, 1000],
         ),
         (
             3,
-            vec![5000, 4000, 3000, 3000, 2000, 2000],
+            vec![5000, 4000, 3000, 3000, 2000, 1500],
             vec![8000, 6000, 5000, 4000, 3000, 2000],
         ),
     ];
@@ -212,8 +214,31 @@ pub fn global_sets(overhead: u64) -> Vec<(u32, Vec<u64>, Vec<u64>)> {
             gfb(*m, g, overhead),
             "global m={m}: guaranteed set fails GFB with margin"
         );
+        assert!(
+            best_fit_with_margin(*m, g, overhead),
+            "global m={m}: rt-partition's placement leaves a PCPU without the margin"
+        );
     }
     sets
+}
+
+/// Whether rt-partition's placement (`rtsched::partition_place`: each unit in turn on the
+/// fullest PCPU its bandwidth still fits on) leaves every PCPU room for `overhead` us per
+/// unit and 10 ms period.
+pub fn best_fit_with_margin(m: u32, budgets: &[u64], overhead: u64) -> bool {
+    let mut load = vec![(0u64, 0u64); m as usize];
+    for &b in budgets {
+        let Some(p) = load
+            .iter_mut()
+            .filter(|(l, _)| l + b <= 10_000)
+            .max_by_key(|(l, _)| *l)
+        else {
+            return false;
+        };
+        p.0 += b;
+        p.1 += 1;
+    }
+    load.iter().all(|(l, n)| l + n * overhead <= 10_000)
 }
 
 /// The GFB test for implicit-deadline servers of period 10 ms, each budget plus `overhead`.
@@ -414,10 +439,10 @@ pub fn check(
                     _ => {}
                 }
             }
-            if set.iter().sum::<u64>() >= u64::from(m) * 10_000 {
-                let q: f64 = set.iter().map(|b| c.q(*b)).sum();
-                c.busy(m, q);
-            }
+            // (No work-conserving check for the stress sets: capped units cannot keep m
+            // PCPUs busy once fewer than m of them have budget left in a period, which
+            // happens whenever the others' budgets run out first; how often depends on
+            // the phases, so the idle time is not a property of the set.)
         }
         "policy-switch" if rts => policy_checks(&mut c),
         // Stock RTDS has no classes: reported (its RT VM's share beside non-RT VMs of
