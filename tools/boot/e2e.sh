@@ -263,8 +263,8 @@ scenario_global() {
 
 # The policy switched at run time through hypfs (rtsched only), with sets whose outcome
 # depends on the policy: EDF vs DM in overload (a: 6 ms / 10 ms, b: 6.6 ms / 11 ms), and
-# deferrable vs periodic server for a VM that sleeps and wakes (`s`: a 1 ms task every
-# 20 ms in a 4 ms / 10 ms server) beside a hog with extratime.
+# deferrable vs periodic vs constant-bandwidth server for a VM that sleeps and wakes (`s`:
+# a 1 ms task every 20 ms in a 4 ms / 10 ms server) beside a hog with extratime.
 scenario_policy_switch() {
     for d in a b; do mkguest $d || return 1; done
     for d in a b; do x unpause $d || return 1; done
@@ -287,6 +287,8 @@ scenario_policy_switch() {
     measure policy-switch deferrable s h
     policy edf,periodic || return 1
     measure policy-switch periodic s h
+    policy edf,cbs || return 1
+    measure policy-switch cbs s h
     policy edf,deferrable || return 1
     measure policy-switch deferrable-again s h
     destroy s h

@@ -582,8 +582,10 @@ fn policy_checks(c: &mut Ctx) {
                 c.push(Kind::Policy, ok, detail);
             }
         }
-        "deferrable" | "deferrable-again" => {
-            // The sleeper's budget waits for it: the hog gets everything else.
+        "deferrable" | "deferrable-again" | "cbs" => {
+            // The sleeper's budget waits for it (a CBS server's too: a wake that would
+            // overrun its bandwidth starts a new period instead): the hog gets everything
+            // else.
             let q = c.q(SLEEPER_BUDGET) + c.q(SLEEPER_HOG_BUDGET);
             let s = c.share("s");
             c.near("h", Kind::Policy, 100.0 - s, q);

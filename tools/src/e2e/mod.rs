@@ -9,7 +9,7 @@
 //!
 //! Scenarios: `table-4-2` (dissertation Table 4.2), `isolation` (capped VMs beside a hog),
 //! `global` (six VMs on 2 and 3 guest PCPUs, within the GFB bound with a margin and beyond
-//! it), `policy-switch` (EDF vs DM and deferrable vs periodic switched at run time through
+//! it), `policy-switch` (EDF vs DM and deferrable vs periodic vs CBS switched at run time through
 //! hypfs, on sets where they must differ) and `csa` (in-guest task sets with VCPU
 //! interfaces from compositional analysis). The checks per build are in [`checks`]; the
 //! results go to `target/e2e/` (report, CSVs, charts).
@@ -603,7 +603,14 @@ pub fn run(a: &Args) -> Result<()> {
 /// Cases in the order they ran (k=0..5, phases of a switch), not alphabetically.
 fn order_cases(sc: &str, mut cases: Vec<String>) -> Vec<String> {
     let order: &[&str] = match sc {
-        "policy-switch" => &["edf", "dm", "deferrable", "periodic", "deferrable-again"],
+        "policy-switch" => &[
+            "edf",
+            "dm",
+            "deferrable",
+            "periodic",
+            "cbs",
+            "deferrable-again",
+        ],
         "isolation" => &["hog-extratime", "hog-capped"],
         "unequal" => &[
             "k=2",
