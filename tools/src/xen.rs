@@ -638,12 +638,15 @@ const PANIC_SIGNS: &[&str] = &[
     "Kernel panic - not syncing",
 ];
 
-/// Crashes of stock Xen 4.17's rt.c that a boot step provokes on purpose: (step, a word of the
-/// console after the panic). rtsched must pass the step; stock must panic in it (else the
-/// step no longer exercises the bug). rt.c dereferences the removed CPU's cleared cpupool
-/// when the CPU holding the replenishment timer leaves an RTDS pool (fixed upstream after
-/// 4.17 by f294e3abe40c).
-const STOCK_KNOWN_PANICS: &[(&str, &str)] = &[("pool-remove-timer-cpu", "move_repl_timer")];
+/// Crashes of stock Xen 4.17's rt.c that the boot steps provoke on purpose: (the steps, by
+/// name prefix, a word of the console after the panic). rtsched must pass the steps; stock
+/// must panic in one of them (else they no longer exercise the bug). rt.c dereferences the
+/// removed CPU's cleared cpupool when the CPU holding the replenishment timer leaves an RTDS
+/// pool (fixed upstream after 4.17 by f294e3abe40c); which CPU holds the timer when one
+/// leaves depends on timing, so the panic comes in `pool-remove-timer-cpu` or a later pool
+/// step. The pool steps before it are rtsched's acceptance, reported for stock, not
+/// checked (under load stock's pool guest may not run: `pool-remove-cpu-guest-running`).
+const STOCK_KNOWN_PANICS: &[(&str, &str)] = &[("pool-", "move_repl_timer")];
 
 /// dom0's part of a console line: Xen's own messages share the serial line and can land in
 /// the middle of one of dom0's (`RTSCHED-BEGIN pool-remove-timer-cpu(XEN) burn_budget...`).
@@ -865,17 +868,19 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         End::Panic(line) => {
             let known = STOCK_KNOWN_PANICS
                 .iter()
-                .find(|(st, sign)| stock && step == *st && text.contains(sign));
+                .find(|(st, sign)| stock && step.starts_with(*st) && text.contains(sign));
             if let Some((st, sign)) = known {
                 let passed = steps(&text, " OK").filter(|l| l.ends_with(" OK")).count() as u32;
-                let failed = steps(&text, " FAIL").count() as u32;
+                let failed = steps(&text, " FAIL")
+                    .filter(|l| !l.starts_with(&format!("RTSCHED-STEP {st}")))
+                    .count() as u32;
                 return Ok(BootReport {
                     pass: passed,
                     fail: failed,
                     log,
                     text,
                     known: Some(format!(
-                        "stock rt.c panicked in step {st} ({sign}: {line}), as expected"
+                        "stock rt.c panicked in step {step} ({sign}: {line}), as expected"
                     )),
                 });
             }
@@ -920,7 +925,7 @@ pub fn boot(a: &BootArgs) -> Result<()> {
         match &r.known {
             Some(k) => println!("known difference: {k}; rtsched passes this step"),
             None => bail!(
-                "stock did not panic in step {}: the step no longer provokes rt.c's known \
+                "stock did not panic in a step {}*: the steps no longer provoke rt.c's known \
                  crash; log {}",
                 STOCK_KNOWN_PANICS[0].0,
                 r.log.display()
