@@ -168,7 +168,7 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             ..case.policy
         },
     );
-    sim.check = mutant == Mutant::None;
+    sim.set_check(mutant == Mutant::None);
     for k in 0..sim.nr_insts() {
         sim.inst_mut(k).set_mutant(mutant);
         sim.inst_mut(k)
