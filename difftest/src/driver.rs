@@ -792,24 +792,25 @@ impl Hooks for Pair<'_> {
     type Error = Stop;
 
     fn wake(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
-        let pre = self.snapshot();
-        let a = self
-            .r
-            .wake(self.ids[u], st.now)
-            .map_err(failed(Hook::Wake))?;
-        if self.xen() {
-            self.x.wake(u, st.now);
-        }
-        self.post(st, Hook::Wake, Some(u), &pre, a)
+        let (id, now) = (self.ids[u], st.now);
+        self.both(
+            st,
+            Hook::Wake,
+            Some(u),
+            |r| r.wake(id, now),
+            |x| x.wake(u, now),
+        )
     }
 
     fn sleep(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
-        let pre = self.snapshot();
-        let a = self.r.sleep(self.ids[u]).map_err(failed(Hook::Sleep))?;
-        if self.xen() {
-            self.x.sleep(u, st.now);
-        }
-        self.post(st, Hook::Sleep, Some(u), &pre, a)
+        let (id, now) = (self.ids[u], st.now);
+        self.both(
+            st,
+            Hook::Sleep,
+            Some(u),
+            |r| r.sleep(id),
+            |x| x.sleep(u, now),
+        )
     }
 
     fn do_schedule(
@@ -871,28 +872,26 @@ impl Hooks for Pair<'_> {
 
     fn scheduled(&mut self, st: &HostState, _: usize, _: Option<usize>) -> Step {
         let (pre, r, x) = self.schedule_post.take().expect("do_schedule recorded");
-        self.compare(st, Hook::DoSchedule, None, &pre, r, x)
+        self.compare(st, Hook::DoSchedule, None, &pre, (r, x))
     }
 
     fn context_saved(&mut self, st: &HostState, u: usize, runnable: bool) -> Result<Actions, Stop> {
-        let pre = self.snapshot();
-        let a = self
-            .r
-            .context_saved(self.ids[u], runnable)
-            .map_err(failed(Hook::ContextSaved))?;
-        if self.xen() {
-            self.x.context_saved(u, st.now);
-        }
-        self.post(st, Hook::ContextSaved, Some(u), &pre, a)
+        let id = self.ids[u];
+        let r = |r: &mut Scheduler| r.context_saved(id, runnable);
+        self.both(st, Hook::ContextSaved, Some(u), r, |x| {
+            x.context_saved(u, st.now)
+        })
     }
 
     fn timer_fire(&mut self, st: &HostState, _: usize) -> Result<Actions, Stop> {
-        let pre = self.snapshot();
-        let a = self.r.timer_fire(st.now).map_err(failed(Hook::Timer))?;
-        if self.xen() {
-            self.x.timer_fire(st.now);
-        }
-        self.post(st, Hook::Timer, None, &pre, a)
+        let now = st.now;
+        self.both(
+            st,
+            Hook::Timer,
+            None,
+            |r| r.timer_fire(now),
+            |x| x.timer_fire(now),
+        )
     }
 
     fn set_affinity(&mut self, _: &HostState, u: usize, m: CpuMask) -> Step {
@@ -978,6 +977,24 @@ impl Pair<'_> {
         }
     }
 
+    /// A hook on both implementations (`r` on rtsched, `x` on rt.c unless the peer is the
+    /// reference model), compared: the actions the host performs.
+    fn both(
+        &mut self,
+        st: &HostState,
+        hook: Hook,
+        unit: Option<usize>,
+        r: impl FnOnce(&mut Scheduler) -> rtsched::Result<Actions>,
+        x: impl FnOnce(&mut XenRt),
+    ) -> Result<Actions, Stop> {
+        let pre = self.snapshot();
+        let a = r(&mut self.r).map_err(failed(hook))?;
+        if self.xen() {
+            x(&mut self.x);
+        }
+        self.post(st, hook, unit, &pre, a)
+    }
+
     /// After a hook other than `do_schedule`: compared, and the actions the host performs
     /// (the union of both implementations' requests).
     fn post(
@@ -990,7 +1007,7 @@ impl Pair<'_> {
     ) -> Result<Actions, Stop> {
         let r = bits(a.reschedule);
         let x = self.softirqs();
-        self.compare(st, hook, unit, pre, r, x)?;
+        self.compare(st, hook, unit, pre, (r, x))?;
         Ok(Actions {
             reschedule: mask(r | x),
             timer: a.timer,
@@ -1151,13 +1168,15 @@ impl Pair<'_> {
 
     /// `remove_unit` on both, compared.
     fn remove(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
-        let pre = self.snapshot();
-        let a = self.r.remove(self.ids[u]).map_err(failed(Hook::Remove))?;
-        if self.xen() {
-            self.x.remove(u, st.now);
-        }
+        let id = self.ids[u];
         self.inserted[u] = false;
-        self.post(st, Hook::Remove, Some(u), &pre, a)
+        self.both(
+            st,
+            Hook::Remove,
+            Some(u),
+            |r| r.remove(id),
+            |x| x.remove(u, st.now),
+        )
     }
 
     // Comparison
@@ -1396,8 +1415,7 @@ impl Pair<'_> {
         hook: Hook,
         unit: Option<usize>,
         pre: &Snapshot,
-        r: u64,
-        x: u64,
+        (r, x): (u64, u64),
     ) -> Step {
         self.steps += 1;
         *self.hooks.entry(hook).or_insert(0) += 1;

@@ -10,6 +10,9 @@ use rtsched::{
 
 use crate::{Hooks, Membership, Pick, State};
 
+/// A host step whose hooks cannot fail (they panic instead).
+type Done<T> = core::result::Result<T, Infallible>;
+
 /// The hooks of one scheduler instance (one Xen cpupool's scheduler, or one PCPU's under
 /// partitioned scheduling), on its own unit handles. Implemented for
 /// [`rtsched::Scheduler`]; another implementation (e.g. Xen's C code behind an FFI) can be
@@ -75,12 +78,12 @@ pub trait Instance {
 impl Instance for Scheduler<'_> {
     fn add_unit(
         &mut self,
-        domain: u32,
+        dom: u32,
         p: Params,
-        affinity: CpuMask,
+        aff: CpuMask,
         now: i64,
     ) -> Result<(UnitId, Actions)> {
-        let id = self.unit_alloc(domain, 0, affinity)?;
+        let id = self.unit_alloc(dom, 0, aff)?;
         let r = self
             .set_params(id, p)
             .and_then(|_| self.insert(id, now, false, false));
@@ -235,7 +238,7 @@ impl<I: Instance> Instances<I> {
         u: usize,
         what: &str,
         f: impl FnOnce(&mut I, UnitId) -> Result<T>,
-    ) -> core::result::Result<T, Infallible> {
+    ) -> Done<T> {
         let k = st.units[u].inst;
         let r = f(&mut self.insts[k], self.ids[u]).unwrap_or_else(|e| panic!("{what}: {e:?}"));
         self.verify(st, k, what);
@@ -245,29 +248,19 @@ impl<I: Instance> Instances<I> {
 
 impl<I: Instance> Hooks for Instances<I> {
     type Error = Infallible;
-    fn wake(&mut self, st: &State, u: usize) -> core::result::Result<Actions, Infallible> {
+    fn wake(&mut self, st: &State, u: usize) -> Done<Actions> {
         self.on(st, u, "wake", |s, id| s.wake(id, st.now))
     }
-    fn sleep(&mut self, st: &State, u: usize) -> core::result::Result<Actions, Infallible> {
+    fn sleep(&mut self, st: &State, u: usize) -> Done<Actions> {
         self.on(st, u, "sleep", |s, id| s.sleep(id))
     }
-    fn set_unrunnable(
-        &mut self,
-        st: &State,
-        u: usize,
-    ) -> core::result::Result<Actions, Infallible> {
+    fn set_unrunnable(&mut self, st: &State, u: usize) -> Done<Actions> {
         self.on(st, u, "set_unrunnable", |s, id| s.set_unrunnable(id))
     }
-    fn do_schedule(
-        &mut self,
-        st: &State,
-        cpu: usize,
-        prev_runnable: bool,
-        tasklet: bool,
-    ) -> core::result::Result<Pick, Infallible> {
+    fn do_schedule(&mut self, st: &State, cpu: usize, pr: bool, tasklet: bool) -> Done<Pick> {
         let k = st.cpu_inst[cpu];
         let d = self.insts[k]
-            .do_schedule(cpu, st.now, prev_runnable, tasklet)
+            .do_schedule(cpu, st.now, pr, tasklet)
             .expect("do_schedule");
         let next = d.next.map(|id| {
             self.index_of(st, k, id)
@@ -280,47 +273,27 @@ impl<I: Instance> Hooks for Instances<I> {
             actions: d.actions,
         })
     }
-    fn scheduled(
-        &mut self,
-        st: &State,
-        cpu: usize,
-        _: Option<usize>,
-    ) -> core::result::Result<(), Infallible> {
+    fn scheduled(&mut self, st: &State, cpu: usize, _: Option<usize>) -> Done<()> {
         self.verify(st, st.cpu_inst[cpu], "do_schedule");
         Ok(())
     }
-    fn context_saved(
-        &mut self,
-        st: &State,
-        u: usize,
-        runnable: bool,
-    ) -> core::result::Result<Actions, Infallible> {
+    fn context_saved(&mut self, st: &State, u: usize, runnable: bool) -> Done<Actions> {
         self.on(st, u, "context_saved", |s, id| {
             s.context_saved(id, runnable)
         })
     }
-    fn timer_fire(&mut self, st: &State, k: usize) -> core::result::Result<Actions, Infallible> {
+    fn timer_fire(&mut self, st: &State, k: usize) -> Done<Actions> {
         let a = self.insts[k].timer_fire(st.now).expect("timer_fire");
         self.verify(st, k, "timer_fire");
         Ok(a)
     }
-    fn set_affinity(
-        &mut self,
-        st: &State,
-        u: usize,
-        mask: CpuMask,
-    ) -> core::result::Result<(), Infallible> {
+    fn set_affinity(&mut self, st: &State, u: usize, mask: CpuMask) -> Done<()> {
         self.on(st, u, "set_affinity", |s, id| s.set_affinity(id, mask))
     }
-    fn pick_cpu(&mut self, st: &State, u: usize) -> core::result::Result<usize, Infallible> {
+    fn pick_cpu(&mut self, st: &State, u: usize) -> Done<usize> {
         self.on(st, u, "pick_cpu", |s, id| s.pick_cpu(id))
     }
-    fn migrate(
-        &mut self,
-        st: &State,
-        u: usize,
-        cpu: usize,
-    ) -> core::result::Result<(), Infallible> {
+    fn migrate(&mut self, st: &State, u: usize, cpu: usize) -> Done<()> {
         self.on(st, u, "migrate", |s, id| s.migrate(id, cpu))
     }
     fn livelock(&mut self, st: &State) -> Infallible {
@@ -329,23 +302,19 @@ impl<I: Instance> Hooks for Instances<I> {
 }
 
 impl<I: Instance> Membership for Instances<I> {
-    fn cpu_add(&mut self, st: &State, cpu: usize) -> core::result::Result<(), Infallible> {
+    fn cpu_add(&mut self, st: &State, cpu: usize) -> Done<()> {
         let k = st.cpu_inst[cpu];
         self.insts[k].cpu_add(cpu).expect("cpu_add");
         self.verify(st, k, "cpu_add");
         Ok(())
     }
-    fn cpu_withdraw(
-        &mut self,
-        st: &State,
-        cpu: usize,
-    ) -> core::result::Result<Actions, Infallible> {
+    fn cpu_withdraw(&mut self, st: &State, cpu: usize) -> Done<Actions> {
         let k = st.cpu_inst[cpu];
         let a = self.insts[k].cpu_withdraw(cpu).expect("cpu_withdraw");
         self.verify(st, k, "cpu_withdraw");
         Ok(a)
     }
-    fn cpu_remove(&mut self, st: &State, cpu: usize) -> core::result::Result<(), Infallible> {
+    fn cpu_remove(&mut self, st: &State, cpu: usize) -> Done<()> {
         let k = st.cpu_inst[cpu];
         self.insts[k].cpu_remove(cpu).expect("cpu_remove");
         self.verify(st, k, "cpu_remove");
@@ -365,7 +334,7 @@ impl<I: Instance> Membership for Instances<I> {
 }
 
 /// The value of a host step whose hooks cannot fail (they panic instead).
-pub fn done<T>(r: core::result::Result<T, Infallible>) -> T {
+pub fn done<T>(r: Done<T>) -> T {
     match r {
         Ok(t) => t,
         Err(e) => match e {},

@@ -334,62 +334,52 @@ impl<I: Instance> Sim<I> {
         i
     }
 
-    /// Unit `i` becomes ready to run and, unless an affinity change is in progress, gets
-    /// `wake(now)`. Waking a ready unit calls the hook again (Xen may, too).
+    /// See [`Host::wake`](host_model::Host::wake).
     pub fn wake(&mut self, i: usize) {
         done(self.h.wake(i));
     }
 
-    /// Unit `i` blocks by itself: it stops being runnable; if it is current on a CPU, that
-    /// CPU is asked to reschedule (with [`Sim::set_sleep_on_block`], after a `sleep` call);
-    /// otherwise it gets `sleep` (nothing else could tell the scheduler).
+    /// See [`Host::block`](host_model::Host::block).
     pub fn block(&mut self, i: usize) {
         done(self.h.block(i));
     }
 
-    /// Unit `i` is paused (Xen's `vcpu_sleep_nosync`): it stops being runnable and gets
-    /// `sleep`, which asks its CPU to reschedule if it is running.
+    /// See [`Host::pause`](host_model::Host::pause).
     pub fn pause(&mut self, i: usize) {
         done(self.h.pause(i));
     }
 
-    /// Unit `i` turns out not to be runnable (paused without a hook) and the host reports
-    /// it with `set_unrunnable` (what the shim does for a queued unit it finds paused).
+    /// See [`Host::set_unrunnable`](host_model::Host::set_unrunnable).
     pub fn set_unrunnable(&mut self, i: usize) {
         done(self.h.set_unrunnable(i));
     }
 
-    /// Runs `do_schedule` on CPU `c` (after the pending `context_saved` of its previous
-    /// unit, if any) and performs the decision: the new current unit and slice, and the
-    /// pending save of the unit switched out (done at once when the context delay is 0).
+    /// See [`Host::schedule`](host_model::Host::schedule).
     pub fn schedule(&mut self, c: usize) {
         done(self.h.schedule(c));
     }
 
-    /// `do_schedule` on CPU `c` with tasklet work pending: the CPU runs the idle unit. As in
-    /// Xen, finishing the tasklet work raises a new reschedule request on `c` (recorded
-    /// here at once).
+    /// See [`Host::schedule_tasklet`](host_model::Host::schedule_tasklet).
     pub fn schedule_tasklet(&mut self, c: usize) {
         done(self.h.schedule_tasklet(c));
     }
 
-    /// Performs the pending `context_saved` of CPU `c`'s previous unit, if any, now; then a
-    /// pending affinity change of that unit completes.
+    /// See [`Host::save`](host_model::Host::save).
     pub fn save(&mut self, c: usize) {
         done(self.h.save(c));
     }
 
-    /// Fires instance `k`'s replenishment timer now, whatever its expiry.
+    /// See [`Host::fire_timer`](host_model::Host::fire_timer).
     pub fn fire_timer(&mut self, k: usize) {
         done(self.h.fire_timer(k));
     }
 
-    /// Fires every timer whose expiry has come; returns whether one fired.
+    /// See [`Host::fire_due_timers`](host_model::Host::fire_due_timers).
     pub fn fire_due_timers(&mut self) -> bool {
         done(self.h.fire_due_timers())
     }
 
-    /// Asks every CPU whose slice has ended to reschedule; returns whether one had.
+    /// See [`Host::expire_slices`](host_model::Host::expire_slices).
     pub fn expire_slices(&mut self) -> bool {
         self.h.expire_slices()
     }
@@ -403,10 +393,9 @@ impl<I: Instance> Sim<I> {
         Ok(())
     }
 
-    /// Changes unit `i`'s hard affinity as Xen does: `adjust_affinity`, then the unit is put
-    /// to sleep; when it is off every CPU (at once, or after its CPU switched it out and
-    /// saved its context) it is given the CPU `pick_cpu` chooses and woken if it has work.
-    /// An affinity the instance refuses is an error and changes nothing.
+    /// Changes unit `i`'s hard affinity as Xen does (see
+    /// [`Host::set_affinity`](host_model::Host::set_affinity)). An affinity the instance
+    /// refuses is an error and changes nothing.
     pub fn set_affinity(&mut self, i: usize, mask: CpuMask) -> Result<()> {
         let (k, id) = (self.unit_inst(i), self.id(i));
         self.inst_mut(k).set_affinity(id, mask)?;
@@ -502,8 +491,7 @@ impl<I: Instance> Sim<I> {
         }
     }
 
-    /// Runs `do_schedule` on every CPU asked to (lowest CPU first) until no request is left.
-    /// Panics if requests keep coming (a livelock).
+    /// See [`Host::settle`](host_model::Host::settle).
     pub fn settle(&mut self) {
         done(self.h.settle());
     }

@@ -21,6 +21,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+mod common;
+
 use model_tests::{Sim, Work};
 use proptest::prelude::*;
 use rtsched::admission;
@@ -540,22 +542,13 @@ fn rt_unit(ncpus: usize) -> impl Strategy<Value = RtUnit> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (
-        prop_oneof![Just(Topology::Global), Just(Topology::Partition)],
-        prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
-        prop_oneof![
-            Just(ServerKind::Deferrable),
-            Just(ServerKind::Periodic),
-            Just(ServerKind::Cbs)
-        ],
-    )
-        .prop_map(|(topology, priority, server)| Policy {
-            topology,
-            priority,
-            server,
-            admission: true,
-            classes: ClassRule::Classes,
-        })
+    common::topology_priority_server().prop_map(|(topology, priority, server)| Policy {
+        topology,
+        priority,
+        server,
+        admission: true,
+        classes: ClassRule::Classes,
+    })
 }
 
 fn case() -> impl Strategy<Value = Case> {

@@ -15,6 +15,8 @@
 //! of the pool's valid set, withdrawn, units moved off with `pick_cpu`, which must never
 //! name the leaving CPU, then removed once idle) and join again.
 
+mod common;
+
 use host_model::{done, leaked_scheduler, Host as Model, Instance, Instances};
 use proptest::prelude::*;
 use rtsched::{
@@ -442,16 +444,10 @@ impl Host {
 
 fn policy() -> impl Strategy<Value = Policy> {
     (
-        prop_oneof![Just(Topology::Global), Just(Topology::Partition)],
-        prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
-        prop_oneof![
-            Just(ServerKind::Deferrable),
-            Just(ServerKind::Periodic),
-            Just(ServerKind::Cbs)
-        ],
+        common::topology_priority_server(),
         prop_oneof![Just(ClassRule::Classes), Just(ClassRule::Rtds)],
     )
-        .prop_flat_map(|(topology, priority, server, classes)| {
+        .prop_flat_map(|((topology, priority, server), classes)| {
             any::<bool>().prop_map(move |admission| Policy {
                 topology,
                 priority,
