@@ -284,7 +284,7 @@ impl State {
         self.cpu_of(u).is_some() || self.is_saving(u)
     }
 
-    fn record(&mut self, e: Event) {
+    fn log_event(&mut self, e: Event) {
         if self.record {
             self.log.push(e);
         }
@@ -372,7 +372,7 @@ impl<H: Hooks> Host<H> {
         let a = self.imp.wake(&self.st, u)?;
         self.apply(self.st.units[u].inst, &a);
         let t = self.st.now;
-        self.st.record(Event::Wake { t, unit: u });
+        self.st.log_event(Event::Wake { t, unit: u });
         Ok(())
     }
 
@@ -382,7 +382,7 @@ impl<H: Hooks> Host<H> {
     pub fn block(&mut self, u: usize) -> Result<(), H::Error> {
         self.set_ready(u, false);
         let t = self.st.now;
-        self.st.record(Event::Block { t, unit: u });
+        self.st.log_event(Event::Block { t, unit: u });
         match self.st.cpu_of(u) {
             Some(c) if !self.st.sleep_on_block => {
                 self.st.resched.set(c);
@@ -397,7 +397,7 @@ impl<H: Hooks> Host<H> {
     pub fn pause(&mut self, u: usize) -> Result<(), H::Error> {
         self.set_ready(u, false);
         let t = self.st.now;
-        self.st.record(Event::Block { t, unit: u });
+        self.st.log_event(Event::Block { t, unit: u });
         self.sleep_hook(u)
     }
 
@@ -406,7 +406,7 @@ impl<H: Hooks> Host<H> {
     pub fn set_unrunnable(&mut self, u: usize) -> Result<(), H::Error> {
         self.set_ready(u, false);
         let t = self.st.now;
-        self.st.record(Event::Block { t, unit: u });
+        self.st.log_event(Event::Block { t, unit: u });
         let a = self.imp.set_unrunnable(&self.st, u)?;
         self.apply(self.st.units[u].inst, &a);
         Ok(())
@@ -471,7 +471,7 @@ impl<H: Hooks> Host<H> {
         self.st.cpus[c].curr = d.next;
         self.st.cpus[c].slice_end = (d.slice >= 0).then(|| now.saturating_add(d.slice));
         self.apply(self.st.cpu_inst[c], &d.actions);
-        self.st.record(Event::Schedule {
+        self.st.log_event(Event::Schedule {
             t: now,
             cpu: c,
             prev,
@@ -494,27 +494,6 @@ impl<H: Hooks> Host<H> {
             }
         }
         Ok(())
-    }
-
-    /// A CPU out of the pool that the scheduler no longer holds: its requests are dropped.
-    fn gone(&self, c: usize) -> bool
-    where
-        H: Membership,
-    {
-        !self.st.online.test(c) && self.st.cpus[c].curr.is_none() && !self.imp.holds(c)
-    }
-
-    /// [`Host::schedule_before_save`] unless CPU `c` has left the pool and the scheduler
-    /// no longer holds it (then its request is dropped).
-    pub fn schedule_unless_gone(&mut self, c: usize) -> Result<(), H::Error>
-    where
-        H: Membership,
-    {
-        if self.gone(c) {
-            self.st.resched.clear(c);
-            return Ok(());
-        }
-        self.schedule_before_save(c)
     }
 
     /// Performs the pending `context_saved` of CPU `c`'s previous unit, if any, now; then a
@@ -540,7 +519,7 @@ impl<H: Hooks> Host<H> {
         let a = self.imp.context_saved(&self.st, p, runnable)?;
         self.apply(self.st.units[p].inst, &a);
         let t = self.st.now;
-        self.st.record(Event::Saved {
+        self.st.log_event(Event::Saved {
             t,
             unit: p,
             runnable,
@@ -580,7 +559,7 @@ impl<H: Hooks> Host<H> {
         let a = self.imp.timer_fire(&self.st, k)?;
         self.apply(k, &a);
         let t = self.st.now;
-        self.st.record(Event::Timer { t, inst: k });
+        self.st.log_event(Event::Timer { t, inst: k });
         Ok(())
     }
 
@@ -684,8 +663,7 @@ impl<H: Hooks> Host<H> {
                     self.st.resched.set(c);
                 }
             }
-            if let Some((e, k)) = timer.filter(|&(e, _)| e <= self.st.now) {
-                let _ = e;
+            if let Some((_, k)) = timer.filter(|&(e, _)| e <= self.st.now) {
                 self.fire_timer(k)?;
             }
             self.settle()?;
@@ -694,6 +672,21 @@ impl<H: Hooks> Host<H> {
 }
 
 impl<H: Membership> Host<H> {
+    /// A CPU out of the pool that the scheduler no longer holds: its requests are dropped.
+    fn gone(&self, c: usize) -> bool {
+        !self.st.online.test(c) && self.st.cpus[c].curr.is_none() && !self.imp.holds(c)
+    }
+
+    /// [`Host::schedule_before_save`] unless CPU `c` has left the pool and the scheduler
+    /// no longer holds it (then its request is dropped).
+    pub fn schedule_unless_gone(&mut self, c: usize) -> Result<(), H::Error> {
+        if self.gone(c) {
+            self.st.resched.clear(c);
+            return Ok(());
+        }
+        self.schedule_before_save(c)
+    }
+
     /// A CPU that left joins again (Xen's `schedule_cpu_add`: "trigger it to go pick up
     /// some work").
     pub fn cpu_join(&mut self, c: usize) -> Result<(), H::Error> {
