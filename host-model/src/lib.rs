@@ -41,3 +41,6 @@ pub use host::{Host, SETTLE_LIMIT};
 pub use instances::{done, leaked_scheduler, Instance, Instances};
 pub use rtsched::{Actions, CpuMask, TimerOp};
 pub use state::{CpuState, Event, Save, State, UnitState};
+
+#[cfg(test)]
+mod tests;
