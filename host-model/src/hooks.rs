@@ -31,6 +31,13 @@ pub trait Hooks {
     fn set_unrunnable(&mut self, st: &State, u: usize) -> Result<Actions, Self::Error> {
         self.sleep(st, u)
     }
+    /// The unit `do_schedule` on `cpu` would meet first in its run queue and whether the
+    /// scheduler takes it as runnable (rtsched's `runq_peek`), for a host that learns
+    /// runnability lazily ([`State::lazy_runnable`]); `None` by default.
+    fn peek(&mut self, st: &State, cpu: usize) -> Result<Option<(usize, bool)>, Self::Error> {
+        let _ = (st, cpu);
+        Ok(None)
+    }
     /// Xen's `do_schedule` on `cpu`.
     fn do_schedule(
         &mut self,

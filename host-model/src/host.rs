@@ -34,6 +34,7 @@ impl<H: Hooks> Host<H> {
                 online: CpuMask::first_n(ncpus),
                 context_delay: Some(0),
                 sleep_on_block: false,
+                lazy_runnable: false,
                 trace: false,
                 record: false,
                 log: Vec::new(),
@@ -129,6 +130,32 @@ impl<H: Hooks> Host<H> {
         Ok(())
     }
 
+    /// Unit `u` stops being runnable without the scheduler's lock (Xen pauses a domain so):
+    /// no hook yet; a CPU may schedule before the `sleep` hook comes ([`Host::sleep_hook`]),
+    /// and with [`State::lazy_runnable`] its check reports the unit.
+    pub fn pause_unlocked(&mut self, u: usize) {
+        self.set_ready(u, false);
+        let t = self.st.now;
+        self.st.log_event(Event::Block { t, unit: u });
+    }
+
+    /// Before `do_schedule` on `c` (with [`State::lazy_runnable`]), as Xen's shim does: the
+    /// unit the pick meets first ([`Hooks::peek`]) is reported with `set_unrunnable` while
+    /// it is not runnable and the scheduler does not know, until the one named is runnable
+    /// or known not to be; returns the last one named.
+    fn check_first(&mut self, c: usize) -> Result<Option<usize>, H::Error> {
+        let mut checked = None;
+        while let Some((u, known_runnable)) = self.imp.peek(&self.st, c)? {
+            checked = Some(u);
+            if self.st.runnable(u) || !known_runnable {
+                break;
+            }
+            let a = self.imp.set_unrunnable(&self.st, u)?;
+            self.apply(self.st.units[u].inst, &a);
+        }
+        Ok(checked)
+    }
+
     /// The `sleep` hook alone (the host's view unchanged).
     pub fn sleep_hook(&mut self, u: usize) -> Result<(), H::Error> {
         let a = self.imp.sleep(&self.st, u)?;
@@ -171,7 +198,18 @@ impl<H: Hooks> Host<H> {
         }
         let prev = self.st.cpus[c].curr;
         let prev_runnable = prev.is_some_and(|u| self.st.runnable(u));
+        let checked = if self.st.lazy_runnable {
+            self.check_first(c)?
+        } else {
+            None
+        };
         let d = self.imp.do_schedule(&self.st, c, prev_runnable, tasklet)?;
+        if let Some(n) = d.next.filter(|&n| self.st.lazy_runnable && Some(n) != prev) {
+            assert!(
+                checked == Some(n) && self.st.runnable(n),
+                "CPU {c} picked unit {n}, but the host checked {checked:?}"
+            );
+        }
         if self.st.trace {
             eprintln!(
                 "t={} cpu{c} {prev:?} -> {:?} slice={} resched={:?}",

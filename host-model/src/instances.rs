@@ -68,6 +68,9 @@ pub trait Instance {
     fn assigned_cpu(&self, u: UnitId) -> Result<usize>;
     /// Whether a unit runs on `cpu` or a blocked server's budget idles on it.
     fn holds(&self, cpu: usize) -> bool;
+    /// The unit `do_schedule` on `cpu` would meet first, and whether it takes it as
+    /// runnable (`None`: none, or `cpu` is not the instance's).
+    fn runq_peek(&self, cpu: usize) -> Option<(UnitId, bool)>;
     /// Internal consistency of the instance (checked after every hook when
     /// [`Instances::check`] is set). The default checks nothing.
     fn check(&self) -> core::result::Result<(), String> {
@@ -142,6 +145,10 @@ impl Instance for Scheduler<'_> {
     }
     fn holds(&self, cpu: usize) -> bool {
         self.curr(cpu).is_some() || self.phantom(cpu).is_some()
+    }
+    fn runq_peek(&self, cpu: usize) -> Option<(UnitId, bool)> {
+        let id = Scheduler::runq_peek(self, cpu).ok()??;
+        Some((id, self.unit_info(id).ok()?.runnable != 0))
     }
     fn check(&self) -> core::result::Result<(), String> {
         rtsched::invariants::check(self).map_err(str::to_string)
@@ -272,6 +279,12 @@ impl<I: Instance> Hooks for Instances<I> {
             migrated: d.migrated,
             actions: d.actions,
         })
+    }
+    fn peek(&mut self, st: &State, cpu: usize) -> Done<Option<(usize, bool)>> {
+        let k = st.cpu_inst[cpu];
+        Ok(self.insts[k]
+            .runq_peek(cpu)
+            .map(|(id, r)| (self.index_of(st, k, id).expect("a unit of the host"), r)))
     }
     fn scheduled(&mut self, st: &State, cpu: usize, _: Option<usize>) -> Done<()> {
         self.verify(st, st.cpu_inst[cpu], "do_schedule");

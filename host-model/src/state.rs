@@ -108,6 +108,11 @@ pub struct State {
     pub context_delay: Option<i64>,
     /// Call `sleep` before rescheduling when a running unit blocks by itself (Xen does not).
     pub sleep_on_block: bool,
+    /// The host learns runnability lazily, as Xen's shim does (a domain is paused without
+    /// the scheduler lock): before `do_schedule` it checks the unit the pick meets first
+    /// ([`Hooks::peek`](crate::Hooks::peek)) and reports it while it is not runnable; the
+    /// unit picked (other than the one that ran) must be the one it checked, runnable.
+    pub lazy_runnable: bool,
     /// Print every scheduling decision to stderr.
     pub trace: bool,
     /// Append every hook call and decision to [`State::log`].

@@ -94,6 +94,9 @@ impl Host {
         h.st.online = online;
         // Context saves are steps of their own (`Op::Save`), in any order with other hooks.
         h.st.context_delay = None;
+        // As Xen's shim: the unit a pick meets first is checked (reported while it is not
+        // runnable and the scheduler does not know), and a unit picked must be that one.
+        h.st.lazy_runnable = true;
         h.st.trace = std::env::var_os("PROPS_TRACE").is_some();
         let mut h = Host {
             h,
@@ -226,9 +229,14 @@ impl Host {
                 }
             }
             Op::Unrunnable(i) => {
+                // Xen pauses a domain without the scheduler lock: a queued unit stops being
+                // runnable, a CPU may schedule (and the shim's check meet it) before the
+                // sleep hook comes.
                 let info = self.s().unit_info(self.ids()[i]).unwrap();
                 if info.queue != 0 {
-                    done(self.h.set_unrunnable(i));
+                    self.h.pause_unlocked(i);
+                    done(self.h.schedule_unless_gone(info.cpu as usize % self.ncpus));
+                    done(self.h.sleep_hook(i));
                 }
             }
             Op::SwitchPriority => {
