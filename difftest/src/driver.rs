@@ -793,24 +793,14 @@ impl Hooks for Pair<'_> {
 
     fn wake(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
         let (id, now) = (self.ids[u], st.now);
-        self.both(
-            st,
-            Hook::Wake,
-            Some(u),
-            |r| r.wake(id, now),
-            |x| x.wake(u, now),
-        )
+        let r = |r: &mut Scheduler| r.wake(id, now);
+        self.both(st, Hook::Wake, Some(u), r, |x| x.wake(u, now))
     }
 
     fn sleep(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
         let (id, now) = (self.ids[u], st.now);
-        self.both(
-            st,
-            Hook::Sleep,
-            Some(u),
-            |r| r.sleep(id),
-            |x| x.sleep(u, now),
-        )
+        let r = |r: &mut Scheduler| r.sleep(id);
+        self.both(st, Hook::Sleep, Some(u), r, |x| x.sleep(u, now))
     }
 
     fn do_schedule(
