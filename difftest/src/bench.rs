@@ -5,8 +5,8 @@
 //! A [`Config`] is a workload [`Shape`] at a size (units x CPUs). For each implementation the
 //! seeded host actions (time advances: slices end and the replenishment timer fires; a
 //! running unit blocks; a blocked unit wakes; a unit is paused) are first played once
-//! against a fresh instance with the host's bookkeeping (current unit per CPU, slice ends,
-//! reschedule requests), and every hook call the host makes is written to a [`Tape`] with
+//! against a fresh instance by the host model (`host_model`: current unit per CPU, slice
+//! ends, reschedule requests, timers), and every hook call it makes is written to a [`Tape`] with
 //! its arguments and a digest of its results. Each implementation has its own tape: their
 //! decisions differ where rtsched deliberately deviates, so each host follows its own
 //! scheduler, as Xen's core would.
@@ -32,10 +32,14 @@
 //! (alternating which goes first), so that a change in the machine's load hits both, and
 //! reports per-round ratios: their median and spread.
 
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Instant;
 
-use rtsched::{CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId};
+use host_model::{done, Hooks, Host, Pick, State};
+use rtsched::{
+    Actions, CpuMask, Params, Pcpu, Policy, Scheduler, Storage, TimerOp, Topology, Unit, UnitId,
+};
 
 use crate::trace::Rng;
 use crate::xen::{cycles, XenRt};
@@ -291,8 +295,16 @@ trait Imp {
         -> (Option<usize>, i64, u64);
     fn context_saved(&mut self, u: usize, now: i64, runnable: bool) -> u64;
     fn timer_fire(&mut self, inst: usize, now: i64) -> u64;
-    /// The earliest programmed timer and its instance (host bookkeeping, not timed).
-    fn next_timer(&self) -> Option<(i64, usize)>;
+    /// Instance `inst`'s programmed timer (host bookkeeping, not timed).
+    fn timer(&self, inst: usize) -> Option<i64>;
+    /// The instance unit `u` belongs to.
+    fn unit_inst(&self, _u: usize) -> usize {
+        0
+    }
+    /// The instance CPU `c` belongs to.
+    fn cpu_inst(&self, _c: usize) -> usize {
+        0
+    }
 }
 
 fn mix(d: u64, x: u64) -> u64 {
@@ -361,8 +373,8 @@ impl Imp for R<'_> {
     fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
         self.s.timer_fire(now).expect("timer").reschedule.bits[0]
     }
-    fn next_timer(&self) -> Option<(i64, usize)> {
-        self.s.timer().map(|t| (t, 0))
+    fn timer(&self, _: usize) -> Option<i64> {
+        self.s.timer()
     }
 }
 
@@ -423,12 +435,14 @@ impl Imp for P<'_> {
     fn timer_fire(&mut self, i: usize, now: i64) -> u64 {
         resched(self.s[i].timer_fire(now).expect("timer").reschedule, 1 << i)
     }
-    fn next_timer(&self) -> Option<(i64, usize)> {
-        self.s
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.timer().map(|t| (t, i)))
-            .min()
+    fn timer(&self, i: usize) -> Option<i64> {
+        self.s[i].timer()
+    }
+    fn unit_inst(&self, u: usize) -> usize {
+        self.inst[u] as usize
+    }
+    fn cpu_inst(&self, c: usize) -> usize {
+        c
     }
 }
 
@@ -456,8 +470,8 @@ impl Imp for XenRt {
         XenRt::timer_fire(self, now);
         self.take_softirqs()
     }
-    fn next_timer(&self) -> Option<(i64, usize)> {
-        XenRt::timer(self).map(|t| (t, 0))
+    fn timer(&self, _: usize) -> Option<i64> {
+        XenRt::timer(self)
     }
 }
 
@@ -572,23 +586,24 @@ fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
     }
 }
 
-/// The recording host: its bookkeeping between hooks, every call written to the tape.
-struct Host<'i, I: Imp> {
+/// The recording side of the host model: the implementation, every hook call the host
+/// makes written to the tape (with a digest of its results), and the blocked units the
+/// seeded actions wake.
+struct Recorder<'i, I: Imp> {
     imp: &'i mut I,
-    runnable: Vec<bool>,
-    blocked: Vec<usize>,
-    curr: Vec<Option<usize>>,
-    slice_end: Vec<Option<i64>>,
-    pending: u64,
-    now: i64,
     calls: Vec<Call>,
     measuring: bool,
     digest: u64,
+    blocked: Vec<usize>,
 }
 
-impl<I: Imp> Host<'_, I> {
+impl<I: Imp> Recorder<'_, I> {
     fn call(&mut self, c: Call) -> u64 {
         let d = call(self.imp, &c);
+        self.record(c, d)
+    }
+
+    fn record(&mut self, c: Call, d: u64) -> u64 {
         if self.measuring {
             self.digest = mix(self.digest, d);
         }
@@ -596,106 +611,90 @@ impl<I: Imp> Host<'_, I> {
         d
     }
 
-    fn set_runnable(&mut self, u: usize, r: bool) {
-        self.runnable[u] = r;
-        self.call(Call::Runnable(u as u32, r));
+    /// A call's requests (a CPU mask) and instance `inst`'s timer after it.
+    fn actions(&self, inst: usize, m: u64) -> Actions {
+        let mut a = Actions::default();
+        a.reschedule.bits[0] = m;
+        a.timer = self.imp.timer(inst).map_or(TimerOp::Stop, TimerOp::Set);
+        a
     }
+}
 
-    fn schedule(&mut self, c: usize) {
-        let prev = self.curr[c];
-        let pr = prev.is_some_and(|u| self.runnable[u]);
-        let now = self.now;
-        let (next, slice, m) = self.imp.do_schedule(c, now, pr);
-        // (Recorded through `call` for the digest: replayed identically below.)
+impl<I: Imp> Hooks for Recorder<'_, I> {
+    type Error = Infallible;
+    fn wake(&mut self, st: &State, u: usize) -> Result<Actions, Infallible> {
+        let m = self.call(Call::Wake(u as u32, st.now));
+        Ok(self.actions(st.units[u].inst, m))
+    }
+    fn sleep(&mut self, st: &State, u: usize) -> Result<Actions, Infallible> {
+        let m = self.call(Call::Sleep(u as u32, st.now));
+        Ok(self.actions(st.units[u].inst, m))
+    }
+    fn do_schedule(&mut self, st: &State, c: usize, pr: bool, _: bool) -> Result<Pick, Infallible> {
+        let (next, slice, m) = self.imp.do_schedule(c, st.now, pr);
+        // (The digest `call` takes of the replayed call.)
         let d = mix(mix(m, next.map_or(u64::MAX, |n| n as u64)), slice as u64);
-        if self.measuring {
-            self.digest = mix(self.digest, d);
-        }
-        self.calls.push(Call::Schedule(c as u32, now, pr));
-        self.pending |= m;
-        self.curr[c] = next;
-        self.slice_end[c] = (slice >= 0).then(|| now + slice);
-        if let Some(p) = prev {
-            if next != Some(p) {
-                let r = self.runnable[p];
-                let m = self.call(Call::Saved(p as u32, now, r));
-                self.pending |= m;
-            }
-        }
+        self.record(Call::Schedule(c as u32, st.now, pr), d);
+        Ok(Pick {
+            next,
+            slice,
+            migrated: false,
+            actions: self.actions(st.cpu_inst[c], m),
+        })
     }
+    fn context_saved(&mut self, st: &State, u: usize, r: bool) -> Result<Actions, Infallible> {
+        let m = self.call(Call::Saved(u as u32, st.now, r));
+        Ok(self.actions(st.units[u].inst, m))
+    }
+    fn timer_fire(&mut self, st: &State, k: usize) -> Result<Actions, Infallible> {
+        let m = self.call(Call::Timer(k as u32, st.now));
+        Ok(self.actions(k, m))
+    }
+    fn set_affinity(&mut self, _: &State, _: usize, _: CpuMask) -> Result<(), Infallible> {
+        unreachable!("the benchmark's workloads keep their affinities")
+    }
+    fn pick_cpu(&mut self, _: &State, _: usize) -> Result<usize, Infallible> {
+        unreachable!("the benchmark's workloads keep their affinities")
+    }
+    fn migrate(&mut self, _: &State, _: usize, _: usize) -> Result<(), Infallible> {
+        unreachable!("the benchmark's workloads keep their affinities")
+    }
+    fn runnable_changed(&mut self, st: &State, u: usize) {
+        self.call(Call::Runnable(u as u32, st.runnable(u)));
+    }
+    fn livelock(&mut self, st: &State) -> Infallible {
+        panic!("reschedule requests do not settle at {} ns", st.now)
+    }
+}
 
-    fn settle(&mut self) {
-        while self.pending != 0 {
-            let c = self.pending.trailing_zeros() as usize;
-            self.pending &= !(1 << c);
-            self.schedule(c);
-        }
-    }
-
-    fn advance(&mut self, t: i64) {
-        loop {
-            let timer = self.imp.next_timer();
-            let tt = timer.map_or(i64::MAX, |(t, _)| t);
-            let next = crate::driver::next_event(tt, &self.slice_end);
-            if next > t {
-                self.now = t;
-                return;
-            }
-            self.now = self.now.max(next);
-            for c in 0..self.curr.len() {
-                if self.slice_end[c].is_some_and(|e| e <= self.now) {
-                    self.slice_end[c] = None;
-                    self.pending |= 1 << c;
-                }
-            }
-            if let Some((tt, i)) = timer {
-                if tt <= self.now {
-                    let m = self.call(Call::Timer(i as u32, self.now));
-                    self.pending |= m;
-                }
-            }
-            self.settle();
-        }
-    }
-
-    fn block(&mut self, u: usize) {
-        self.set_runnable(u, false);
-        self.blocked.push(u);
-    }
-
-    fn step(&mut self, rng: &mut Rng) {
-        let n = self.runnable.len();
-        match rng.below(100) {
-            0..=39 => self.advance(self.now + rng.below(200_000) as i64),
-            40..=64 => {
-                let c = rng.below(self.curr.len() as u64) as usize;
-                if let Some(u) = self.curr[c] {
-                    if self.runnable[u] {
-                        self.block(u);
-                        self.pending |= 1 << c;
-                    }
-                }
-            }
-            65..=89 => {
-                if !self.blocked.is_empty() {
-                    let i = rng.below(self.blocked.len() as u64) as usize;
-                    let u = self.blocked.swap_remove(i);
-                    self.set_runnable(u, true);
-                    let m = self.call(Call::Wake(u as u32, self.now));
-                    self.pending |= m;
-                }
-            }
-            _ => {
-                let u = rng.below(n as u64) as usize;
-                if self.runnable[u] {
-                    self.block(u);
-                    let m = self.call(Call::Sleep(u as u32, self.now));
-                    self.pending |= m;
-                }
+/// One seeded host action, and the requests it causes performed.
+fn step<I: Imp>(h: &mut Host<Recorder<I>>, rng: &mut Rng) {
+    let n = h.st.units.len();
+    match rng.below(100) {
+        0..=39 => done(h.advance(h.st.now + rng.below(200_000) as i64)),
+        40..=64 => {
+            let c = rng.below(h.st.cpus.len() as u64) as usize;
+            if let Some(u) = h.st.curr(c).filter(|&u| h.st.runnable(u)) {
+                done(h.block(u));
+                h.imp.blocked.push(u);
             }
         }
-        self.settle();
+        65..=89 => {
+            if !h.imp.blocked.is_empty() {
+                let i = rng.below(h.imp.blocked.len() as u64) as usize;
+                let u = h.imp.blocked.swap_remove(i);
+                done(h.wake(u));
+            }
+        }
+        _ => {
+            let u = rng.below(n as u64) as usize;
+            if h.st.runnable(u) {
+                done(h.pause(u));
+                h.imp.blocked.push(u);
+            }
+        }
     }
+    done(h.settle());
 }
 
 struct Record<'c>(&'c Config);
@@ -704,37 +703,36 @@ impl Job for Record<'_> {
     type Out = Tape;
     fn run<I: Imp>(self, imp: &mut I) -> Tape {
         let cfg = self.0;
-        let mut h = Host {
+        let cpu_inst = (0..cfg.cpus).map(|c| imp.cpu_inst(c)).collect();
+        let unit_inst: Vec<usize> = (0..cfg.units).map(|u| imp.unit_inst(u)).collect();
+        let rec = Recorder {
             imp,
-            runnable: vec![false; cfg.units],
-            blocked: Vec::new(),
-            curr: vec![None; cfg.cpus],
-            slice_end: vec![None; cfg.cpus],
-            pending: 0,
-            now: 0,
             calls: Vec::new(),
             measuring: false,
             digest: 0,
+            blocked: Vec::new(),
         };
-        for u in 0..cfg.units {
-            h.set_runnable(u, true);
-            let m = h.call(Call::Wake(u as u32, 0));
-            h.pending |= m;
+        let mut h = Host::new(rec, cpu_inst);
+        for k in unit_inst {
+            h.add_unit(k);
         }
-        h.settle();
+        for u in 0..cfg.units {
+            done(h.wake(u));
+        }
+        done(h.settle());
         let mut rng = Rng::new(cfg.seed);
         let mut start = 0;
         for i in 0..cfg.steps + cfg.steps / 10 {
             if i == cfg.steps / 10 {
-                h.measuring = true;
-                start = h.calls.len();
+                h.imp.measuring = true;
+                start = h.imp.calls.len();
             }
-            h.step(&mut rng);
+            step(&mut h, &mut rng);
         }
         Tape {
-            calls: h.calls,
+            calls: h.imp.calls,
             start,
-            digest: h.digest,
+            digest: h.imp.digest,
         }
     }
 }

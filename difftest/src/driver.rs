@@ -1,11 +1,9 @@
 //! Replays one [`Trace`] into rtsched and rt.c side by side and compares every hook's
 //! outcome.
 //!
-//! The driver is the host: it keeps what Xen's scheduling core keeps between hooks (the
-//! unit current on each CPU, the slice end, the unit being switched out and awaiting
-//! `context_saved`, each unit's runnable state, affinity changes in progress) and calls
-//! both implementations' hooks with the same arguments, as `model-tests/src/sim.rs` does
-//! for rtsched alone. After every hook it compares:
+//! The host is the host model (`host_model`: what Xen's scheduling core keeps between hooks
+//! and when it calls them), driving the pair of implementations as its hooks: every hook is called on both
+//! implementations with the same arguments. After every hook the pair compares:
 //!
 //! - `do_schedule`'s decision: the unit chosen, its time slice, the migrated flag;
 //! - the CPUs asked to reschedule (see [`Deviation`] for the differences tolerated);
@@ -22,9 +20,10 @@
 
 use std::collections::BTreeMap;
 
+use host_model::{Hooks, Pick};
 use rtsched::mutants::Mutant;
 use rtsched::{
-    CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId, UnitInfo,
+    Actions, CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId, UnitInfo,
 };
 
 use crate::deviations::Deviation;
@@ -179,7 +178,9 @@ struct Snapshot {
     idled: Vec<Option<usize>>,
 }
 
-struct Host<'a> {
+/// The two implementations side by side and the comparison's record: the host model's
+/// hooks, each called on both and compared.
+struct Pair<'a> {
     r: Scheduler<'a>,
     x: XenRt,
     ids: Vec<UnitId>,
@@ -187,15 +188,8 @@ struct Host<'a> {
     all: u64,
     /// The CPUs this instance manages (rt-partition: one).
     online: u64,
-    now: i64,
-    ready: Vec<bool>,
+    /// Whether each unit is inserted (`insert_unit` without `remove_unit` since).
     inserted: Vec<bool>,
-    migrating: Vec<bool>,
-    curr: Vec<Option<usize>>,
-    slice_end: Vec<Option<i64>>,
-    saving: Vec<Option<usize>>,
-    pending: u64,
-    delayed_saves: bool,
     steps: u64,
     tolerated: BTreeMap<Deviation, u64>,
     hooks: BTreeMap<Hook, u64>,
@@ -210,8 +204,19 @@ struct Host<'a> {
     /// Reference model: the last `do_schedule` (CPU, unit it ran, runnable, tasklet,
     /// rtsched's pick and slice), checked by the rules after the hook.
     picked: Option<Picked>,
+    /// The last `do_schedule`'s state before it and both implementations' requests, compared
+    /// once the host has performed the decision.
+    schedule_post: Option<(Snapshot, u64, u64)>,
     opts: Options,
 }
+
+/// The host model over a pair.
+struct Host<'a> {
+    m: host_model::Host<Pair<'a>>,
+}
+
+/// The host's state.
+type HostState = host_model::State;
 
 fn bits(m: CpuMask) -> u64 {
     m.bits[0]
@@ -337,22 +342,14 @@ impl<'a> Host<'a> {
             Mutant::None,
             "mutants need the `mutants` feature"
         );
-        Host {
+        let pair = Pair {
             r,
             x: XenRt::new(ncpus, n.max(1)),
             ids: Vec::new(),
             ncpus,
             all,
             online: online & all,
-            now: 0,
-            ready: vec![false; n],
             inserted: vec![false; n],
-            migrating: vec![false; n],
-            curr: vec![None; ncpus],
-            slice_end: vec![None; ncpus],
-            saving: vec![None; ncpus],
-            pending: 0,
-            delayed_saves: trace.delayed_saves,
             steps: 0,
             tolerated: BTreeMap::new(),
             hooks: BTreeMap::new(),
@@ -361,20 +358,29 @@ impl<'a> Host<'a> {
             late_ns: trace.late_ns,
             level_resets: 0,
             picked: None,
+            schedule_post: None,
             opts: *opts,
+        };
+        let mut m = host_model::Host::new(pair, vec![0; ncpus]);
+        // Delayed saves wait for a `Save` event, the CPU's next schedule or time passing.
+        m.st.context_delay = if trace.delayed_saves { None } else { Some(0) };
+        for _ in 0..n {
+            m.add_unit(0);
         }
+        Host { m }
     }
 
     fn add_counts(&self, o: &mut Outcome) {
-        o.steps += self.steps;
-        for (d, k) in &self.tolerated {
+        let p = &self.m.imp;
+        o.steps += p.steps;
+        for (d, k) in &p.tolerated {
             *o.tolerated.entry(*d).or_insert(0) += k;
         }
-        for (h, k) in &self.hooks {
+        for (h, k) in &p.hooks {
             *o.hooks.entry(*h).or_insert(0) += k;
         }
-        o.wakes_while_scheduled += self.wakes_while_scheduled;
-        o.level_resets += self.level_resets;
+        o.wakes_while_scheduled += p.wakes_while_scheduled;
+        o.level_resets += p.level_resets;
     }
 }
 
@@ -434,13 +440,8 @@ fn place(
     allowed: u64,
 ) -> usize {
     let bw = |v: usize| u64::from(params[v].1) * 1_000_000 / u64::from(params[v].0.max(1));
-    let dom = |v: usize| {
-        hosts[0]
-            .r
-            .unit_info(hosts[0].ids[v])
-            .expect("unit_info")
-            .domain
-    };
+    let p = &hosts[0].m.imp;
+    let dom = |v: usize| p.r.unit_info(p.ids[v]).expect("unit_info").domain;
     let loads: Vec<rtsched::partition::PcpuLoad> = (0..hosts.len())
         .map(|c| {
             let on = (0..home.len()).filter(|&v| v != u && home[v] == Some(c));
@@ -455,16 +456,14 @@ fn place(
             }
         })
         .collect();
-    let mut m = CpuMask::EMPTY;
-    m.bits[0] = allowed;
-    rtsched::partition::place(&loads, &m, None, bw(u)).unwrap_or(0)
+    rtsched::partition::place(&loads, &mask(allowed), None, bw(u)).unwrap_or(0)
 }
 
 type PStep = Result<(), (usize, Stop)>;
 
 /// Whether host `h` holds unit `u` only as allocated (its affinity is set without a hook).
 fn hosts_affinity_applies(h: &Host, u: usize) -> bool {
-    !h.inserted[u]
+    !h.inserted(u)
 }
 
 fn partition_event(
@@ -478,14 +477,14 @@ fn partition_event(
     let at = |c: usize| move |s: Stop| (c, s);
     match *e {
         Event::Advance(dt) => {
-            let t = hosts[0].now + i64::from(dt);
+            let t = hosts[0].m.st.now + i64::from(dt);
             for (c, h) in hosts.iter_mut().enumerate() {
-                h.advance(t).map_err(at(c))?;
+                h.m.advance(t).map_err(at(c))?;
             }
         }
         Event::Insert(u) if usize::from(u) < n && home[usize::from(u)].is_none() => {
             let u = usize::from(u);
-            let aff = hosts[0].affinity_of(u);
+            let aff = hosts[0].m.imp.affinity_of(u);
             let c = place(hosts, home, params, u, aff);
             home[u] = Some(c);
             hosts[c].fresh(u, params[u]).map_err(at(c))?;
@@ -495,7 +494,7 @@ fn partition_event(
             let u = usize::from(u);
             if let Some(c) = home[u] {
                 hosts[c].event(e).map_err(at(c))?;
-                if !hosts[c].inserted[u] {
+                if !hosts[c].inserted(u) {
                     home[u] = None;
                 }
             }
@@ -516,7 +515,8 @@ fn partition_event(
             match home[u] {
                 Some(c) => {
                     if let Some(v) = hosts[c].set_params_event(e).map_err(at(c))? {
-                        if hosts[c].r.params(hosts[c].ids[u]).is_ok_and(|p| {
+                        let p = &hosts[c].m.imp;
+                        if p.r.params(p.ids[u]).is_ok_and(|p| {
                             p.period == i64::from(v.0) * 1000 && p.budget == i64::from(v.1) * 1000
                         }) {
                             params[u] = v;
@@ -535,16 +535,16 @@ fn partition_event(
             let u = usize::from(unit);
             let Some(c) = home[u] else {
                 for (d, h) in hosts.iter_mut().enumerate() {
-                    h.set_affinity_only(u, mask).map_err(at(d))?;
+                    h.m.imp.set_affinity_only(u, mask).map_err(at(d))?;
                 }
                 return Ok(());
             };
-            let m = hosts[c].mask_of(mask);
+            let m = hosts[c].m.imp.mask_of(mask);
             if m >> c & 1 == 1 {
                 hosts[c].event(e).map_err(at(c))?;
                 for (d, h) in hosts.iter_mut().enumerate() {
                     if d != c && hosts_affinity_applies(h, u) {
-                        h.set_affinity_only(u, mask).map_err(at(d))?;
+                        h.m.imp.set_affinity_only(u, mask).map_err(at(d))?;
                     }
                 }
                 return Ok(());
@@ -553,10 +553,10 @@ fn partition_event(
                 return Ok(());
             }
             // Leaves PCPU c: paused, removed there, inserted where placed, woken if ready.
-            let ready = hosts[c].ready[u];
+            let ready = hosts[c].ready(u);
             hosts[c].leave(u).map_err(at(c))?;
             for (d, h) in hosts.iter_mut().enumerate() {
-                h.set_affinity_only(u, mask).map_err(at(d))?;
+                h.m.imp.set_affinity_only(u, mask).map_err(at(d))?;
             }
             let d = place(hosts, home, params, u, m);
             home[u] = Some(d);
@@ -575,42 +575,43 @@ impl Host<'_> {
             Stop::Mismatch(hook, what) => End::Mismatch(Mismatch {
                 event,
                 hook,
-                now: self.now,
+                now: self.m.st.now,
                 what,
             }),
         }
     }
 
     fn setup(&mut self, trace: &Trace) -> Step {
-        for c in cpus(self.online) {
-            self.r.cpu_add(c).expect("cpu_add");
-            if self.xen() {
-                self.x.cpu_add(c);
+        let p = &mut self.m.imp;
+        for c in cpus(p.online) {
+            p.r.cpu_add(c).expect("cpu_add");
+            if p.xen() {
+                p.x.cpu_add(c);
             }
         }
         for (i, u) in trace.units.iter().enumerate() {
-            let mut aff = u.affinity & self.all;
+            let mut aff = u.affinity & p.all;
             if aff == 0 {
-                aff = self.all;
+                aff = p.all;
             }
-            let mut m = CpuMask::EMPTY;
-            m.bits[0] = aff;
-            let id = self.r.unit_alloc(u.dom, u.vcpu, m).expect("unit_alloc");
-            self.ids.push(id);
-            if self.xen() {
-                self.x.unit_alloc(i, u.dom, u.vcpu, aff);
+            let id =
+                p.r.unit_alloc(u.dom, u.vcpu, mask(aff))
+                    .expect("unit_alloc");
+            p.ids.push(id);
+            if p.xen() {
+                p.x.unit_alloc(i, u.dom, u.vcpu, aff);
             }
-            let skew = u32::from(self.opts.inject == Inject::BudgetSkew);
-            let p = Params {
+            let skew = u32::from(p.opts.inject == Inject::BudgetSkew);
+            let params = Params {
                 period: i64::from(u.period_us) * 1000,
                 budget: i64::from(u.budget_us + skew) * 1000,
                 extratime: u.extratime,
             };
-            let rr = self.r.set_params(id, p).is_ok();
-            if !self.xen() {
+            let rr = p.r.set_params(id, params).is_ok();
+            if !p.xen() {
                 continue;
             }
-            let rc = self.x.put_vcpu(i, u.period_us, u.budget_us, u.extratime);
+            let rc = p.x.put_vcpu(i, u.period_us, u.budget_us, u.extratime);
             if rr != (rc == 0) {
                 return Err(Stop::Mismatch(
                     Hook::SetParams,
@@ -618,33 +619,22 @@ impl Host<'_> {
                 ));
             }
         }
-        if !self.xen() {
+        if !p.xen() {
             return Ok(());
         }
-        self.compare_states(Hook::SetParams)
+        p.compare_states(Hook::SetParams)
     }
 
-    fn runnable(&self, u: usize) -> bool {
-        self.ready[u] && !self.migrating[u]
+    fn ready(&self, u: usize) -> bool {
+        self.m.st.units[u].ready
     }
 
-    fn sync_runnable(&mut self, u: usize) {
-        let r = self.runnable(u);
-        if self.xen() {
-            self.x.set_runnable(u, r);
-        }
+    fn migrating(&self, u: usize) -> bool {
+        self.m.st.units[u].migrating
     }
 
-    fn is_curr(&self, u: usize) -> bool {
-        self.curr.contains(&Some(u))
-    }
-
-    fn is_saving(&self, u: usize) -> bool {
-        self.saving.contains(&Some(u))
-    }
-
-    fn index(&self, id: UnitId) -> Option<usize> {
-        self.ids.iter().position(|&i| i == id)
+    fn inserted(&self, u: usize) -> bool {
+        self.m.imp.inserted[u]
     }
 
     // ---------------------------------------------------------------------------------
@@ -652,134 +642,374 @@ impl Host<'_> {
     // ---------------------------------------------------------------------------------
 
     fn event(&mut self, e: &Event) -> Step {
-        let n = self.ids.len();
+        let n = self.m.imp.ids.len();
         let unit_ok = |u: u8| usize::from(u) < n;
-        let cpu_ok = |c: u8| usize::from(c) < self.ncpus;
+        let cpu_ok = |c: u8| usize::from(c) < self.m.imp.ncpus;
         match *e {
-            Event::Advance(dt) => return self.advance(self.now + i64::from(dt)),
+            Event::Advance(dt) => return self.m.advance(self.m.st.now + i64::from(dt)),
             Event::Insert(u) if unit_ok(u) => {
                 let u = usize::from(u);
-                if !self.inserted[u] && !self.ready[u] {
-                    self.hook_insert(u)?;
+                if !self.inserted(u) && !self.ready(u) {
+                    self.insert(u)?;
                 }
             }
             Event::Remove(u) if unit_ok(u) => {
                 let u = usize::from(u);
-                if self.inserted[u]
-                    && !self.ready[u]
-                    && !self.migrating[u]
-                    && !self.is_curr(u)
-                    && !self.is_saving(u)
+                if self.inserted(u) && !self.ready(u) && !self.migrating(u) && !self.m.st.on_cpu(u)
                 {
-                    self.hook_remove(u)?;
+                    self.remove(u)?;
                 }
             }
             Event::Wake(u) if unit_ok(u) => {
                 let u = usize::from(u);
-                if self.inserted[u] && !self.migrating[u] {
-                    self.ready[u] = true;
-                    self.sync_runnable(u);
-                    self.hook_wake(u)?;
+                if self.inserted(u) && !self.migrating(u) {
+                    self.m.wake(u)?;
                 }
             }
             Event::Sleep(u) if unit_ok(u) => {
                 let u = usize::from(u);
-                if self.inserted[u] {
-                    self.ready[u] = false;
-                    self.sync_runnable(u);
-                    self.hook_sleep(u)?;
+                if self.inserted(u) {
+                    self.m.pause(u)?;
                 }
             }
             Event::Block(c) if cpu_ok(c) => {
-                if let Some(u) = self.curr[usize::from(c)] {
-                    if self.runnable(u) {
-                        self.ready[u] = false;
-                        self.sync_runnable(u);
-                        self.pending |= 1 << c;
+                if let Some(u) = self.m.st.curr(usize::from(c)) {
+                    if self.m.st.runnable(u) {
+                        self.m.block(u)?;
                     }
                 }
             }
-            Event::Schedule(c) if cpu_ok(c) => self.pending |= 1 << c,
-            Event::Tasklet(c) if cpu_ok(c) => {
-                self.hook_schedule(usize::from(c), true)?;
-                self.pending |= 1 << c;
-            }
-            Event::Save(c) if cpu_ok(c) => self.hook_saved(usize::from(c))?,
+            Event::Schedule(c) if cpu_ok(c) => self.m.st.resched.set(usize::from(c)),
+            Event::Tasklet(c) if cpu_ok(c) => self.m.schedule_tasklet(usize::from(c))?,
+            Event::Save(c) if cpu_ok(c) => self.m.save(usize::from(c))?,
             Event::SetParams {
                 unit,
                 period_us,
                 budget_us,
                 extratime,
             } if unit_ok(unit) => {
-                self.set_params(usize::from(unit), period_us, budget_us, extratime)?
-            }
-            Event::SetAffinity { unit, mask } if unit_ok(unit) => {
                 let u = usize::from(unit);
-                if self.inserted[u] && !self.migrating[u] {
-                    self.set_affinity(u, mask)?;
+                let v = self.m.imp.adjust_params(u, period_us, budget_us, extratime);
+                self.set_params_exact(u, v)?
+            }
+            Event::SetAffinity { unit, mask: m } if unit_ok(unit) => {
+                let u = usize::from(unit);
+                if self.inserted(u) && !self.migrating(u) {
+                    let m = self.m.imp.mask_of(m);
+                    self.m.set_affinity(u, mask(m))?;
                 }
             }
             _ => {}
         }
-        self.settle()
+        self.m.settle()
     }
 
-    /// Performs the pending reschedule requests, lowest CPU first, until none is left
-    /// (then, reference model, checks rule 8).
-    fn settle(&mut self) -> Step {
-        for _ in 0..100_000 {
-            if self.pending == 0 {
-                return self.check_work_conserving();
-            }
-            let c = self.pending.trailing_zeros() as usize;
-            self.pending &= !(1 << c);
-            self.hook_schedule(c, false)?;
+    /// A `SetParams` event (rt-partition: in the unit's instance); returns the values set,
+    /// or `None` if the event does not apply.
+    fn set_params_event(&mut self, e: &Event) -> Result<Option<(u32, u32, bool)>, Stop> {
+        let Event::SetParams {
+            unit,
+            period_us,
+            budget_us,
+            extratime,
+        } = *e
+        else {
+            return Ok(None);
+        };
+        let u = usize::from(unit);
+        if u >= self.m.imp.ids.len() {
+            return Ok(None);
         }
-        Err(Stop::Mismatch(
-            Hook::DoSchedule,
-            "reschedule requests do not settle".into(),
-        ))
+        let v = self.m.imp.adjust_params(u, period_us, budget_us, extratime);
+        self.set_params_exact(u, v)?;
+        self.m.settle()?;
+        Ok(Some(v))
     }
 
-    /// Time passes until `t`: context switches complete first, then at each timer expiry
-    /// or slice end (in time order, each up to `late_ns` late) the slices end (reschedule
-    /// requests), the timer fires, and the requests are performed.
-    fn advance(&mut self, t: i64) -> Step {
-        loop {
-            for c in 0..self.ncpus {
-                self.hook_saved(c)?;
-            }
-            self.settle()?;
-            let timer = self.r.timer().map_or(i64::MAX, |e| {
-                e.saturating_add(self.lateness(e, 64, i64::MAX))
-            });
-            let ends: Vec<Option<i64>> = (0..self.ncpus)
-                .map(|c| {
-                    self.slice_end[c].map(|e| {
-                        let half = self.curr[c].map_or(0, |u| {
-                            self.r.params(self.ids[u]).map_or(0, |p| p.budget / 2)
-                        });
-                        e.saturating_add(self.lateness(e, c as u64, half))
-                    })
-                })
-                .collect();
-            let next = next_event(timer, &ends);
-            if next > t {
-                self.now = t;
-                return Ok(());
-            }
-            self.now = self.now.max(next);
-            for (c, e) in ends.iter().enumerate() {
-                if e.is_some_and(|e| e <= self.now) {
-                    self.slice_end[c] = None;
-                    self.pending |= 1 << c;
-                }
-            }
-            if timer <= self.now {
-                self.hook_timer()?;
-            }
-            self.settle()?;
+    /// `putvcpuinfo` with exactly these values (µs) on both, compared.
+    fn set_params_exact(&mut self, u: usize, v: (u32, u32, bool)) -> Step {
+        let a = self.m.imp.set_params(&self.m.st, u, v)?;
+        self.m.apply(0, &a);
+        Ok(())
+    }
+
+    /// `insert_unit` on both, compared.
+    fn insert(&mut self, u: usize) -> Step {
+        let a = self.m.imp.insert(&self.m.st, u)?;
+        self.m.apply(0, &a);
+        Ok(())
+    }
+
+    /// `remove_unit` on both, compared.
+    fn remove(&mut self, u: usize) -> Step {
+        let a = self.m.imp.remove(&self.m.st, u)?;
+        self.m.apply(0, &a);
+        Ok(())
+    }
+
+    /// Whether unit `u` can be moved to another instance now: inserted here, off the CPU,
+    /// its context saved, no affinity change in progress.
+    fn can_leave(&self, u: usize) -> bool {
+        self.inserted(u) && !self.migrating(u) && !self.m.st.on_cpu(u)
+    }
+
+    /// rt-partition: unit `u` leaves this instance (paused if runnable, then removed).
+    fn leave(&mut self, u: usize) -> Step {
+        if self.ready(u) {
+            self.m.pause(u)?;
+            self.m.settle()?;
         }
+        self.remove(u)?;
+        self.m.settle()
+    }
+
+    /// rt-partition: fresh scheduler data for unit `u` in this instance (it moves here),
+    /// with parameters `v` (µs), compared.
+    fn fresh(&mut self, u: usize, v: (u32, u32, bool)) -> Step {
+        self.m.imp.realloc(u);
+        self.set_params_exact(u, v)
+    }
+
+    /// rt-partition: unit `u` joins this instance (inserted paused, woken if `ready`).
+    fn join(&mut self, u: usize, ready: bool) -> Step {
+        self.insert(u)?;
+        self.m.settle()?;
+        if ready {
+            self.m.wake(u)?;
+        }
+        self.m.settle()
+    }
+}
+
+/// A CPU bit mask as a [`CpuMask`].
+fn mask(m: u64) -> CpuMask {
+    let mut cm = CpuMask::EMPTY;
+    cm.bits[0] = m;
+    cm
+}
+
+impl Hooks for Pair<'_> {
+    type Error = Stop;
+
+    fn wake(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
+        let (id, now) = (self.ids[u], st.now);
+        let r = |r: &mut Scheduler| r.wake(id, now);
+        self.both(st, Hook::Wake, Some(u), r, |x| x.wake(u, now))
+    }
+
+    fn sleep(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
+        let (id, now) = (self.ids[u], st.now);
+        let r = |r: &mut Scheduler| r.sleep(id);
+        self.both(st, Hook::Sleep, Some(u), r, |x| x.sleep(u, now))
+    }
+
+    fn do_schedule(
+        &mut self,
+        st: &HostState,
+        c: usize,
+        prev_runnable: bool,
+        tasklet: bool,
+    ) -> Result<Pick, Stop> {
+        let now = st.now;
+        let prev = st.curr(c);
+        let mut pre = self.snapshot();
+        // Both clear the CPU's tickled bit first.
+        pre.tr &= !(1 << c);
+        pre.tx &= !(1 << c);
+        let d = self
+            .r
+            .do_schedule(c, now, prev_runnable, tasklet)
+            .map_err(failed(Hook::DoSchedule))?;
+        let rn = d.next.map(|id| self.index(id).expect("known unit"));
+        let rs = d.slice + i64::from(self.opts.inject == Inject::SliceSkew && rn.is_some());
+        let (xn, xs, xm) = if self.xen() {
+            self.x.do_schedule(c, now, tasklet)
+        } else {
+            self.picked = Some((c, prev, prev_runnable, tasklet, rn, rs));
+            (rn, rs, d.migrated)
+        };
+        if self.opts.verbose {
+            eprintln!(
+                "t={now} cpu{c} {prev:?} -> rtsched {rn:?}/{rs}/{} rt.c {xn:?}/{xs}/{xm}",
+                d.migrated
+            );
+        }
+        if (rn, rs, d.migrated) != (xn, xs, xm) {
+            self.steps += 1;
+            let what = format!(
+                "cpu {c}: rtsched picks {rn:?} slice {rs} migrated {}, rt.c picks {xn:?} \
+                 slice {xs} migrated {xm}",
+                d.migrated
+            );
+            return Err(self.pick_difference(rn, xn, what));
+        }
+        if self.xen() {
+            self.record_overrun(now, prev, &pre);
+        }
+        let r = bits(d.actions.reschedule);
+        let x = self.softirqs();
+        self.schedule_post = Some((pre, r, x));
+        Ok(Pick {
+            next: rn,
+            slice: rs,
+            migrated: d.migrated,
+            actions: Actions {
+                reschedule: mask(r | x),
+                timer: d.actions.timer,
+            },
+        })
+    }
+
+    fn scheduled(&mut self, st: &HostState, _: usize, _: Option<usize>) -> Step {
+        let (pre, r, x) = self.schedule_post.take().expect("do_schedule recorded");
+        self.compare(st, Hook::DoSchedule, None, &pre, (r, x))
+    }
+
+    fn context_saved(&mut self, st: &HostState, u: usize, runnable: bool) -> Result<Actions, Stop> {
+        let id = self.ids[u];
+        let r = |r: &mut Scheduler| r.context_saved(id, runnable);
+        self.both(st, Hook::ContextSaved, Some(u), r, |x| {
+            x.context_saved(u, st.now)
+        })
+    }
+
+    fn timer_fire(&mut self, st: &HostState, _: usize) -> Result<Actions, Stop> {
+        let now = st.now;
+        // Deviation 11 / rule 2: a unit running past its budget when its deadline comes
+        // (its slice ended late) is charged the excess.
+        let views = self.views();
+        for c in 0..self.ncpus {
+            if let Some(u) = st.curr(c) {
+                self.overrun[u] += reference::overrun_at_deadline(&views[u], now);
+            }
+        }
+        self.both(
+            st,
+            Hook::Timer,
+            None,
+            |r| r.timer_fire(now),
+            |x| x.timer_fire(now),
+        )
+    }
+
+    fn set_affinity(&mut self, _: &HostState, u: usize, m: CpuMask) -> Step {
+        self.r.set_affinity(self.ids[u], m).expect("set_affinity");
+        if self.xen() {
+            self.x.set_affinity(u, bits(m));
+        }
+        Ok(())
+    }
+
+    /// `pick_resource` on both: the same CPU, or deviation 2's.
+    fn pick_cpu(&mut self, st: &HostState, u: usize) -> Result<usize, Stop> {
+        let id = self.ids[u];
+        let rp = self.r.pick_cpu(id).map_err(failed(Hook::Pick))?;
+        let xp = if self.xen() { self.x.pick_cpu(u) } else { rp };
+        self.steps += 1;
+        *self.hooks.entry(Hook::Pick).or_insert(0) += 1;
+        if rp != xp {
+            let cur = self.r.unit_info(id).map_or(0, |i| i.cpu as usize);
+            let aff = bits(self.r.affinity(id).expect("affinity"));
+            let idle = st.curr(rp).is_none() && !self.r.tickled().test(rp);
+            if aff >> cur & 1 == 0 && aff >> rp & 1 == 1 && idle {
+                self.tolerate(Deviation::PickIdleCpu);
+            } else {
+                return Err(Stop::Mismatch(
+                    Hook::Pick,
+                    format!("unit {u}: pick_cpu rtsched {rp}, rt.c {xp}"),
+                ));
+            }
+        }
+        // One choice for both, as Xen's core applies one pick_resource result.
+        Ok(xp)
+    }
+
+    fn migrate(&mut self, _: &HostState, u: usize, c: usize) -> Step {
+        self.r.migrate(self.ids[u], c).map_err(failed(Hook::Pick))?;
+        if self.xen() {
+            self.x.migrate(u, c);
+        }
+        Ok(())
+    }
+
+    fn runnable_changed(&mut self, st: &HostState, u: usize) {
+        if self.xen() {
+            self.x.set_runnable(u, st.runnable(u));
+        }
+    }
+
+    /// A hash of the due time and the CPU (64: the timer) in `0..=late_ns`; a slice end
+    /// at most half the running unit's budget late.
+    fn lateness(&self, st: &HostState, due: i64, cpu: Option<usize>) -> i64 {
+        match cpu {
+            None => self.lateness(due, 64, i64::MAX),
+            Some(c) => {
+                let half = st.curr(c).map_or(0, |u| {
+                    self.r.params(self.ids[u]).map_or(0, |p| p.budget / 2)
+                });
+                self.lateness(due, c as u64, half)
+            }
+        }
+    }
+
+    fn settled(&mut self, st: &HostState) -> Step {
+        self.check_work_conserving(st)
+    }
+
+    fn livelock(&mut self, _: &HostState) -> Stop {
+        Stop::Mismatch(Hook::DoSchedule, "reschedule requests do not settle".into())
+    }
+}
+
+impl Pair<'_> {
+    fn index(&self, id: UnitId) -> Option<usize> {
+        self.ids.iter().position(|&i| i == id)
+    }
+
+    /// rt.c's reschedule requests since the last call (none against the reference model).
+    fn softirqs(&mut self) -> u64 {
+        if self.xen() {
+            self.x.take_softirqs()
+        } else {
+            0
+        }
+    }
+
+    /// A hook on both implementations (`r` on rtsched, `x` on rt.c unless the peer is the
+    /// reference model), compared: the actions the host performs.
+    fn both(
+        &mut self,
+        st: &HostState,
+        hook: Hook,
+        unit: Option<usize>,
+        r: impl FnOnce(&mut Scheduler) -> rtsched::Result<Actions>,
+        x: impl FnOnce(&mut XenRt),
+    ) -> Result<Actions, Stop> {
+        let pre = self.snapshot();
+        let a = r(&mut self.r).map_err(failed(hook))?;
+        if self.xen() {
+            x(&mut self.x);
+        }
+        self.post(st, hook, unit, &pre, a)
+    }
+
+    /// After a hook other than `do_schedule`: compared, and the actions the host performs
+    /// (the union of both implementations' requests).
+    fn post(
+        &mut self,
+        st: &HostState,
+        hook: Hook,
+        unit: Option<usize>,
+        pre: &Snapshot,
+        a: Actions,
+    ) -> Result<Actions, Stop> {
+        let r = bits(a.reschedule);
+        let x = self.softirqs();
+        self.compare(st, hook, unit, pre, (r, x))?;
+        Ok(Actions {
+            reschedule: mask(r | x),
+            timer: a.timer,
+        })
     }
 
     /// How late the host runs what is due at `due` on `cpu` (64: the timer): a hash of
@@ -793,11 +1023,6 @@ impl Host<'_> {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         ((z % (u64::from(self.late_ns) + 1)) as i64).min(max)
-    }
-
-    fn set_params(&mut self, u: usize, period_us: u32, budget_us: u32, extratime: bool) -> Step {
-        let (p, b, x) = self.adjust_params(u, period_us, budget_us, extratime);
-        self.set_params_exact(u, p, b, x)
     }
 
     /// The parameters the driver sets for a `SetParams` event: valid ones are adjusted so
@@ -831,36 +1056,13 @@ impl Host<'_> {
         (period_us, budget_us, extratime)
     }
 
-    /// A `SetParams` event (rt-partition: in the unit's instance); returns the values set,
-    /// or `None` if the event does not apply.
-    fn set_params_event(&mut self, e: &Event) -> Result<Option<(u32, u32, bool)>, Stop> {
-        let Event::SetParams {
-            unit,
-            period_us,
-            budget_us,
-            extratime,
-        } = *e
-        else {
-            return Ok(None);
-        };
-        let u = usize::from(unit);
-        if u >= self.ids.len() {
-            return Ok(None);
-        }
-        let v = self.adjust_params(u, period_us, budget_us, extratime);
-        self.set_params_exact(u, v.0, v.1, v.2)?;
-        self.settle()?;
-        Ok(Some(v))
-    }
-
-    /// `putvcpuinfo` with exactly these values on both, compared.
-    fn set_params_exact(
+    /// `putvcpuinfo` with exactly these values (µs) on both, compared.
+    fn set_params(
         &mut self,
+        st: &HostState,
         u: usize,
-        period_us: u32,
-        budget_us: u32,
-        extratime: bool,
-    ) -> Step {
+        (period_us, budget_us, extratime): (u32, u32, bool),
+    ) -> Result<Actions, Stop> {
         let pre = self.snapshot();
         let p = Params {
             period: i64::from(period_us) * 1000,
@@ -868,9 +1070,9 @@ impl Host<'_> {
             extratime,
         };
         let rr = self.r.set_params(self.ids[u], p);
+        let a = rr.unwrap_or_default();
         if !self.xen() {
-            let a = rr.map(|a| bits(a.reschedule)).unwrap_or(0);
-            return self.post(Hook::SetParams, Some(u), &pre, a);
+            return self.post(st, Hook::SetParams, Some(u), &pre, a);
         }
         let rc = self.x.put_vcpu(u, period_us, budget_us, extratime);
         self.steps += 1;
@@ -890,8 +1092,7 @@ impl Host<'_> {
                 format!("unit {u}: read back rtsched {rp_us:?}, rt.c {xp_us:?}"),
             ));
         }
-        let a = rr.map(|a| bits(a.reschedule)).unwrap_or(0);
-        self.post(Hook::SetParams, Some(u), &pre, a)
+        self.post(st, Hook::SetParams, Some(u), &pre, a)
     }
 
     /// A trace's CPU mask as applied: masked with the CPUs, empty meaning all.
@@ -909,41 +1110,23 @@ impl Host<'_> {
     }
 
     /// Sets the hard affinity in both, with no hook (a unit not inserted here).
-    fn set_affinity_only(&mut self, u: usize, mask: u64) -> Step {
+    fn set_affinity_only(&mut self, u: usize, m: u64) -> Step {
         if self.inserted[u] {
             return Ok(());
         }
-        let m = self.mask_of(mask);
-        let mut cm = CpuMask::EMPTY;
-        cm.bits[0] = m;
-        self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
+        let m = self.mask_of(m);
+        self.r
+            .set_affinity(self.ids[u], mask(m))
+            .expect("set_affinity");
         if self.xen() {
             self.x.set_affinity(u, m);
         }
         Ok(())
     }
 
-    /// Whether unit `u` can be moved to another instance now: inserted here, off the CPU,
-    /// its context saved, no affinity change in progress.
-    fn can_leave(&self, u: usize) -> bool {
-        self.inserted[u] && !self.migrating[u] && !self.is_curr(u) && !self.is_saving(u)
-    }
-
-    /// rt-partition: unit `u` leaves this instance (paused if runnable, then removed).
-    fn leave(&mut self, u: usize) -> Step {
-        if self.ready[u] {
-            self.ready[u] = false;
-            self.sync_runnable(u);
-            self.hook_sleep(u)?;
-            self.settle()?;
-        }
-        self.hook_remove(u)?;
-        self.settle()
-    }
-
-    /// rt-partition: fresh scheduler data for unit `u` in this instance (it moves here),
-    /// with parameters `v` (µs), compared.
-    fn fresh(&mut self, u: usize, v: (u32, u32, bool)) -> Step {
+    /// rt-partition: unit `u`'s scheduler data freed and allocated again here (it moves
+    /// here).
+    fn realloc(&mut self, u: usize) {
         let id = self.ids[u];
         let info = self.r.unit_info(id).expect("unit_info");
         let aff = self.r.affinity(id).expect("affinity");
@@ -957,83 +1140,17 @@ impl Host<'_> {
             self.x.unit_realloc(u);
         }
         self.overrun[u] = 0;
-        self.set_params_exact(u, v.0, v.1, v.2)
     }
 
-    /// rt-partition: unit `u` joins this instance (inserted paused, woken if `ready`).
-    fn join(&mut self, u: usize, ready: bool) -> Step {
-        self.hook_insert(u)?;
-        self.settle()?;
-        if ready {
-            self.ready[u] = true;
-            self.sync_runnable(u);
-            self.hook_wake(u)?;
-        }
-        self.settle()
-    }
-
-    fn set_affinity(&mut self, u: usize, mask: u64) -> Step {
-        let m = self.mask_of(mask);
-        let mut cm = CpuMask::EMPTY;
-        cm.bits[0] = m;
-        self.r.set_affinity(self.ids[u], cm).expect("set_affinity");
-        if self.xen() {
-            self.x.set_affinity(u, m);
-        }
-        self.migrating[u] = true;
-        self.sync_runnable(u);
-        self.hook_sleep(u)?;
-        if !self.is_curr(u) && !self.is_saving(u) {
-            self.finish_migration(u)?;
-        }
-        Ok(())
-    }
-
-    /// The unit is off every CPU: `pick_resource`, move it there, wake it if it has work.
-    fn finish_migration(&mut self, u: usize) -> Step {
-        let id = self.ids[u];
-        let rp = self.r.pick_cpu(id).map_err(failed(Hook::Pick))?;
-        let xp = if self.xen() { self.x.pick_cpu(u) } else { rp };
-        self.steps += 1;
-        *self.hooks.entry(Hook::Pick).or_insert(0) += 1;
-        if rp != xp {
-            let cur = self.r.unit_info(id).map_or(0, |i| i.cpu as usize);
-            let aff = bits(self.r.affinity(id).expect("affinity"));
-            let idle = self.curr[rp].is_none() && !self.r.tickled().test(rp);
-            if aff >> cur & 1 == 0 && aff >> rp & 1 == 1 && idle {
-                self.tolerate(Deviation::PickIdleCpu);
-            } else {
-                return Err(Stop::Mismatch(
-                    Hook::Pick,
-                    format!("unit {u}: pick_cpu rtsched {rp}, rt.c {xp}"),
-                ));
-            }
-        }
-        // One choice for both, as Xen's core applies one pick_resource result.
-        self.r.migrate(id, xp).map_err(failed(Hook::Pick))?;
-        if self.xen() {
-            self.x.migrate(u, xp);
-        }
-        self.migrating[u] = false;
-        self.sync_runnable(u);
-        if self.ready[u] {
-            self.hook_wake(u)?;
-        }
-        Ok(())
-    }
-
-    // ---------------------------------------------------------------------------------
-    // Hooks on both implementations
-    // ---------------------------------------------------------------------------------
-
-    fn hook_insert(&mut self, u: usize) -> Step {
+    /// `insert_unit` on both, compared.
+    fn insert(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
         let pre = self.snapshot();
         let (rc, a) = self
             .r
-            .insert(self.ids[u], self.now, false, false)
+            .insert(self.ids[u], st.now, false, false)
             .map_err(failed(Hook::Insert))?;
         let xc = if self.xen() {
-            self.x.insert(u, self.now, false)
+            self.x.insert(u, st.now, false)
         } else {
             rc
         };
@@ -1044,132 +1161,22 @@ impl Host<'_> {
                 format!("unit {u}: insert CPU rtsched {rc}, rt.c {xc}"),
             ));
         }
-        self.post(Hook::Insert, Some(u), &pre, bits(a.reschedule))
+        self.post(st, Hook::Insert, Some(u), &pre, a)
     }
 
-    fn hook_remove(&mut self, u: usize) -> Step {
-        let pre = self.snapshot();
-        let a = self.r.remove(self.ids[u]).map_err(failed(Hook::Remove))?;
-        if self.xen() {
-            self.x.remove(u, self.now);
-        }
+    /// `remove_unit` on both, compared.
+    fn remove(&mut self, st: &HostState, u: usize) -> Result<Actions, Stop> {
+        let id = self.ids[u];
         self.inserted[u] = false;
-        self.post(Hook::Remove, Some(u), &pre, bits(a.reschedule))
+        self.both(
+            st,
+            Hook::Remove,
+            Some(u),
+            |r| r.remove(id),
+            |x| x.remove(u, st.now),
+        )
     }
 
-    fn hook_wake(&mut self, u: usize) -> Step {
-        let pre = self.snapshot();
-        let a = self
-            .r
-            .wake(self.ids[u], self.now)
-            .map_err(failed(Hook::Wake))?;
-        if self.xen() {
-            self.x.wake(u, self.now);
-        }
-        self.post(Hook::Wake, Some(u), &pre, bits(a.reschedule))
-    }
-
-    fn hook_sleep(&mut self, u: usize) -> Step {
-        let pre = self.snapshot();
-        let a = self.r.sleep(self.ids[u]).map_err(failed(Hook::Sleep))?;
-        if self.xen() {
-            self.x.sleep(u, self.now);
-        }
-        self.post(Hook::Sleep, Some(u), &pre, bits(a.reschedule))
-    }
-
-    fn hook_timer(&mut self) -> Step {
-        let pre = self.snapshot();
-        // Deviation 11 / rule 2: a unit running past its budget when its deadline comes
-        // (its slice ended late) is charged the excess.
-        let views = self.views();
-        for c in 0..self.ncpus {
-            if let Some(u) = self.curr[c] {
-                self.overrun[u] += reference::overrun_at_deadline(&views[u], self.now);
-            }
-        }
-        let a = self.r.timer_fire(self.now).map_err(failed(Hook::Timer))?;
-        if self.xen() {
-            self.x.timer_fire(self.now);
-        }
-        self.post(Hook::Timer, None, &pre, bits(a.reschedule))
-    }
-
-    /// `context_saved` of the unit CPU `c` switched out, if one is pending; then a pending
-    /// affinity change of that unit completes.
-    fn hook_saved(&mut self, c: usize) -> Step {
-        let Some(u) = self.saving[c].take() else {
-            return Ok(());
-        };
-        let pre = self.snapshot();
-        let runnable = self.runnable(u);
-        let a = self
-            .r
-            .context_saved(self.ids[u], runnable)
-            .map_err(failed(Hook::ContextSaved))?;
-        if self.xen() {
-            self.x.context_saved(u, self.now);
-        }
-        self.post(Hook::ContextSaved, Some(u), &pre, bits(a.reschedule))?;
-        if self.migrating[u] {
-            self.finish_migration(u)?;
-        }
-        Ok(())
-    }
-
-    fn hook_schedule(&mut self, c: usize, tasklet: bool) -> Step {
-        self.hook_saved(c)?;
-        let prev = self.curr[c];
-        let prev_runnable = prev.is_some_and(|u| self.runnable(u));
-        let mut pre = self.snapshot();
-        // Both clear the CPU's tickled bit first.
-        pre.tr &= !(1 << c);
-        pre.tx &= !(1 << c);
-        let d = self
-            .r
-            .do_schedule(c, self.now, prev_runnable, tasklet)
-            .map_err(failed(Hook::DoSchedule))?;
-        let rn = d.next.map(|id| self.index(id).expect("known unit"));
-        let rs = d.slice + i64::from(self.opts.inject == Inject::SliceSkew && rn.is_some());
-        let (xn, xs, xm) = if self.xen() {
-            self.x.do_schedule(c, self.now, tasklet)
-        } else {
-            self.picked = Some((c, prev, prev_runnable, tasklet, rn, rs));
-            (rn, rs, d.migrated)
-        };
-        if self.opts.verbose {
-            eprintln!(
-                "t={} cpu{c} {prev:?} -> rtsched {rn:?}/{rs}/{} rt.c {xn:?}/{xs}/{xm}",
-                self.now, d.migrated
-            );
-        }
-        if (rn, rs, d.migrated) != (xn, xs, xm) {
-            self.steps += 1;
-            let what = format!(
-                "cpu {c}: rtsched picks {rn:?} slice {rs} migrated {}, rt.c picks {xn:?} \
-                 slice {xs} migrated {xm}",
-                d.migrated
-            );
-            return Err(self.pick_difference(rn, xn, what));
-        }
-        if self.xen() {
-            self.record_overrun(prev, &pre);
-        }
-        self.curr[c] = rn;
-        self.slice_end[c] = (rs >= 0).then(|| self.now.saturating_add(rs));
-        self.post(Hook::DoSchedule, None, &pre, bits(d.actions.reschedule))?;
-        if let Some(p) = prev {
-            if rn != Some(p) {
-                self.saving[c] = Some(p);
-                if !self.delayed_saves {
-                    self.hook_saved(c)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    // ---------------------------------------------------------------------------------
     // Comparison
     // ---------------------------------------------------------------------------------
 
@@ -1204,14 +1211,13 @@ impl Host<'_> {
     }
 
     /// Rule 8 of the reference model once the requests are performed.
-    fn check_work_conserving(&self) -> Step {
+    fn check_work_conserving(&self, st: &HostState) -> Step {
         let Peer::Reference(rules) = self.opts.peer else {
             return Ok(());
         };
         let views = self.views();
         let idled = self.idled();
-        let shown: Vec<Option<usize>> =
-            (0..self.ncpus).map(|c| self.curr[c].or(idled[c])).collect();
+        let shown: Vec<Option<usize>> = (0..self.ncpus).map(|c| st.curr(c).or(idled[c])).collect();
         match reference::work_conserving(&rules, &views, &shown, self.online & self.all) {
             None => Ok(()),
             Some((c, q)) => Err(Stop::Mismatch(
@@ -1228,13 +1234,14 @@ impl Host<'_> {
     /// The reference model's rules 2 to 7 for one hook (see `crate::reference`).
     fn check_rules(
         &mut self,
+        st: &HostState,
         rules: &Rules,
         hook: Hook,
         unit: Option<usize>,
         pre: &Snapshot,
     ) -> Result<(), String> {
         let post = self.views();
-        let now = self.now;
+        let now = st.now;
         let n = post.len();
         // 7: parameters.
         for (u, (a, b)) in pre.views.iter().zip(&post).enumerate() {
@@ -1302,7 +1309,7 @@ impl Host<'_> {
             }
         }
         // 2: replenishment.
-        let running = |u: usize| self.curr.contains(&Some(u));
+        let running = |u: usize| st.cpu_of(u).is_some();
         for u in 0..n {
             let (p, q) = (&pre.views[u], &post[u]);
             let due = now >= p.deadline;
@@ -1397,10 +1404,17 @@ impl Host<'_> {
 
     /// After a hook: the re-syncs of deviations 3 and 11 (each checked to be exactly the
     /// predicted difference), then the timer and every unit's state exactly, then the
-    /// reschedule requests CPU by CPU; the union of the requests is left pending, and the
-    /// CPUs rtsched marked tickled are marked in rt.c too (the host performs them there as
-    /// well), so rt.c's mask always holds rtsched's.
-    fn post(&mut self, hook: Hook, unit: Option<usize>, pre: &Snapshot, r: u64) -> Step {
+    /// reschedule requests CPU by CPU (`r` rtsched's, `x` rt.c's; the host performs their
+    /// union), and the CPUs rtsched marked tickled are marked in rt.c too (the host performs
+    /// them there as well), so rt.c's mask always holds rtsched's.
+    fn compare(
+        &mut self,
+        st: &HostState,
+        hook: Hook,
+        unit: Option<usize>,
+        pre: &Snapshot,
+        (r, x): (u64, u64),
+    ) -> Step {
         self.steps += 1;
         *self.hooks.entry(hook).or_insert(0) += 1;
         if let (Hook::Wake, Some(u)) = (hook, unit) {
@@ -1413,13 +1427,12 @@ impl Host<'_> {
             }
         }
         if let Peer::Reference(rules) = self.opts.peer {
-            self.pending |= r;
             if self.opts.verbose {
                 eprintln!(
                     "t={} {hook:?} {unit:?}: rtsched {:?}, runs {:?} idles on {:?} {:?}",
-                    self.now,
+                    st.now,
                     cpus(r),
-                    self.curr,
+                    st.cpus.iter().map(|c| c.curr).collect::<Vec<_>>(),
                     self.idled(),
                     std::env::var("DIFFTEST_UNIT")
                         .ok()
@@ -1428,16 +1441,14 @@ impl Host<'_> {
                 );
             }
             return self
-                .check_rules(&rules, hook, unit, pre)
+                .check_rules(st, &rules, hook, unit, pre)
                 .map_err(|w| Stop::Mismatch(hook, w));
         }
-        let x = self.x.take_softirqs();
-        self.pending |= r | x;
         if self.opts.verbose {
-            let st = unit.map(|u| (u, self.x.states(self.ids.len())[u]));
+            let us = unit.map(|u| (u, self.x.states(self.ids.len())[u]));
             eprintln!(
-                "t={} {hook:?} {st:?}: rtsched {:?}, rt.c {:?}",
-                self.now,
+                "t={} {hook:?} {us:?}: rtsched {:?}, rt.c {:?}",
+                st.now,
                 cpus(r),
                 cpus(x)
             );
@@ -1456,7 +1467,7 @@ impl Host<'_> {
         if hook == Hook::Timer {
             self.count_level_resets(pre);
         }
-        self.compare_reschedule(hook, unit, pre, r, x)?;
+        self.compare_reschedule(st, hook, unit, pre, r, x)?;
         self.x.mark_tickled(bits(self.r.tickled()));
         Ok(())
     }
@@ -1566,8 +1577,8 @@ impl Host<'_> {
     }
 
     /// Whether CPU `c` is idle or runs a unit of lower priority than `prio`.
-    fn below(&self, xs: &[XenUnitState], c: usize, prio: (u32, i64)) -> bool {
-        match self.curr[c] {
+    fn below(&self, st: &HostState, xs: &[XenUnitState], c: usize, prio: (u32, i64)) -> bool {
+        match st.curr(c) {
             None => true,
             Some(v) => self.prio(xs, v) > prio,
         }
@@ -1579,14 +1590,15 @@ impl Host<'_> {
 
     /// Whether a queued unit allowed on CPU `c` outranks what `c` runs (or `c` is idle):
     /// the condition of every tickle, in both schedulers.
-    fn useful(&self, xs: &[XenUnitState], c: usize) -> bool {
-        (0..xs.len())
-            .any(|q| xs[q].queue == 1 && self.allowed(q, c) && self.below(xs, c, self.prio(xs, q)))
+    fn useful(&self, st: &HostState, xs: &[XenUnitState], c: usize) -> bool {
+        (0..xs.len()).any(|q| {
+            xs[q].queue == 1 && self.allowed(q, c) && self.below(st, xs, c, self.prio(xs, q))
+        })
     }
 
     /// Whether CPU `c`'s unit has the same priority as a queued unit allowed on `c`.
-    fn tie_on(&self, xs: &[XenUnitState], c: usize) -> bool {
-        let Some(v) = self.curr[c] else { return false };
+    fn tie_on(&self, st: &HostState, xs: &[XenUnitState], c: usize) -> bool {
+        let Some(v) = st.curr(c) else { return false };
         (0..xs.len()).any(|q| {
             q != v && xs[q].queue == 1 && self.allowed(q, c) && self.prio(xs, q) == self.prio(xs, v)
         })
@@ -1596,6 +1608,7 @@ impl Host<'_> {
     /// [`Deviation`] that justifies it.
     fn compare_reschedule(
         &mut self,
+        st: &HostState,
         hook: Hook,
         unit: Option<usize>,
         pre: &Snapshot,
@@ -1610,12 +1623,12 @@ impl Host<'_> {
         let mut pending_in_rtc = 0;
         for c in cpus(only_r) {
             let untickled = pre.tr >> c & 1 == 0;
-            let d = if pre.tx >> c & 1 == 1 && untickled && self.useful(&xs, c) {
+            let d = if pre.tx >> c & 1 == 1 && untickled && self.useful(st, &xs, c) {
                 pending_in_rtc += 1;
                 Some(Deviation::PendingInRtC)
-            } else if hook == Hook::SetParams && unit.is_some_and(|u| self.curr[c] == Some(u)) {
+            } else if hook == Hook::SetParams && unit.is_some_and(|u| st.curr(c) == Some(u)) {
                 Some(Deviation::ParamsReschedulesRunning)
-            } else if untickled && self.useful(&xs, c) {
+            } else if untickled && self.useful(st, &xs, c) {
                 match hook {
                     Hook::DoSchedule => Some(Deviation::ExtraTickleSchedule),
                     Hook::Timer => Some(Deviation::ExtraTickleReplenish),
@@ -1627,7 +1640,7 @@ impl Host<'_> {
             };
             match d {
                 Some(d) => self.tolerate(d),
-                None => return Err(self.unexplained_request(hook, pre, &xs, c, r, x)),
+                None => return Err(self.unexplained_request(st, hook, pre, &xs, c, r, x)),
             }
         }
         for c in cpus(only_x) {
@@ -1635,11 +1648,13 @@ impl Host<'_> {
             let depleted = matches!(hook, Hook::Wake | Hook::ContextSaved)
                 && only_x.count_ones() == 1
                 && unit.is_some_and(|u| {
-                    xs[u].queue == 2 && self.allowed(u, c) && self.below(&xs, c, self.prio(&xs, u))
+                    xs[u].queue == 2
+                        && self.allowed(u, c)
+                        && self.below(st, &xs, c, self.prio(&xs, u))
                 });
             let d = if untickled && depleted {
                 Some(Deviation::DepletedNoTickle)
-            } else if untickled && pending_in_rtc > 0 && self.useful(&xs, c) {
+            } else if untickled && pending_in_rtc > 0 && self.useful(st, &xs, c) {
                 pending_in_rtc -= 1;
                 Some(Deviation::RtCTickledAnother)
             } else {
@@ -1647,7 +1662,7 @@ impl Host<'_> {
             };
             match d {
                 Some(d) => self.tolerate(d),
-                None => return Err(self.unexplained_request(hook, pre, &xs, c, r, x)),
+                None => return Err(self.unexplained_request(st, hook, pre, &xs, c, r, x)),
             }
         }
         Ok(())
@@ -1668,17 +1683,19 @@ impl Host<'_> {
     /// Deviation 11: the unit CPU `c` ran (`prev`) without extratime used more than its
     /// budget (the state before `do_schedule`): the overrun, at most one budget, is
     /// recorded for its next replenishment.
-    fn record_overrun(&mut self, prev: Option<usize>, pre: &Snapshot) {
+    fn record_overrun(&mut self, now: i64, prev: Option<usize>, pre: &Snapshot) {
         let Some(u) = prev else { return };
         let p = &pre.xs[u];
-        let left = p.cur_budget - (self.now - p.last_start);
-        if p.flags & EXTRATIME == 0 && left < 0 && self.now >= p.last_start {
+        let left = p.cur_budget - (now - p.last_start);
+        if p.flags & EXTRATIME == 0 && left < 0 && now >= p.last_start {
             self.overrun[u] += -left;
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn unexplained_request(
         &self,
+        st: &HostState,
         hook: Hook,
         pre: &Snapshot,
         xs: &[XenUnitState],
@@ -1694,7 +1711,7 @@ impl Host<'_> {
             })
             .collect();
         let running: Vec<String> = (0..self.ncpus)
-            .map(|c| match self.curr[c] {
+            .map(|c| match st.curr(c) {
                 Some(u) => format!("{u}{:?}", self.prio(xs, u)),
                 None => "-".into(),
             })
@@ -1705,7 +1722,7 @@ impl Host<'_> {
             cpus(r),
             cpus(x)
         );
-        if self.tie_on(xs, c) || (hook == Hook::Timer && replenished_tie(&pre.xs, xs)) {
+        if self.tie_on(st, xs, c) || (hook == Hook::Timer && replenished_tie(&pre.xs, xs)) {
             Stop::Explained(Deviation::PriorityTie, format!("{hook:?}: {what}"))
         } else {
             Stop::Mismatch(hook, what)
@@ -1877,10 +1894,4 @@ pub fn shrink(trace: &Trace, opts: &Options) -> Trace {
             chunk = chunk.div_ceil(2);
         }
     }
-}
-
-/// The host's next event: the replenishment timer's expiry (`i64::MAX` for none) or the
-/// earliest slice end, whichever comes first.
-pub fn next_event(timer: i64, slice_end: &[Option<i64>]) -> i64 {
-    slice_end.iter().flatten().copied().fold(timer, i64::min)
 }

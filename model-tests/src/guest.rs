@@ -1,7 +1,7 @@
 //! Two-level simulation: real-time tasks scheduled by a guest scheduler on VCPUs, the VCPUs
 //! scheduled on PCPUs by the real rtsched code through the host model of [`crate::sim`].
 //!
-//! Each VCPU is a [`Work::Manual`] unit of the host [`Sim`]: it is runnable while the guest
+//! Each VCPU is a [`Work::Manual`](crate::sim::Work::Manual) unit of the host [`Sim`]: it is runnable while the guest
 //! has something for it to run, and otherwise blocked, as a real guest's VCPU that halts
 //! when its run queue is empty and is woken by its next timer interrupt (a job release).
 //! A job progresses only while its VCPU is current and runnable on a PCPU.

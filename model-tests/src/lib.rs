@@ -1,10 +1,11 @@
 //! Shared harness of the whole-workspace tests of rtsched.
 //!
 //! [`sim`] is a small deterministic host simulator: it drives scheduler instances through
-//! their hooks the way Xen's scheduling core does (reschedule requests, context switches
-//! with possibly delayed `context_saved`, the replenishment timer, slice ends), runs
-//! workloads (always busy, periodic jobs, or driven by hand), and accounts CPU time per unit
-//! and idle time per CPU. See its documentation for the model and the API.
+//! the host model of the `host-model` crate (what Xen's scheduling core does between hooks:
+//! reschedule requests, context switches with possibly delayed `context_saved`, the
+//! replenishment timers, slice ends), runs workloads (always busy, periodic jobs, or driven
+//! by hand), and accounts CPU time per unit and idle time per CPU. See its documentation for
+//! the API.
 //!
 //! [`guest`] runs guest task sets on VCPUs that are units of that host (two-level
 //! simulation).

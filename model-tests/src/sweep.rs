@@ -210,7 +210,7 @@ pub fn simulate(cfg: &Config, a: &Analysed, guest: GuestSched, host: HostConf) -
     };
     let n = cfg.pcpus as usize;
     let mut sim = Sim::new(n, nvcpus.max(1), policy);
-    sim.check = false;
+    sim.set_check(false);
     let mut guests = vec![];
     for (d, (ifc, tasks)) in ifs.iter().zip(&a.tasks).enumerate() {
         let units: Vec<usize> = ifc

@@ -41,7 +41,7 @@ fn misses(sets: u64, placement: Placement) -> (u64, u64) {
             continue;
         };
         let (mut sim, mut g) = worst_case_host(&ifc, &tasks, Priority::Edf, placement);
-        sim.check = false;
+        sim.set_check(false);
         run(&mut sim, std::slice::from_mut(&mut g), 10_000 * MS);
         total += g.misses();
         bad += u64::from(g.misses() > 0);

@@ -58,7 +58,7 @@ fn check(tasks: &[Task], prio: Priority, placement: Placement) -> Option<(usize,
     };
     let ifc = vm_interface(&vm, &periods()).ok()?;
     let (mut sim, mut g) = worst_case_host(&ifc, tasks, prio, placement);
-    sim.check = false;
+    sim.set_check(false);
     run(&mut sim, std::slice::from_mut(&mut g), SIM_END);
     let mut report = format!("{prio:?} {placement:?} interface {:?}\n", ifc.vcpus);
     for (i, t) in tasks.iter().enumerate() {

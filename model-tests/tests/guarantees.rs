@@ -21,6 +21,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+mod common;
+
 use model_tests::{Sim, Work};
 use proptest::prelude::*;
 use rtsched::admission;
@@ -168,7 +170,7 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             ..case.policy
         },
     );
-    sim.check = mutant == Mutant::None;
+    sim.set_check(mutant == Mutant::None);
     for k in 0..sim.nr_insts() {
         sim.inst_mut(k).set_mutant(mutant);
         sim.inst_mut(k)
@@ -540,22 +542,13 @@ fn rt_unit(ncpus: usize) -> impl Strategy<Value = RtUnit> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (
-        prop_oneof![Just(Topology::Global), Just(Topology::Partition)],
-        prop_oneof![Just(PriorityScheme::Edf), Just(PriorityScheme::Dm)],
-        prop_oneof![
-            Just(ServerKind::Deferrable),
-            Just(ServerKind::Periodic),
-            Just(ServerKind::Cbs)
-        ],
-    )
-        .prop_map(|(topology, priority, server)| Policy {
-            topology,
-            priority,
-            server,
-            admission: true,
-            classes: ClassRule::Classes,
-        })
+    common::topology_priority_server().prop_map(|(topology, priority, server)| Policy {
+        topology,
+        priority,
+        server,
+        admission: true,
+        classes: ClassRule::Classes,
+    })
 }
 
 fn case() -> impl Strategy<Value = Case> {

@@ -12,34 +12,29 @@
 //!   locks that PCPU, and re-checks the owner did not change (Xen's `unit_schedule_lock`).
 //!   A migration takes both PCPUs' locks, lower CPU first.
 //!
-//! Each lock guards a `loom::cell::UnsafeCell` holding the state, so touching it without the
-//! lock is a data race loom reports. The host's own record of which unit's context is live
-//! on which PCPU (set when a PCPU switches a unit in, cleared by its `context_saved`) detects
-//! a unit running on two PCPUs at once.
+//! Each lock guards a `loom::cell::UnsafeCell` holding the state (the host model of
+//! `host-model` over the scheduler), so touching it without the lock is a data race loom
+//! reports. The host's own record of which unit's context is live on which PCPU (current
+//! there, or switched out and not saved yet) detects a unit running on two PCPUs at once.
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
 use std::time::Instant;
 
+use host_model::{done, leaked_scheduler, Host, Instance, Instances};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize as LAtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use rtsched::mutants::Mutant;
-use rtsched::{CpuMask, Params, Pcpu, Policy, Scheduler, Storage, Topology, Unit, UnitId};
+use rtsched::{CpuMask, Params, Policy, Scheduler, Topology, UnitId};
 
 const MS: i64 = 1_000_000;
 const NCPU: usize = 2;
 
-/// The state a lock protects: the scheduler and the host's record of live contexts.
-struct State {
-    s: Scheduler<'static>,
-    /// Per PCPU: the unit whose context is loaded there, and the one still being saved.
-    live: [[Option<UnitId>; 2]; NCPU],
-    /// Per unit: whether it is runnable (the host's view).
-    runnable: [bool; 2],
-    now: i64,
-}
+/// The state a lock protects: the host model over the scheduler (the units' runnable
+/// flags, the unit current on each PCPU and the one whose context is still being saved).
+type State = Host<Instances<Scheduler<'static>>>;
 
 /// A spinlock-protected state: a loom mutex models the lock, the state sits in a loom cell.
 struct Locked {
@@ -53,6 +48,13 @@ unsafe impl Sync for Locked {}
 unsafe impl Send for Locked {}
 
 impl Locked {
+    fn new(st: State) -> Locked {
+        Locked {
+            lock: Mutex::new(()),
+            cell: UnsafeCell::new(st),
+        }
+    }
+
     /// Runs `f` on the state with the lock held, then checks the invariants as the lock is
     /// released.
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -61,7 +63,7 @@ impl Locked {
             // SAFETY: the lock is held; loom tracks the access.
             let st = unsafe { &mut *p };
             let r = f(st);
-            if let Err(e) = rtsched::invariants::check(&st.s) {
+            if let Err(e) = rtsched::invariants::check(st.imp.inst(0)) {
                 panic!("invariant violated at unlock: {e}");
             }
             r
@@ -75,93 +77,88 @@ impl Locked {
     }
 }
 
-fn leak<T: Clone>(v: T, n: usize) -> &'static mut [T] {
-    Vec::leak(vec![v; n])
-}
-
-fn scheduler(policy: Policy, cpus: &[usize]) -> Scheduler<'static> {
-    let st = Storage {
-        units: leak(Unit::EMPTY, 4),
-        runq: leak(0u32, 4),
-        replq: leak(0u32, 4),
-        cpus: leak(Pcpu::IDLE, NCPU),
-    };
-    let mut s = Scheduler::new(st, policy).unwrap();
+/// A host over one instance with the CPUs `cpus` (of `NCPU`); context saves are performed
+/// by the PCPU passes themselves.
+fn host(policy: Policy, cpus: &[usize], mutant: Mutant) -> State {
+    let mut online = CpuMask::EMPTY;
     for &c in cpus {
-        s.cpu_add(c).unwrap();
+        online.set(c);
     }
-    s
+    let mut s = leaked_scheduler(4, NCPU, policy, &online);
+    s.set_mutant(mutant);
+    let mut insts = Instances::new(vec![s]);
+    // (Checked at every unlock instead.)
+    insts.check = false;
+    let mut h = Host::new(insts, vec![0; NCPU]);
+    h.st.online = online;
+    h.st.context_delay = None;
+    h
 }
 
-fn params(budget_ms: i64) -> Params {
-    Params {
+/// Adds a unit of `domain` on every PCPU, 4 ms every 10 ms, runnable; returns its handle.
+fn add_runnable(h: &mut State, domain: u32) -> UnitId {
+    let p = Params {
         period: 10 * MS,
-        budget: budget_ms * MS,
+        budget: 4 * MS,
         extratime: false,
-    }
+    };
+    let now = h.st.now;
+    let (id, _) = h
+        .imp
+        .inst_mut(0)
+        .add_unit(domain, p, CpuMask::first_n(NCPU), now)
+        .unwrap();
+    h.imp.ids.push(id);
+    let u = h.add_unit(0);
+    done(h.wake(u));
+    id
 }
 
 /// One PCPU's scheduling pass: `do_schedule` under the lock, the switch with the lock
 /// dropped, `context_saved` for the unit switched out under the lock again.
 fn pcpu_pass(g: &Locked, cpu: usize) {
-    let switched = g.with(|st| {
-        st.now += MS;
-        let prev = st.s.curr(cpu);
-        let pr = prev.is_some_and(|p| st.runnable[p.0 as usize]);
-        let d = st.s.do_schedule(cpu, st.now, pr, false).unwrap();
-        if d.next == prev {
-            return None;
-        }
-        if let Some(n) = d.next {
+    let switched = g.with(|h| {
+        h.st.now += MS;
+        let prev = h.st.curr(cpu);
+        done(h.schedule(cpu));
+        let next = h.st.curr(cpu);
+        if let Some(n) = next.filter(|&n| Some(n) != prev) {
             // Switching `n` in: its context must not be live on any other PCPU.
-            for (c, l) in st.live.iter().enumerate() {
+            for c in (0..NCPU).filter(|&c| c != cpu) {
                 assert!(
-                    c == cpu || !l.contains(&Some(n)),
+                    h.st.curr(c) != Some(n) && h.st.saving(c) != Some(n),
                     "unit {n:?} switched in on PCPU {cpu} while its context is live on PCPU {c}"
                 );
             }
         }
-        st.live[cpu] = [d.next, prev];
-        Some(prev)
+        next != prev
     });
-    let Some(prev) = switched else { return };
+    if !switched {
+        return;
+    }
     // -- context switch, lock dropped: other PCPUs run hooks here --
     thread::yield_now();
-    g.with(|st| {
-        if let Some(p) = prev {
-            let r = st.runnable[p.0 as usize];
-            st.s.context_saved(p, r).unwrap();
-        }
-        st.live[cpu][1] = None;
-    });
+    g.with(|h| done(h.save(cpu)));
 }
 
-fn global_model(mutant: Mutant, with_timer: bool) -> usize {
-    static ITER: AtomicUsize = AtomicUsize::new(0);
-    ITER.store(0, StdOrdering::SeqCst);
+/// Runs `f` in every interleaving loom explores with preemption bound 3; returns how many.
+fn explore(f: impl Fn() + Sync + Send + 'static) -> usize {
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let m = n.clone();
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(move || {
-        ITER.fetch_add(1, StdOrdering::SeqCst);
-        let mut s = scheduler(Policy::default(), &[0, 1]);
-        s.set_mutant(mutant);
-        let mut ids = Vec::new();
-        for i in 0..2u32 {
-            let h = s.unit_alloc(i, 0, CpuMask::first_n(NCPU)).unwrap();
-            s.set_params(h, params(4)).unwrap();
-            s.insert(h, 0, false, false).unwrap();
-            s.wake(h, 0).unwrap();
-            ids.push(h);
-        }
-        let g = Arc::new(Locked {
-            lock: Mutex::new(()),
-            cell: UnsafeCell::new(State {
-                s,
-                live: [[None; 2]; NCPU],
-                runnable: [true; 2],
-                now: 0,
-            }),
-        });
+        m.fetch_add(1, StdOrdering::SeqCst);
+        f();
+    });
+    n.load(StdOrdering::SeqCst)
+}
+
+fn global_model(mutant: Mutant, with_timer: bool) -> usize {
+    explore(move || {
+        let mut h = host(Policy::default(), &[0, 1], mutant);
+        let ids: Vec<UnitId> = (0..2).map(|i| add_runnable(&mut h, i)).collect();
+        let g = Arc::new(Locked::new(h));
         let mut hs = Vec::new();
         for cpu in 0..NCPU {
             let g = g.clone();
@@ -171,21 +168,14 @@ fn global_model(mutant: Mutant, with_timer: bool) -> usize {
             }));
         }
         // Unit 0 blocks and wakes again (Xen's sleep/wake hooks), racing the switches.
-        let u0 = ids[0];
         let g2 = g.clone();
         hs.push(thread::spawn(move || {
-            g2.with(|st| {
-                st.runnable[0] = false;
-                st.s.sleep(u0).unwrap();
-            });
-            g2.with(|st| {
-                st.runnable[0] = true;
-                st.s.wake(u0, st.now).unwrap();
-            });
+            g2.with(|h| done(h.pause(0)));
+            g2.with(|h| done(h.wake(0)));
             if with_timer {
-                g2.with(|st| {
-                    st.now += 20 * MS;
-                    st.s.timer_fire(st.now).unwrap();
+                g2.with(|h| {
+                    h.st.now += 20 * MS;
+                    done(h.fire_timer(0));
                 });
             }
         }));
@@ -193,10 +183,10 @@ fn global_model(mutant: Mutant, with_timer: bool) -> usize {
             h.join().unwrap();
         }
         // No lost wake-up: every runnable unit runs, is queued, or is pending its add.
-        g.with(|st| {
+        g.with(|h| {
             for (i, &id) in ids.iter().enumerate() {
-                let u = st.s.unit_info(id).unwrap();
-                if st.runnable[i] {
+                let u = h.imp.inst(0).unit_info(id).unwrap();
+                if h.st.runnable(i) {
                     let pending = u.flags & 0b110 == 0b110;
                     assert!(
                         u.running == 1 || u.queue != 0 || pending,
@@ -205,45 +195,24 @@ fn global_model(mutant: Mutant, with_timer: bool) -> usize {
                 }
             }
         });
-    });
-    ITER.load(StdOrdering::SeqCst)
+    })
 }
 
 /// rt-partition: two PCPU instances, each with its own lock; unit 0 migrates from PCPU 0 to
 /// PCPU 1 while PCPU 0 schedules and another thread wakes it through the owner re-check.
+/// (In each instance's host the unit is index 0.)
 fn partition_model(one_lock_migration: bool) -> usize {
-    static ITER: AtomicUsize = AtomicUsize::new(0);
-    ITER.store(0, StdOrdering::SeqCst);
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(move || {
-        ITER.fetch_add(1, StdOrdering::SeqCst);
+    explore(move || {
         let pol = Policy {
             topology: Topology::Partition,
             ..Policy::default()
         };
-        let mk = |cpu: usize| {
-            let s = scheduler(pol, &[cpu]);
-            Locked {
-                lock: Mutex::new(()),
-                cell: UnsafeCell::new(State {
-                    s,
-                    live: [[None; 2]; NCPU],
-                    runnable: [false; 2],
-                    now: 0,
-                }),
-            }
-        };
-        let insts = Arc::new([mk(0), mk(1)]);
+        let insts = Arc::new([
+            Locked::new(host(pol, &[0], Mutant::None)),
+            Locked::new(host(pol, &[1], Mutant::None)),
+        ]);
         // Unit 0 starts on PCPU 0, runnable.
-        let h0 = insts[0].with(|st| {
-            let h = st.s.unit_alloc(0, 0, CpuMask::first_n(NCPU)).unwrap();
-            st.s.set_params(h, params(4)).unwrap();
-            st.s.insert(h, 0, false, false).unwrap();
-            st.runnable[0] = true;
-            st.s.wake(h, 0).unwrap();
-            h
-        });
+        let h0 = insts[0].with(|h| add_runnable(h, 0));
         // Owner of unit 0 and its handle in that instance (packed: cpu * 16 + handle).
         let owner = Arc::new(LAtomicUsize::new(h0.0 as usize));
 
@@ -264,26 +233,20 @@ fn partition_model(one_lock_migration: bool) -> usize {
                     Some(insts[1].lock.lock().unwrap())
                 };
                 let cur = owner.load(Ordering::Acquire);
-                let (cpu, h) = (cur / 16, UnitId((cur % 16) as u32));
+                let (cpu, id) = (cur / 16, UnitId((cur % 16) as u32));
                 if cpu == 0 {
-                    let moved = insts[0].without_lock(|st| {
-                        let u = st.s.unit_info(h).unwrap();
+                    let moved = insts[0].without_lock(|h| {
+                        let s = h.imp.inst_mut(0);
+                        let u = s.unit_info(id).unwrap();
                         if u.running == 1 || u.flags & 2 != 0 {
                             return false; // running or being switched out: not now
                         }
-                        st.s.remove(h).unwrap();
-                        st.s.unit_free(h).unwrap();
+                        s.remove(id).unwrap();
+                        s.unit_free(id).unwrap();
                         true
                     });
                     if moved {
-                        let nh = insts[1].without_lock(|st| {
-                            let nh = st.s.unit_alloc(0, 0, CpuMask::first_n(NCPU)).unwrap();
-                            st.s.set_params(nh, params(4)).unwrap();
-                            st.s.insert(nh, 1, false, false).unwrap();
-                            st.runnable[0] = true;
-                            st.s.wake(nh, 1).unwrap();
-                            nh
-                        });
+                        let nh = insts[1].without_lock(|h| add_runnable(h, 0));
                         owner.store(16 + nh.0 as usize, Ordering::Release);
                     }
                 }
@@ -298,19 +261,16 @@ fn partition_model(one_lock_migration: bool) -> usize {
             hs.push(thread::spawn(move || loop {
                 let cur = owner.load(Ordering::Acquire);
                 let cpu = cur / 16;
-                let done = {
+                let done_wake = {
                     let _g = insts[cpu].lock.lock().unwrap();
                     if owner.load(Ordering::Acquire) != cur {
                         false
                     } else {
-                        insts[cpu].without_lock(|st| {
-                            st.runnable[0] = true;
-                            st.s.wake(UnitId((cur % 16) as u32), st.now).unwrap();
-                        });
+                        insts[cpu].without_lock(|h| done(h.wake(0)));
                         true
                     }
                 };
-                if done {
+                if done_wake {
                     break;
                 }
                 thread::yield_now();
@@ -322,8 +282,7 @@ fn partition_model(one_lock_migration: bool) -> usize {
         for g in insts.iter() {
             g.with(|_| ());
         }
-    });
-    ITER.load(StdOrdering::SeqCst)
+    })
 }
 
 fn report(name: &str, config: &str, f: impl FnOnce() -> usize) {

@@ -227,12 +227,12 @@ impl Harness {
         let mut sim = Sim::new(c.ncpus, c.units.len(), RTDS);
         // Saves are done by the harness: right after the pick is checked, or, when delayed,
         // only when asked for (or before the CPU schedules again).
-        sim.context_delay = i64::MAX;
+        sim.set_context_delay(i64::MAX);
         for &(p, bits) in &c.units {
             sim.add_unit(p, mask(c.ncpus, bits), Work::Manual);
         }
         let deadline = (0..c.units.len())
-            .map(|i| sim.s.unit_info(sim.id(i)).unwrap().cur_deadline)
+            .map(|i| sim.inst(0).unit_info(sim.id(i)).unwrap().cur_deadline)
             .collect();
         Harness {
             sim,
@@ -243,11 +243,11 @@ impl Harness {
     }
 
     fn info(&self, i: usize) -> UnitInfo {
-        self.sim.s.unit_info(self.sim.id(i)).unwrap()
+        self.sim.inst(0).unit_info(self.sim.id(i)).unwrap()
     }
 
     fn snapshot(&self) -> Snapshot {
-        let s = &self.sim.s;
+        let s = self.sim.inst(0);
         Snapshot {
             units: (0..self.sim.nr_units()).map(|i| self.info(i)).collect(),
             runq: (0..s.queue_lens().0).map(|k| s.runq_at(k)).collect(),
@@ -262,8 +262,8 @@ impl Harness {
         let mut out = format!(
             "t={} tickled={:?} timer={:?} resched={:?}\n",
             self.sim.now(),
-            self.sim.s.tickled().iter().collect::<Vec<_>>(),
-            self.sim.s.timer(),
+            self.sim.inst(0).tickled().iter().collect::<Vec<_>>(),
+            self.sim.inst(0).timer(),
             self.sim.resched().iter().collect::<Vec<_>>()
         );
         for c in 0..self.ncpus {
@@ -278,7 +278,7 @@ impl Harness {
             let u = self.info(i);
             out += &format!(
                 "unit{i}: aff={:?} host_runnable={} lvl={} dl={} bud={}/{} per={} q={} run={} flags={:#x} cpu={} extra={}\n",
-                self.sim.s.affinity(self.sim.id(i)).unwrap().iter().collect::<Vec<_>>(),
+                self.sim.inst(0).affinity(self.sim.id(i)).unwrap().iter().collect::<Vec<_>>(),
                 self.sim.runnable(i),
                 u.priority_level,
                 u.cur_deadline,
@@ -289,7 +289,7 @@ impl Harness {
                 u.running,
                 u.flags,
                 u.cpu,
-                self.sim.s.params(self.sim.id(i)).unwrap().extratime,
+                self.sim.inst(0).params(self.sim.id(i)).unwrap().extratime,
             );
         }
         out
@@ -392,7 +392,7 @@ impl Harness {
     /// The runnable queued units with budget that allow CPU `c` (what `do_schedule` on `c`
     /// may pick).
     fn eligible(&self, c: usize) -> Vec<(usize, UnitInfo)> {
-        let s = &self.sim.s;
+        let s = self.sim.inst(0);
         (0..self.sim.nr_units())
             .map(|i| (i, self.info(i)))
             .filter(|(i, q)| {
@@ -465,7 +465,7 @@ impl Harness {
 
     /// The properties that hold after every action.
     fn check_step(&mut self) -> Result<(), TestCaseError> {
-        let s = &self.sim.s;
+        let s = self.sim.inst(0);
         if let Err(e) = rtsched::invariants::check(s) {
             return Err(TestCaseError::fail(format!("invariant: {e}")));
         }
@@ -534,7 +534,7 @@ impl Harness {
     /// The quiescence property (see the module documentation): no CPU idles beside a
     /// runnable queued unit with budget that allows it.
     fn check_quiescent(&self) -> Result<(), TestCaseError> {
-        let s = &self.sim.s;
+        let s = self.sim.inst(0);
         let now = self.sim.now();
         prop_assert!(self.sim.resched().is_empty());
         prop_assert!(s.timer().is_none_or(|t| t > now));
@@ -619,7 +619,7 @@ fn queued_unit_waits_behind_head_with_narrower_affinity() {
     sim.fire_due_timers();
     sim.settle();
     assert_eq!(sim.curr(0), Some(a));
-    let info = |i| sim.s.unit_info(sim.id(i)).unwrap();
+    let info = |i| sim.inst(0).unit_info(sim.id(i)).unwrap();
     assert_eq!(info(d).queue, 1);
     assert_eq!(info(b).cur_deadline, 30 * MS);
     assert_eq!(info(c).cur_deadline, 100 * MS);

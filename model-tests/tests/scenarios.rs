@@ -186,9 +186,12 @@ fn partition_vs_global_overload() {
             },
         );
         sim.add_unit(p(6, 10, false), CpuMask::single(0), Work::Busy);
-        let third = sim.s.unit_alloc(9, 0, CpuMask::single(0)).unwrap();
-        sim.s.set_params(third, p(24, 40, false)).unwrap();
-        let e = sim.s.insert(third, 0, false, false).unwrap_err();
+        let third = sim
+            .inst_mut(0)
+            .unit_alloc(9, 0, CpuMask::single(0))
+            .unwrap();
+        sim.inst_mut(0).set_params(third, p(24, 40, false)).unwrap();
+        let e = sim.inst_mut(0).insert(third, 0, false, false).unwrap_err();
         assert_eq!(e, rtsched::Error::NotAdmitted);
         println!(
             "partition + admission: third unit (24/40) rejected on PCPU 0: {e:?} (-{})",
@@ -296,7 +299,7 @@ fn edf_to_dm_switch_at_run_time() {
         sim.run_until(210 * MS);
         if switch {
             let a = sim
-                .s
+                .inst_mut(0)
                 .set_priority_scheme(rtsched::PriorityScheme::Dm)
                 .unwrap();
             sim.act(a);

@@ -371,7 +371,7 @@ fn simulate(input: &Input, secs: u32) -> Result<()> {
         let ifc = vm_interface(&spec, &opts).map_err(anyhow::Error::msg)?;
         let (mut sim, mut g) =
             model_tests::guest::worst_case_host(&ifc, &spec.tasks, spec.priority, spec.placement);
-        sim.check = false;
+        sim.set_check(false);
         model_tests::guest::run(
             &mut sim,
             std::slice::from_mut(&mut g),

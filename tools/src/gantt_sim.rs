@@ -28,7 +28,7 @@ fn scenario(name: &str) -> Result<Scenario> {
     };
     let one = CpuMask::single(0);
     let mut sim = Sim::new(1, 8, Policy::default());
-    sim.record = true;
+    sim.set_record(true);
     let mut wakes = Vec::new();
     let (title, names) = match name {
         // A deferrable server that sleeps through the start of its period and wakes 6 ms
@@ -102,7 +102,7 @@ pub fn chart(name: &str, from: i64, len: i64) -> Result<Chart> {
     sim.settle();
     loop {
         // The log so far: run intervals and runnability.
-        for e in &sim.log[seen..] {
+        for e in &sim.log()[seen..] {
             match *e {
                 Event::Schedule {
                     t, cpu, prev, next, ..
@@ -120,7 +120,7 @@ pub fn chart(name: &str, from: i64, len: i64) -> Result<Chart> {
                 _ => {}
             }
         }
-        seen = sim.log.len();
+        seen = sim.log().len();
         let now = sim.now();
         for (i, p) in prev.iter_mut().enumerate() {
             let s = snap(&sim, i);
