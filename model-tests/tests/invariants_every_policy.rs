@@ -216,8 +216,14 @@ impl Host {
                         done(h.sleep_hook(i));
                         done(h.finish_migration(i));
                     }
-                    // Running: its CPU reschedules if it is no longer allowed there.
-                    Some(c) if !m.test(c) => h.st.resched.set(c),
+                    // Running where it is no longer allowed: Xen marks it migrating
+                    // (`_VPF_migrating`), so its CPU switches it out and, once its context
+                    // is saved, it moves to an allowed CPU (else a unit left queued on a
+                    // CPU outside its affinity waits there when that CPU leaves).
+                    Some(c) if !m.test(c) => {
+                        done(h.start_migration(i));
+                        h.st.resched.set(c);
+                    }
                     Some(_) => {}
                 }
             }
