@@ -34,6 +34,7 @@ pub mod cpumask;
 pub mod error;
 pub mod invariants;
 pub mod mutants;
+mod pairing;
 pub mod params;
 pub mod partition;
 pub mod policy;

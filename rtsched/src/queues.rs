@@ -21,6 +21,14 @@ use crate::unit::{Unit, NIL};
 /// would; the bound only caps its small per-pick work area.
 pub const PICK_FRONTIER: usize = 16;
 
+/// The run queue's order: priority, then insertion (`runq_seq`). A total order: every
+/// structure that holds part of the run queue (this heap, the pinned queues of
+/// [`crate::pairing`]) keeps it, so their heads compare as one queue's would.
+#[inline]
+pub(crate) fn run_before(a: &Unit, b: &Unit, o: Order) -> bool {
+    prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)) == Ordering::Less
+}
+
 /// Which of the two heaps, which selects the key and the position field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum HeapKind {
@@ -109,15 +117,12 @@ impl<'a> Heap<'a> {
     }
 
     /// Strict heap order between two units.
+    #[inline]
     pub(crate) fn before(&self, a: &Unit, b: &Unit, o: Order) -> bool {
-        let o = match self.kind {
-            HeapKind::Run => prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)),
-            HeapKind::Repl => a
-                .cur_deadline
-                .cmp(&b.cur_deadline)
-                .then(a.replq_seq.cmp(&b.replq_seq)),
-        };
-        o == Ordering::Less
+        match self.kind {
+            HeapKind::Run => run_before(a, b, o),
+            HeapKind::Repl => (a.cur_deadline, a.replq_seq) < (b.cur_deadline, b.replq_seq),
+        }
     }
 
     fn before_h(&self, units: &[Unit], a: u32, b: u32, s: Order) -> Result<bool> {

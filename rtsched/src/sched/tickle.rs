@@ -81,7 +81,7 @@ impl<'a> Scheduler<'a> {
                 self.tickle(t, a)?;
             }
         }
-        let Some(head) = self.runq.peek() else {
+        let Some(head) = self.runq_head_cached()? else {
             return Ok(());
         };
         // (An unserved CPU has no pickable queued unit to push to it.)
@@ -93,7 +93,7 @@ impl<'a> Scheduler<'a> {
         if !idle.is_empty() {
             let periodic = self.periodic();
             let o = self.order();
-            let found = self.runq.first_matching(self.units, o, |u| {
+            let found = self.runq_first_on_any(&idle, |u| {
                 (u.runnable || (periodic && o.on_reserved_budget(u)))
                     && !u.affinity.and(&idle).is_empty()
             })?;
@@ -105,7 +105,7 @@ impl<'a> Scheduler<'a> {
                 }
             }
         }
-        if self.runq.peek() == Some(head) {
+        if self.runq_head_cached()? == Some(head) {
             self.tickle(head, a)?;
         }
         Ok(())
