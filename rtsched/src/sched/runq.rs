@@ -18,10 +18,11 @@ use crate::unit::{Unit, NIL};
 
 impl<'a> Scheduler<'a> {
     /// The CPU whose pinned queue a unit with `affinity` joins when queued: the only CPU of
-    /// its affinity, if it is one of the instance's; [`NIL`] for the shared heap. (Kept in
-    /// each unit's `pin_home` wherever its affinity is set.)
+    /// its affinity, if it is one of the instance's and the instance has others (with one
+    /// CPU, as under rt-partition, the shared heap is that CPU's queue); [`NIL`] for the
+    /// shared heap. (Kept in each unit's `pin_home` wherever its affinity is set.)
     pub(crate) fn pin_for(&self, affinity: &CpuMask) -> u32 {
-        if affinity.count() == 1 {
+        if self.cpus.len() > 1 && affinity.count() == 1 {
             if let Some(c) = affinity.first() {
                 if c < self.cpus.len() {
                     return c as u32;
