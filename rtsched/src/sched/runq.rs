@@ -177,6 +177,9 @@ impl<'a> Scheduler<'a> {
         } else {
             self.runq.first_matching(self.units, o, &ok)?
         };
+        if self.pinned_len == 0 {
+            return Ok(shared);
+        }
         let root = self.cpus.pinned_root(cpu);
         if root == NIL {
             return Ok(shared);

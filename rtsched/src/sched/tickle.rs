@@ -28,6 +28,35 @@ impl<'a> Scheduler<'a> {
         } else {
             self.cpus.tickled()
         };
+        // A unit allowed on one CPU only: that CPU if it is idle or runs a lower-priority
+        // unit (what the search below finds for it, without the masks and the scan; the
+        // bound is only a filter, so skipping it changes no decision).
+        let only = if u.pin_home != NIL {
+            u.pin_home as usize
+        } else if self.cpus.len() == 1 && u.affinity.test(0) {
+            0
+        } else {
+            usize::MAX
+        };
+        if only != usize::MAX {
+            if self.cpus.online().test(only) && !tickled.test(only) {
+                if !self.cpus.busy().test(only) {
+                    self.stats.tickle_idle += 1;
+                    self.cpus.set_tickled_for(only, h);
+                    self.cpus.tickle(only, a);
+                    return Ok(());
+                }
+                let key = prio_key(u, o);
+                if self.cpus.get(only).is_some_and(|p| p.key > key) {
+                    self.stats.tickle_busy += 1;
+                    self.cpus.set_tickled_for(only, h);
+                    self.cpus.tickle(only, a);
+                    return Ok(());
+                }
+            }
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
         let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
