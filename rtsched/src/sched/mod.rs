@@ -8,6 +8,7 @@
 //! | [`clock`] | the instance's clock: hook times checked, never backwards |
 //! | [`control`] | CPUs joining and leaving, unit lifetime, parameters, policy, affinity, admission |
 //! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
+//! | [`runq`] | the run queue as one queue: the shared heap and the CPUs' pinned queues |
 //! | [`tickle`] | which CPU must reschedule for a queued unit |
 //! | [`cpus`] | the PCPUs and every per-CPU cache (and its invariants) |
 //! | [`spare`] | spare reservations lent to units on I/O events (seed 000) |

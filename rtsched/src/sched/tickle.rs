@@ -92,7 +92,7 @@ impl<'a> Scheduler<'a> {
     /// even with an idle CPU in its affinity. Here the highest-priority queued unit with an
     /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
-    /// best-first search.
+    /// run queue's search (`sched/runq.rs`).
     pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
         // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
         // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
