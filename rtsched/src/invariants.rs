@@ -32,6 +32,41 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     s.raw_runq()
         .check(units, scheme)
         .map_err(|_| "run queue heap order or positions")?;
+    // The CPUs' pinned run queues: heap order and links, each unit's recorded CPU, the
+    // mask of non-empty ones, their total length; the cached head is the run queue's head.
+    let (pinned_mask, pinned_len, head) = s.raw_pinned();
+    let mut pinned_count = 0usize;
+    for (c, p) in cpus.iter().enumerate() {
+        if (p.pinned != NIL) != pinned_mask.test(c) {
+            return Err("pinned queue mask");
+        }
+        pinned_count += crate::pairing::check(units, p.pinned, c as u32, scheme)
+            .map_err(|_| "pinned queue order, links or CPU")?;
+    }
+    if pinned_count != pinned_len {
+        return Err("pinned queue length");
+    }
+    if let Some(h) = head {
+        let mut want = s.raw_runq().peek();
+        for p in cpus.iter().filter(|p| p.pinned != NIL) {
+            let better = match want {
+                None => true,
+                Some(w) => {
+                    let (a, b) = (units.get(p.pinned as usize), units.get(w as usize));
+                    let (Some(a), Some(b)) = (a, b) else {
+                        return Err("pinned root out of range");
+                    };
+                    crate::queues::run_before(a, b, scheme)
+                }
+            };
+            if better {
+                want = Some(p.pinned);
+            }
+        }
+        if h != want {
+            return Err("cached run-queue head");
+        }
+    }
     s.raw_replq()
         .check(units, scheme)
         .map_err(|_| "replenishment heap order or positions")?;
@@ -96,8 +131,16 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         if queued && !u.on_replq() {
             return Err("queued unit has no pending replenishment");
         }
-        if (u.queue == QueueKind::Run) != (u.runq_pos != NIL) {
+        if (u.queue == QueueKind::Run) != ((u.runq_pos != NIL) != (u.pin_cpu != NIL))
+            || (u.runq_pos != NIL && u.pin_cpu != NIL)
+        {
             return Err("run queue membership");
+        }
+        if u.in_use && u.pin_home != s.pin_for(&u.affinity) {
+            return Err("pinned home does not follow the affinity");
+        }
+        if u.queue == QueueKind::Run && u.pin_cpu != u.pin_home {
+            return Err("queued unit in the wrong run queue (shared or pinned)");
         }
         match u.queue {
             QueueKind::Run => runq_count += 1,
@@ -138,7 +181,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             return Err("runnable unit neither running, queued nor pending (lost wake-up)");
         }
     }
-    if runq_count != s.raw_runq().len() || dq_count != dl.len {
+    if runq_count != s.raw_runq().len() + pinned_len || dq_count != dl.len {
         return Err("queue lengths");
     }
     let head = s

@@ -19,8 +19,10 @@
 //! # Cost
 //!
 //! Run and replenishment queues are indexed binary heaps: insert, remove and pick-min are
-//! O(log n). A CPU-affinity-aware pick is best-first over the run-queue heap and falls back
-//! to O(n) only after [`queues::PICK_FRONTIER`] rejected candidates. Per-CPU state is cached
+//! O(log n). A CPU-affinity-aware pick takes the run queue's head when allowed, else walks
+//! the heap depth first, skipping every subtree that cannot beat the best unit found so far;
+//! units pinned to one CPU wait in that CPU's own queue (`pairing.rs`), so no pick looks past
+//! them on other CPUs. Per-CPU state is cached
 //! (busy and re-tickle masks, each unit's CPU, each CPU's priority key), so no hook scans
 //! every CPU to find it; tickling scans the CPUs' cached keys, O(CPUs) as in rt.c, only when
 //! the unit outranks an upper bound of them.
@@ -34,6 +36,7 @@ pub mod cpumask;
 pub mod error;
 pub mod invariants;
 pub mod mutants;
+mod pairing;
 pub mod params;
 pub mod partition;
 pub mod policy;

@@ -16,10 +16,13 @@ use crate::error::{Error, Result};
 use crate::prio::{prio_cmp, Order};
 use crate::unit::{Unit, NIL};
 
-/// How many heap nodes the CPU-aware pick examines best-first before it falls back to a linear
-/// scan of the whole run queue. The best-first search returns the same unit the linear scan
-/// would; the bound only caps its small per-pick work area.
-pub const PICK_FRONTIER: usize = 16;
+/// The run queue's order: priority, then insertion (`runq_seq`). A total order: every
+/// structure that holds part of the run queue (this heap, the pinned queues of
+/// [`crate::pairing`]) keeps it, so their heads compare as one queue's would.
+#[inline]
+pub(crate) fn run_before(a: &Unit, b: &Unit, o: Order) -> bool {
+    prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)) == Ordering::Less
+}
 
 /// Which of the two heaps, which selects the key and the position field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -109,15 +112,12 @@ impl<'a> Heap<'a> {
     }
 
     /// Strict heap order between two units.
+    #[inline]
     pub(crate) fn before(&self, a: &Unit, b: &Unit, o: Order) -> bool {
-        let o = match self.kind {
-            HeapKind::Run => prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)),
-            HeapKind::Repl => a
-                .cur_deadline
-                .cmp(&b.cur_deadline)
-                .then(a.replq_seq.cmp(&b.replq_seq)),
-        };
-        o == Ordering::Less
+        match self.kind {
+            HeapKind::Run => run_before(a, b, o),
+            HeapKind::Repl => (a.cur_deadline, a.replq_seq) < (b.cur_deadline, b.replq_seq),
+        }
     }
 
     fn before_h(&self, units: &[Unit], a: u32, b: u32, s: Order) -> Result<bool> {
@@ -233,11 +233,13 @@ impl<'a> Heap<'a> {
 
     /// The first unit in heap order for which `ok` holds.
     ///
-    /// Best-first search from the root over at most [`PICK_FRONTIER`] pending nodes: since a
-    /// heap node precedes its children, the first accepted node popped in key order is the
-    /// minimum of all accepted units. When the frontier would overflow (many higher-priority
-    /// units rejected by `ok`), a linear scan over the heap array finds the same unit: O(n)
-    /// in that case, O(k * PICK_FRONTIER) when the k-th unit is the first accepted.
+    /// The root when it matches (most picks, O(1)). Otherwise a depth-first walk of the heap
+    /// (by index: children `2i + 1`, `2i + 2`; no stack) that skips the subtree of every
+    /// node not before the best match found so far: a heap node precedes its subtree, so
+    /// nothing in it can be better. Each node visited costs one test of `ok` and at most one
+    /// comparison; the walk visits the nodes before the answer's earliest-found ancestors'
+    /// matches and their children, O(n) when nothing matches (rt.c's pick walks its whole
+    /// list then too).
     pub(crate) fn first_matching(
         &self,
         units: &[Unit],
@@ -247,50 +249,54 @@ impl<'a> Heap<'a> {
         let Some(root) = self.peek() else {
             return Ok(None);
         };
-        // Most picks take the root.
         if ok(unit(units, root)?) {
             return Ok(Some(root));
         }
-        let mut frontier = [0u32; PICK_FRONTIER];
-        let mut n = 0usize;
-        // The root (position 0) is the first pending node.
-        n += 1;
-        while n > 0 {
-            // Pop the best pending node.
-            let mut best = 0usize;
-            let mut best_h = self.frontier_unit(&frontier, 0)?;
-            for j in 1..n {
-                let h = self.frontier_unit(&frontier, j)?;
-                if self.before_h(units, h, best_h, s)? {
-                    best = j;
-                    best_h = h;
-                }
-            }
-            let i = *frontier.get(best).ok_or(Error::Corrupt)? as usize;
-            n -= 1;
-            let last = *frontier.get(n).ok_or(Error::Corrupt)?;
-            *frontier.get_mut(best).ok_or(Error::Corrupt)? = last;
-            if ok(unit(units, best_h)?) {
-                return Ok(Some(best_h));
-            }
-            for c in [2 * i + 1, 2 * i + 2] {
-                if c < self.len {
-                    match frontier.get_mut(n) {
-                        Some(slot) => *slot = c as u32,
-                        None => return self.scan_matching(units, s, ok),
+        let mut best: Option<&Unit> = None;
+        let mut best_h = NIL;
+        // Position 0 is the root, already rejected: go down to its children.
+        let mut i = 1usize;
+        // (Each step visits a node once or climbs: at most 2n steps.)
+        for _ in 0..2 * self.len + 2 {
+            let mut descend = false;
+            if let Some(h) = self.at(i) {
+                let u = unit(units, h)?;
+                let worth = match best {
+                    Some(b) => self.before(u, b, s),
+                    None => true,
+                };
+                if worth {
+                    if ok(u) {
+                        best = Some(u);
+                        best_h = h;
+                    } else {
+                        descend = true;
                     }
-                    n += 1;
                 }
+            }
+            if descend && 2 * i + 1 < self.len {
+                i = 2 * i + 1;
+                continue;
+            }
+            // Next: the right sibling, or the right sibling of the nearest ancestor that is
+            // a left child; done when the climb reaches the root.
+            loop {
+                if i == 0 {
+                    return Ok((best_h != NIL).then_some(best_h));
+                }
+                if i % 2 == 1 {
+                    i += 1;
+                    break;
+                }
+                i = (i - 1) / 2;
             }
         }
-        Ok(None)
+        Err(Error::Corrupt)
     }
 
-    fn frontier_unit(&self, frontier: &[u32], j: usize) -> Result<u32> {
-        let pos = *frontier.get(j).ok_or(Error::Corrupt)?;
-        self.at(pos as usize).ok_or(Error::Corrupt)
-    }
-
+    /// The first unit in heap order for which `ok` holds, by a scan of every node (the
+    /// reference for [`Self::first_matching`] in tests).
+    #[cfg(test)]
     fn scan_matching(
         &self,
         units: &[Unit],

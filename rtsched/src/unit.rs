@@ -95,6 +95,15 @@ pub struct Unit {
     /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
     /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
     pub(crate) spare: u32,
+    /// The CPU whose pinned run queue the unit joins when queued: the only CPU of its
+    /// affinity ([`NIL`]: the shared heap; kept with `affinity`, see `sched/runq.rs`).
+    pub(crate) pin_home: u32,
+    /// The CPU whose pinned run queue holds the unit ([`NIL`]: none; see `crate::pairing`).
+    pub(crate) pin_cpu: u32,
+    /// Pinned run-queue links (see `crate::pairing`).
+    pub(crate) pin_child: u32,
+    pub(crate) pin_next: u32,
+    pub(crate) pin_prev: u32,
 }
 
 impl Unit {
@@ -126,6 +135,11 @@ impl Unit {
         on_cpu: NIL,
         vtime: 0,
         spare: NIL,
+        pin_home: NIL,
+        pin_cpu: NIL,
+        pin_child: NIL,
+        pin_next: NIL,
+        pin_prev: NIL,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {

@@ -74,12 +74,14 @@ impl<'a> Scheduler<'a> {
             .position(|u| !u.in_use)
             .ok_or(Error::NoSpace)?;
         let cpu = affinity.and(&self.cpus.online()).first().unwrap_or(0) as u32;
+        let pin_home = self.pin_for(&affinity);
         let u = self.units.get_mut(i).ok_or(Error::NoSpace)?;
         *u = Unit {
             in_use: true,
             domain,
             vcpu,
             affinity,
+            pin_home,
             cpu,
             ..Unit::EMPTY
         };
@@ -311,7 +313,18 @@ impl<'a> Scheduler<'a> {
     /// (see [`Self::migrate`]) if its CPU is no longer allowed.
     pub fn set_affinity(&mut self, h: UnitId, mask: CpuMask) -> Result<()> {
         self.unit(h)?;
-        get_mut(self.units, h.0)?.affinity = mask;
+        // A queued unit may change places (shared heap or a CPU's pinned queue).
+        let queued = get(self.units, h.0)?.queue == QueueKind::Run;
+        if queued {
+            self.runq_del(h.0)?;
+        }
+        let pin_home = self.pin_for(&mask);
+        let u = get_mut(self.units, h.0)?;
+        u.affinity = mask;
+        u.pin_home = pin_home;
+        if queued {
+            self.runq_push(h.0)?;
+        }
         self.cpus.served(&mask);
         Ok(())
     }
@@ -354,7 +367,7 @@ impl<'a> Scheduler<'a> {
         // (The class rule decides which blocked periodic servers are pickable.)
         self.cpus
             .served(&CpuMask::first_n(crate::cpumask::MAX_CPUS));
-        self.runq.rebuild(self.units, o)?;
+        self.runq_rebuild()?;
         self.cpus.rekey_all(self.units, o)?;
         self.cpus.tickle_all(&mut a);
         Ok(a)

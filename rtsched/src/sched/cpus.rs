@@ -48,6 +48,9 @@ pub struct Pcpu {
     /// The priority key of `curr` (else of `phantom`), kept up to date whenever that unit's
     /// key changes, so that tickling compares CPUs without reading their units.
     pub(crate) key: PrioKey,
+    /// The root of the run queue of the units pinned to this CPU ([`NIL`]: empty; see
+    /// `crate::pairing`).
+    pub(crate) pinned: u32,
 }
 
 impl Pcpu {
@@ -57,6 +60,7 @@ impl Pcpu {
         phantom: NIL,
         tickled_for: NIL,
         key: PrioKey::ZERO,
+        pinned: NIL,
     };
 
     /// The unit whose key the CPU shows: `curr`, else `phantom`, else [`NIL`].
@@ -84,6 +88,7 @@ pub(crate) struct Cpus<'a> {
     busy: CpuMask,
     retickle: CpuMask,
     unserved: CpuMask,
+    pinned: CpuMask,
     bound: PrioKey,
     bound_cpu: u32,
     bound2: PrioKey,
@@ -101,6 +106,7 @@ impl<'a> Cpus<'a> {
             busy: CpuMask::EMPTY,
             retickle: CpuMask::EMPTY,
             unserved: CpuMask::EMPTY,
+            pinned: CpuMask::EMPTY,
             bound: PrioKey::ZERO,
             bound_cpu: NIL,
             bound2: PrioKey::ZERO,
@@ -130,6 +136,27 @@ impl<'a> Cpus<'a> {
     }
     pub(crate) fn unserved(&self) -> CpuMask {
         self.unserved
+    }
+
+    /// CPUs whose pinned run queue is not empty.
+    pub(crate) fn pinned(&self) -> CpuMask {
+        self.pinned
+    }
+
+    /// The root of `cpu`'s pinned run queue ([`NIL`]: empty or no such CPU).
+    pub(crate) fn pinned_root(&self, cpu: usize) -> u32 {
+        self.pcpus.get(cpu).map_or(NIL, |p| p.pinned)
+    }
+
+    /// Sets the root of `cpu`'s pinned run queue, keeping the [`Self::pinned`] mask.
+    pub(crate) fn set_pinned_root(&mut self, cpu: usize, root: u32) -> Result<()> {
+        self.pcpus.get_mut(cpu).ok_or(Error::Corrupt)?.pinned = root;
+        if root == NIL {
+            self.pinned.clear(cpu);
+        } else {
+            self.pinned.set(cpu);
+        }
+        Ok(())
     }
 
     /// A search of the run queue found no unit that could be picked on `cpu`.

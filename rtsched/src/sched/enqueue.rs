@@ -43,9 +43,7 @@ impl<'a> Scheduler<'a> {
             return Ok(NIL);
         }
         loop {
-            let found = self
-                .runq
-                .first_matching(self.units, o, |u| pickable(u, cpu, online, periodic, o))?;
+            let found = self.runq_first_on(cpu, |u| pickable(u, cpu, online, periodic, o))?;
             let Some(h) = found else {
                 self.cpus.set_unserved(cpu);
                 return Ok(NIL);
@@ -82,7 +80,7 @@ impl<'a> Scheduler<'a> {
             // It stays on the run queue with its sequence number: re-sorted in place, which
             // is the order a removal and re-insertion would give (the order is total, so the
             // heap's layout decides nothing).
-            return self.runq.update(self.units, h, self.order());
+            return self.runq_update(h);
         }
         let seq = u.runq_seq;
         self.q_remove(h)?;
@@ -90,7 +88,6 @@ impl<'a> Scheduler<'a> {
     }
 
     fn runq_insert_seq(&mut self, h: u32, seq: u64) -> Result<()> {
-        let o = self.order();
         let u = get_mut(self.units, h)?;
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
             return Err(Error::Corrupt);
@@ -109,7 +106,7 @@ impl<'a> Scheduler<'a> {
             u.runq_seq = seq;
             let affinity = u.affinity;
             self.cpus.served(&affinity);
-            self.runq.push(self.units, h, o)
+            self.runq_push(h)
         } else {
             u.queue = QueueKind::Depleted;
             self.depleted.push(self.units, h)
@@ -118,10 +115,9 @@ impl<'a> Scheduler<'a> {
 
     /// Takes a unit off the run or depleted queue (nothing if on neither).
     pub(super) fn q_remove(&mut self, h: u32) -> Result<()> {
-        let o = self.order();
         match get(self.units, h)?.queue {
             QueueKind::None => return Ok(()),
-            QueueKind::Run => self.runq.remove(self.units, h, o)?,
+            QueueKind::Run => self.runq_del(h)?,
             QueueKind::Depleted => self.depleted.remove(self.units, h)?,
         }
         get_mut(self.units, h)?.queue = QueueKind::None;

@@ -119,12 +119,13 @@ impl<'a> Scheduler<'a> {
 
     /// Lengths of the run, depleted and replenishment queues.
     pub fn queue_lens(&self) -> (usize, usize, usize) {
-        (self.runq.len(), self.depleted.len, self.replq.len())
+        (self.runq_len(), self.depleted.len, self.replq.len())
     }
 
-    /// The `i`-th unit of the run queue in heap order (for dumps).
+    /// The `i`-th unit of the run queue: the shared heap in heap order, then the CPUs'
+    /// pinned queues (for dumps).
     pub fn runq_at(&self, i: usize) -> Option<UnitId> {
-        self.runq.at(i).map(UnitId)
+        self.runq_nth(i).map(UnitId)
     }
 
     /// The `i`-th unit of the replenishment queue in heap order (for dumps).
@@ -134,7 +135,7 @@ impl<'a> Scheduler<'a> {
 
     /// The head of the run queue: what a CPU that allows it would pick next.
     pub fn runq_head(&self) -> Option<UnitId> {
-        self.runq.peek().map(UnitId)
+        self.runq_head_now().ok().flatten().map(UnitId)
     }
 
     /// Whether `a` has strictly higher priority than `b` under the order in force.
@@ -163,7 +164,7 @@ impl<'a> Scheduler<'a> {
     pub fn runq_peek(&self, cpu: usize) -> Result<Option<UnitId>> {
         self.cpus.check(cpu)?;
         let (online, periodic, o) = (self.cpus.online(), self.periodic(), self.order());
-        let h = self.runq.first_matching(self.units, o, |u| {
+        let h = self.runq_first_on(cpu, |u| {
             super::enqueue::pickable(u, cpu, online, periodic, o) && (periodic || u.runnable)
         })?;
         Ok(h.map(UnitId))

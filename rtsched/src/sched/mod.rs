@@ -8,6 +8,7 @@
 //! | [`clock`] | the instance's clock: hook times checked, never backwards |
 //! | [`control`] | CPUs joining and leaving, unit lifetime, parameters, policy, affinity, admission |
 //! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
+//! | [`runq`] | the run queue as one queue: the shared heap and the CPUs' pinned queues |
 //! | [`tickle`] | which CPU must reschedule for a queued unit |
 //! | [`cpus`] | the PCPUs and every per-CPU cache (and its invariants) |
 //! | [`spare`] | spare reservations lent to units on I/O events (seed 000) |
@@ -62,6 +63,7 @@ mod enqueue;
 mod hooks;
 mod inspect;
 mod replenish;
+mod runq;
 mod spare;
 mod tickle;
 
@@ -110,6 +112,12 @@ pub struct Scheduler<'a> {
     /// The latest hook time (see [`clock`]).
     clock: i64,
     nr_units: u32,
+    /// Units on the CPUs' pinned run queues (the rest of the run queue is `runq`).
+    pinned_len: usize,
+    /// The run queue's head (over `runq` and the pinned queues) when `head_ok`; kept by
+    /// every change of the run queue, recomputed when the head itself leaves or moves.
+    head: Option<u32>,
+    head_ok: bool,
     stats: Stats,
     /// Spare servers lent to units on I/O events (see [`spare`]).
     spares: spare::SparePool,
@@ -176,6 +184,9 @@ impl<'a> Scheduler<'a> {
             timer: None,
             clock: 0,
             nr_units: 0,
+            pinned_len: 0,
+            head: None,
+            head_ok: true,
             stats: Stats::default(),
             spares: spare::SparePool::EMPTY,
             #[cfg(feature = "mutants")]
@@ -258,6 +269,14 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_runq(&self) -> &Heap<'a> {
         &self.runq
+    }
+    /// CPUs with a pinned queue, units on pinned queues, the cached head (if valid).
+    pub(crate) fn raw_pinned(&self) -> (CpuMask, usize, Option<Option<u32>>) {
+        (
+            self.cpus.pinned(),
+            self.pinned_len,
+            self.head_ok.then_some(self.head),
+        )
     }
     pub(crate) fn raw_replq(&self) -> &Heap<'a> {
         &self.replq

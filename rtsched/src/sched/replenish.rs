@@ -81,7 +81,7 @@ impl<'a> Scheduler<'a> {
             };
             let phantom_cpu = self.cpus.phantom_cpu(self.units, h);
             let on_cpu = self.curr(cpu) == Some(UnitId(h)) || phantom_cpu.is_some();
-            if on_cpu && !self.runq.is_empty() {
+            if on_cpu && self.runq_len() != 0 {
                 self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
             } else {
                 let periodic = self.periodic();
@@ -113,7 +113,7 @@ impl<'a> Scheduler<'a> {
     /// deadline may rank it below a queued unit.
     fn replenished_running(&mut self, h: u32, oc: usize, a: &mut Actions) -> Result<()> {
         let o = self.order();
-        if let Some(head) = self.runq.peek() {
+        if let Some(head) = self.runq_head_cached()? {
             let lower =
                 prio_cmp(get(self.units, h)?, get(self.units, head)?, o) == Ordering::Greater;
             if lower {
@@ -124,7 +124,7 @@ impl<'a> Scheduler<'a> {
         // replenished one and be allowed on its CPU alone.
         if !self.cpus.tickled().test(oc) && !self.cpus.unserved().test(oc) {
             let periodic = self.periodic();
-            let best = self.runq.first_matching(self.units, o, |u| {
+            let best = self.runq_first_on(oc, |u| {
                 u.affinity.test(oc) && (u.runnable || (periodic && o.on_reserved_budget(u)))
             })?;
             if let Some(b) = best {

@@ -331,11 +331,19 @@ impl<'a> Scheduler<'a> {
 
     /// Returns `h`'s spare (if any) outside the timer: takes the unit off its queues,
     /// restores its own state and puts it back where it was.
+    #[inline]
     pub(super) fn spare_release(&mut self, h: u32) -> Result<()> {
-        let u = get(self.units, h)?;
-        if u.spare == NIL {
+        if get(self.units, h)?.spare == NIL {
             return Ok(());
         }
+        self.spare_release_attached(h)
+    }
+
+    /// [`Self::spare_release`] for a unit on a spare (out of line: the hooks' common path
+    /// only tests for one).
+    #[inline(never)]
+    fn spare_release_attached(&mut self, h: u32) -> Result<()> {
+        let u = get(self.units, h)?;
         let queued = u.queue != crate::unit::QueueKind::None;
         let on_replq = u.on_replq();
         if queued {

@@ -28,6 +28,35 @@ impl<'a> Scheduler<'a> {
         } else {
             self.cpus.tickled()
         };
+        // A unit allowed on one CPU only: that CPU if it is idle or runs a lower-priority
+        // unit (what the search below finds for it, without the masks and the scan; the
+        // bound is only a filter, so skipping it changes no decision).
+        let only = if u.pin_home != NIL {
+            u.pin_home as usize
+        } else if self.cpus.len() == 1 && u.affinity.test(0) {
+            0
+        } else {
+            usize::MAX
+        };
+        if only != usize::MAX {
+            if self.cpus.online().test(only) && !tickled.test(only) {
+                if !self.cpus.busy().test(only) {
+                    self.stats.tickle_idle += 1;
+                    self.cpus.set_tickled_for(only, h);
+                    self.cpus.tickle(only, a);
+                    return Ok(());
+                }
+                let key = prio_key(u, o);
+                if self.cpus.get(only).is_some_and(|p| p.key > key) {
+                    self.stats.tickle_busy += 1;
+                    self.cpus.set_tickled_for(only, h);
+                    self.cpus.tickle(only, a);
+                    return Ok(());
+                }
+            }
+            self.stats.tickle_none += 1;
+            return Ok(());
+        }
         let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
@@ -63,7 +92,7 @@ impl<'a> Scheduler<'a> {
     /// even with an idle CPU in its affinity. Here the highest-priority queued unit with an
     /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
-    /// best-first search.
+    /// run queue's search (`sched/runq.rs`).
     pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
         // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
         // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
@@ -81,7 +110,7 @@ impl<'a> Scheduler<'a> {
                 self.tickle(t, a)?;
             }
         }
-        let Some(head) = self.runq.peek() else {
+        let Some(head) = self.runq_head_cached()? else {
             return Ok(());
         };
         // (An unserved CPU has no pickable queued unit to push to it.)
@@ -93,7 +122,7 @@ impl<'a> Scheduler<'a> {
         if !idle.is_empty() {
             let periodic = self.periodic();
             let o = self.order();
-            let found = self.runq.first_matching(self.units, o, |u| {
+            let found = self.runq_first_on_any(&idle, |u| {
                 (u.runnable || (periodic && o.on_reserved_budget(u)))
                     && !u.affinity.and(&idle).is_empty()
             })?;
@@ -105,7 +134,7 @@ impl<'a> Scheduler<'a> {
                 }
             }
         }
-        if self.runq.peek() == Some(head) {
+        if self.runq_head_cached()? == Some(head) {
             self.tickle(head, a)?;
         }
         Ok(())

@@ -56,6 +56,7 @@ pub(super) fn sched_with(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<
 
 mod control;
 mod host;
+mod pinned;
 mod policies;
 mod regressions;
 mod rules;

@@ -1,0 +1,231 @@
+//! The run queue as one queue: the shared heap (`Scheduler::runq`, units allowed on more
+//! than one CPU) and each CPU's pinned queue (units whose hard affinity is that CPU alone,
+//! [`crate::pairing`]). Both keep the run queue's total order
+//! ([`crate::queues::run_before`]), so the first unit allowed on a CPU is the better of the
+//! shared heap's first allowed unit and the head of that CPU's pinned queue, and the head of
+//! the run queue is the best of the shared head and the pinned heads (cached).
+//!
+//! A unit's place follows its affinity ([`Scheduler::pin_for`], kept in its `pin_home`);
+//! where it is queued is recorded in its `pin_cpu`; an affinity change re-queues a queued
+//! unit.
+
+use super::{get, get_mut, Scheduler};
+use crate::cpumask::CpuMask;
+use crate::error::{Error, Result};
+use crate::pairing;
+use crate::queues::run_before;
+use crate::unit::{Unit, NIL};
+
+impl<'a> Scheduler<'a> {
+    /// The CPU whose pinned queue a unit with `affinity` joins when queued: the only CPU of
+    /// its affinity, if it is one of the instance's and the instance has others (with one
+    /// CPU, as under rt-partition, the shared heap is that CPU's queue); [`NIL`] for the
+    /// shared heap. (Kept in each unit's `pin_home` wherever its affinity is set.)
+    pub(crate) fn pin_for(&self, affinity: &CpuMask) -> u32 {
+        if self.cpus.len() > 1 && affinity.count() == 1 {
+            if let Some(c) = affinity.first() {
+                if c < self.cpus.len() {
+                    return c as u32;
+                }
+            }
+        }
+        NIL
+    }
+
+    /// The better of two candidates in run-queue order.
+    fn better(&self, a: Option<u32>, b: Option<u32>) -> Result<Option<u32>> {
+        Ok(match (a, b) {
+            (Some(x), Some(y)) => {
+                if run_before(get(self.units, y)?, get(self.units, x)?, self.order()) {
+                    Some(y)
+                } else {
+                    Some(x)
+                }
+            }
+            (x, None) => x,
+            (None, y) => y,
+        })
+    }
+
+    /// Puts `h` (its `queue` already set to the run queue) in its place. O(log n).
+    pub(super) fn runq_push(&mut self, h: u32) -> Result<()> {
+        let o = self.order();
+        let pin = get(self.units, h)?.pin_home;
+        if pin == NIL {
+            self.runq.push(self.units, h, o)?;
+        } else {
+            let root = self.cpus.pinned_root(pin as usize);
+            let root = pairing::push(self.units, root, h, o)?;
+            self.cpus.set_pinned_root(pin as usize, root)?;
+            get_mut(self.units, h)?.pin_cpu = pin;
+            self.pinned_len += 1;
+        }
+        self.keep_head(h)
+    }
+
+    /// After `h` entered the run queue or moved up in it (not the cached head): keeps the
+    /// cached head. Without pinned units the head is the shared heap's and nothing is
+    /// cached.
+    fn keep_head(&mut self, h: u32) -> Result<()> {
+        if self.pinned_len == 0 {
+            self.head_ok = false;
+        } else if self.head_ok {
+            let head = self.head;
+            self.head = self.better(head, Some(h))?;
+        }
+        Ok(())
+    }
+
+    /// Takes `h` out of the run queue. O(log n).
+    pub(super) fn runq_del(&mut self, h: u32) -> Result<()> {
+        let o = self.order();
+        let pin = get(self.units, h)?.pin_cpu;
+        if pin == NIL {
+            self.runq.remove(self.units, h, o)?;
+        } else {
+            let root = self.cpus.pinned_root(pin as usize);
+            let root = pairing::remove(self.units, root, h, o)?;
+            self.cpus.set_pinned_root(pin as usize, root)?;
+            get_mut(self.units, h)?.pin_cpu = NIL;
+            self.pinned_len = self.pinned_len.checked_sub(1).ok_or(Error::Corrupt)?;
+        }
+        if self.head == Some(h) {
+            self.head_ok = false;
+        }
+        Ok(())
+    }
+
+    /// Restores the order after `h`'s key changed while queued. O(log n).
+    pub(super) fn runq_update(&mut self, h: u32) -> Result<()> {
+        let o = self.order();
+        let pin = get(self.units, h)?.pin_cpu;
+        if pin == NIL {
+            self.runq.update(self.units, h, o)?;
+        } else {
+            let root = self.cpus.pinned_root(pin as usize);
+            let root = pairing::remove(self.units, root, h, o)?;
+            let root = pairing::push(self.units, root, h, o)?;
+            self.cpus.set_pinned_root(pin as usize, root)?;
+        }
+        if self.head == Some(h) {
+            self.head_ok = false;
+            Ok(())
+        } else {
+            self.keep_head(h)
+        }
+    }
+
+    /// Re-orders the whole run queue (every key changed). O(n log n).
+    pub(super) fn runq_rebuild(&mut self) -> Result<()> {
+        let o = self.order();
+        self.runq.rebuild(self.units, o)?;
+        for c in self.cpus.pinned().iter() {
+            let root = pairing::rebuild(self.units, self.cpus.pinned_root(c), o)?;
+            self.cpus.set_pinned_root(c, root)?;
+        }
+        self.head_ok = false;
+        Ok(())
+    }
+
+    /// How many units are on the run queue.
+    pub(crate) fn runq_len(&self) -> usize {
+        self.runq.len() + self.pinned_len
+    }
+
+    /// The run queue's head, computed. O(CPUs with pinned units).
+    fn compute_head(&self) -> Result<Option<u32>> {
+        let mut best = self.runq.peek();
+        if self.pinned_len > 0 {
+            for c in self.cpus.pinned().iter() {
+                best = self.better(best, Some(self.cpus.pinned_root(c)))?;
+            }
+        }
+        Ok(best)
+    }
+
+    /// The run queue's head (cached).
+    pub(super) fn runq_head_cached(&mut self) -> Result<Option<u32>> {
+        if self.pinned_len == 0 {
+            return Ok(self.runq.peek());
+        }
+        if !self.head_ok {
+            self.head = self.compute_head()?;
+            self.head_ok = true;
+        }
+        Ok(self.head)
+    }
+
+    /// The run queue's head, without touching the cache (read-only callers).
+    pub(crate) fn runq_head_now(&self) -> Result<Option<u32>> {
+        if self.head_ok && self.pinned_len > 0 {
+            return Ok(self.head);
+        }
+        self.compute_head()
+    }
+
+    /// The first unit in run-queue order allowed on `cpu` for which `ok` holds (`ok` must
+    /// imply that the unit allows `cpu`): the better of the shared heap's and `cpu`'s pinned
+    /// queue's.
+    pub(super) fn runq_first_on(
+        &self,
+        cpu: usize,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
+        let o = self.order();
+        let shared = if self.runq.is_empty() {
+            None
+        } else {
+            self.runq.first_matching(self.units, o, &ok)?
+        };
+        if self.pinned_len == 0 {
+            return Ok(shared);
+        }
+        let root = self.cpus.pinned_root(cpu);
+        if root == NIL {
+            return Ok(shared);
+        }
+        let pinned = pairing::first_matching(self.units, root, o, &ok)?;
+        self.better(shared, pinned)
+    }
+
+    /// The first unit in run-queue order allowed on a CPU of `cpus` for which `ok` holds
+    /// (`ok` must imply that the unit allows one of them).
+    pub(super) fn runq_first_on_any(
+        &self,
+        cpus: &CpuMask,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
+        let o = self.order();
+        let mut best = if self.runq.is_empty() {
+            None
+        } else {
+            self.runq.first_matching(self.units, o, &ok)?
+        };
+        if self.pinned_len > 0 {
+            for c in self.cpus.pinned().and(cpus).iter() {
+                let root = self.cpus.pinned_root(c);
+                let p = pairing::first_matching(self.units, root, o, &ok)?;
+                best = self.better(best, p)?;
+            }
+        }
+        Ok(best)
+    }
+
+    /// The `i`-th unit of the run queue: the shared heap in heap order, then each CPU's
+    /// pinned queue in preorder (for dumps).
+    pub(crate) fn runq_nth(&self, i: usize) -> Option<u32> {
+        if i < self.runq.len() {
+            return self.runq.at(i);
+        }
+        let mut k = i - self.runq.len();
+        for c in self.cpus.pinned().iter() {
+            let root = self.cpus.pinned_root(c);
+            let n = pairing::len(self.units, root);
+            if k < n {
+                return pairing::nth(self.units, root, k);
+            }
+            k -= n;
+        }
+        None
+    }
+}
