@@ -70,17 +70,22 @@ impl Params {
     }
 
     /// Bandwidth `budget / period` in parts per million (rounded up), without floating point
-    /// or 128-bit division (which would call a compiler helper in the hypervisor object).
-    /// Both values are scaled down together until `budget * 10^6` fits in 64 bits; the
-    /// rounding stays upwards.
+    /// or 128-bit division (which would call a compiler helper in the hypervisor object):
+    /// whole periods, then the remainder `r < period`, which with the period is scaled down
+    /// until `r * 10^6` fits in 64 bits (the rounding stays upwards, and never above one
+    /// period, so `budget = period` is exactly 10^6 at any period).
     pub fn bandwidth_ppm(&self) -> u64 {
-        let mut b = self.budget.max(0) as u64;
+        let b = self.budget.max(0) as u64;
         let mut p = self.period.max(1) as u64;
-        while b > u64::MAX / 1_000_000 {
-            b = b.div_ceil(2);
+        let whole = b / p;
+        let mut r = b % p;
+        while r > u64::MAX / 1_000_000 {
+            r = r.div_ceil(2);
             p = (p / 2).max(1);
         }
-        (b * 1_000_000).div_ceil(p)
+        // (r < period: the part is below 10^6 before scaling, so at most 10^6 after.)
+        let part = (r * 1_000_000).div_ceil(p).min(1_000_000);
+        whole.saturating_mul(1_000_000).saturating_add(part)
     }
 }
 
@@ -136,5 +141,31 @@ mod tests {
         // Saturation instead of overflow.
         assert_eq!(next_deadline(0, MAX_PERIOD, STIME_MAX - 1), STIME_MAX);
         assert_eq!(Params::default().bandwidth_ppm(), 400_000);
+    }
+
+    #[test]
+    fn bandwidth_is_exact_or_rounded_up_and_never_above_one_for_a_valid_unit() {
+        let p = |period, budget| Params {
+            period,
+            budget,
+            extratime: false,
+        };
+        for period in [
+            MIN_PERIOD,
+            10_000_000,
+            MAX_PERIOD / 3,
+            MAX_PERIOD - 1,
+            MAX_PERIOD,
+        ] {
+            for budget in [MIN_BUDGET, period / 3, period / 2 + 1, period - 1, period] {
+                let bw = p(period, budget).bandwidth_ppm();
+                let exact = budget as u128 * 1_000_000 / period as u128;
+                assert!(
+                    bw as u128 >= exact && bw as u128 <= exact + 1 && bw <= 1_000_000,
+                    "{budget}/{period}: {bw} ppm"
+                );
+            }
+        }
+        assert_eq!(p(MAX_PERIOD, MAX_PERIOD).bandwidth_ppm(), 1_000_000);
     }
 }
