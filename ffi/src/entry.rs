@@ -26,6 +26,17 @@ macro_rules! arg {
     };
 }
 
+/// The core's parameters from the C struct: `None` (`-EINVAL`) for an unknown flag or a
+/// non-zero `reserved`; the values themselves are validated by the core (or the caller).
+fn params_from(p: RtschedParams) -> Option<Params> {
+    let flags = RtschedParamFlags::from_bits(p.flags)?;
+    (p.reserved == 0).then_some(Params {
+        period: p.period,
+        budget: p.budget,
+        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
+    })
+}
+
 /// Returns early with `-EBUSY` when the call would break the hook protocol (see [`Rtsched`]).
 macro_rules! busy_if {
     ($breaks:expr) => {
@@ -593,15 +604,7 @@ pub unsafe extern "C" fn rtsched_unit_set_params(
     // SAFETY: caller contract.
     let (i, p, oa) = unsafe { (inst_mut(s), input(params), out(actions)) };
     let (i, p, oa) = (arg!(i), arg!(p), arg!(oa));
-    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
-    if p.reserved != 0 {
-        return RtschedResult::Einval;
-    }
-    let params = Params {
-        period: p.period,
-        budget: p.budget,
-        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
-    };
+    let params = arg!(params_from(p));
     let id = arg!(i.unit(unit));
     ok_actions(oa, core_call!(i.sched.set_params(id, params)))
 }
@@ -881,13 +884,8 @@ pub unsafe extern "C" fn rtsched_partition_place(
 pub unsafe extern "C" fn rtsched_params_check(params: *const RtschedParams) -> RtschedResult {
     // SAFETY: caller contract.
     let p = arg!(unsafe { input(params) });
-    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
-    let params = Params {
-        period: p.period,
-        budget: p.budget,
-        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
-    };
-    if p.reserved != 0 || !params.is_valid() {
+    let params = arg!(params_from(p));
+    if !params.is_valid() {
         return RtschedResult::Einval;
     }
     RtschedResult::Ok
@@ -929,13 +927,10 @@ pub unsafe extern "C" fn rtsched_set_spare_pool(
         extratime: false,
     }; rtsched::MAX_SPARES];
     for (d, p) in spares.iter_mut().zip(raw) {
-        if p.reserved != 0 || p.flags != 0 {
-            return RtschedResult::Einval;
-        }
-        *d = Params {
-            period: p.period,
-            budget: p.budget,
-            extratime: false,
+        // (A spare has no extratime: no flag is accepted.)
+        *d = match params_from(*p) {
+            Some(q) if !q.extratime => q,
+            _ => return RtschedResult::Einval,
         };
     }
     let spares = arg!(spares.get(..nr as usize));
@@ -999,13 +994,8 @@ pub unsafe extern "C" fn rtsched_params_bandwidth(
     // SAFETY: caller contract.
     let (p, o) = unsafe { (input(params), out(out_ppm)) };
     let (p, o) = (arg!(p), arg!(o));
-    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
-    let params = Params {
-        period: p.period,
-        budget: p.budget,
-        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
-    };
-    if p.reserved != 0 || !params.is_valid() {
+    let params = arg!(params_from(p));
+    if !params.is_valid() {
         return RtschedResult::Einval;
     }
     *o = params.bandwidth_ppm();
@@ -1050,15 +1040,7 @@ pub unsafe extern "C" fn rtsched_unit_set_params_at(
     // SAFETY: caller contract.
     let (i, p, oa) = unsafe { (inst_mut(s), input(params), out(actions)) };
     let (i, p, oa) = (arg!(i), arg!(p), arg!(oa));
-    let flags = arg!(RtschedParamFlags::from_bits(p.flags));
-    if p.reserved != 0 {
-        return RtschedResult::Einval;
-    }
-    let params = Params {
-        period: p.period,
-        budget: p.budget,
-        extratime: flags.contains(RtschedParamFlags::EXTRATIME),
-    };
+    let params = arg!(params_from(p));
     let id = arg!(i.unit(unit));
     ok_actions(oa, core_call!(i.sched.set_params_at(id, params, now)))
 }
