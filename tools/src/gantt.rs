@@ -364,7 +364,8 @@ impl Tracker {
         self.units.entry(u).or_default()
     }
 
-    pub(crate) fn run_start(&mut self, u: usize, cpu: usize, t: i64) {
+    /// Ends unit `u`'s open run interval, if any, at `t`.
+    fn close_run(&mut self, u: usize, t: i64) {
         let k = self.k(u);
         if let Some(s) = k.running.take() {
             let c = k.cpu;
@@ -375,6 +376,10 @@ impl Tracker {
                 unit: u,
             });
         }
+    }
+
+    pub(crate) fn run_start(&mut self, u: usize, cpu: usize, t: i64) {
+        self.close_run(u, t);
         self.set_runnable(u, t, true);
         let k = self.k(u);
         k.running = Some(t);
@@ -393,16 +398,7 @@ impl Tracker {
 
     pub(crate) fn run_end(&mut self, u: usize, t: i64, runnable: bool) {
         self.set_runnable(u, t, runnable);
-        let k = self.k(u);
-        if let Some(s) = k.running.take() {
-            let c = k.cpu;
-            self.runs.push(Run {
-                cpu: c,
-                start: s,
-                end: t,
-                unit: u,
-            });
-        }
+        self.close_run(u, t);
     }
 
     /// Budget left at `t` by the last reading (less the time run since).
