@@ -79,6 +79,14 @@ fn tree_name(stock: bool, debug: bool) -> String {
     format!("{}{}", flavour(stock), if debug { "-debug" } else { "" })
 }
 
+/// `apt-get`, with apt's own retries for a download the mirror drops (each fetch is
+/// checked against the signed index, so a retried file is the same file).
+fn apt() -> Command {
+    let mut c = Command::new("apt-get");
+    c.args(["-o", "Acquire::Retries=5"]);
+    c
+}
+
 /// Installs Debian packages whose commands are missing.
 pub fn ensure_packages(cmds_pkgs: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> = cmds_pkgs
@@ -97,8 +105,8 @@ pub fn ensure_packages(cmds_pkgs: &[(&str, &str)]) -> Result<()> {
         return Ok(());
     }
     println!("installing {}", missing.join(" "));
-    run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    run(Command::new("apt-get")
+    run(apt().arg("update").arg("-qq"))?;
+    run(apt()
         .args(["install", "-y", "-qq", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
@@ -116,7 +124,7 @@ fn ensure_deb_src() -> Result<()> {
     let mut t = fs::read_to_string(sources).unwrap_or_default();
     t.push_str(entry);
     fs::write(sources, t).context("adding a deb-src entry")?;
-    run(Command::new("apt-get").arg("update").arg("-qq"))
+    run(apt().arg("update").arg("-qq"))
 }
 
 /// The unpacked Debian source of Xen, fetched once.
@@ -133,7 +141,7 @@ pub fn source_tree() -> Result<PathBuf> {
         "fetching xen={XEN_DEB_VERSION} source into {}",
         cache.display()
     );
-    run(Command::new("apt-get")
+    run(apt()
         .current_dir(&cache)
         .args(["source", "-qq"])
         .arg(format!("xen={XEN_DEB_VERSION}")))?;
@@ -416,7 +424,7 @@ fn dom0_packages() -> Result<(PathBuf, String)> {
         pkgs.push(format!("{p}={v}"));
     }
     println!("downloading {}", pkgs.join(" "));
-    run(Command::new("apt-get")
+    run(apt()
         .current_dir(&debs)
         .args(["download", "-qq"])
         .args(&pkgs))?;
