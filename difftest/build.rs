@@ -5,7 +5,7 @@
 //! The source tree is, in order: `$RTSCHED_XEN_SRC` (an unpacked Xen source tree), or
 //! `<workspace>/target/xen/src-cache/xen-4.17.5+72-g01140da4e8` (where `cargo xtask
 //! xen-build` also puts it). If neither exists, the Debian source package is fetched there
-//! the way `tools/src/xen.rs::source_tree` does (needs root, `dpkg-dev`, `xz-utils`).
+//! the way `xtask/src/xen.rs::source_tree` does (needs root, `dpkg-dev`, `xz-utils`).
 
 use std::env;
 use std::fs;

@@ -1,5 +1,5 @@
 //! What one boot of `cargo xtask e2e` reported on the serial console (the `RTSCHED-E2E*`
-//! lines printed by `tools/boot/e2e.sh`).
+//! lines printed by `xtask/boot/e2e.sh`).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ pub struct Interval {
     pub idle: BTreeMap<String, f64>,
 }
 
-/// The report of one in-guest periodic task (`RTJOB` line of `tools/boot/rtjob.c`; times in
+/// The report of one in-guest periodic task (`RTJOB` line of `xtask/boot/rtjob.c`; times in
 /// microseconds).
 #[derive(Clone, Debug, Default)]
 pub struct Job {

@@ -2,10 +2,10 @@
 //! Xen, side by side, with checks that can fail. Each build is booted under QEMU (stock C
 //! RTDS, rtsched in rt-global, rtsched in rt-partition where placement decides) with
 //! instruction counting, so guest time does not depend on the host's cores or load; the
-//! dom0 script (`tools/boot/e2e.sh`) creates PV guests, sets their parameters with the
+//! dom0 script (`xtask/boot/e2e.sh`) creates PV guests, sets their parameters with the
 //! unmodified `xl sched-rtds` (exit codes and read-back checked), and reports each domain's
 //! CPU time in ns over each measurement interval, the guest PCPUs' idle time, and the
-//! response times of periodic tasks running inside guests (`tools/boot/rtjob.c`).
+//! response times of periodic tasks running inside guests (`xtask/boot/rtjob.c`).
 //!
 //! Scenarios: `table-4-2` (dissertation Table 4.2), `isolation` (capped VMs beside a hog),
 //! `global` (six VMs on 2 and 3 guest PCPUs, within the GFB bound with a margin and beyond

@@ -5,11 +5,11 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// The workspace root (the parent of `tools/`).
+/// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tools/ has a parent")
+        .expect("xtask/ has a parent")
         .to_path_buf()
 }
 

@@ -5,7 +5,7 @@
 # QEMU gives 4 PCPUs; dom0's VCPUs 0 and 1 are pinned to PCPUs 0 and 1.
 #
 # Stock Xen 4.17's rt.c panics in step pool-remove-timer-cpu (the harness expects it there:
-# STOCK_KNOWN_PANICS in tools/src/xen.rs), so everything stock survives comes before it.
+# STOCK_KNOWN_PANICS in xtask/src/xen.rs), so everything stock survives comes before it.
 POOL=rtpool
 
 # cpus POOL: the pool's CPUs as a sorted comma list ("" for none), ranges expanded.

@@ -479,9 +479,9 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         fs::create_dir_all(ird.join(d))?;
     }
     install(&debs.join("bin/busybox"), &ird.join("bin/busybox"))?;
-    install(&root().join("tools/boot/init.sh"), &ird.join("init"))?;
-    install(&root().join("tools/boot/pools.sh"), &ird.join("pools.sh"))?;
-    install(&root().join("tools/boot/e2e.sh"), &ird.join("e2e.sh"))?;
+    install(&root().join("xtask/boot/init.sh"), &ird.join("init"))?;
+    install(&root().join("xtask/boot/pools.sh"), &ird.join("pools.sh"))?;
+    install(&root().join("xtask/boot/e2e.sh"), &ird.join("e2e.sh"))?;
     run(Command::new("chmod").arg("+x").arg(ird.join("init")))?;
     let moddir = debs
         .join("lib/modules")
@@ -528,7 +528,7 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
             .arg(src.join("xen/include"))
             .arg("-o")
             .arg(ird.join("usr/bin").join(tool))
-            .arg(root().join(format!("tools/boot/{tool}.c"))))?;
+            .arg(root().join(format!("xtask/boot/{tool}.c"))))?;
     }
     // Libraries: walk DT_NEEDED inside the initramfs, taking them from the packages or
     // the host (never trusting the host's ldd, which falls back to the host silently).
@@ -577,12 +577,12 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
     }
     fs::create_dir_all(gdir.join("bin"))?;
     install(&debs.join("bin/busybox"), &gdir.join("bin/busybox"))?;
-    install(&root().join("tools/boot/guest-init.sh"), &gdir.join("init"))?;
+    install(&root().join("xtask/boot/guest-init.sh"), &gdir.join("init"))?;
     run(Command::new("chmod").arg("+x").arg(gdir.join("init")))?;
     run(Command::new("gcc")
         .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(gdir.join("bin/rtjob"))
-        .arg(root().join("tools/boot/rtjob.c")))?;
+        .arg(root().join("xtask/boot/rtjob.c")))?;
     fs::create_dir_all(ird.join("guest"))?;
     run(Command::new("sh").current_dir(&gdir).arg("-c").arg(format!(
         "find . | cpio -o -H newc --quiet | gzip -1 > {}",

@@ -2,7 +2,7 @@
 //! passed or failed, with what it compared, so the report says exactly what was checked.
 //!
 //! Tolerances come from the measurement, not from taste. CPU time and the interval are
-//! read in nanoseconds (`tools/boot/domtime.c`), so what limits a share measured over L
+//! read in nanoseconds (`xtask/boot/domtime.c`), so what limits a share measured over L
 //! seconds is where the interval cuts the server periods: at each end a capped unit may
 //! have received between none and all of the budget b of the period under way, so its
 //! share can differ from the reservation by up to 2b / L ([`quantum`]); and Xen's CPU-time
@@ -74,7 +74,7 @@ impl Kind {
     }
 }
 
-/// The scenarios' parameters (as `tools/boot/e2e.sh` sets them; the global and csa sets
+/// The scenarios' parameters (as `xtask/boot/e2e.sh` sets them; the global and csa sets
 /// are passed to it from here).
 pub struct Scenarios {
     /// Extra tolerance in percent of a PCPU for host-clock runs (QEMU's timers then come
@@ -145,7 +145,7 @@ impl CsaSet {
         Ok(set)
     }
 
-    /// The dom0 command-line options describing the set (`tools/boot/e2e.sh`).
+    /// The dom0 command-line options describing the set (`xtask/boot/e2e.sh`).
     pub fn dom0_args(&self) -> String {
         let mut s = format!(
             "rtsched_csa_vms={} rtsched_csa_bg={} rtsched_csa_wait={}",

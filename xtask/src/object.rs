@@ -343,15 +343,15 @@ fn check(obj: &Path, exports: &[String], expect_thunks: bool) -> Result<(Vec<Str
 }
 
 fn ratchet_path() -> PathBuf {
-    root().join("tools").join("object-ratchet.txt")
+    root().join("xtask").join("object-ratchet.txt")
 }
 
 fn read_ratchet() -> Result<usize> {
-    let t = fs::read_to_string(ratchet_path()).context("reading tools/object-ratchet.txt")?;
+    let t = fs::read_to_string(ratchet_path()).context("reading xtask/object-ratchet.txt")?;
     t.lines()
         .find_map(|l| l.strip_prefix("panic_sites = "))
         .and_then(|v| v.trim().parse().ok())
-        .context("tools/object-ratchet.txt: no `panic_sites = N` line")
+        .context("xtask/object-ratchet.txt: no `panic_sites = N` line")
 }
 
 /// Builds and checks the object.
@@ -382,13 +382,13 @@ pub fn check_object(a: &Args) -> Result<()> {
         bail!("panic call sites grew from {limit} to {panics}");
     }
     if panics < limit {
-        println!("ratchet can be lowered: set panic_sites = {panics} in tools/object-ratchet.txt");
+        println!("ratchet can be lowered: set panic_sites = {panics} in xtask/object-ratchet.txt");
     }
     println!("check-object: OK {}", obj.display());
     Ok(())
 }
 
-/// Builds `tools/selftest/bad.rs` with the same flags and expects violations.
+/// Builds `xtask/selftest/bad.rs` with the same flags and expects violations.
 fn selftest() -> Result<()> {
     let root = root();
     let dir = root.join("target").join("hv").join("selftest");
@@ -408,7 +408,7 @@ fn selftest() -> Result<()> {
         .args(RUSTFLAGS)
         .arg("-o")
         .arg(&lib)
-        .arg(root.join("tools/selftest/bad.rs")))?;
+        .arg(root.join("xtask/selftest/bad.rs")))?;
     let obj = dir.join("bad.o");
     let exports = link_exports(&lib, &dir.join("bad-full.o"), &obj)?;
     let (bad, panics) = check(&obj, &exports, true)?;
