@@ -14,7 +14,7 @@ pub mod guest;
 pub mod sim;
 pub mod sweep;
 
-pub use sim::{leaked_scheduler, Event, Instance, Sim, UnitStats, Work};
+pub use sim::{leaked_scheduler, Event, Instance, Quiesce, Sim, UnitStats, Work};
 
 /// The number of proptest cases of a property: `PROPTEST_CASES` when set (CI runs a longer
 /// pass with it), else `default`. (An explicit `cases` in a `ProptestConfig` would

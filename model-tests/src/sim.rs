@@ -36,6 +36,23 @@
 use host_model::{done, Host, Instances};
 use rtsched::{CpuMask, Params, Policy, Result, Scheduler, Topology, UnitId};
 
+/// A millisecond in the simulator's nanoseconds.
+pub const MS: i64 = 1_000_000;
+
+/// Parameters given in milliseconds, as the dissertation's tables give them.
+pub fn params_ms(budget_ms: i64, period_ms: i64, extratime: bool) -> Params {
+    Params {
+        period: period_ms * MS,
+        budget: budget_ms * MS,
+        extratime,
+    }
+}
+
+/// `ns` as a percentage of `total` (a unit's share of a CPU over a run).
+pub fn pct(ns: i64, total: i64) -> f64 {
+    100.0 * ns as f64 / total as f64
+}
+
 pub use host_model::{leaked_scheduler, Event, Instance};
 
 /// What a unit does with the CPU.
@@ -501,16 +518,30 @@ impl<I: Instance> Sim<I> {
     /// until nothing is left to do. Panics if that does not happen (a livelock).
     pub fn quiesce(&mut self) {
         for _ in 0..host_model::SETTLE_LIMIT {
-            let busy = self.fire_due_timers() | self.expire_slices();
-            if let Some(c) = self.resched().first() {
-                self.schedule(c);
-            } else if let Some(c) = self.h.st.saves.iter().map(|s| s.cpu).min() {
-                self.save(c);
-            } else if !busy {
-                return;
+            match self.quiesce_step() {
+                Quiesce::Schedule(c) => self.schedule(c),
+                Quiesce::Busy => {}
+                Quiesce::Rest => return,
             }
         }
         panic!("the host does not come to rest at {} ns", self.now());
+    }
+
+    /// One step towards rest (see [`Sim::quiesce`]): fires due timers and ends expired
+    /// slices; then names the lowest CPU asked to reschedule, for the caller to schedule
+    /// (a harness checks each pick), or else saves the lowest CPU's pending context.
+    pub fn quiesce_step(&mut self) -> Quiesce {
+        let busy = self.fire_due_timers() | self.expire_slices();
+        if let Some(c) = self.resched().first() {
+            Quiesce::Schedule(c)
+        } else if let Some(c) = self.h.st.saves.iter().map(|s| s.cpu).min() {
+            self.save(c);
+            Quiesce::Busy
+        } else if busy {
+            Quiesce::Busy
+        } else {
+            Quiesce::Rest
+        }
     }
 
     /// Runs the event loop until `end` ns: processes pending requests, then repeatedly
@@ -527,6 +558,17 @@ impl<I: Instance> Sim<I> {
             self.settle();
         }
     }
+}
+
+/// What [`Sim::quiesce_step`] left to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiesce {
+    /// CPU `c` must run `do_schedule`.
+    Schedule(usize),
+    /// A timer fired, a slice ended or a context was saved: step again.
+    Busy,
+    /// Nothing is left to do at this time.
+    Rest,
 }
 
 #[cfg(test)]

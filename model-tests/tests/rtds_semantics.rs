@@ -57,7 +57,7 @@
 //! affinity gets that CPU tickled), so it is asserted: a failure is a regression of that
 //! rule.
 
-use model_tests::{Sim, Work};
+use model_tests::{Quiesce, Sim, Work};
 use proptest::prelude::*;
 use rtsched::{CpuMask, Error, Params, Policy, UnitId, UnitInfo};
 
@@ -376,14 +376,11 @@ impl Harness {
 
     /// Brings the host to rest as `Sim::quiesce` does, checking every pick.
     fn quiesce(&mut self) -> Result<(), TestCaseError> {
-        for _ in 0..10_000 {
-            let busy = self.sim.fire_due_timers() | self.sim.expire_slices();
-            if let Some(c) = self.sim.resched().first() {
-                self.schedule(c, false)?;
-            } else if let Some(c) = (0..self.ncpus).find(|&c| self.sim.saving(c).is_some()) {
-                self.sim.save(c);
-            } else if !busy {
-                return Ok(());
+        for _ in 0..host_model::SETTLE_LIMIT {
+            match self.sim.quiesce_step() {
+                Quiesce::Schedule(c) => self.schedule(c, false)?,
+                Quiesce::Busy => {}
+                Quiesce::Rest => return Ok(()),
             }
         }
         Err(TestCaseError::fail("the host does not come to rest"))

@@ -1,22 +1,8 @@
 //! Scenario tests driven by the deterministic host simulator (`model_tests::sim`), each
 //! asserting numbers from the RT-Xen dissertation or from scheduling theory.
 
-use model_tests::sim::{Sim, Work};
-use rtsched::{CpuMask, Params, Policy};
-
-const MS: i64 = 1_000_000;
-
-fn p(budget_ms: i64, period_ms: i64, extratime: bool) -> Params {
-    Params {
-        period: period_ms * MS,
-        budget: budget_ms * MS,
-        extratime,
-    }
-}
-
-fn pct(ns: i64, total: i64) -> f64 {
-    100.0 * ns as f64 / total as f64
-}
+use model_tests::sim::{params_ms as p, pct, Sim, Work, MS};
+use rtsched::{CpuMask, Policy};
 
 /// Periodic vs deferrable server: a high-priority unit whose job arrives in the second half
 /// of each period, and a busy low-priority unit, on one PCPU under DM. The periodic server

@@ -21,23 +21,10 @@
 //! 0.5 ms / 7 ms servers, the non-RT units reach their 60% only through extratime, and the
 //! RT unit keeps its 40% only through the priority levels.
 
-use model_tests::{Sim, Work};
+use model_tests::sim::{params_ms as params, pct, Sim, Work, MS};
 use rtsched::{ClassRule, CpuMask, Params, Policy};
 
-const MS: i64 = 1_000_000;
 const RUN: i64 = 10_000 * MS;
-
-fn params(budget_ms: i64, period_ms: i64, extratime: bool) -> Params {
-    Params {
-        period: period_ms * MS,
-        budget: budget_ms * MS,
-        extratime,
-    }
-}
-
-fn pct(ns: i64, total: i64) -> f64 {
-    100.0 * ns as f64 / total as f64
-}
 
 /// One run: the RT unit's share, each non-RT unit's share, and the CPU's busy share (%).
 struct Row {

@@ -74,7 +74,7 @@ pub fn out_dir() -> PathBuf {
     root().join("target").join("hv").join("out")
 }
 
-/// Builds `target/hv/out/rtsched.o` (and copies the header beside it); returns the object.
+/// Builds `target/hv/out/librtsched.o` (and copies the header beside it); returns the object.
 pub fn build_object() -> Result<PathBuf> {
     build_object_variant(None)
 }
@@ -111,7 +111,7 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
     let lib = target.join("hypervisor").join("librtsched_ffi.a");
     let out = target.join("out");
     fs::create_dir_all(&out)?;
-    let obj = out.join("rtsched.o");
+    let obj = out.join("librtsched.o");
     link_exports(&lib, &target.join("rtsched-full.o"), &obj)?;
     fs::copy(root.join("include/rtsched.h"), out.join("rtsched.h"))?;
     Ok(obj)

@@ -176,7 +176,7 @@ fn mutant_xen(fault: &str) -> Result<PathBuf> {
     fs::copy(&xen, &elf)?;
     // Relink the normal hypervisor so nothing else boots the broken one (make goes by
     // timestamps: the normal object must be newer than what was just linked).
-    run_cmd(Command::new("touch").arg(object::out_dir().join("rtsched.o")))?;
+    run_cmd(Command::new("touch").arg(object::out_dir().join("librtsched.o")))?;
     make(&object::out_dir())?;
     println!("built the {fault} fault into {}", elf.display());
     Ok(elf)
