@@ -113,7 +113,10 @@ trace() {
     fi
     echo "RTSCHED-XENTRACE-DOMS $1 $2 $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
     echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < /tmp/trace.bin)"
+    # Kernel messages off the console meanwhile: one inside a line damages the copy.
+    dmesg -n 1
     gzip -c /tmp/trace.bin | base64
+    dmesg -n 7
     echo "RTSCHED-XENTRACE-END $1 $2"
 }
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two

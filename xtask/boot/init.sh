@@ -172,6 +172,55 @@ else
     skip hypfs-policy "stock RTDS has no policy parameter"
 fi
 
+# 6b. rtsched's own trace records (TRC_RTDS_POLICY, _CBS_RESTART, _CLASS), taken with
+#     xentrace while they are provoked: a policy change through hypfs to the
+#     constant-bandwidth server (meanwhile dom0's VCPUs wake mid-period with budget left:
+#     CBS deadline restarts); dom0's VCPU 1 made real-time, then non-real-time (extratime,
+#     budget = period), then as it was (at least one class change); the default policy
+#     again. The trace is printed as the e2e traces are (gzip'd, base64'd); `cargo xtask
+#     xen-boot` decodes it and checks that each record is there (step trace-own-records).
+#     Taken unless `--skip-trace-own` (dom0's rtsched_trace_own=1).
+if [ "$FLAVOUR" = rtsched ] && grep -q "rtsched_trace_own=1" /proc/cmdline; then
+    begin trace-own
+    show > /tmp/own-before
+    rm -f /tmp/own.bin
+    # The scheduler class's records only (0x00022000: the RTDS events), to keep the copy short.
+    xentrace -D -e 0x00022000 -T 60 /tmp/own.bin > /tmp/own.log 2>&1 &
+    tp=$!
+    # Tracing is on once Xen says so (seconds under emulation); then the provoking steps.
+    bad=1
+    for i in $(seq 1 60); do
+        $XL dmesg | grep -q "xentrace: initialised" && { bad=0; break; }
+        sleep 1
+    done
+    [ $bad = 0 ] && sleep 1 || echo "xentrace did not start"
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,cbs,classes || bad=1
+    for i in 1 2 3 4 5; do sleep 0.1 2>/dev/null || sleep 1; done
+    run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 4000 -e 0 || bad=1
+    run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 10000 -e 1 || bad=1
+    op=$(vcpu /tmp/own-before 1 | cut -d' ' -f1)
+    ob=$(vcpu /tmp/own-before 1 | cut -d' ' -f2)
+    oe=0; [ "$(vcpu /tmp/own-before 1 | cut -d' ' -f3)" = yes ] && oe=1
+    run 20 $XL sched-rtds -d Domain-0 -v 1 -p "$op" -b "$ob" -e "$oe" || bad=1
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable,classes || bad=1
+    sleep 1
+    kill -INT $tp
+    wait $tp || bad=1
+    cat /tmp/own.log
+    if [ $bad = 0 ] && [ -s /tmp/own.bin ]; then
+        echo "RTSCHED-XENTRACE-DOMS boot own-records $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
+        echo "RTSCHED-XENTRACE-BEGIN boot own-records $(wc -c < /tmp/own.bin)"
+        # Kernel messages off the console meanwhile: one inside a line damages the copy.
+        dmesg -n 1
+        gzip -c /tmp/own.bin | base64
+        dmesg -n 7
+        echo "RTSCHED-XENTRACE-END boot own-records"
+        ok trace-own
+    else
+        fail trace-own "xentrace or a provoking command failed"
+    fi
+fi
+
 # 7. cpupools, CPU removal, CPU offline/online.
 . /pools.sh
 

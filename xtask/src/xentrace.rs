@@ -40,6 +40,8 @@ pub fn rtds_event_name(n: u32) -> Option<&'static str> {
         0x100 => "ADMIT_REFUSED",
         0x101 => "POLICY",
         0x102 => "REPL_UNTRACED",
+        0x103 => "CBS_RESTART",
+        0x104 => "CLASS",
         _ => return None,
     })
 }
@@ -316,6 +318,35 @@ pub fn check_decoded(ours: &BTreeMap<String, usize>, dump: &str) -> Result<()> {
     Ok(())
 }
 
+/// rtsched's own records the boot provokes while tracing (`xtask/boot/init.sh`, step 6b):
+/// a policy change, CBS deadline restarts, class changes. (`ADMIT_REFUSED` needs a set
+/// admission control refuses, which dom0's VCPUs alone cannot make on four PCPUs, and
+/// `REPL_UNTRACED` more units due at one timer fire than the shim records; both are
+/// decoded by the same code.)
+pub const OWN_RECORDS_PROVOKED: [&str; 3] = ["POLICY", "CBS_RESTART", "CLASS"];
+
+/// The trace a boot took of rtsched's own records (`boot own-records`): the count of each
+/// RTDS record in it, or why it is unusable; fails unless every provoked record is there.
+pub fn check_own_records(boot_log: &str) -> Result<BTreeMap<String, usize>> {
+    let copied = extract(boot_log)?
+        .into_iter()
+        .find(|c| c.scenario == "boot" && c.case == "own-records")
+        .context("the boot printed no own-records trace")?;
+    let counts = rtds_counts(&decode(&copied.bin?)?);
+    let missing: Vec<&str> = OWN_RECORDS_PROVOKED
+        .iter()
+        .copied()
+        .filter(|ev| !counts.contains_key(*ev))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "no {} record in the trace (it held {counts:?})",
+            missing.join(", ")
+        );
+    }
+    Ok(counts)
+}
+
 /// The Gantt window drawn of each trace: from 100 ms after its first record, 60 ms.
 const GANTT_FROM_MS: i64 = 100;
 const GANTT_WINDOW_MS: i64 = 60;
@@ -476,6 +507,32 @@ mod tests {
         // A character lost on the way: base64 or gzip's CRC refuses the copy.
         let lost = format!("{}{}", &text[..i], &text[i + 1..]);
         assert!(extract(&lost).unwrap()[0].bin.is_err());
+    }
+
+    /// A boot log holding an own-records trace of the RTDS events `evs`.
+    fn own_records_log(evs: &[u32]) -> String {
+        let recs: Vec<(u32, Option<u64>, &[u32])> = evs
+            .iter()
+            .map(|n| (TRC_RTDS_BASE + n, Some(1), &[7u32, 8][..]))
+            .collect();
+        let bin = window(0, &recs);
+        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
+        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
+        format!(
+            "RTSCHED-XENTRACE-BEGIN boot own-records {}\n{b64}RTSCHED-XENTRACE-END boot own-records\n",
+            bin.len()
+        )
+    }
+
+    #[test]
+    fn own_records_must_all_be_in_the_boot_trace() {
+        let c = check_own_records(&own_records_log(&[6, 0x101, 0x103, 0x103, 0x104])).unwrap();
+        assert_eq!(c["CBS_RESTART"], 2);
+        // A shim that writes no class record (or traces nothing, or prints no trace) fails.
+        let e = check_own_records(&own_records_log(&[6, 0x101, 0x103])).unwrap_err();
+        assert!(format!("{e:#}").contains("no CLASS record"), "{e:#}");
+        assert!(check_own_records(&own_records_log(&[])).is_err());
+        assert!(check_own_records("no trace here").is_err());
     }
 
     #[test]
