@@ -7,7 +7,10 @@
 //! Environment: `BENCH_STEPS` host actions per run (default 20000), `BENCH_ROUNDS`
 //! (default 5), `BENCH_SHAPES` / `BENCH_UNITS` / `BENCH_CPUS` (comma lists) to run a subset;
 //! a subset writes nothing unless `BENCH_WRITE=1`. `BENCH_PROFILE=rtsched` (or `xen`) runs
-//! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`.
+//! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`;
+//! `BENCH_PROFILE=marked-rtsched` (or `marked-xen`) replays that implementation's tape once with every hook call in a function of its
+//! own, for instruction and cache counts under valgrind (`callgrind
+//! --toggle-collect='difftest::bench::mark_*'`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -177,6 +180,8 @@ fn main() {
     let profile = match std::env::var("BENCH_PROFILE").as_deref() {
         Ok("rtsched") => Some(0),
         Ok("xen") => Some(1),
+        Ok("marked-rtsched") => Some(2),
+        Ok("marked-xen") => Some(3),
         _ => None,
     };
     let write =
@@ -210,6 +215,19 @@ fn main() {
                     seed: (u * 131 + c) as u64,
                 };
                 let tapes = [record(Impl::Rtsched, &cfg), record(Impl::Xen, &cfg)];
+                if let Some(p @ 2..) = profile {
+                    // Counting aid (valgrind): one implementation's tape once, every hook
+                    // call through its own `mark_<hook>` function; the calls per hook.
+                    let i = p - 2;
+                    replay([Impl::Rtsched, Impl::Xen][i], &cfg, &tapes[i], Pass::Marked);
+                    eprintln!(
+                        "calls {} {u} {c} {}: {:?}",
+                        shape.name(),
+                        ["rtsched", "xen"][i],
+                        tapes[i].counts()
+                    );
+                    continue;
+                }
                 if let Some(i) = profile {
                     // Profiling aid (`perf record`): one implementation's batched replays only.
                     let which = [Impl::Rtsched, Impl::Xen][i];

@@ -751,6 +751,33 @@ pub enum Pass {
     Overhead,
     /// Every call timed on its own.
     PerCall,
+    /// Untimed: every measured call made through a function of its own per hook,
+    /// `difftest::bench::mark_<hook>`, never inlined, for instruction and cache counts under
+    /// valgrind (`callgrind --toggle-collect='difftest::bench::mark_*'` counts exactly the
+    /// hooks' work; `BENCH_PROFILE=marked-rtsched` or `marked-xen` in `benches/hooks.rs`).
+    Marked,
+}
+
+#[inline(never)]
+fn mark_do_schedule<I: Imp>(imp: &mut I, cpu: u32, now: i64, pr: bool) -> u64 {
+    let (n, s, m) = imp.do_schedule(cpu as usize, now, pr);
+    mix(mix(m, n.map_or(u64::MAX, |n| n as u64)), s as u64)
+}
+#[inline(never)]
+fn mark_wake<I: Imp>(imp: &mut I, u: u32, now: i64) -> u64 {
+    imp.wake(u as usize, now)
+}
+#[inline(never)]
+fn mark_context_saved<I: Imp>(imp: &mut I, u: u32, now: i64, r: bool) -> u64 {
+    imp.context_saved(u as usize, now, r)
+}
+#[inline(never)]
+fn mark_sleep<I: Imp>(imp: &mut I, u: u32, now: i64) -> u64 {
+    imp.sleep(u as usize, now)
+}
+#[inline(never)]
+fn mark_replenish<I: Imp>(imp: &mut I, i: u32, now: i64) -> u64 {
+    imp.timer_fire(i as usize, now)
 }
 
 /// The result of one replay.
@@ -796,6 +823,19 @@ impl Job for Play<'_> {
                 }
                 out.ticks = cycles() - t;
                 return out;
+            }
+            Pass::Marked => {
+                for c in measured {
+                    let d = match *black_box(c) {
+                        Call::Runnable(..) => call(imp, c),
+                        Call::Schedule(cpu, now, pr) => mark_do_schedule(imp, cpu, now, pr),
+                        Call::Wake(u, now) => mark_wake(imp, u, now),
+                        Call::Saved(u, now, r) => mark_context_saved(imp, u, now, r),
+                        Call::Sleep(u, now) => mark_sleep(imp, u, now),
+                        Call::Timer(i, now) => mark_replenish(imp, i, now),
+                    };
+                    digest = mix(digest, d);
+                }
             }
             Pass::PerCall => {
                 for v in out.per_call.iter_mut() {
