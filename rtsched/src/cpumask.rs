@@ -65,6 +65,18 @@ impl CpuMask {
         }
     }
 
+    /// `cpu`'s word and bit, for repeated tests of one CPU against many sets
+    /// ([`Self::test_bit`]); out of range: a bit no set holds.
+    pub(crate) fn bit(cpu: usize) -> (usize, u64) {
+        Self::word(cpu).unwrap_or((0, 0))
+    }
+
+    /// Whether the CPU of [`Self::bit`] is in the set.
+    #[inline]
+    pub(crate) fn test_bit(&self, (w, b): (usize, u64)) -> bool {
+        self.bits.get(w).is_some_and(|x| x & b != 0)
+    }
+
     /// Whether `cpu` is in the set.
     pub fn test(&self, cpu: usize) -> bool {
         match Self::word(cpu) {

@@ -24,21 +24,19 @@ pub(crate) fn run_before(a: &Unit, b: &Unit, o: Order) -> bool {
     prio_cmp(a, b, o).then(a.runq_seq.cmp(&b.runq_seq)) == Ordering::Less
 }
 
-/// Which of the two heaps, which selects the key and the position field.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum HeapKind {
-    /// Run queue: ordered by priority, then insertion.
-    Run,
-    /// Replenishment queue: ordered by deadline, then insertion.
-    Repl,
-}
+/// The run queue's heap: ordered by priority, then insertion ([`run_before`]); positions in
+/// `runq_pos`.
+pub(crate) type RunHeap<'a> = Heap<'a, true>;
 
-/// An indexed binary min-heap of unit handles.
+/// The replenishment queue: ordered by deadline, then insertion; positions in `replq_pos`.
+pub(crate) type ReplHeap<'a> = Heap<'a, false>;
+
+/// An indexed binary min-heap of unit handles. `RUN` selects the key and the position field
+/// ([`RunHeap`], [`ReplHeap`]), at compile time.
 #[derive(Debug)]
-pub(crate) struct Heap<'a> {
+pub(crate) struct Heap<'a, const RUN: bool> {
     slots: &'a mut [u32],
     len: usize,
-    kind: HeapKind,
     /// Set by every change of membership or order, cleared by [`Heap::take_changed`]: lets
     /// a caller that follows the head (the replenishment timer) skip reading it when
     /// nothing changed.
@@ -49,12 +47,11 @@ fn unit(units: &[Unit], h: u32) -> Result<&Unit> {
     units.get(h as usize).ok_or(Error::Corrupt)
 }
 
-impl<'a> Heap<'a> {
-    pub(crate) fn new(slots: &'a mut [u32], kind: HeapKind) -> Self {
+impl<'a, const RUN: bool> Heap<'a, RUN> {
+    pub(crate) fn new(slots: &'a mut [u32]) -> Self {
         Heap {
             slots,
             len: 0,
-            kind,
             changed: false,
         }
     }
@@ -96,17 +93,19 @@ impl<'a> Heap<'a> {
     }
 
     fn pos_of(&self, u: &Unit) -> u32 {
-        match self.kind {
-            HeapKind::Run => u.runq_pos,
-            HeapKind::Repl => u.replq_pos,
+        if RUN {
+            u.runq_pos
+        } else {
+            u.replq_pos
         }
     }
 
     fn set_pos(&self, units: &mut [Unit], h: u32, p: u32) -> Result<()> {
         let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
-        match self.kind {
-            HeapKind::Run => u.runq_pos = p,
-            HeapKind::Repl => u.replq_pos = p,
+        if RUN {
+            u.runq_pos = p;
+        } else {
+            u.replq_pos = p;
         }
         Ok(())
     }
@@ -114,12 +113,14 @@ impl<'a> Heap<'a> {
     /// Strict heap order between two units.
     #[inline]
     pub(crate) fn before(&self, a: &Unit, b: &Unit, o: Order) -> bool {
-        match self.kind {
-            HeapKind::Run => run_before(a, b, o),
-            HeapKind::Repl => (a.cur_deadline, a.replq_seq) < (b.cur_deadline, b.replq_seq),
+        if RUN {
+            run_before(a, b, o)
+        } else {
+            (a.cur_deadline, a.replq_seq) < (b.cur_deadline, b.replq_seq)
         }
     }
 
+    #[inline]
     fn before_h(&self, units: &[Unit], a: u32, b: u32, s: Order) -> Result<bool> {
         Ok(self.before(unit(units, a)?, unit(units, b)?, s))
     }
@@ -190,9 +191,28 @@ impl<'a> Heap<'a> {
         self.changed = true;
         self.set_pos(units, h, NIL)?;
         if i != last {
-            self.put(units, i, lh)?;
-            // The moved element may belong above or below its new place.
-            self.sift(units, i, s)?;
+            // Bottom-up: the hole goes down to a leaf along the earlier children (one
+            // comparison a level), the last element fills it and rises to its place (most
+            // often at once: the last element is a late one). About half the comparisons of
+            // sifting the last element down from `i`; the order is total, so the heap's
+            // layout decides nothing.
+            let mut hole = i;
+            loop {
+                let l = 2 * hole + 1;
+                let Some(lh2) = self.at(l) else { break };
+                let mut c = l;
+                let mut ch = lh2;
+                if let Some(rh) = self.at(l + 1) {
+                    if self.before_h(units, rh, lh2, s)? {
+                        c = l + 1;
+                        ch = rh;
+                    }
+                }
+                self.put(units, hole, ch)?;
+                hole = c;
+            }
+            self.put(units, hole, lh)?;
+            self.sift_up(units, hole, s)?;
         }
         Ok(())
     }
@@ -411,7 +431,7 @@ mod tests {
     fn heap_orders_and_removes() {
         let mut units = mk(40);
         let mut slots = vec![0u32; 40];
-        let mut h = Heap::new(&mut slots, HeapKind::Run);
+        let mut h = RunHeap::new(&mut slots);
         for i in 0..40 {
             h.push(&mut units, i, EDF).unwrap();
             h.check(&units, EDF).unwrap();
@@ -433,7 +453,7 @@ mod tests {
     fn first_matching_agrees_with_scan() {
         let mut units = mk(200);
         let mut slots = vec![0u32; 200];
-        let mut h = Heap::new(&mut slots, HeapKind::Run);
+        let mut h = RunHeap::new(&mut slots);
         for i in 0..200 {
             h.push(&mut units, i, EDF).unwrap();
         }

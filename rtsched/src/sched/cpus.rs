@@ -320,9 +320,12 @@ impl<'a> Cpus<'a> {
     /// `cpu`'s key may have risen to `k` (or it may have joined the set): keeps `bound` and
     /// `bound2` upper bounds.
     fn raise_bound(&mut self, cpu: usize, k: PrioKey) {
-        self.bound = self.bound.max(k);
-        if self.bound_cpu != cpu as u32 {
-            self.bound2 = self.bound2.max(k);
+        // (Copied only when raised: a key is four fields.)
+        if k > self.bound {
+            self.bound = k;
+        }
+        if self.bound_cpu != cpu as u32 && k > self.bound2 {
+            self.bound2 = k;
         }
     }
 

@@ -36,14 +36,20 @@ impl<'a> Scheduler<'a> {
     /// domain paused without the scheduler lock) is dropped from both queues and the search
     /// goes on (upstream fixes 0f1dec89d3 and 73c62927f6).
     pub(super) fn runq_pick(&mut self, cpu: usize) -> Result<u32> {
-        let online = self.cpus.online();
         let periodic = self.periodic();
         let o = self.order();
         if self.cpus.unserved().test(cpu) {
             return Ok(NIL);
         }
+        // (No unit is pickable on a CPU that is not online: the search would find nothing.)
+        let online = self.cpus.online().test(cpu);
+        let bit = CpuMask::bit(cpu);
         loop {
-            let found = self.runq_first_on(cpu, |u| pickable(u, cpu, online, periodic, o))?;
+            let found = if online {
+                self.runq_first_on(cpu, |u| pickable_here(u, bit, periodic, o))?
+            } else {
+                None
+            };
             let Some(h) = found else {
                 self.cpus.set_unserved(cpu);
                 return Ok(NIL);
@@ -171,5 +177,11 @@ impl<'a> Scheduler<'a> {
 /// reserved budget only. [`Scheduler::runq_peek`] and [`Scheduler::runq_pick`] share it, so
 /// that the unit a host checks is the unit the pick meets first.
 pub(super) fn pickable(u: &Unit, cpu: usize, online: CpuMask, periodic: bool, o: Order) -> bool {
-    u.affinity.test(cpu) && online.test(cpu) && (!periodic || u.runnable || o.on_reserved_budget(u))
+    online.test(cpu) && pickable_here(u, CpuMask::bit(cpu), periodic, o)
+}
+
+/// [`pickable`] on an online CPU given by its [`CpuMask::bit`] (the search's per-unit test).
+#[inline]
+fn pickable_here(u: &Unit, cpu: (usize, u64), periodic: bool, o: Order) -> bool {
+    u.affinity.test_bit(cpu) && (!periodic || u.runnable || o.on_reserved_budget(u))
 }

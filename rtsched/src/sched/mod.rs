@@ -76,7 +76,7 @@ use crate::mutants::Mutant;
 use crate::params::Params;
 use crate::policy::{ClassRule, Policy, PriorityScheme, ServerKind};
 use crate::prio::{Order, PrioKey};
-use crate::queues::{DepletedList, Heap, HeapKind};
+use crate::queues::{DepletedList, ReplHeap, RunHeap};
 use crate::stats::Stats;
 use crate::unit::{Unit, NIL};
 use cpus::Cpus;
@@ -101,8 +101,8 @@ pub struct Storage<'a> {
 pub struct Scheduler<'a> {
     units: &'a mut [Unit],
     cpus: Cpus<'a>,
-    runq: Heap<'a>,
-    replq: Heap<'a>,
+    runq: RunHeap<'a>,
+    replq: ReplHeap<'a>,
     depleted: DepletedList,
     seq: u64,
     /// The background class's virtual time: the largest `vtime` of a unit picked from it.
@@ -175,8 +175,8 @@ impl<'a> Scheduler<'a> {
         Ok(Scheduler {
             units,
             cpus,
-            runq: Heap::new(runq, HeapKind::Run),
-            replq: Heap::new(replq, HeapKind::Repl),
+            runq: RunHeap::new(runq),
+            replq: ReplHeap::new(replq),
             depleted: DepletedList::new(),
             seq: 0,
             vmin: 0,
@@ -267,7 +267,7 @@ impl<'a> Scheduler<'a> {
     pub(crate) fn raw_cpus(&self) -> &[Pcpu] {
         self.cpus.all()
     }
-    pub(crate) fn raw_runq(&self) -> &Heap<'a> {
+    pub(crate) fn raw_runq(&self) -> &RunHeap<'a> {
         &self.runq
     }
     /// CPUs with a pinned queue, units on pinned queues, the cached head (if valid).
@@ -278,7 +278,7 @@ impl<'a> Scheduler<'a> {
             self.head_ok.then_some(self.head),
         )
     }
-    pub(crate) fn raw_replq(&self) -> &Heap<'a> {
+    pub(crate) fn raw_replq(&self) -> &ReplHeap<'a> {
         &self.replq
     }
     pub(crate) fn raw_depleted(&self) -> &DepletedList {
