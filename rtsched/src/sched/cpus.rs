@@ -247,10 +247,10 @@ impl<'a> Cpus<'a> {
         phantom: u32,
     ) -> Result<()> {
         let p = self.pcpus.get_mut(cpu).ok_or(Error::Corrupt)?;
-        let old = [p.curr, p.phantom];
+        let (old_curr, old_phantom) = (p.curr, p.phantom);
         p.curr = curr;
         p.phantom = phantom;
-        for o in old {
+        for o in [old_curr, old_phantom] {
             if o != NIL && o != curr && o != phantom {
                 if let Some(u) = units.get_mut(o as usize) {
                     if u.on_cpu == cpu as u32 {
@@ -259,23 +259,24 @@ impl<'a> Cpus<'a> {
                 }
             }
         }
-        let shown = if curr != NIL { curr } else { phantom };
-        for h in [phantom, curr] {
-            if h != NIL {
-                units.get_mut(h as usize).ok_or(Error::Corrupt)?.on_cpu = cpu as u32;
-            }
+        if phantom != NIL {
+            units
+                .get_mut(phantom as usize)
+                .ok_or(Error::Corrupt)?
+                .on_cpu = cpu as u32;
         }
+        let shown = if curr != NIL { curr } else { phantom };
         if shown == NIL {
             self.busy.clear(cpu);
             self.bound_leaves(cpu);
-        } else {
-            self.busy.set(cpu);
-            let k = prio_key(units.get(shown as usize).ok_or(Error::Corrupt)?, o);
-            if let Some(p) = self.pcpus.get_mut(cpu) {
-                p.key = k;
-            }
-            self.raise_bound(cpu, k);
+            return Ok(());
         }
+        let u = units.get_mut(shown as usize).ok_or(Error::Corrupt)?;
+        u.on_cpu = cpu as u32;
+        let k = prio_key(u, o);
+        p.key = k;
+        self.busy.set(cpu);
+        self.raise_bound(cpu, k);
         Ok(())
     }
 

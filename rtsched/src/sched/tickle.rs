@@ -94,6 +94,10 @@ impl<'a> Scheduler<'a> {
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
     /// run queue's search (`sched/runq.rs`).
     pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
+        // (Nothing queued and no tickle to renew: nothing to push.)
+        if self.runq_len() == 0 && self.cpus.retickle().is_empty() {
+            return Ok(());
+        }
         // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
         // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
         // this loop keeps its new `tickled_for`.
