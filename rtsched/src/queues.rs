@@ -417,14 +417,7 @@ mod tests {
     const EDF: Order = Order::new(PriorityScheme::Edf, ClassRule::Rtds);
 
     fn mk(n: usize) -> Vec<Unit> {
-        (0..n)
-            .map(|i| Unit {
-                in_use: true,
-                cur_deadline: ((i * 7919) % 13) as i64,
-                runq_seq: i as u64,
-                ..Unit::EMPTY
-            })
-            .collect()
+        crate::tests::queue_units(n, NIL)
     }
 
     #[test]

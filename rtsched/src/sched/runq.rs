@@ -78,41 +78,54 @@ impl<'a> Scheduler<'a> {
 
     /// Takes `h` out of the run queue. O(log n).
     pub(super) fn runq_del(&mut self, h: u32) -> Result<()> {
-        let o = self.order();
         let pin = get(self.units, h)?.pin_cpu;
         if pin == NIL {
+            let o = self.order();
             self.runq.remove(self.units, h, o)?;
         } else {
-            let root = self.cpus.pinned_root(pin as usize);
-            let root = pairing::remove(self.units, root, h, o)?;
-            self.cpus.set_pinned_root(pin as usize, root)?;
+            self.pinned_take(pin, h, false)?;
             get_mut(self.units, h)?.pin_cpu = NIL;
             self.pinned_len = self.pinned_len.checked_sub(1).ok_or(Error::Corrupt)?;
         }
-        if self.head == Some(h) {
-            self.head_ok = false;
-        }
+        self.forget_head(h);
         Ok(())
     }
 
     /// Restores the order after `h`'s key changed while queued. O(log n).
     pub(super) fn runq_update(&mut self, h: u32) -> Result<()> {
-        let o = self.order();
         let pin = get(self.units, h)?.pin_cpu;
         if pin == NIL {
+            let o = self.order();
             self.runq.update(self.units, h, o)?;
         } else {
-            let root = self.cpus.pinned_root(pin as usize);
-            let root = pairing::remove(self.units, root, h, o)?;
-            let root = pairing::push(self.units, root, h, o)?;
-            self.cpus.set_pinned_root(pin as usize, root)?;
+            self.pinned_take(pin, h, true)?;
         }
-        if self.head == Some(h) {
-            self.head_ok = false;
+        if self.forget_head(h) {
             Ok(())
         } else {
             self.keep_head(h)
         }
+    }
+
+    /// Takes `h` out of CPU `pin`'s pinned queue, and puts it back in order if `reinsert`.
+    fn pinned_take(&mut self, pin: u32, h: u32, reinsert: bool) -> Result<()> {
+        let o = self.order();
+        let root = pairing::remove(self.units, self.cpus.pinned_root(pin as usize), h, o)?;
+        let root = if reinsert {
+            pairing::push(self.units, root, h, o)?
+        } else {
+            root
+        };
+        self.cpus.set_pinned_root(pin as usize, root)
+    }
+
+    /// The cached head is no longer known if it was `h`; says whether it was.
+    fn forget_head(&mut self, h: u32) -> bool {
+        let was = self.head == Some(h);
+        if was {
+            self.head_ok = false;
+        }
+        was
     }
 
     /// Re-orders the whole run queue (every key changed). O(n log n).

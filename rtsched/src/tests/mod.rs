@@ -16,6 +16,20 @@ pub(super) fn sched(cap: usize, ncpus: usize) -> Scheduler<'static> {
     s
 }
 
+/// `n` units for the queue tests: in use, deadlines scattered over 0..13 (with ties), FIFO
+/// order by index; pinned to CPU `pin` (NIL: not pinned).
+pub(crate) fn queue_units(n: usize, pin: u32) -> Vec<Unit> {
+    (0..n)
+        .map(|i| Unit {
+            in_use: true,
+            cur_deadline: ((i * 7919) % 13) as i64,
+            runq_seq: i as u64,
+            pin_cpu: pin,
+            ..Unit::EMPTY
+        })
+        .collect()
+}
+
 pub(super) fn ok(s: &Scheduler<'_>) {
     invariants::check(s).unwrap();
 }
