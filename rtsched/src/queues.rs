@@ -144,19 +144,21 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         self.put(units, i, h)
     }
 
+    /// The child of position `i` that goes first, and its unit; none at a leaf.
+    fn first_child(&self, units: &[Unit], i: usize, s: Order) -> Result<Option<(usize, u32)>> {
+        let l = 2 * i + 1;
+        let Some(lh) = self.at(l) else {
+            return Ok(None);
+        };
+        match self.at(l + 1) {
+            Some(rh) if self.before_h(units, rh, lh, s)? => Ok(Some((l + 1, rh))),
+            _ => Ok(Some((l, lh))),
+        }
+    }
+
     fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
-        loop {
-            let l = 2 * i + 1;
-            let Some(lh) = self.at(l) else { break };
-            let mut c = l;
-            let mut ch = lh;
-            if let Some(rh) = self.at(l + 1) {
-                if self.before_h(units, rh, lh, s)? {
-                    c = l + 1;
-                    ch = rh;
-                }
-            }
+        while let Some((c, ch)) = self.first_child(units, i, s)? {
             if !self.before_h(units, ch, h, s)? {
                 break;
             }
@@ -197,17 +199,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
             // sifting the last element down from `i`; the order is total, so the heap's
             // layout decides nothing.
             let mut hole = i;
-            loop {
-                let l = 2 * hole + 1;
-                let Some(lh2) = self.at(l) else { break };
-                let mut c = l;
-                let mut ch = lh2;
-                if let Some(rh) = self.at(l + 1) {
-                    if self.before_h(units, rh, lh2, s)? {
-                        c = l + 1;
-                        ch = rh;
-                    }
-                }
+            while let Some((c, ch)) = self.first_child(units, hole, s)? {
                 self.put(units, hole, ch)?;
                 hole = c;
             }
