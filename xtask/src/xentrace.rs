@@ -395,7 +395,8 @@ pub fn publish(build: &str, boot_log: &str, dir: &Path) -> Result<Vec<String>> {
             GANTT_FROM_MS * 1_000_000,
             GANTT_WINDOW_MS * 1_000_000,
         )?;
-        let who = if build == "stock" {
+        // `build` is the run's label: the build's name, then `-<n>` (or `-fault-...`).
+        let who = if build.split('-').next() == Some("stock") {
             "Xen 4.17's C RTDS (rt.c)"
         } else {
             "rtsched"

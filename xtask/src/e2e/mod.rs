@@ -90,6 +90,16 @@ pub struct Args {
     pub xentrace: u32,
 }
 
+/// With `--xentrace`, the traces a boot printed, saved, decoded and charted under
+/// `target/e2e/xentrace/` (report lines); else none.
+fn publish_traces(a: &Args, run: &str, text: &str) -> Result<Vec<String>> {
+    if a.xentrace == 0 {
+        return Ok(Vec::new());
+    }
+    let dir = root().join("target").join("e2e").join("xentrace");
+    crate::xentrace::publish(run, text, &dir)
+}
+
 /// Overhead per period (us) that the global scenario's guaranteed set leaves room for:
 /// the scheduler's own time per job (two decisions, a context switch), bounded by the
 /// hook times the run reports.
@@ -255,7 +265,7 @@ pub fn run(a: &Args) -> Result<()> {
                     n,
                     boot: parse::parse(&text)?,
                     wall: 0.0,
-                    traces: Vec::new(),
+                    traces: publish_traces(a, &format!("{label}-{n}"), &text)?,
                 });
                 continue;
             }
@@ -294,12 +304,7 @@ pub fn run(a: &Args) -> Result<()> {
             fs::create_dir_all(serial.parent().context("target/e2e")?)?;
             fs::write(&serial, &r.text)?;
             let boot = parse::parse(&r.text)?;
-            let traces = if a.xentrace > 0 {
-                let dir = root().join("target").join("e2e").join("xentrace");
-                crate::xentrace::publish(&format!("{label}-{n}"), &r.text, &dir)?
-            } else {
-                Vec::new()
-            };
+            let traces = publish_traces(a, &format!("{label}-{n}"), &r.text)?;
             runs.push(Run {
                 build,
                 n,
