@@ -73,7 +73,7 @@ fn a_context_save_that_sees_a_wake_before_its_hook_waits_for_the_wake() {
 
 #[test]
 fn a_cpu_idling_on_a_blocked_periodic_server_is_not_removed() {
-    let mut s = sched_with(
+    let mut s = online(
         2,
         2,
         Policy {
@@ -81,8 +81,6 @@ fn a_cpu_idling_on_a_blocked_periodic_server_is_not_removed() {
             ..Policy::default()
         },
     );
-    s.cpu_add(0).unwrap();
-    s.cpu_add(1).unwrap();
     let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::single(0));
     s.wake(h, 0).unwrap();
     s.do_schedule(0, 0, true, false).unwrap();

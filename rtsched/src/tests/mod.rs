@@ -3,13 +3,12 @@
 use crate::*;
 
 pub(super) fn sched(cap: usize, ncpus: usize) -> Scheduler<'static> {
-    let st = Storage {
-        units: Vec::leak(vec![Unit::EMPTY; cap]),
-        runq: Vec::leak(vec![0u32; cap]),
-        replq: Vec::leak(vec![0u32; cap]),
-        cpus: Vec::leak(vec![Pcpu::IDLE; ncpus]),
-    };
-    let mut s = Scheduler::new(st, Policy::default()).unwrap();
+    online(cap, ncpus, Policy::default())
+}
+
+/// A scheduler for `cap` units under `policy` with CPUs `0..ncpus` online.
+pub(super) fn online(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<'static> {
+    let mut s = sched_with(cap, ncpus, policy);
     for c in 0..ncpus {
         s.cpu_add(c).unwrap();
     }

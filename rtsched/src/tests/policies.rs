@@ -41,7 +41,7 @@ fn dm_switch_reorders_run_queue() {
 #[test]
 fn periodic_server_charges_idle_time_to_blocked_unit() {
     for server in [ServerKind::Deferrable, ServerKind::Periodic] {
-        let mut s = sched_with(
+        let mut s = online(
             4,
             1,
             Policy {
@@ -49,7 +49,6 @@ fn periodic_server_charges_idle_time_to_blocked_unit() {
                 ..Policy::default()
             },
         );
-        s.cpu_add(0).unwrap();
         let one = CpuMask::first_n(1);
         let h = unit(&mut s, 1, 10 * MS, 2 * MS, false, one);
         let l = unit(&mut s, 2, 20 * MS, 8 * MS, false, one);
@@ -112,7 +111,7 @@ fn periodic_server_charges_idle_time_to_blocked_unit() {
 #[test]
 fn cbs_wake_restarts_a_period_only_when_the_budget_exceeds_the_bandwidth() {
     for server in [ServerKind::Deferrable, ServerKind::Cbs] {
-        let mut s = sched_with(
+        let mut s = online(
             4,
             1,
             Policy {
@@ -120,7 +119,6 @@ fn cbs_wake_restarts_a_period_only_when_the_budget_exceeds_the_bandwidth() {
                 ..Policy::default()
             },
         );
-        s.cpu_add(0).unwrap();
         let one = CpuMask::first_n(1);
         // (4 ms, 10 ms), bandwidth 0.4. Runs 1 ms from 0, sleeps with 3 ms left, deadline 10.
         let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, one);
@@ -156,8 +154,7 @@ fn cbs_wake_restarts_a_period_only_when_the_budget_exceeds_the_bandwidth() {
 
 #[test]
 fn classes_real_time_before_background_whatever_the_deadlines() {
-    let mut s = sched_with(4, 1, Policy::default());
-    s.cpu_add(0).unwrap();
+    let mut s = online(4, 1, Policy::default());
     let one = CpuMask::first_n(1);
     // A non-RT unit (extratime, budget = period) with an earlier deadline than the RT unit.
     let bg = unit(&mut s, 1, 5 * MS, 5 * MS, true, one);
@@ -177,8 +174,7 @@ fn classes_real_time_before_background_whatever_the_deadlines() {
 
 #[test]
 fn background_units_take_turns_by_virtual_time() {
-    let mut s = sched_with(4, 1, Policy::default());
-    s.cpu_add(0).unwrap();
+    let mut s = online(4, 1, Policy::default());
     let one = CpuMask::first_n(1);
     let a = unit(&mut s, 1, 7 * MS, 7 * MS, true, one);
     let b = unit(&mut s, 2, 13 * MS, 13 * MS, true, one);
@@ -217,7 +213,7 @@ fn partition_instance_holds_one_cpu() {
 
 #[test]
 fn admission_rejects_and_changes_nothing() {
-    let mut s = sched_with(
+    let mut s = online(
         4,
         1,
         Policy {
@@ -225,7 +221,6 @@ fn admission_rejects_and_changes_nothing() {
             ..Policy::default()
         },
     );
-    s.cpu_add(0).unwrap();
     let one = CpuMask::first_n(1);
     let a = unit(&mut s, 1, 10 * MS, 6 * MS, false, one);
     let b = s.unit_alloc(2, 0, one).unwrap();
@@ -279,7 +274,7 @@ fn admission_rejects_and_changes_nothing() {
 fn periodic_blocked_server_keeps_its_assigned_cpu_and_frees_the_cpu_on_wake() {
     // Charging a blocked server's budget to an idle CPU must not reassign the unit: the host
     // (Xen's unit->res) would not know, and a later run there would not be flagged migrated.
-    let mut s = sched_with(
+    let mut s = online(
         4,
         2,
         Policy {
@@ -287,8 +282,6 @@ fn periodic_blocked_server_keeps_its_assigned_cpu_and_frees_the_cpu_on_wake() {
             ..Policy::default()
         },
     );
-    s.cpu_add(0).unwrap();
-    s.cpu_add(1).unwrap();
     let all = CpuMask::first_n(2);
     let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, all);
     let busy = unit(&mut s, 2, 20 * MS, 4 * MS, false, CpuMask::single(0));

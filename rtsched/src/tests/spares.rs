@@ -13,7 +13,7 @@ fn p(budget: i64, period: i64) -> Params {
 
 /// One CPU, EDF, CBS, admission on, a (40, 100) unit that uses spare bandwidth, pool of one (4, 10).
 fn setup() -> (Scheduler<'static>, UnitId) {
-    let mut s = sched_with(
+    let mut s = online(
         4,
         1,
         Policy {
@@ -22,7 +22,6 @@ fn setup() -> (Scheduler<'static>, UnitId) {
             ..Policy::default()
         },
     );
-    s.cpu_add(0).unwrap();
     s.set_spare_pool(&[p(4, 10)]).unwrap();
     let h = unit(&mut s, 1, 100 * MS, 40 * MS, false, CpuMask::single(0));
     s.set_uses_spare(h, true).unwrap();
