@@ -50,14 +50,20 @@ fn regression_37b49cb48e_extratime_switched_on_while_depleted() {
     }
 }
 
-#[test]
-fn regression_73c62927f6_unrunnable_queued_unit_leaves_both_queues() {
+/// One CPU, two units queued at time 0: `a` (1 ms / 10 ms) ahead of `b` (1 ms / 20 ms).
+fn two_queued() -> (Scheduler<'static>, UnitId, UnitId) {
     let mut s = sched(4, 1);
     let one = CpuMask::first_n(1);
     let a = unit(&mut s, 1, 10 * MS, MS, false, one);
     let b = unit(&mut s, 2, 20 * MS, MS, false, one);
     s.wake(a, 0).unwrap();
     s.wake(b, 0).unwrap();
+    (s, a, b)
+}
+
+#[test]
+fn regression_73c62927f6_unrunnable_queued_unit_leaves_both_queues() {
+    let (mut s, a, _) = two_queued();
     // Paused without the lock: the host finds out at pick time and reports it.
     assert_eq!(s.runq_peek(0).unwrap(), Some(a));
     s.set_unrunnable(a).unwrap();
@@ -73,12 +79,7 @@ fn regression_73c62927f6_unrunnable_queued_unit_leaves_both_queues() {
 
 #[test]
 fn regression_0f1dec89d3_pick_looks_past_unrunnable_head() {
-    let mut s = sched(4, 1);
-    let one = CpuMask::first_n(1);
-    let a = unit(&mut s, 1, 10 * MS, MS, false, one);
-    let b = unit(&mut s, 2, 20 * MS, MS, false, one);
-    s.wake(a, 0).unwrap();
-    s.wake(b, 0).unwrap();
+    let (mut s, a, b) = two_queued();
     // The head becomes non-runnable without the scheduler hearing of it.
     s.raw_units_mut()[a.0 as usize].runnable = false;
     let d = s.do_schedule(0, 0, false, false).unwrap();
