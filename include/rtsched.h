@@ -137,7 +137,7 @@
 /**
  * Number of event counters in `RtschedStats`.
  */
-#define RTSCHED_NR_STATS 18
+#define RTSCHED_NR_STATS 23
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -286,6 +286,26 @@ enum RtschedStat
    * Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
    */
   RTSCHED_STAT_CBS_RESTARTS = 17,
+  /**
+   * `rtsched_unit_io_event` calls.
+   */
+  RTSCHED_STAT_IO_EVENTS = 18,
+  /**
+   * Spare servers attached to units.
+   */
+  RTSCHED_STAT_SPARE_ATTACHES = 19,
+  /**
+   * Spare periods renewed for an attached unit.
+   */
+  RTSCHED_STAT_SPARE_RENEWALS = 20,
+  /**
+   * Spare servers returned to the pool.
+   */
+  RTSCHED_STAT_SPARE_RETURNS = 21,
+  /**
+   * I/O events for an eligible unit that found no free spare.
+   */
+  RTSCHED_STAT_SPARE_NONE_FREE = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

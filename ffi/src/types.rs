@@ -354,11 +354,21 @@ pub enum RtschedStat {
     PhantomPicks = 16,
     /// Constant-bandwidth server: wakes that started a new period (the CBS wake-up rule).
     CbsRestarts = 17,
+    /// `rtsched_unit_io_event` calls.
+    IoEvents = 18,
+    /// Spare servers attached to units.
+    SpareAttaches = 19,
+    /// Spare periods renewed for an attached unit.
+    SpareRenewals = 20,
+    /// Spare servers returned to the pool.
+    SpareReturns = 21,
+    /// I/O events for an eligible unit that found no free spare.
+    SpareNoneFree = 22,
 }
 
 /// Number of event counters in `RtschedStats`.
-pub const RTSCHED_NR_STATS: usize = 18;
-const_assert_eq!(RtschedStat::CbsRestarts as usize + 1, RTSCHED_NR_STATS);
+pub const RTSCHED_NR_STATS: usize = 23;
+const_assert_eq!(RtschedStat::SpareNoneFree as usize + 1, RTSCHED_NR_STATS);
 
 /// Event counters, indexed by `RtschedStat`.
 #[repr(C)]
@@ -391,6 +401,11 @@ impl From<rtsched::Stats> for RtschedStats {
             (S::DroppedUnrunnable, s.dropped_unrunnable),
             (S::PhantomPicks, s.phantom_picks),
             (S::CbsRestarts, s.cbs_restarts),
+            (S::IoEvents, s.io_events),
+            (S::SpareAttaches, s.spare_attaches),
+            (S::SpareRenewals, s.spare_renewals),
+            (S::SpareReturns, s.spare_returns),
+            (S::SpareNoneFree, s.spare_none_free),
         ] {
             if let Some(c) = counters.get_mut(i as usize) {
                 *c = v;
