@@ -30,9 +30,10 @@ rtds() {
     fi
 }
 
-mkguest() { # name [cpus] [rtjob tasks]
+mkguest() { # name [cpus] [rtjob tasks] [kernel arguments]
     extra="console=hvc0 quiet"
     [ -n "$3" ] && extra="$extra rtjob=$3"
+    [ -n "$4" ] && extra="$extra $4"
     cat > /tmp/$1.cfg <<CFG
 name = "$1"
 type = "pv"
@@ -121,13 +122,14 @@ trace() {
 }
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time
-# of the guest PCPUs; with rtsched_xentrace, a trace first.
+# of the guest PCPUs; with rtsched_xentrace, a trace first. `DURING` names a command run
+# with MEASURE as its argument between the snapshots instead of sleep.
 measure() {
     sc=$1; cs=$2; shift 2
     trace "$sc" "$cs"
     sleep 1
     snap /tmp/snap0 || return 1
-    sleep "$MEASURE"
+    ${DURING:-sleep} "$MEASURE"
     snap /tmp/snap1 || return 1
     t=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap0)
     u=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap1)
@@ -324,6 +326,8 @@ scenario_csa() {
     destroy $vms $bgs
 }
 
+[ -f /e2e-spare.sh ] && . /e2e-spare.sh
+
 for sc in $(arg rtsched_scenarios | tr '+' ' '); do
     echo "RTSCHED-E2E-BEGIN $sc"
     case $sc in
@@ -333,6 +337,7 @@ for sc in $(arg rtsched_scenarios | tr '+' ' '); do
         policy-switch) scenario_policy_switch ;;
         csa) scenario_csa ;;
         unequal) scenario_unequal ;;
+        spare) scenario_spare ;;
         *) echo "RTSCHED-E2E-FAIL unknown scenario $sc" ;;
     esac || echo "RTSCHED-E2E-FAIL $sc stopped at a failed step"
     echo "RTSCHED-E2E-END $sc"
@@ -340,4 +345,4 @@ done
 $XL dmesg | grep -c "now is behind last_start" | sed 's/^/RTSCHED-E2E-ANOMALIES /'
 # rtsched counts clock anomalies instead of logging each: show its counters.
 $XL debug-keys r
-$XL dmesg | grep -E "stat (clock_backwards|schedules|tickle_|replenishments)|sched hook time" | sed 's/^/RTSCHED-E2E-STAT /'
+$XL dmesg | grep -E "stat (clock_backwards|schedules|tickle_|replenishments|io_events|spare_)|sched hook time" | sed 's/^/RTSCHED-E2E-STAT /'

@@ -486,6 +486,10 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
     install(&root().join("xtask/boot/init.sh"), &ird.join("init"))?;
     install(&root().join("xtask/boot/pools.sh"), &ird.join("pools.sh"))?;
     install(&root().join("xtask/boot/e2e.sh"), &ird.join("e2e.sh"))?;
+    install(
+        &root().join("xtask/boot/e2e-spare.sh"),
+        &ird.join("e2e-spare.sh"),
+    )?;
     run(Command::new("chmod").arg("+x").arg(ird.join("init")))?;
     let moddir = debs
         .join("lib/modules")
@@ -526,7 +530,8 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
     // A raw-hypercall client, so invalid values reach the hypervisor past libxl's checks.
     // And one that reads every domain's CPU time in ns (`xl list` rounds to 0.1 s).
     let src = source_tree()?;
-    for tool in ["rtds-hcall", "domtime"] {
+    // `xsping probe`: the spare scenario's request/response probe (`boot/xsping.c`).
+    for tool in ["rtds-hcall", "domtime", "xsping"] {
         run(Command::new("gcc")
             .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
             .arg(src.join("xen/include"))
@@ -587,6 +592,11 @@ fn initramfs() -> Result<(PathBuf, PathBuf)> {
         .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(gdir.join("bin/rtjob"))
         .arg(root().join("xtask/boot/rtjob.c")))?;
+    // `xsping serve`: the spare scenario's batch loop and responder.
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(gdir.join("bin/xsping"))
+        .arg(root().join("xtask/boot/xsping.c")))?;
     fs::create_dir_all(ird.join("guest"))?;
     run(Command::new("sh").current_dir(&gdir).arg("-c").arg(format!(
         "find . | cpio -o -H newc --quiet | gzip -1 > {}",

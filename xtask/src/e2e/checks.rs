@@ -49,6 +49,8 @@ pub enum Kind {
     Fair,
     /// In-guest deadlines met.
     Deadlines,
+    /// Response times of a request/response probe (the spare scenario).
+    Response,
     /// Stock RTDS keeps its promise (at least the reservation when not overloaded).
     Promise,
     /// A known failure of stock RTDS is still there.
@@ -67,6 +69,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::Fair => "fair background",
             Kind::Deadlines => "deadlines",
+            Kind::Response => "response",
             Kind::Promise => "stock promise",
             Kind::KnownFailure => "stock known failure",
             Kind::Assumption => "assumption",

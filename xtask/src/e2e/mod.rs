@@ -19,6 +19,7 @@ mod checks;
 mod csa;
 mod parse;
 mod sim;
+mod spare;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -116,7 +117,14 @@ const BUILDS: [(&str, bool, &str, &[&str]); 3] = [
         "stock",
         true,
         "",
-        &["table-4-2", "isolation", "global", "csa", "unequal"],
+        &[
+            "table-4-2",
+            "isolation",
+            "global",
+            "csa",
+            "unequal",
+            "spare",
+        ],
     ),
     (
         "rtsched",
@@ -129,6 +137,7 @@ const BUILDS: [(&str, bool, &str, &[&str]); 3] = [
             "policy-switch",
             "csa",
             "unequal",
+            "spare",
         ],
     ),
     (
@@ -154,6 +163,8 @@ struct Run {
     wall: f64,
     /// What the xentrace traces held (`--xentrace`).
     traces: Vec<String>,
+    /// The spare scenario's probes.
+    spare: spare::Probes,
 }
 
 /// Builds the Xen of a deliberately broken rtsched (object compiled with
@@ -266,6 +277,7 @@ pub fn run(a: &Args) -> Result<()> {
                     boot: parse::parse(&text)?,
                     wall: 0.0,
                     traces: publish_traces(a, &format!("{label}-{n}"), &text)?,
+                    spare: spare::parse(&text),
                 });
                 continue;
             }
@@ -274,12 +286,13 @@ pub fn run(a: &Args) -> Result<()> {
             }
             let dom0_args = format!(
                 "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} rtsched_xentrace={} \
-                 {global_args} {}",
+                 {global_args} {} {}",
                 // QEMU splits -initrd at commas.
                 scenarios.join("+"),
                 a.measure,
                 a.xentrace,
-                sc.csa.dom0_args()
+                sc.csa.dom0_args(),
+                spare::dom0_args()
             );
             // A trace is copied out over the console: room for it in Xen's serial buffer.
             let tracing = if a.xentrace > 0 {
@@ -311,6 +324,7 @@ pub fn run(a: &Args) -> Result<()> {
                 boot,
                 wall: tb.elapsed().as_secs_f64(),
                 traces,
+                spare: spare::parse(&r.text),
             });
         }
     }
@@ -355,6 +369,18 @@ pub fn run(a: &Args) -> Result<()> {
                 .get(&(s.clone(), case.clone()))
                 .map_or(&[][..], Vec::as_slice);
             checks.extend(checks::check(&sc, r.build, s, case, iv, jobs));
+        }
+        if requested.contains(&"spare")
+            && BUILDS
+                .iter()
+                .any(|b| b.0 == r.build && b.3.contains(&"spare"))
+        {
+            checks.extend(spare::checks(
+                r.build,
+                &r.spare,
+                &r.boot.intervals,
+                &r.boot.stats,
+            ));
         }
     }
     // Every requested scenario must have been measured on every build it applies to.
@@ -478,6 +504,15 @@ pub fn run(a: &Args) -> Result<()> {
         fs::write(dir.join(format!("{s}.svg")), chart::shares(s, &here, &rows))?;
         if *s == "csa" {
             csa_outputs(&runs, &here, &sc, &dir, &mut report)?;
+        }
+        if *s == "spare" {
+            let r: Vec<_> = runs
+                .iter()
+                .map(|r| (r.build, r.n, &r.spare, &r.boot.intervals))
+                .collect();
+            let (csv, svg) = spare::outputs(&r, &mut report);
+            fs::write(dir.join("spare-probes.csv"), csv)?;
+            fs::write(dir.join("spare-response.svg"), svg)?;
         }
     }
     if let Some((v, what)) = &max_spread {
@@ -623,6 +658,7 @@ fn order_cases(sc: &str, mut cases: Vec<String>) -> Vec<String> {
             "rtds-order-k=2",
         ],
         "global" => &["guaranteed-m2", "stress-m2", "guaranteed-m3", "stress-m3"],
+        "spare" => &["calibrate", "no-pool", "pool-unhooked", "pool"],
         _ => &[],
     };
     cases.sort_by_key(|c| {
