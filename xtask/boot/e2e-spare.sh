@@ -11,7 +11,7 @@
 #                  is never called for it, the broken variant the checks must catch
 #   pool           (rtsched) the pool set and srv using it
 SPARE_POOL=$(arg rtsched_spare_pool)
-SPARE_POOL=${SPARE_POOL:-2000:10000:1}
+SPARE_POOL=${SPARE_POOL:-1000:10000:1}
 
 # probe SECONDS: xsping's probe of $PROBE_DOM for SECONDS, its output kept for probes().
 probe() {
