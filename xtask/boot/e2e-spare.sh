@@ -1,7 +1,7 @@
 # Sourced by e2e.sh: the `spare` scenario (spare reservations on I/O events, rtsched's
 # `rtsched_spare` and `rtsched_spare_domains`, ARCHITECTURE.md "Spare reservations").
 # A guest `srv` runs a counted batch loop under (40 ms, 100 ms) beside two busy reserved
-# guests, (30 ms, 300 ms) and (60 ms, 300 ms), all on PCPU 1, and answers a xenstore
+# guests, (20 ms, 300 ms) and (40 ms, 300 ms), all on PCPU 1, and answers a xenstore
 # ping-pong (`xsping.c`): dom0 writes a key at random times, srv's responder writes the
 # answer, dom0 times the round trip. Prints `RTSCHED-E2E-PROBE spare <case> ...` lines
 # (xsping's output) beside each case's CPU shares. Cases:
@@ -11,7 +11,7 @@
 #                  is never called for it, the broken variant the checks must catch
 #   pool           (rtsched) the pool set and srv using it
 SPARE_POOL=$(arg rtsched_spare_pool)
-SPARE_POOL=${SPARE_POOL:-1000:10000:1}
+SPARE_POOL=${SPARE_POOL:-2000:10000:1}
 
 # probe SECONDS: xsping's probe of $PROBE_DOM for SECONDS, its output kept for probes().
 probe() {
@@ -47,7 +47,10 @@ scenario_spare() {
     MEASURE=${MEASURE:-$saved_measure}
     PROBE_SEED=1
     PROBE_DOM=srv
+    # Every guest created first (created paused, bg1 and bg2 stay so until srv is
+    # calibrated alone).
     mkguest srv 1 "" xsping=serve || return 1
+    for d in bg1 bg2; do mkguest $d || return 1; done
     x unpause srv || return 1
     ready srv
     i=0
@@ -64,12 +67,11 @@ scenario_spare() {
     measure spare calibrate srv || return 1
     unset DURING
     probes calibrate
-    for d in bg1 bg2; do mkguest $d || return 1; done
     for d in bg1 bg2; do x unpause $d || return 1; done
     ready bg1 bg2
     rtds srv 100000 40000 0 || return 1
-    rtds bg1 300000 30000 0 || return 1
-    rtds bg2 300000 60000 0 || return 1
+    rtds bg1 300000 20000 0 || return 1
+    rtds bg2 300000 40000 0 || return 1
     DURING=probe
     spare_case no-pool || return 1
     if [ "$FLAVOUR" = rtsched ]; then
