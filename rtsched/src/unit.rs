@@ -38,10 +38,6 @@ bitflags! {
         /// Uses spare bandwidth: an I/O event while it is off its reserved budget attaches
         /// a spare server from the instance's pool (see `sched/spare.rs`).
         const USES_SPARE = 1 << 6;
-        /// An I/O event arrived while the unit (using spare bandwidth) was still on its
-        /// reserved budget: if the budget runs out before the unit blocks or is replenished,
-        /// a spare is attached then (see `sched/spare.rs`). Cleared by either.
-        const IO_PENDING = 1 << 7;
     }
 }
 
@@ -279,7 +275,6 @@ impl Unit {
         }
         self.debt = carried.saturating_sub(charge);
         self.priority_level = 0;
-        self.flags.remove(UnitFlags::IO_PENDING);
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);
         }

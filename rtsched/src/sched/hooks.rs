@@ -87,9 +87,7 @@ impl<'a> Scheduler<'a> {
         let cpu = u.cpu as usize;
         let queued = u.queue != QueueKind::None;
         self.stats.sleeps += 1;
-        let u = get_mut(self.units, h.0)?;
-        u.runnable = false;
-        u.flags.remove(UnitFlags::IO_PENDING);
+        get_mut(self.units, h.0)?.runnable = false;
         if self.curr(cpu) == Some(h) {
             a.reschedule.set(cpu);
         } else {
@@ -223,8 +221,6 @@ impl<'a> Scheduler<'a> {
             self.burn_budget(curr, now, false)?;
             if !prev_runnable {
                 self.spare_release(curr)?;
-            } else {
-                self.spare_on_depletion(curr, cpu, now, &mut a)?;
             }
         }
         let mut next = NIL;

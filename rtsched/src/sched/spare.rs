@@ -25,12 +25,6 @@
 //! - While attached, the unit's own server state (deadline, budget, level, debt) is saved in
 //!   the spare's slot and restored when the spare returns: the unit's own reservation is
 //!   untouched, it gets at most its reservation plus the spare.
-//! - An I/O event that finds the unit still on its reserved budget is remembered
-//!   (`IO_PENDING`) until the unit blocks or is replenished; if its budget runs out first
-//!   (at a `do_schedule`), a spare is attached then, as for an event at that moment. The
-//!   answer to an event that arrives in the last moments of the budget would otherwise
-//!   wait the whole `P - Q` (measured on Xen: 4 of 251 probes, `cargo xtask e2e
-//!   --scenarios spare`).
 //! - A unit that blocks (or is removed, or stops using spare bandwidth) returns its spare at
 //!   once: an I/O-bound activity that answered has nothing left to do.
 //! - The pool's servers count in admission control as real-time reservations of the instance
@@ -209,11 +203,9 @@ impl<'a> Scheduler<'a> {
     pub fn set_uses_spare(&mut self, h: UnitId, on: bool) -> Result<Actions> {
         self.unit(h)?;
         let mut a = Actions::default();
-        let flags = &mut get_mut(self.units, h.0)?.flags;
-        flags.set(UnitFlags::USES_SPARE, on);
-        if !on {
-            flags.remove(UnitFlags::IO_PENDING);
-        }
+        get_mut(self.units, h.0)?
+            .flags
+            .set(UnitFlags::USES_SPARE, on);
         if !on && self.unit(h)?.spare != NIL {
             let cpu = self.unit(h)?.on_cpu;
             self.spare_release(h.0)?;
@@ -230,10 +222,8 @@ impl<'a> Scheduler<'a> {
     /// or on extratime) and has no spare yet, a free spare whose deadline is no later than the
     /// unit's own replenishment is attached (the earliest such deadline) and the unit is
     /// queued and tickled with it, or, if it runs, its CPU reschedules to take the spare's
-    /// budget as its slice. If it is still on its reserved budget the event is remembered
-    /// (`IO_PENDING`, see [`Self::spare_on_depletion`]). Otherwise nothing changes (and no
-    /// action is returned). `now` is checked and moves the clock as for every hook (see
-    /// `clock.rs`).
+    /// budget as its slice. Otherwise nothing changes (and no action is returned). `now` is
+    /// checked and moves the clock as for every hook (see `clock.rs`).
     pub fn io_event(&mut self, h: UnitId, now: i64) -> Result<Actions> {
         let t = self.hook_time(now)?;
         self.inserted_unit(h)?;
@@ -241,84 +231,26 @@ impl<'a> Scheduler<'a> {
         let mut a = Actions::default();
         self.stats.io_events += 1;
         let u = self.unit(h)?;
-        let uses = |u: &crate::unit::Unit| {
+        let eligible = |u: &crate::unit::Unit| {
             u.flags.contains(UnitFlags::USES_SPARE)
                 && u.spare == NIL
                 && u.runnable
                 && u.params().is_real_time()
+                && (u.cur_budget == 0 || u.priority_level > 0)
         };
-        if !uses(u) || self.policy.priority != PriorityScheme::Edf {
+        if !eligible(u) || self.policy.priority != PriorityScheme::Edf {
             return Ok(a);
         }
-        if u.on_cpu != NIL {
+        let on_cpu = u.on_cpu;
+        if on_cpu != NIL {
             // Running: charge what it ran so far to its own (extratime) budget.
             self.burn_budget(h.0, now, false)?;
             // (A background unit's key is its virtual time, which the burn advanced.)
             self.refresh_key(h.0);
+            if !eligible(self.unit(h)?) {
+                return Ok(a);
+            }
         }
-        let u = self.unit(h)?;
-        if u.cur_budget > 0 && u.priority_level == 0 {
-            get_mut(self.units, h.0)?
-                .flags
-                .insert(UnitFlags::IO_PENDING);
-            return Ok(a);
-        }
-        self.spare_attach(h.0, now, &mut a)?;
-        Ok(a)
-    }
-
-    /// `do_schedule` burnt the budget of `h`, still runnable, running on `cpu`: if an I/O
-    /// event arrived while it was on its reserved budget (`IO_PENDING`) and that budget is
-    /// now used up, a spare is attached as for an event now (the pick that follows sees
-    /// the spare's budget and deadline; `a` gets the timer, not a reschedule of `cpu`).
-    #[inline]
-    pub(super) fn spare_on_depletion(
-        &mut self,
-        h: u32,
-        cpu: usize,
-        now: i64,
-        a: &mut Actions,
-    ) -> Result<()> {
-        let u = get(self.units, h)?;
-        if !u.flags.contains(UnitFlags::IO_PENDING) || (u.cur_budget > 0 && u.priority_level == 0) {
-            return Ok(());
-        }
-        self.spare_on_depletion_attach(h, cpu, now, a)
-    }
-
-    /// [`Self::spare_on_depletion`] for a unit with an event pending (out of line: the
-    /// hook's common path only tests the flag).
-    #[inline(never)]
-    fn spare_on_depletion_attach(
-        &mut self,
-        h: u32,
-        cpu: usize,
-        now: i64,
-        a: &mut Actions,
-    ) -> Result<()> {
-        let u = get_mut(self.units, h)?;
-        u.flags.remove(UnitFlags::IO_PENDING);
-        if self.policy.priority != PriorityScheme::Edf
-            || !u.flags.contains(UnitFlags::USES_SPARE)
-            || u.spare != NIL
-            || !u.params().is_real_time()
-        {
-            return Ok(());
-        }
-        let asked = a.reschedule.test(cpu);
-        self.spare_attach(h, now, a)?;
-        if !asked {
-            a.reschedule.clear(cpu);
-        }
-        Ok(())
-    }
-
-    /// Attaches the free spare with the earliest deadline no later than the own replenishment
-    /// of `h` (runnable, off its reserved budget, no spare) and queues, tickles or
-    /// reschedules it accordingly; with none, counts it and changes nothing.
-    fn spare_attach(&mut self, h: u32, now: i64, a: &mut Actions) -> Result<()> {
-        let on_cpu = get(self.units, h)?.on_cpu;
-        let h = UnitId(h);
         let own_deadline = self.unit(h)?.cur_deadline;
         let mut best: Option<(usize, Spare)> = None;
         for (k, s) in self.spares.active().iter().enumerate() {
@@ -336,7 +268,7 @@ impl<'a> Scheduler<'a> {
         }
         let Some((k, mut s)) = best else {
             self.stats.spare_none_free += 1;
-            return Ok(());
+            return Ok(a);
         };
         let queued = self.unit(h)?.queue != crate::unit::QueueKind::None;
         if queued {
@@ -355,7 +287,7 @@ impl<'a> Scheduler<'a> {
             u.priority_level = 0;
             u.debt = 0;
             u.last_start = now;
-            u.flags.remove(UnitFlags::DEPLETED | UnitFlags::IO_PENDING);
+            u.flags.remove(UnitFlags::DEPLETED);
             u.spare = k as u32;
         }
         *self.spares.slots.get_mut(k).ok_or(Error::Corrupt)? = s;
@@ -364,12 +296,12 @@ impl<'a> Scheduler<'a> {
         self.replq_insert(h.0)?;
         if queued {
             self.runq_insert(h.0)?;
-            self.tickle(h.0, a)?;
+            self.tickle(h.0, &mut a)?;
         } else if on_cpu != NIL {
             a.reschedule.set(on_cpu as usize);
         }
-        self.sync_timer(a);
-        Ok(())
+        self.sync_timer(&mut a);
+        Ok(a)
     }
 
     /// The spare serving `h` reached its deadline at `now` (the caller has taken `h` off the

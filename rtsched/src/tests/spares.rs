@@ -35,6 +35,9 @@ fn setup() -> (Scheduler<'static>, UnitId) {
 #[test]
 fn an_io_event_lends_a_spare_to_a_depleted_unit_until_its_replenishment() {
     let (mut s, h) = setup();
+    // With budget left: nothing.
+    assert_eq!(s.io_event(h, 10 * MS).unwrap(), Actions::default());
+    assert_eq!(s.spare_of(h).unwrap(), None);
     // Budget out at 40 ms: depleted, the CPU idles.
     let d = s.do_schedule(0, 40 * MS, true, false).unwrap();
     assert_eq!(d.next, None);
@@ -79,36 +82,6 @@ fn an_io_event_lends_a_spare_to_a_depleted_unit_until_its_replenishment() {
         (st.spare_attaches, st.spare_renewals, st.spare_returns),
         (1, 4, 1)
     );
-    ok(&s);
-}
-
-#[test]
-fn an_io_event_on_budget_lends_a_spare_when_the_budget_runs_out_unless_the_unit_blocked() {
-    let (mut s, h) = setup();
-    // At 39 ms, 1 ms of budget left: remembered, nothing else.
-    assert_eq!(s.io_event(h, 39 * MS).unwrap(), Actions::default());
-    assert_eq!(s.spare_of(h).unwrap(), None);
-    ok(&s);
-    // Budget out at 40 ms: the spare is attached (new CBS period: deadline 50 ms, 4 ms) and
-    // the unit runs on with it.
-    let d = s.do_schedule(0, 40 * MS, true, false).unwrap();
-    assert_eq!((d.next, d.slice), (Some(h), 4 * MS));
-    assert_eq!(s.spare_of(h).unwrap(), Some(0));
-    let i = s.unit_info(h).unwrap();
-    assert_eq!((i.cur_deadline, i.cur_budget), (50 * MS, 4 * MS));
-    ok(&s);
-    // An event on budget, then the unit blocks (it answered): forgotten. It wakes at 30 ms
-    // with 20 ms left and runs out at 50 ms without a spare.
-    let (mut s, h) = setup();
-    s.io_event(h, 10 * MS).unwrap();
-    s.sleep(h).unwrap();
-    assert_eq!(s.do_schedule(0, 20 * MS, false, false).unwrap().next, None);
-    s.context_saved(h, false).unwrap();
-    s.wake(h, 30 * MS).unwrap();
-    let d = s.do_schedule(0, 30 * MS, true, false).unwrap();
-    assert_eq!((d.next, d.slice), (Some(h), 20 * MS));
-    assert_eq!(s.do_schedule(0, 50 * MS, true, false).unwrap().next, None);
-    assert_eq!(s.spare_of(h).unwrap(), None);
     ok(&s);
 }
 
