@@ -112,13 +112,7 @@ trace() {
         echo "RTSCHED-E2E-NOTE xentrace failed in $1 $2"
         return 0
     fi
-    echo "RTSCHED-XENTRACE-DOMS $1 $2 $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
-    echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < /tmp/trace.bin)"
-    # Kernel messages off the console meanwhile: one inside a line damages the copy.
-    dmesg -n 1
-    gzip -c /tmp/trace.bin | base64
-    dmesg -n 7
-    echo "RTSCHED-XENTRACE-END $1 $2"
+    print_trace "$1" "$2" /tmp/trace.bin
 }
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time

@@ -35,6 +35,18 @@ fail() { say "STEP $1 FAIL $2"; FAIL=$((FAIL + 1)); }
 skip() { say "STEP $1 SKIP $2"; }
 # run NAME TIMEOUT CMD...: prints the command and its output, succeeds if CMD does.
 run() { t=$1; shift; echo "\$ $*"; timeout "$t" "$@" 2>&1; }
+# print_trace SCENARIO CASE FILE: a xentrace file on the console between markers, gzip'd
+# and base64'd (gzip's CRC shows a copy damaged on the way), with the domains' names; the
+# host's decoder (xtask/src/xentrace.rs) reads it back. Kernel messages are off the console
+# meanwhile: one printed inside a line damages the copy. (e2e.sh uses it too.)
+print_trace() {
+    echo "RTSCHED-XENTRACE-DOMS $1 $2 $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
+    echo "RTSCHED-XENTRACE-BEGIN $1 $2 $(wc -c < "$3")"
+    dmesg -n 1
+    gzip -c "$3" | base64
+    dmesg -n 7
+    echo "RTSCHED-XENTRACE-END $1 $2"
+}
 
 for m in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc; do
     insmod /lib/modules/$m.ko || echo "insmod $m failed"
@@ -208,13 +220,7 @@ if [ "$FLAVOUR" = rtsched ] && grep -q "rtsched_trace_own=1" /proc/cmdline; then
     wait $tp || bad=1
     cat /tmp/own.log
     if [ $bad = 0 ] && [ -s /tmp/own.bin ]; then
-        echo "RTSCHED-XENTRACE-DOMS boot own-records $($XL list | awk 'NR > 1 { printf "%s=%s ", $2, $1 }')"
-        echo "RTSCHED-XENTRACE-BEGIN boot own-records $(wc -c < /tmp/own.bin)"
-        # Kernel messages off the console meanwhile: one inside a line damages the copy.
-        dmesg -n 1
-        gzip -c /tmp/own.bin | base64
-        dmesg -n 7
-        echo "RTSCHED-XENTRACE-END boot own-records"
+        print_trace boot own-records /tmp/own.bin
         ok trace-own
     else
         fail trace-own "xentrace or a provoking command failed"
