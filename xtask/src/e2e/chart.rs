@@ -85,28 +85,27 @@ pub fn shares(title: &str, builds: &[&str], rows: &[Row]) -> String {
     )
 }
 
-/// One response-time curve: task label, build index, task index (line style), period (us),
-/// histogram (response us, count).
-pub type Curve = (String, usize, usize, u64, Vec<(u64, u64)>);
-
-/// Cumulative distribution of response times, as a fraction of each task's period (x up
-/// to 1.5 periods; the deadline is at 1), one line per task and build.
-pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
-    let (x0, y0, w, h) = (60.0, 330.0, 560.0, 290.0);
+/// The grid of a cumulative-distribution chart in the plot area `(x0, y0, w, h)` (`y0`
+/// its bottom): a vertical line and label per x tick (`(x, label, marked)`: a marked one,
+/// the deadline, in red), a horizontal line per percentage.
+pub fn cdf_grid(
+    area: (f64, f64, f64, f64),
+    ticks: &[(f64, String, bool)],
+    percents: &[u32],
+) -> String {
+    let (x0, y0, w, h) = area;
     let mut body = String::new();
-    for k in 0..=6 {
-        let f = k as f64 * 0.25;
-        let x = x0 + w * f / 1.5;
+    for (x, label, marked) in ticks {
         let _ = write!(
             body,
-            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{y0}' stroke='{}'/><text x='{x:.1}' y='{}' font-size='9' text-anchor='middle'>{f:.2}</text>",
+            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{y0}' stroke='{}'/><text x='{x:.1}' y='{}' font-size='9' text-anchor='middle'>{label}</text>",
             y0 - h,
-            if k == 4 { "#c00" } else { "#ddd" },
+            if *marked { "#c00" } else { "#ddd" },
             y0 + 12.0
         );
     }
-    for p in [0, 25, 50, 75, 100] {
-        let y = y0 - h * p as f64 / 100.0;
+    for &p in percents {
+        let y = y0 - h * f64::from(p) / 100.0;
         let _ = write!(
             body,
             "<line x1='{x0}' y1='{y:.1}' x2='{}' y2='{y:.1}' stroke='#eee'/><text x='{}' y='{:.1}' font-size='9' text-anchor='end'>{p}%</text>",
@@ -115,6 +114,24 @@ pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
             y + 3.0
         );
     }
+    body
+}
+
+/// One response-time curve: task label, build index, task index (line style), period (us),
+/// histogram (response us, count).
+pub type Curve = (String, usize, usize, u64, Vec<(u64, u64)>);
+
+/// Cumulative distribution of response times, as a fraction of each task's period (x up
+/// to 1.5 periods; the deadline is at 1), one line per task and build.
+pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
+    let (x0, y0, w, h) = (60.0, 330.0, 560.0, 290.0);
+    let ticks: Vec<(f64, String, bool)> = (0..=6)
+        .map(|k| {
+            let f = k as f64 * 0.25;
+            (x0 + w * f / 1.5, format!("{f:.2}"), k == 4)
+        })
+        .collect();
+    let mut body = cdf_grid((x0, y0, w, h), &ticks, &[0, 25, 50, 75, 100]);
     let dash = ["", "4,2", "1,2", "6,2,1,2"];
     let mut labels = Vec::new();
     for (label, b, task, period, hist) in curves {

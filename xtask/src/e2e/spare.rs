@@ -400,28 +400,13 @@ pub fn outputs(runs: &[BootProbes], report: &mut String) -> (String, String) {
 fn cdf_chart(curves: &[(String, Vec<f64>)]) -> String {
     let (x0, y0, w, h, xmax) = (60.0, 330.0, 560.0, 290.0, 80.0);
     let colours = ["#999", "#555", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"];
-    let mut body = String::new();
-    for k in 0..=8 {
-        let ms = k as f64 * 10.0;
-        let x = x0 + w * ms / xmax;
-        let _ = write!(
-            body,
-            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{y0}' stroke='{}'/><text x='{x:.1}' y='{}' font-size='9' text-anchor='middle'>{ms:.0}</text>",
-            y0 - h,
-            if k == 1 { "#c00" } else { "#ddd" },
-            y0 + 12.0
-        );
-    }
-    for p in [0, 25, 50, 75, 99, 100] {
-        let y = y0 - h * p as f64 / 100.0;
-        let _ = write!(
-            body,
-            "<line x1='{x0}' y1='{y:.1}' x2='{}' y2='{y:.1}' stroke='#eee'/><text x='{}' y='{:.1}' font-size='9' text-anchor='end'>{p}%</text>",
-            x0 + w,
-            x0 - 5.0,
-            y + 3.0
-        );
-    }
+    let ticks: Vec<(f64, String, bool)> = (0..=8)
+        .map(|k| {
+            let ms = k as f64 * 10.0;
+            (x0 + w * ms / xmax, format!("{ms:.0}"), k == 1)
+        })
+        .collect();
+    let mut body = super::chart::cdf_grid((x0, y0, w, h), &ticks, &[0, 25, 50, 75, 99, 100]);
     let mut legend = Vec::new();
     for (i, (label, r)) in curves.iter().enumerate() {
         if r.is_empty() {
