@@ -180,3 +180,26 @@ pub fn response_cdf(title: &str, builds: &[&str], curves: &[Curve]) -> String {
         labels.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The grid both response-time charts draw: a tick line and label, the deadline tick in
+    /// red, a percentage line with its label (the SVG the charts wrote before it was shared).
+    #[test]
+    fn cdf_grid_draws_ticks_deadline_and_percentages() {
+        let ticks = [
+            (60.0, "0.00".to_string(), false),
+            (433.3, "1.00".to_string(), true),
+        ];
+        let g = cdf_grid((60.0, 330.0, 560.0, 290.0), &ticks, &[0, 99]);
+        assert_eq!(
+            g,
+            "<line x1='60.0' y1='40' x2='60.0' y2='330' stroke='#ddd'/><text x='60.0' y='342' font-size='9' text-anchor='middle'>0.00</text>\
+             <line x1='433.3' y1='40' x2='433.3' y2='330' stroke='#c00'/><text x='433.3' y='342' font-size='9' text-anchor='middle'>1.00</text>\
+             <line x1='60' y1='330.0' x2='620' y2='330.0' stroke='#eee'/><text x='55' y='333.0' font-size='9' text-anchor='end'>0%</text>\
+             <line x1='60' y1='42.9' x2='620' y2='42.9' stroke='#eee'/><text x='55' y='45.9' font-size='9' text-anchor='end'>99%</text>"
+        );
+    }
+}
