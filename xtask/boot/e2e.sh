@@ -20,6 +20,7 @@ x() {
 }
 # rtds DOM PERIOD BUDGET EXTRA: sets all VCPUs of DOM and checks that they read back.
 rtds() {
+    echo "RTSCHED-E2E-PROGRESS $1: period $2 us, budget $3 us, extratime $4"
     x sched-rtds -d "$1" -v all -p "$2" -b "$3" -e "$4" || return 1
     x sched-rtds -d "$1" -v all > /tmp/rtds.out || return 1
     want="$2 $3 $([ "$4" = 1 ] && echo yes || echo no)"
@@ -89,6 +90,8 @@ ready() {
             fi
             sleep 1
         done
+        # Progress on the console: guests boot for minutes of wall time under emulation.
+        echo "RTSCHED-E2E-PROGRESS $d ready after $i s"
     done
 }
 # snap FILE: CPU time of every domain and idle time of every PCPU, in ns (`domtime`).
@@ -120,6 +123,7 @@ trace() {
 # with MEASURE as its argument between the snapshots instead of sleep.
 measure() {
     sc=$1; cs=$2; shift 2
+    echo "RTSCHED-E2E-PROGRESS measuring $sc $cs"
     trace "$sc" "$cs"
     sleep 1
     snap /tmp/snap0 || return 1
