@@ -362,13 +362,17 @@ pub enum RtschedStat {
     SpareRenewals = 20,
     /// Spare servers returned to the pool.
     SpareReturns = 21,
-    /// I/O events for an eligible unit that found no free spare.
+    /// I/O events for an eligible unit that found no spare to lend (none free, or in the last
+    /// spare period before its replenishment a scaled budget below the minimum budget).
     SpareNoneFree = 22,
+    /// Spares lent shortened (in the last spare period before the unit's own replenishment,
+    /// with that replenishment as deadline and the budget scaled to the time left).
+    SpareShort = 23,
 }
 
 /// Number of event counters in `RtschedStats`.
-pub const RTSCHED_NR_STATS: usize = 23;
-const_assert_eq!(RtschedStat::SpareNoneFree as usize + 1, RTSCHED_NR_STATS);
+pub const RTSCHED_NR_STATS: usize = 24;
+const_assert_eq!(RtschedStat::SpareShort as usize + 1, RTSCHED_NR_STATS);
 
 /// Event counters, indexed by `RtschedStat`.
 #[repr(C)]
@@ -406,6 +410,7 @@ impl From<rtsched::Stats> for RtschedStats {
             (S::SpareRenewals, s.spare_renewals),
             (S::SpareReturns, s.spare_returns),
             (S::SpareNoneFree, s.spare_none_free),
+            (S::SpareShort, s.spare_short),
         ] {
             if let Some(c) = counters.get_mut(i as usize) {
                 *c = v;

@@ -86,9 +86,19 @@ pub fn verdict<S>(policy: &Policy, m: u32, set: S) -> Verdict
 where
     S: Iterator<Item = Params> + Clone,
 {
+    verdict_with_pool(policy, m, set, core::iter::empty())
+}
+
+/// [`verdict`] for the units' reservations `set` beside the instance's spare servers `pool`
+/// (see [`passes_with_pool`]).
+pub fn verdict_with_pool<S, T>(policy: &Policy, m: u32, set: S, pool: T) -> Verdict
+where
+    S: Iterator<Item = Params> + Clone,
+    T: Iterator<Item = Params> + Clone,
+{
     let m = m.max(1);
-    let sum = Summary::of(policy, set.clone());
-    let schedulable = passes(policy, m, set.clone());
+    let sum = Summary::of(policy, set.clone().chain(pool.clone()));
+    let schedulable = passes_with_pool(policy, m, set.clone(), pool.clone());
     let remaining_ppm = if schedulable {
         // Binary search the largest extra bandwidth that keeps the test passing.
         let (mut lo, mut hi) = (0u64, ONE);
@@ -99,7 +109,12 @@ where
                 budget: mid as i64,
                 extratime: false,
             };
-            if passes(policy, m, set.clone().chain(core::iter::once(extra))) {
+            if passes_with_pool(
+                policy,
+                m,
+                set.clone().chain(core::iter::once(extra)),
+                pool.clone(),
+            ) {
                 lo = mid;
             } else {
                 hi = mid - 1;
@@ -162,6 +177,25 @@ pub fn passes<S>(policy: &Policy, m: u32, set: S) -> bool
 where
     S: Iterator<Item = Params> + Clone,
 {
+    passes_with_pool(policy, m, set, core::iter::empty())
+}
+
+/// [`passes`] for the units' reservations `set` beside the instance's spare servers `pool`
+/// (`sched/spare.rs`). A spare counts as a reservation `(Qs, Ps)` everywhere, except that its
+/// work in a window, in the interference tests ([`bcl_edf`]), is bounded by
+/// `spare_workload` (a spare lent shortened can exceed a sporadic server's carry-in bound).
+pub fn passes_with_pool<S, T>(policy: &Policy, m: u32, set: S, pool: T) -> bool
+where
+    S: Iterator<Item = Params> + Clone,
+    T: Iterator<Item = Params> + Clone,
+{
+    let pool = pool.filter(|p| reserves(policy.classes, p));
+    let items = set
+        .clone()
+        .filter(|p| reserves(policy.classes, p))
+        .map(|p| (p, false))
+        .chain(pool.clone().map(|p| (p, true)));
+    let set = set.chain(pool);
     let s = Summary::of(policy, set.clone());
     if s.n == 0 {
         return true;
@@ -179,7 +213,7 @@ where
     match (policy.topology, policy.priority, policy.server) {
         (Partition, Edf, Periodic | Cbs) => s.total <= ONE,
         (Partition, Edf, Deferrable) => {
-            s.total <= ONE && (bcl_edf(set.clone(), 1) || edf_deferrable_demand(set, &s))
+            s.total <= ONE && (bcl_edf_items(items, 1) || edf_deferrable_demand(set, &s))
         }
         (Partition, Dm, Periodic) => s.hyper <= 2 * ONE,
         (Partition, Dm, Deferrable | Cbs) => fits && bcl_fp(set, 1),
@@ -187,9 +221,9 @@ where
             // GFB: U <= m - (m - 1) * u_max, all in ppm; or BCL (neither dominates: GFB
             // refuses two full units on four CPUs, the Dhall effect, which BCL admits).
             let bound = (mm * ONE).saturating_sub((mm - 1).saturating_mul(s.max));
-            fits && (s.total <= bound || bcl_edf(set, m))
+            fits && (s.total <= bound || bcl_edf_items(items, m))
         }
-        (Global, Edf, Deferrable) => fits && bcl_edf(set, m),
+        (Global, Edf, Deferrable) => fits && bcl_edf_items(items, m),
         // RM-US's bound says nothing for one CPU (it would give `U <= 1`, which rate
         // monotonic does not meet): there, the hyperbolic bound.
         (Global, Dm, Periodic) if m == 1 => s.hyper <= 2 * ONE,
@@ -293,12 +327,51 @@ pub fn bcl_edf<S>(set: S, m: u32) -> bool
 where
     S: Iterator<Item = Params> + Clone,
 {
+    bcl_edf_items(set.map(|p| (p, false)), m)
+}
+
+/// [`bcl_edf`] over `(reservation, is a spare server)`: a spare's work in `v`'s period is
+/// bounded by [`spare_workload`].
+fn bcl_edf_items<S>(set: S, m: u32) -> bool
+where
+    S: Iterator<Item = (Params, bool)> + Clone,
+{
     bcl(
         set,
         m,
         |_, _| true,
-        |v, p| carry_in_demand(v.period, p.budget, p.period).max(0) as u64,
+        |v, (p, spare)| {
+            if spare {
+                spare_workload(v.period, p.budget, p.period)
+            } else {
+                carry_in_demand(v.period, p.budget, p.period).max(0) as u64
+            }
+        },
     )
+}
+
+/// Work of a spare server `(q, p)` with deadlines in a window of length `l` that it can run
+/// in the window: `min(l, q + q (l - q) / p)` (rounded up). A spare is a hard CBS whose
+/// period may end early for a unit's own replenishment (lent shortened, `sched/spare.rs`):
+/// a period that ends `d <= p` into the window runs at most `min(q, d)` in it, each later
+/// period whose deadline falls in the window `q`, and a last one lent shortened to the
+/// window's end `q` per `p` of what is left; the sum is at most `min(q, d) + q (l - d) / p`,
+/// largest at `d = q`. A sporadic server's carry-in bound `W(l)` (`carry_in_demand`) is
+/// lower between the points `l = k p + q` (by up to `q (1 - q / p)`), and a shortened spare
+/// reaches this bound there: its period ending at `q` runs `q`, then a shortened period to
+/// `l` runs `q (l - q) / p`.
+fn spare_workload(l: i64, q: i64, p: i64) -> u64 {
+    let (l, q, p) = (l.max(0) as u64, q.max(0) as u64, p.max(1) as u64);
+    if l <= q {
+        return l;
+    }
+    let t = l - q;
+    let (n, r) = (t / p, t % p);
+    // ceil(q r / p) < q + 1; when q r overflows, q bounds it from above.
+    let tail = q.checked_mul(r).map_or(q, |qr| qr.div_ceil(p));
+    q.saturating_add(n.saturating_mul(q))
+        .saturating_add(tail)
+        .min(l)
 }
 
 /// BCL for global fixed priority (Bertogna, Cirinei and Lipari 2005): unit `v` keeps its
@@ -311,10 +384,10 @@ where
     S: Iterator<Item = Params> + Clone,
 {
     bcl(
-        set,
+        set.map(|p| (p, false)),
         m,
         |v, p| p.period <= v.period,
-        |v, p| fp_workload(v.period, p.budget, p.period),
+        |v, (p, _)| fp_workload(v.period, p.budget, p.period),
     )
 }
 
@@ -325,18 +398,18 @@ fn bcl<S>(
     set: S,
     m: u32,
     interferes: impl Fn(&Params, &Params) -> bool,
-    workload: impl Fn(&Params, &Params) -> u64,
+    workload: impl Fn(&Params, (Params, bool)) -> u64,
 ) -> bool
 where
-    S: Iterator<Item = Params> + Clone,
+    S: Iterator<Item = (Params, bool)> + Clone,
 {
-    set.clone().enumerate().all(|(i, v)| {
+    set.clone().enumerate().all(|(i, (v, _))| {
         let slack = (v.period - v.budget).saturating_add(1).max(1) as u128;
         let interference: u128 = set
             .clone()
             .enumerate()
-            .filter(|(j, p)| *j != i && interferes(&v, p))
-            .map(|(_, p)| (workload(&v, &p) as u128).min(slack))
+            .filter(|(j, (p, _))| *j != i && interferes(&v, p))
+            .map(|(_, p)| (workload(&v, p) as u128).min(slack))
             .sum();
         interference < m as u128 * slack
     })

@@ -65,6 +65,12 @@ pub enum Mutant {
     SpareNotReturned,
     /// A spare server is renewed past the unit's own replenishment (kept for ever).
     SpareKeptPastReplenishment,
+    /// A spare lent in the last spare period before the unit's own replenishment keeps its
+    /// whole budget (not scaled to the time left) with the replenishment as its deadline.
+    SpareShortNotScaled,
+    /// No spare is lent in the last spare period before the unit's own replenishment (the
+    /// rule before shortened lending).
+    SpareNoShortLend,
 }
 
 impl Mutant {

@@ -261,12 +261,21 @@ impl<'a> Scheduler<'a> {
     /// The admission verdict for the reservations of the inserted units under the policy in
     /// force (see [`crate::admission`]), whether or not admission control is enabled.
     pub fn admission(&self) -> Verdict {
-        let (policy, set) = self.reservations_with(Change::None);
-        admission::verdict(&policy, self.cpus.online().count(), set)
+        let (policy, set, pool) = self.reservations_with(Change::None);
+        admission::verdict_with_pool(&policy, self.cpus.online().count(), set, pool)
     }
 
-    /// The policy and the parameters of the inserted units as they would be after `ch`.
-    fn reservations_with(&self, ch: Change) -> (Policy, impl Iterator<Item = Params> + Clone + '_) {
+    /// The policy, the parameters of the inserted units and those of the spare pool as they
+    /// would be after `ch`.
+    #[allow(clippy::type_complexity)]
+    fn reservations_with(
+        &self,
+        ch: Change,
+    ) -> (
+        Policy,
+        impl Iterator<Item = Params> + Clone + '_,
+        impl Iterator<Item = Params> + Clone,
+    ) {
         let mut policy = self.policy;
         match ch {
             Change::Scheme(s) => policy.priority = s,
@@ -294,9 +303,8 @@ impl<'a> Scheduler<'a> {
             })
         });
         // The spare servers are reservations too (see `spare.rs`).
-        let set =
-            units.chain((0..pool.len as usize).filter_map(move |k| pool.params.get(k).copied()));
-        (policy, set)
+        let spares = (0..pool.len as usize).filter_map(move |k| pool.params.get(k).copied());
+        (policy, units, spares)
     }
 
     /// Whether `ch` keeps the reservations schedulable under the test of the policy it leaves
@@ -305,8 +313,8 @@ impl<'a> Scheduler<'a> {
         if !self.policy.admission {
             return true;
         }
-        let (policy, set) = self.reservations_with(ch);
-        admission::passes(&policy, self.cpus.online().count(), set)
+        let (policy, set, pool) = self.reservations_with(ch);
+        admission::passes_with_pool(&policy, self.cpus.online().count(), set, pool)
     }
 
     /// Sets a unit's hard affinity (Xen's `sched_set_affinity`). The host migrates the unit

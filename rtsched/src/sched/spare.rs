@@ -22,18 +22,67 @@
 //!   and is returned at the first renewal whose deadline would be later (or at the own
 //!   replenishment): the unit never runs on a spare deadline past its own replenishment, and
 //!   its own replenishment is never delayed.
+//! - Lent shortened: when no free spare's deadline is that early (an event in the last `Ps`
+//!   before the own replenishment `R`), a free spare whose constant-bandwidth state at `now`
+//!   is `(c, d)` with `d > R` lends part of its period: deadline `R`, budget
+//!   `b = min(c, floor(Qs (R - now) / Ps))` (integer arithmetic, rounded down), the free spare
+//!   that lends the most. The rest of the period, `(c - b, d)`, waits in the slot; when the
+//!   spare returns (at `R` at the latest, or when the unit blocks) it is `(c - b + left, d)`
+//!   again, `left` being what the unit did not use. A `b` below [`MIN_BUDGET`] (10 us, the
+//!   smallest budget of any reservation, Xen's `RTDS_MIN_BUDGET`) is not lent: such an event
+//!   is at most `MIN_BUDGET Ps / Qs` before `R` (100 us for `(1 ms, 10 ms)`), which is
+//!   shorter than the wait a lend could save plus the context switch and timer it costs.
 //! - While attached, the unit's own server state (deadline, budget, level, debt) is saved in
 //!   the spare's slot and restored when the spare returns: the unit's own reservation is
 //!   untouched, it gets at most its reservation plus the spare.
 //! - A unit that blocks (or is removed, or stops using spare bandwidth) returns its spare at
 //!   once: an I/O-bound activity that answered has nothing left to do.
 //! - The pool's servers count in admission control as real-time reservations of the instance
-//!   (see [`Scheduler::admission`]): a spare is sporadic EDF demand of at most `Qs` per `Ps`
-//!   (a CBS), which every EDF test of [`crate::admission`] bounds (the deferrable tests over-
-//!   approximate it by the carry-in `W`). So admitted reservations and spares are all kept.
+//!   (see [`Scheduler::admission`] and [`crate::admission::passes_with_pool`]).
 //! - EDF only: under deadline-monotonic order a unit's priority is its own period, which a
 //!   spare cannot lend; [`Scheduler::set_spare_pool`] refuses a pool under DM and
 //!   [`Scheduler::set_priority_scheme`] refuses DM while the pool is not empty.
+//!
+//! # Why every reservation is still kept
+//!
+//! Call a *job* of a spare a budget it gives with a deadline: a period (attach with a new
+//! period, or a renewal: `Qs` from `d - Ps` to `d`), an attach that keeps the deadline (the
+//! `c` left, from `now` to `d`), a shortened lend (`b`, from `now` to `R`). Two properties of
+//! the spare's jobs, whichever units they serve, are what admission needs:
+//!
+//! 1. *Bandwidth*: in every interval `[t1, t2]`, the jobs that start in it and end in it give
+//!    at most `Qs (t2 - t1) / Ps`. For the CBS jobs this is Abeni and Buttazzo's lemma: a
+//!    period gives `Qs` over `Ps`; a kept deadline gives `c <= Qs (d - now) / Ps` (the refresh
+//!    test), part of its period's `Qs`; a new period at an attach starts only when what is
+//!    left exceeds that, i.e. when the period so far gave less than `Qs (now - start) / Ps`,
+//!    so the periods' shares do not overlap. A shortened lend is a job inside the spare's
+//!    period `(c, d)`: `b <= Qs (R - now) / Ps` over `[now, R]`, and with the rest `c - b`
+//!    held back, the period's jobs together still give at most `c` after `now` (and at most
+//!    `Qs` over the whole period); on return the spare has its period's own deadline `d` and
+//!    what is left of it, so a later attach applies the refresh test to the period as if the
+//!    unit had run on it with deadline `d`. Every interval that contains the shortened job
+//!    contains `[now, R]` and, if it contains the period's other jobs, the whole period; both
+//!    sums are within the bound. Not scaling the budget (`Qs` from `now` to `R`,
+//!    [`Mutant::SpareShortNotScaled`]) breaks exactly this.
+//! 2. *Deadlines within the period*: every job ends at most `Ps` after it starts (`R < d <=
+//!    now + Ps` for a shortened one).
+//!
+//! With (1) and (2) the spare's jobs are feasible on a processor of speed `Qs / Ps` of their
+//! own, which is what the bandwidth tests use: on one CPU the processor-demand argument of
+//! `U <= 1` (EDF; periodic and CBS units) and of the deferrable demand test (the spare's
+//! demand in `[s, d]` is at most `Qs (d - s) / Ps <= W(d - s)`), and GFB on global EDF (its
+//! proof compares with a platform of one processor of speed `U_i` per server, which Baruah,
+//! Goossens and Lipari 2002 use for CBS). The interference tests (BCL) bound a server's work
+//! in a window by its carry-in `W(l)`, which a shortened lend can exceed: a period ending
+//! `Qs` into a window of length `Ps` runs `Qs`, then a lend shortened to the window's end
+//! runs up to `Qs (1 - Qs / Ps)` more. There a spare counts by the bound
+//! `min(l, Qs + Qs (l - Qs) / Ps)` instead ([`crate::admission::passes_with_pool`]; same
+//! utilisation, so the bandwidth tests are unchanged).
+//!
+//! The unit on a shortened lend is served by `R`: its job is one of the spare's, with a
+//! deadline, and every spare job's budget by its deadline is what the guarantees test checks
+//! (it also checks (1) directly on every spare's jobs); at `R` its own budget is back. Its own
+//! reservation is untouched (saved in the slot, restored at the return, as for every lend).
 //!
 //! No allocation: the pool is a fixed array of [`MAX_SPARES`] slots inside the instance.
 
@@ -41,7 +90,7 @@ use super::{get, get_mut, Change, Scheduler};
 use crate::actions::Actions;
 use crate::error::{Error, Result};
 use crate::mutants::Mutant;
-use crate::params::{next_deadline, Params};
+use crate::params::{next_deadline, Params, MIN_BUDGET};
 use crate::policy::PriorityScheme;
 use crate::unit::{UnitFlags, UnitId, NIL};
 
@@ -63,6 +112,11 @@ pub(crate) struct Spare {
     own_budget: i64,
     own_level: u32,
     own_debt: i64,
+    /// Lent shortened (see the module docs): the spare's own deadline and the budget of its
+    /// period held back while the unit runs to its own replenishment on part of it.
+    short: bool,
+    held_deadline: i64,
+    held_budget: i64,
 }
 
 impl Spare {
@@ -79,6 +133,9 @@ impl Spare {
         own_budget: 0,
         own_level: 0,
         own_debt: 0,
+        short: false,
+        held_deadline: 0,
+        held_budget: 0,
     };
 
     /// The CBS rule at attach time `now`: a new period unless what is left fits the
@@ -93,6 +150,38 @@ impl Spare {
             self.cur_budget = q;
         }
     }
+
+    /// What the spare (after [`Self::cbs_refresh`] at `now`) lends shortened to a unit whose
+    /// own replenishment `r` comes before the spare's deadline: `min(cur_budget,
+    /// floor(Qs (r - now) / Ps))`, its bandwidth over the time left (see the module docs).
+    fn short_budget(&self, now: i64, r: i64) -> i64 {
+        let left = r.saturating_sub(now).max(0);
+        self.cur_budget
+            .min(mul_div_floor(self.params.budget, left, self.params.period))
+    }
+}
+
+/// `floor(a x / p)` for `0 <= a`, `0 <= x <= p` and `p > 0` (so at most `a`), never more than the exact value, without
+/// 128-bit division (the object linked into Xen has none): exact while `a x` fits in 64 bits
+/// (any spare with a period up to 4 s), else `a`, `x` and `p` shifted right together (`p`
+/// rounded up), which can only round down. Bounded: at most 63 shifts.
+fn mul_div_floor(a: i64, x: i64, p: i64) -> i64 {
+    let (mut a, mut x, mut p) = (a.max(0) as u64, x.max(0) as u64, p.max(1) as u64);
+    let mut k = 0u32;
+    while k < 63 {
+        if let Some(ax) = a.checked_mul(x) {
+            let q = ax / p.max(1);
+            // (a x / p) 2^k: a and x were each halved k times, p only k times.
+            return q
+                .checked_shl(k)
+                .map_or(i64::MAX, |v| v.min(i64::MAX as u64) as i64);
+        }
+        a >>= 1;
+        x >>= 1;
+        p = p.div_ceil(2);
+        k += 1;
+    }
+    0
 }
 
 /// The pool of spare servers of an instance (fixed capacity, no allocation).
@@ -220,7 +309,8 @@ impl<'a> Scheduler<'a> {
     /// An I/O event arrived for a unit at `now` (an event channel was signalled for it). If
     /// the unit uses spare bandwidth, is runnable, real-time, off its reserved budget (depleted
     /// or on extratime) and has no spare yet, a free spare whose deadline is no later than the
-    /// unit's own replenishment is attached (the earliest such deadline) and the unit is
+    /// unit's own replenishment is attached (the earliest such deadline), or else one lent
+    /// shortened to that replenishment (see the module docs), and the unit is
     /// queued and tickled with it, or, if it runs, its CPU reschedules to take the spare's
     /// budget as its slice. Otherwise nothing changes (and no action is returned). `now` is
     /// checked and moves the clock as for every hook (see `clock.rs`).
@@ -252,23 +342,43 @@ impl<'a> Scheduler<'a> {
             }
         }
         let own_deadline = self.unit(h)?.cur_deadline;
+        let no_short = self.mutant(Mutant::SpareNoShortLend);
+        let not_scaled = self.mutant(Mutant::SpareShortNotScaled);
+        // The free spare with the earliest deadline no later than the own replenishment; else
+        // the one that lends the most shortened (deadline = the own replenishment).
         let mut best: Option<(usize, Spare)> = None;
+        let mut short: Option<(usize, Spare, i64)> = None;
         for (k, s) in self.spares.active().iter().enumerate() {
             if s.unit != NIL {
                 continue;
             }
             let mut c = *s;
             c.cbs_refresh(now);
-            if c.cur_budget > 0
-                && c.cur_deadline <= own_deadline
-                && best.is_none_or(|(_, b)| c.cur_deadline < b.cur_deadline)
-            {
-                best = Some((k, c));
+            if c.cur_budget <= 0 {
+                continue;
+            }
+            if c.cur_deadline <= own_deadline {
+                if best.is_none_or(|(_, b)| c.cur_deadline < b.cur_deadline) {
+                    best = Some((k, c));
+                }
+            } else if !no_short {
+                let b = if not_scaled {
+                    c.cur_budget
+                } else {
+                    c.short_budget(now, own_deadline)
+                };
+                if b >= MIN_BUDGET && short.is_none_or(|(_, _, x)| b > x) {
+                    short = Some((k, c, b));
+                }
             }
         }
-        let Some((k, mut s)) = best else {
-            self.stats.spare_none_free += 1;
-            return Ok(a);
+        let (k, mut s, lend) = match (best, short) {
+            (Some((k, s)), _) => (k, s, None),
+            (None, Some((k, s, b))) => (k, s, Some(b)),
+            (None, None) => {
+                self.stats.spare_none_free += 1;
+                return Ok(a);
+            }
         };
         let queued = self.unit(h)?.queue != crate::unit::QueueKind::None;
         if queued {
@@ -282,8 +392,22 @@ impl<'a> Scheduler<'a> {
             s.own_budget = u.cur_budget;
             s.own_level = u.priority_level;
             s.own_debt = u.debt;
-            u.cur_deadline = s.cur_deadline;
-            u.cur_budget = s.cur_budget;
+            match lend {
+                None => {
+                    s.short = false;
+                    u.cur_deadline = s.cur_deadline;
+                    u.cur_budget = s.cur_budget;
+                }
+                Some(b) => {
+                    // Shortened: part of the spare's period, to the own replenishment; the
+                    // rest of the period's budget and its deadline wait in the slot.
+                    s.short = true;
+                    s.held_deadline = s.cur_deadline;
+                    s.held_budget = s.cur_budget.saturating_sub(b).max(0);
+                    u.cur_deadline = own_deadline;
+                    u.cur_budget = b;
+                }
+            }
             u.priority_level = 0;
             u.debt = 0;
             u.last_start = now;
@@ -292,6 +416,7 @@ impl<'a> Scheduler<'a> {
         }
         *self.spares.slots.get_mut(k).ok_or(Error::Corrupt)? = s;
         self.stats.spare_attaches += 1;
+        self.stats.spare_short += lend.is_some() as u64;
         self.refresh_key(h.0);
         self.replq_insert(h.0)?;
         if queued {
@@ -372,12 +497,23 @@ impl<'a> Scheduler<'a> {
             .ok_or(Error::Corrupt)?;
         let u = get_mut(self.units, h)?;
         let on_spare_budget = u.priority_level == 0 && !u.flags.contains(UnitFlags::DEPLETED);
-        s.cur_budget = if on_spare_budget {
+        let left = if on_spare_budget {
             u.cur_budget.min(s.params.budget)
         } else {
             0
         };
-        s.cur_deadline = u.cur_deadline;
+        if s.short {
+            // Lent shortened: the spare's own period comes back with what the unit left.
+            s.short = false;
+            s.cur_budget = left
+                .saturating_add(s.held_budget)
+                .min(s.params.budget)
+                .max(0);
+            s.cur_deadline = s.held_deadline;
+        } else {
+            s.cur_budget = left;
+            s.cur_deadline = u.cur_deadline;
+        }
         if !not_returned {
             s.unit = NIL;
         }
