@@ -103,9 +103,12 @@ struct Outcome {
     spare_periods: usize,
     /// Spare-pool properties violated (lending, returning, more than reservation + spare).
     violations: Vec<String>,
+    /// Spare jobs checked for the spare's bandwidth, and those shorter than its period.
+    spare_jobs: usize,
+    short_jobs: usize,
 }
 
-fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params]) -> bool {
+fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params], pool: &[Params]) -> bool {
     let policy = match admit {
         Admit::Sound => *policy,
         // Broken on purpose: a deferrable server judged as a periodic one.
@@ -120,7 +123,7 @@ fn admits(policy: &Policy, admit: Admit, m: u32, set: &[Params]) -> bool {
         },
         Admit::IgnoresPool => *policy,
     };
-    admission::passes(&policy, m, set.iter().copied())
+    admission::passes_with_pool(&policy, m, set.iter().copied(), pool.iter().copied())
 }
 
 /// Runs a case and checks every period of every admitted real-time unit that stayed
@@ -136,8 +139,12 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
     // (A pool that fails the test alone, or under DM, is not set: no spares then.)
     let m = if partition { 1 } else { case.ncpus as u32 };
     let pool: &[Params] = if case.policy.priority == PriorityScheme::Edf
-        && admission::passes(&case.policy, m, case.spares.iter().copied())
-    {
+        && admission::passes_with_pool(
+            &case.policy,
+            m,
+            std::iter::empty(),
+            case.spares.iter().copied(),
+        ) {
         &case.spares
     } else {
         &[]
@@ -151,12 +158,14 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             .map(|&j| case.rt[j].params)
             .collect();
         set.push(u.params);
-        if admit != Admit::IgnoresPool {
-            set.extend_from_slice(pool);
-        }
+        let counted: &[Params] = if admit != Admit::IgnoresPool {
+            pool
+        } else {
+            &[]
+        };
         let m = if partition { 1 } else { case.ncpus as u32 };
         // (A unit with extratime and budget = period is non-real-time: no guarantee.)
-        if u.params.is_real_time() && admits(&case.policy, admit, m, &set) {
+        if u.params.is_real_time() && admits(&case.policy, admit, m, &set, counted) {
             admitted.push(i);
         }
     }
@@ -234,6 +243,7 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
     let mut next_io = 0;
     // Per (instance, slot): the spare period being checked.
     let mut strack: HashMap<(usize, usize), SparePeriod> = HashMap::new();
+    let mut jobs: SpareJobs = HashMap::new();
     let mut out_attaches = 0;
     sim.settle();
     while sim.now() < case.run {
@@ -335,7 +345,16 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             next_io += 1;
             if let Some(n) = admitted.iter().position(|&i| i == j) {
                 if let Some(s) = tr[n].sim {
+                    let must = must_lend(&sim, s, case.rt[j].params, case.rt[j].uses_spare);
                     sim.io_event(s);
+                    let (k, id) = (sim.unit_inst(s), sim.id(s));
+                    if let (Some(r), None) = (must, sim.inst(k).spare_of(id).expect("unit")) {
+                        out.violations.push(format!(
+                            "{et}: I/O event for unit {j} {} ns before its replenishment with a \
+                             free spare: not lent",
+                            r - sim.now()
+                        ));
+                    }
                 }
             }
         }
@@ -346,7 +365,8 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             .iter()
             .filter_map(|x| Some((x.sim?, (x.spare_ns, x.sim.is_some_and(|s| sim.runnable(s))))))
             .collect();
-        let (started, checked) = check_pool(&sim, &spare_ns, &mut strack, &mut out.violations);
+        let (started, checked) =
+            check_pool(&sim, &spare_ns, &mut strack, &mut jobs, &mut out.violations);
         out_attaches += started;
         out.spare_periods += checked;
         // Periods that start now: track them, and play the wake pattern.
@@ -399,18 +419,115 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
         }
     }
     out.attaches = out_attaches;
+    let spare_ns_final: HashMap<usize, (i64, bool)> = tr
+        .iter()
+        .filter_map(|x| Some((x.sim?, (x.spare_ns, false))))
+        .collect();
+    // The spares' bandwidth over the whole run (periods still open count what they gave).
+    for ((k, j), sp) in &strack {
+        let (ns, _) = spare_ns_final.get(&sp.unit).copied().unwrap_or((0, false));
+        if let Some(info) = sim.inst(*k).spare_info(*j) {
+            jobs.entry((*k, *j))
+                .or_insert((info.budget, info.period, Vec::new()))
+                .2
+                .push((sp.start, sp.deadline, ns - sp.run0));
+        }
+    }
+    for ((k, j), (q, p, js)) in &jobs {
+        if std::env::var_os("TMPJOBS").is_some() {
+            let mut js2 = js.clone();
+            js2.sort();
+            eprintln!(
+                "TMPJOBS {:?}",
+                js2.iter()
+                    .map(|x| (x.0 / 1000, x.1 / 1000, x.2 / 1000))
+                    .collect::<Vec<_>>()
+            );
+        }
+        out.spare_jobs += js.len();
+        out.short_jobs += js.iter().filter(|x| x.1 - x.0 < *p).count();
+        if let Some(e) = bandwidth_violation(*q, *p, js) {
+            out.violations.push(format!("spare {k}/{j}: {e}"));
+        }
+    }
     out
 }
 
-/// A spare period being checked: the unit (sim index) it serves, its deadline, the budget
-/// it started with, the unit's spare time at its start, whether the unit stayed runnable.
+/// Whether an I/O event for sim unit `s` now must get a spare, and then its own
+/// replenishment: it uses spare bandwidth, is runnable, real-time and off its reserved budget
+/// (depleted, or on extratime; a running unit only if its last charge already says so), holds
+/// no spare, and a spare of its instance is free with its deadline passed (its next period
+/// starts now, full budget) and lends at least the minimum budget before the replenishment
+/// `R`: `Qs (R - now) / Ps >= MIN_BUDGET` (a whole period when `R - now >= Ps`, else a
+/// shortened one). Said independently of how the core picks among spares.
+fn must_lend(sim: &Sim, s: usize, params: Params, uses_spare: bool) -> Option<i64> {
+    let (k, id) = (sim.unit_inst(s), sim.id(s));
+    let inst = sim.inst(k);
+    let u = inst.unit_info(id).ok()?;
+    let eligible = uses_spare
+        && sim.runnable(s)
+        && params.is_real_time()
+        && inst.spare_of(id).ok()?.is_none()
+        && (u.cur_budget == 0 || u.priority_level > 0);
+    if !eligible {
+        return None;
+    }
+    let (now, r) = (sim.now(), u.cur_deadline);
+    (0..inst.nr_spares())
+        .filter_map(|j| inst.spare_info(j))
+        .any(|sp| {
+            sp.attached == 0
+                && sp.cur_deadline <= now
+                && r > now
+                && sp.budget as i128 * (r - now) as i128
+                    >= rtsched::params::MIN_BUDGET as i128 * sp.period as i128
+        })
+        .then_some(r)
+}
+
+/// A spare period being checked: the unit (sim index) it serves, when it started, its
+/// deadline, the budget it started with, the unit's spare time at its start, whether the
+/// unit stayed runnable.
 #[derive(Clone, Copy, Debug)]
 struct SparePeriod {
     unit: usize,
+    start: i64,
     deadline: i64,
     b0: i64,
     run0: i64,
     ok: bool,
+}
+
+/// The jobs a spare gave: (start, deadline, time run on it), per (instance, slot), with the
+/// slot's `(Qs, Ps)`.
+type SpareJobs = HashMap<(usize, usize), (i64, i64, Vec<(i64, i64, i64)>)>;
+
+/// The spare's bandwidth: in every interval `[t1, t2]`, the jobs that start and end in it
+/// ran at most `Qs (t2 - t1) / Ps` (exact, in 128 bits). Returns the first interval that
+/// breaks it.
+fn bandwidth_violation(q: i64, p: i64, jobs: &[(i64, i64, i64)]) -> Option<String> {
+    let mut starts: Vec<i64> = jobs.iter().map(|j| j.0).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    for t1 in starts {
+        let mut inside: Vec<(i64, i64)> = jobs
+            .iter()
+            .filter(|j| j.0 >= t1)
+            .map(|j| (j.1, j.2))
+            .collect();
+        inside.sort_unstable();
+        let mut sum = 0i128;
+        for (t2, ran) in inside {
+            sum += ran as i128;
+            if sum * p as i128 > q as i128 * (t2 - t1) as i128 {
+                return Some(format!(
+                    "spare ({q} ns, {p} ns) ran {sum} ns in jobs within [{t1}, {t2}]: beyond its \
+                     bandwidth"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Checks the spare pools after a step: every lent spare is held by the unit it names and
@@ -424,6 +541,7 @@ fn check_pool(
     sim: &Sim,
     spare_ns: &HashMap<usize, (i64, bool)>,
     strack: &mut HashMap<(usize, usize), SparePeriod>,
+    jobs: &mut SpareJobs,
     v: &mut Vec<String>,
 ) -> (usize, usize) {
     let now = sim.now();
@@ -463,6 +581,10 @@ fn check_pool(
                     ));
                 }
                 if now >= sp.deadline || !same {
+                    jobs.entry((k, j))
+                        .or_insert((info.budget, info.period, Vec::new()))
+                        .2
+                        .push((sp.start, sp.deadline, received));
                     checked += (now >= sp.deadline && sp.ok) as usize;
                     if now >= sp.deadline && sp.ok && received < sp.b0 {
                         v.push(format!(
@@ -482,6 +604,7 @@ fn check_pool(
                     (k, j),
                     SparePeriod {
                         unit: u,
+                        start: now,
                         deadline: info.cur_deadline,
                         b0: info.cur_budget,
                         run0: ns,
@@ -588,8 +711,8 @@ fn case() -> impl Strategy<Value = Case> {
 static WORST: Mutex<Option<(u64, String)>> = Mutex::new(None);
 /// (cases, real-time units admitted, periods checked, late wakes played) over the search.
 static TOTALS: Mutex<(usize, usize, usize, usize)> = Mutex::new((0, 0, 0, 0));
-/// (spare servers attached, spare periods checked) over the search.
-static SPARES: Mutex<(usize, usize)> = Mutex::new((0, 0));
+/// (spare periods started, spare periods checked, spare jobs, shorter ones) over the search.
+static SPARES: Mutex<(usize, usize, usize, usize)> = Mutex::new((0, 0, 0, 0));
 
 /// 96 cases from a fixed seed unless `PROPTEST_CASES` / `PROPTEST_RNG_SEED` say otherwise
 /// (CI runs more; a longer search is one variable away).
@@ -633,6 +756,8 @@ proptest! {
             let mut t = SPARES.lock().unwrap();
             t.0 += o.attaches;
             t.1 += o.spare_periods;
+            t.2 += o.spare_jobs;
+            t.3 += o.short_jobs;
         }
         prop_assert!(o.losses.is_empty(), "lost budget: {:?}\ncase: {:?}", o.losses, c);
         prop_assert!(o.violations.is_empty(), "spare pool: {:?}\ncase: {:?}", o.violations, c);
@@ -651,8 +776,9 @@ fn zz_report_worst_case() {
     );
     let sp = *SPARES.lock().unwrap();
     println!(
-        "guarantees: {} spare periods started (attaches and renewals), {} checked",
-        sp.0, sp.1
+        "guarantees: {} spare periods started (attaches and renewals), {} checked; {} spare jobs \
+         checked for the spare's bandwidth, {} of them shorter than its period",
+        sp.0, sp.1, sp.2, sp.3
     );
     if let Some((w, what)) = WORST.lock().unwrap().as_ref() {
         println!(
@@ -983,6 +1109,15 @@ fn spares_count_in_admission() {
         sound.losses.len(),
         sound.violations.len()
     );
+    let old = run_with(&spare_case(19, 1), Admit::Sound, Mutant::SpareNoShortLend);
+    eprintln!(
+        "TMP old rule: {} started {} checked {} jobs {} short",
+        old.attaches, old.spare_periods, old.spare_jobs, old.short_jobs
+    );
+    eprintln!(
+        "TMP new rule: {} started {} checked {} jobs {} short",
+        sound.attaches, sound.spare_periods, sound.spare_jobs, sound.short_jobs
+    );
     assert_eq!(sound.admitted, 2);
     assert!(sound.attaches >= 9 && sound.spare_periods >= 9 * 5);
     assert!(sound.losses.is_empty() && sound.violations.is_empty());
@@ -1006,8 +1141,9 @@ fn spares_count_in_admission() {
     assert!(!broken.losses.is_empty());
 }
 
-/// Broken variants of the core caught by the pool checks: a spare that is not given back,
-/// and a spare kept past the unit's own replenishment.
+/// Broken variants of the core caught by the pool checks: a spare that is not given back, a
+/// spare kept past the unit's own replenishment, a spare lent in the last spare period with
+/// its whole budget (not scaled to the time left), and no spare lent in the last spare period.
 #[test]
 fn broken_spare_variants_fail_the_pool_checks() {
     for (m, what) in [
@@ -1016,6 +1152,8 @@ fn broken_spare_variants_fail_the_pool_checks() {
             Mutant::SpareKeptPastReplenishment,
             "past the unit's own replenishment",
         ),
+        (Mutant::SpareShortNotScaled, "beyond its bandwidth"),
+        (Mutant::SpareNoShortLend, "not lent"),
     ] {
         let o = run_with(&spare_case(19, 1), Admit::Sound, m);
         println!(
@@ -1024,5 +1162,35 @@ fn broken_spare_variants_fail_the_pool_checks() {
             o.violations.first().map_or("-", |s| s.as_str())
         );
         assert!(o.violations.iter().any(|v| v.contains(what)), "{m:?}");
+    }
+}
+
+/// The random search of the guarantee (the same cases as
+/// `admitted_reservations_receive_their_budget`) finds the broken shortened lend: a spare lent
+/// in the last spare period with its whole budget breaks the spare's bandwidth (and with it
+/// the bound admission counted), and no lend there leaves events unserved.
+#[test]
+fn the_property_search_finds_the_broken_shortened_lends() {
+    for (m, what) in [
+        (Mutant::SpareShortNotScaled, "beyond its bandwidth"),
+        (Mutant::SpareNoShortLend, "not lent"),
+    ] {
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            max_shrink_iters: 0,
+            ..config()
+        });
+        let found = std::cell::RefCell::new(None);
+        let r = runner.run(&case(), |c| {
+            let o = run_with(&c, Admit::Sound, m);
+            let v = o.violations.iter().find(|v| v.contains(what));
+            prop_assert!(v.is_none(), "{m:?}: {}", v.unwrap());
+            Ok(())
+        });
+        if let Err(e) = &r {
+            *found.borrow_mut() = Some(e.to_string());
+        }
+        let found = found.into_inner();
+        println!("{m:?}: {}", found.as_deref().unwrap_or("not found"));
+        assert!(found.is_some_and(|f| f.contains(what)), "{m:?}");
     }
 }

@@ -28,7 +28,11 @@
 //!   `b = min(c, floor(Qs (R - now) / Ps))` (integer arithmetic, rounded down), the free spare
 //!   that lends the most. The rest of the period, `(c - b, d)`, waits in the slot; when the
 //!   spare returns (at `R` at the latest, or when the unit blocks) it is `(c - b + left, d)`
-//!   again, `left` being what the unit did not use. A `b` below [`MIN_BUDGET`] (10 us, the
+//!   again, `left` being what the unit did not use. A spare already attached is renewed the
+//!   same way at its last deadline before `R` (its new period `(Qs, next)` lends
+//!   `min(Qs, floor(Qs (R - now) / Ps))` to `R`) instead of returning there, so an event that
+//!   arrived while the unit was on it is not left waiting for `R` either. A `b` below
+//!   [`MIN_BUDGET`] (10 us, the
 //!   smallest budget of any reservation, Xen's `RTDS_MIN_BUDGET`) is not lent: such an event
 //!   is at most `MIN_BUDGET Ps / Qs` before `R` (100 us for `(1 ms, 10 ms)`), which is
 //!   shorter than the wait a lend could save plus the context switch and timer it costs.
@@ -47,7 +51,8 @@
 //!
 //! Call a *job* of a spare a budget it gives with a deadline: a period (attach with a new
 //! period, or a renewal: `Qs` from `d - Ps` to `d`), an attach that keeps the deadline (the
-//! `c` left, from `now` to `d`), a shortened lend (`b`, from `now` to `R`). Two properties of
+//! `c` left, from `now` to `d`), a shortened lend or renewal (`b`, from `now` to `R`; a
+//! shortened renewal is a shortened lend of a new period). Two properties of
 //! the spare's jobs, whichever units they serve, are what admission needs:
 //!
 //! 1. *Bandwidth*: in every interval `[t1, t2]`, the jobs that start in it and end in it give
@@ -430,18 +435,45 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The spare serving `h` reached its deadline at `now` (the caller has taken `h` off the
-    /// replenishment queue, or it is off it): renew it, or return it when its next deadline
-    /// would pass the unit's own replenishment (or that has come). The unit's own state is
+    /// replenishment queue, or it is off it): renew it; when its next deadline would pass the
+    /// unit's own replenishment, renew it shortened to that replenishment (or return it if
+    /// that lends less than [`MIN_BUDGET`]); return it when the replenishment has come. The unit's own state is
     /// then back, its deadline possibly passed (the caller replenishes it as usual).
     pub(super) fn spare_expire(&mut self, h: u32, now: i64) -> Result<()> {
         let k = get(self.units, h)?.spare;
         let s = *self.spares.slots.get(k as usize).ok_or(Error::Corrupt)?;
         let u = get(self.units, h)?;
         let next = next_deadline(u.cur_deadline, s.params.period, now);
-        let keep = self.mutant(Mutant::SpareKeptPastReplenishment)
-            || (now < s.own_deadline && next <= s.own_deadline);
+        let own = s.own_deadline;
+        let keep = self.mutant(Mutant::SpareKeptPastReplenishment) || (now < own && next <= own);
         if !keep {
-            return self.spare_detach(h);
+            // The last spare period before the own replenishment: renewed shortened to it.
+            let b = if self.mutant(Mutant::SpareShortNotScaled) {
+                s.params.budget
+            } else {
+                mul_div_floor(s.params.budget, own.saturating_sub(now), s.params.period)
+                    .min(s.params.budget)
+            };
+            if now >= own || b < MIN_BUDGET || self.mutant(Mutant::SpareNoShortLend) {
+                return self.spare_detach(h);
+            }
+            let slot = self
+                .spares
+                .slots
+                .get_mut(k as usize)
+                .ok_or(Error::Corrupt)?;
+            slot.short = true;
+            slot.held_deadline = next;
+            slot.held_budget = s.params.budget.saturating_sub(b).max(0);
+            let u = get_mut(self.units, h)?;
+            u.cur_deadline = own;
+            u.cur_budget = b;
+            u.priority_level = 0;
+            u.debt = 0;
+            u.last_start = now;
+            self.stats.spare_renewals += 1;
+            self.stats.spare_short += 1;
+            return Ok(());
         }
         let u = get_mut(self.units, h)?;
         u.cur_deadline = next;

@@ -156,6 +156,42 @@ fn in_the_last_spare_period_a_spare_is_lent_shortened_to_the_replenishment() {
 }
 
 #[test]
+fn the_last_renewal_before_the_replenishment_is_shortened_to_it() {
+    let (mut s, h) = depleted();
+    // Lent at 45 ms: deadline 55, renewed at 55, 65, 75, 85 (deadline 95).
+    s.io_event(h, 45 * MS).unwrap();
+    for t in [55, 65, 75, 85] {
+        s.timer_fire(t * MS).unwrap();
+        assert_eq!(
+            s.unit_info(h).unwrap().cur_deadline,
+            (t + 10) * MS,
+            "at {t}"
+        );
+    }
+    // At 95 ms the next period would end at 105: renewed shortened, deadline 100 ms and
+    // 4 * 5 / 10 = 2 ms (the period's other 2 ms wait in the slot with deadline 105).
+    s.timer_fire(95 * MS).unwrap();
+    assert_eq!(s.spare_of(h).unwrap(), Some(0));
+    let i = s.unit_info(h).unwrap();
+    assert_eq!((i.cur_deadline, i.cur_budget), (100 * MS, 2 * MS));
+    ok(&s);
+    let d = s.do_schedule(0, 95 * MS, true, false).unwrap();
+    assert_eq!((d.next, d.slice), (Some(h), 2 * MS));
+    // Half of it used by 96 ms, when it blocks; the spare's period is back with 3 ms.
+    s.sleep(h).unwrap();
+    s.do_schedule(0, 96 * MS, false, false).unwrap();
+    s.context_saved(h, false).unwrap();
+    let sp = s.spare_info(0).unwrap();
+    assert_eq!(
+        (sp.attached, sp.cur_deadline, sp.cur_budget),
+        (0, 105 * MS, 3 * MS)
+    );
+    let st = s.stats();
+    assert_eq!((st.spare_renewals, st.spare_short), (5, 1));
+    ok(&s);
+}
+
+#[test]
 fn a_shortened_lend_keeps_what_is_left_of_a_kept_period() {
     let (mut s, h) = depleted();
     // Lent at 93 ms: deadline 100, 4 * 7 / 10 = 2.8 ms (1.2 ms held back, deadline 103).
