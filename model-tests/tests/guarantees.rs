@@ -434,16 +434,6 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
         }
     }
     for ((k, j), (q, p, js)) in &jobs {
-        if std::env::var_os("TMPJOBS").is_some() {
-            let mut js2 = js.clone();
-            js2.sort();
-            eprintln!(
-                "TMPJOBS {:?}",
-                js2.iter()
-                    .map(|x| (x.0 / 1000, x.1 / 1000, x.2 / 1000))
-                    .collect::<Vec<_>>()
-            );
-        }
         out.spare_jobs += js.len();
         out.short_jobs += js.iter().filter(|x| x.1 - x.0 < *p).count();
         if let Some(e) = bandwidth_violation(*q, *p, js) {
@@ -1101,25 +1091,17 @@ fn spares_count_in_admission() {
     let sound = run(&spare_case(19, 1), Admit::Sound);
     println!(
         "spares (4/10 ms) + 40/100 + 19/100: {} admitted, {} periods, {} spare periods started, {} \
-         spare periods checked, losses {}, violations {}",
+         spare periods checked ({} shortened to the VM's replenishment), losses {}, violations {}",
         sound.admitted,
         sound.periods,
         sound.attaches,
         sound.spare_periods,
+        sound.short_jobs,
         sound.losses.len(),
         sound.violations.len()
     );
-    let old = run_with(&spare_case(19, 1), Admit::Sound, Mutant::SpareNoShortLend);
-    eprintln!(
-        "TMP old rule: {} started {} checked {} jobs {} short",
-        old.attaches, old.spare_periods, old.spare_jobs, old.short_jobs
-    );
-    eprintln!(
-        "TMP new rule: {} started {} checked {} jobs {} short",
-        sound.attaches, sound.spare_periods, sound.spare_jobs, sound.short_jobs
-    );
     assert_eq!(sound.admitted, 2);
-    assert!(sound.attaches >= 9 && sound.spare_periods >= 9 * 5);
+    assert!(sound.attaches >= 9 && sound.spare_periods >= 9 * 5 && sound.short_jobs >= 9);
     assert!(sound.losses.is_empty() && sound.violations.is_empty());
     let refused = run(&spare_case(55, 1), Admit::Sound);
     assert_eq!(refused.admitted, 1, "40 + 55 + spare 40% does not fit");
