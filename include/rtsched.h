@@ -137,7 +137,7 @@
 /**
  * Number of event counters in `RtschedStats`.
  */
-#define RTSCHED_NR_STATS 23
+#define RTSCHED_NR_STATS 24
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -303,9 +303,15 @@ enum RtschedStat
    */
   RTSCHED_STAT_SPARE_RETURNS = 21,
   /**
-   * I/O events for an eligible unit that found no free spare.
+   * I/O events for an eligible unit that found no spare to lend (none free, or in the last
+   * spare period before its replenishment a scaled budget below the minimum budget).
    */
   RTSCHED_STAT_SPARE_NONE_FREE = 22,
+  /**
+   * Spares lent shortened (in the last spare period before the unit's own replenishment,
+   * with that replenishment as deadline and the budget scaled to the time left).
+   */
+  RTSCHED_STAT_SPARE_SHORT = 23,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
