@@ -488,6 +488,50 @@ mod tests {
     }
 
     #[test]
+    fn a_spare_counts_by_its_bandwidth_line_in_the_interference_tests() {
+        // (1, 10) in a window of 10: a sporadic server's W is 1, a spare lent shortened runs
+        // up to 1 + 9/10 (a period ending 1 ms in, then a lend shortened to the window's end).
+        assert_eq!(carry_in_demand(10 * MS, MS, 10 * MS), MS);
+        assert_eq!(spare_workload(10 * MS, MS, 10 * MS), 1_900_000);
+        // Equal at l = k p + q, never below W, capped at the window.
+        assert_eq!(spare_workload(21 * MS, MS, 10 * MS), 3 * MS as u64);
+        assert_eq!(spare_workload(MS / 2, MS, 10 * MS), MS as u64 / 2);
+        for l in (0..200).map(|k| k * 370_001) {
+            for (q, per) in [(MS, 10 * MS), (4 * MS, 10 * MS), (3 * MS, 7 * MS)] {
+                let w = carry_in_demand(l, q, per) as u64;
+                assert!(spare_workload(l, q, per) >= w, "l {l} q {q} p {per}");
+            }
+        }
+        // Same utilisation, so only the interference tests see it: one CPU, global EDF,
+        // deferrable (BCL only): (8.5, 10) beside a (1, 10) unit passes (1 ms of interference
+        // within its 1.5 ms slack), beside a (1, 10) spare it does not (1.9 ms).
+        let g = pol(GLOB, Edf, Deferrable);
+        let a = Params {
+            budget: 8_500_000,
+            ..p(0, 10)
+        };
+        assert!(passes(&g, 1, [a, p(1, 10)].into_iter()));
+        assert!(!passes_with_pool(
+            &g,
+            1,
+            [a].into_iter(),
+            [p(1, 10)].into_iter()
+        ));
+        // A bandwidth test is unchanged (one CPU, CBS: U = 0.95).
+        let c = pol(PART, Edf, Cbs);
+        assert!(passes_with_pool(
+            &c,
+            1,
+            [a].into_iter(),
+            [p(1, 10)].into_iter()
+        ));
+        assert_eq!(
+            verdict_with_pool(&c, 1, [a].into_iter(), [p(1, 10)].into_iter()).total_ppm,
+            950_000
+        );
+    }
+
+    #[test]
     fn carry_in_demand_by_hand() {
         // (4, 10): t = 3 -> 3; t = 10 -> 4; t = 13 -> 4 + 3; t = 25 -> 8 + 4.
         assert_eq!(carry_in_demand(3, 4, 10), 3);

@@ -84,9 +84,16 @@
 //! `min(l, Qs + Qs (l - Qs) / Ps)` instead ([`crate::admission::passes_with_pool`]; same
 //! utilisation, so the bandwidth tests are unchanged).
 //!
-//! The unit on a shortened lend is served by `R`: its job is one of the spare's, with a
-//! deadline, and every spare job's budget by its deadline is what the guarantees test checks
-//! (it also checks (1) directly on every spare's jobs); at `R` its own budget is back. Its own
+//! The unit on a shortened lend is served by `R` where every server's demand is within its
+//! bandwidth in every interval (periodic and CBS units) and the set passes a bandwidth test
+//! (`U <= 1` on one CPU, GFB): then every job of density at most `Qs / Ps`, whatever its
+//! length, meets its deadline, as a CBS job that keeps its deadline does. A deferrable unit
+//! that wakes late runs its whole budget back to back, more than its bandwidth in a short
+//! window, and the interference tests (BCL) check windows of whole periods only: there the
+//! units and the spares' whole periods keep their budgets, but a job of a spare shorter
+//! than its period (a kept deadline as before, a shortened lend now) may finish after its
+//! deadline, by at most what the burst took (`R` then brings the unit's own budget). The
+//! guarantees test checks exactly this split, and (1) on every spare's jobs. The unit's own
 //! reservation is untouched (saved in the slot, restored at the return, as for every lend).
 //!
 //! No allocation: the pool is a fixed array of [`MAX_SPARES`] slots inside the instance.
