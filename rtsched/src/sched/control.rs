@@ -267,7 +267,6 @@ impl<'a> Scheduler<'a> {
 
     /// The policy, the parameters of the inserted units and those of the spare pool as they
     /// would be after `ch`.
-    #[allow(clippy::type_complexity)]
     fn reservations_with(
         &self,
         ch: Change,
