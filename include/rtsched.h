@@ -308,8 +308,9 @@ enum RtschedStat
    */
   RTSCHED_STAT_SPARE_NONE_FREE = 22,
   /**
-   * Spares lent shortened (in the last spare period before the unit's own replenishment,
-   * with that replenishment as deadline and the budget scaled to the time left).
+   * Spares lent or renewed shortened (in the last spare period before the unit's own
+   * replenishment, with that replenishment as deadline and the budget scaled to the time
+   * left).
    */
   RTSCHED_STAT_SPARE_SHORT = 23,
 };

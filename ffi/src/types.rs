@@ -365,8 +365,9 @@ pub enum RtschedStat {
     /// I/O events for an eligible unit that found no spare to lend (none free, or in the last
     /// spare period before its replenishment a scaled budget below the minimum budget).
     SpareNoneFree = 22,
-    /// Spares lent shortened (in the last spare period before the unit's own replenishment,
-    /// with that replenishment as deadline and the budget scaled to the time left).
+    /// Spares lent or renewed shortened (in the last spare period before the unit's own
+    /// replenishment, with that replenishment as deadline and the budget scaled to the time
+    /// left).
     SpareShort = 23,
 }
 

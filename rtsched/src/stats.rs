@@ -52,7 +52,8 @@ pub struct Stats {
     /// I/O events for an eligible unit that found no spare to lend (none free, or in the last
     /// spare period before its replenishment a scaled budget below `MIN_BUDGET`).
     pub spare_none_free: u64,
-    /// Spares lent shortened: in the last spare period before the unit's own replenishment,
-    /// with that replenishment as deadline and the budget scaled to the time left.
+    /// Spares lent or renewed shortened: in the last spare period before the unit's own
+    /// replenishment, with that replenishment as deadline and the budget scaled to the time
+    /// left.
     pub spare_short: u64,
 }

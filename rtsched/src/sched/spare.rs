@@ -32,10 +32,10 @@
 //!   same way at its last deadline before `R` (its new period `(Qs, next)` lends
 //!   `min(Qs, floor(Qs (R - now) / Ps))` to `R`) instead of returning there, so an event that
 //!   arrived while the unit was on it is not left waiting for `R` either. A `b` below
-//!   [`MIN_BUDGET`] (10 us, the
-//!   smallest budget of any reservation, Xen's `RTDS_MIN_BUDGET`) is not lent: such an event
-//!   is at most `MIN_BUDGET Ps / Qs` before `R` (100 us for `(1 ms, 10 ms)`), which is
-//!   shorter than the wait a lend could save plus the context switch and timer it costs.
+//!   [`MIN_BUDGET`] (10 us, the smallest budget of any reservation, Xen's
+//!   `RTDS_MIN_BUDGET`) is not lent: such an event is at most `MIN_BUDGET Ps / Qs` before
+//!   `R` (100 us for `(1 ms, 10 ms)`), less than the wait a lend could save plus the
+//!   context switch and timer it costs.
 //! - While attached, the unit's own server state (deadline, budget, level, debt) is saved in
 //!   the spare's slot and restored when the spare returns: the unit's own reservation is
 //!   untouched, it gets at most its reservation plus the spare.
@@ -173,17 +173,18 @@ impl Spare {
     }
 }
 
-/// `floor(a x / p)` for `0 <= a`, `0 <= x <= p` and `p > 0` (so at most `a`), never more than the exact value, without
-/// 128-bit division (the object linked into Xen has none): exact while `a x` fits in 64 bits
-/// (any spare with a period up to 4 s), else `a`, `x` and `p` shifted right together (`p`
-/// rounded up), which can only round down. Bounded: at most 63 shifts.
+/// `floor(a x / p)` for `0 <= a`, `0 <= x <= p` and `p > 0` (so at most `a`), never more
+/// than the exact value, without 128-bit division (the object linked into Xen has none):
+/// exact while `a x` fits in 64 bits (any spare with a period up to 4 s), else `a`, `x` and
+/// `p` shifted right together (`p` rounded up), which can only round down. At most 63
+/// shifts.
 fn mul_div_floor(a: i64, x: i64, p: i64) -> i64 {
     let (mut a, mut x, mut p) = (a.max(0) as u64, x.max(0) as u64, p.max(1) as u64);
     let mut k = 0u32;
     while k < 63 {
         if let Some(ax) = a.checked_mul(x) {
             let q = ax / p.max(1);
-            // (a x / p) 2^k: a and x were each halved k times, p only k times.
+            // a' x' / p' <= (a x / 4^k) / (p / 2^k) = a x / (p 2^k): shifted back by k.
             return q
                 .checked_shl(k)
                 .map_or(i64::MAX, |v| v.min(i64::MAX as u64) as i64);
@@ -444,8 +445,9 @@ impl<'a> Scheduler<'a> {
     /// The spare serving `h` reached its deadline at `now` (the caller has taken `h` off the
     /// replenishment queue, or it is off it): renew it; when its next deadline would pass the
     /// unit's own replenishment, renew it shortened to that replenishment (or return it if
-    /// that lends less than [`MIN_BUDGET`]); return it when the replenishment has come. The unit's own state is
-    /// then back, its deadline possibly passed (the caller replenishes it as usual).
+    /// that lends less than [`MIN_BUDGET`]); return it when the replenishment has come. The
+    /// unit's own state is then back, its deadline possibly passed (the caller replenishes it
+    /// as usual).
     pub(super) fn spare_expire(&mut self, h: u32, now: i64) -> Result<()> {
         let k = get(self.units, h)?.spare;
         let s = *self.spares.slots.get(k as usize).ok_or(Error::Corrupt)?;
