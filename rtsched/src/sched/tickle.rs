@@ -14,6 +14,14 @@ impl<'a> Scheduler<'a> {
     /// CPU, the first idle one; otherwise the one running the lowest-priority unit, if that
     /// is lower than `h`. O(mask words), plus O(CPUs) when `h` outranks the bound.
     pub(super) fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
+        self.tickle_unit(h, a, true)
+    }
+
+    /// [`Self::tickle`]; `look_idle` false when the caller knows that no online, idle,
+    /// untickled CPU is served (see `cpus.rs`): none of them can be in the affinity of a
+    /// queued unit that could be picked, so the search for an idle CPU would find nothing.
+    #[inline(always)]
+    fn tickle_unit(&mut self, h: u32, a: &mut Actions, look_idle: bool) -> Result<()> {
         let o = self.order();
         let u = get(self.units, h)?;
         let pickable = u.runnable || (self.periodic() && o.on_reserved_budget(u));
@@ -57,14 +65,16 @@ impl<'a> Scheduler<'a> {
             self.stats.tickle_none += 1;
             return Ok(());
         }
-        let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
-        if let Some(c) = not_tickled.and_not(&self.cpus.busy()).test_or_cycle(start) {
-            self.stats.tickle_idle += 1;
-            self.cpus.set_tickled_for(c, h);
-            self.cpus.tickle(c, a);
-            return Ok(());
+        if look_idle {
+            let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
+            if let Some(c) = not_tickled.and_not(&self.cpus.busy()).test_or_cycle(start) {
+                self.stats.tickle_idle += 1;
+                self.cpus.set_tickled_for(c, h);
+                self.cpus.tickle(c, a);
+                return Ok(());
+            }
         }
         // Else the CPU running the lowest-priority unit, the first such in cycle order, if
         // lower than `h`. A CPU idling on a blocked periodic server is busy at that server's
@@ -123,19 +133,21 @@ impl<'a> Scheduler<'a> {
             .idle()
             .and_not(&self.cpus.tickled())
             .and_not(&self.cpus.unserved());
-        if !idle.is_empty() {
-            let periodic = self.periodic();
-            let o = self.order();
-            let found = self.runq_first_on_any(&idle, |u| {
-                (u.runnable || (periodic && o.on_reserved_budget(u)))
-                    && !u.affinity.and(&idle).is_empty()
-            })?;
-            if let Some(h) = found {
-                let u = get(self.units, h)?;
-                if let Some(c) = u.affinity.and(&idle).test_or_cycle(u.cpu as usize) {
-                    self.stats.tickle_idle += 1;
-                    self.cpus.tickle(c, a);
-                }
+        if idle.is_empty() {
+            // (No served idle CPU: the head stays, and its tickle has no idle CPU to find.)
+            return self.tickle_unit(head, a, false);
+        }
+        let periodic = self.periodic();
+        let o = self.order();
+        let found = self.runq_first_on_any(&idle, |u| {
+            (u.runnable || (periodic && o.on_reserved_budget(u)))
+                && !u.affinity.and(&idle).is_empty()
+        })?;
+        if let Some(h) = found {
+            let u = get(self.units, h)?;
+            if let Some(c) = u.affinity.and(&idle).test_or_cycle(u.cpu as usize) {
+                self.stats.tickle_idle += 1;
+                self.cpus.tickle(c, a);
             }
         }
         if self.runq_head_cached()? == Some(head) {
