@@ -152,6 +152,33 @@ impl CpuMask {
         }
     }
 
+    /// Calls `f` on each CPU of the set in the order of [`Self::iter_cycle`], for a set of
+    /// CPUs below `n` (a loop over the words that can hold them, for the hot scans).
+    #[inline(always)]
+    pub(crate) fn for_each_cycle(&self, start: usize, n: usize, mut f: impl FnMut(usize)) {
+        let words = n.div_ceil(64).clamp(1, WORDS);
+        let (sw, low) = if start < words * 64 {
+            (start / 64, (1u64 << (start % 64)) - 1)
+        } else {
+            (0, 0)
+        };
+        for step in 0..=words {
+            let w = (sw + step) % words;
+            let word = self.bits.get(w).copied().unwrap_or(0);
+            let mut bits = if step == 0 {
+                word & !low
+            } else if step == words {
+                word & low
+            } else {
+                word
+            };
+            while bits != 0 {
+                f(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits.wrapping_sub(1);
+            }
+        }
+    }
+
     /// Iterates over the CPUs of the set in increasing order (a word at a time).
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         Bits {
@@ -292,6 +319,16 @@ mod tests {
                 c = rest.cycle(v);
             }
             assert_eq!(m.iter_cycle(start).collect::<Vec<_>>(), want);
+            let mut each = Vec::new();
+            m.for_each_cycle(start, MAX_CPUS, |c| each.push(c));
+            assert_eq!(each, want);
+            // Within the words below `n`, for a set of CPUs below `n`.
+            let n = 1 + (x % MAX_CPUS as u64) as usize;
+            let below = m.and(&CpuMask::first_n(n));
+            let want_below: Vec<_> = below.iter_cycle(start).collect();
+            let mut each = Vec::new();
+            below.for_each_cycle(start, n, |c| each.push(c));
+            assert_eq!(each, want_below);
             let all: Vec<_> = (0..MAX_CPUS).filter(|&c| m.test(c)).collect();
             assert_eq!(m.iter().collect::<Vec<_>>(), all);
         }

@@ -393,44 +393,34 @@ impl<'a> Cpus<'a> {
         start: usize,
     ) -> Option<(PrioKey, usize)> {
         let set = self.online.and(&self.busy).and_not(&self.tickled);
-        if !set.and_not(&affinity).is_empty() {
-            let mut lowest: Option<(PrioKey, usize)> = None;
-            for c in set.and(&affinity).iter_cycle(start) {
-                let Some(p) = self.pcpus.get(c) else { continue };
-                if !matches!(lowest, Some((l, _)) if p.key <= l) {
-                    lowest = Some((p.key, c));
-                }
-            }
-            return lowest;
-        }
-        // The whole set: the highest key, the first CPU holding it in cycle order, and the
-        // highest key of the others.
-        let mut top: Option<(PrioKey, usize)> = None;
+        let whole = set.and_not(&affinity).is_empty();
+        let look = if whole { set } else { set.and(&affinity) };
+        // The highest key, the first CPU holding it in cycle order and (the whole set) the
+        // highest key of the others. (Keys are copied only when they win.)
+        let mut top = PrioKey::ZERO;
+        let mut top_cpu = NIL;
         let mut second = PrioKey::ZERO;
-        for c in set.iter_cycle(start) {
-            let Some(p) = self.pcpus.get(c) else { continue };
-            let k = p.key;
-            match top {
-                Some((t, _)) if k <= t => second = second.max(k),
-                Some((t, _)) => {
-                    second = second.max(t);
-                    top = Some((k, c));
+        let pcpus = &*self.pcpus;
+        look.for_each_cycle(start, pcpus.len(), |c| {
+            let Some(p) = pcpus.get(c) else { return };
+            if top_cpu == NIL {
+                top = p.key;
+                top_cpu = c as u32;
+            } else if p.key > top {
+                if whole && top > second {
+                    second = top;
                 }
-                None => top = Some((k, c)),
+                top = p.key;
+                top_cpu = c as u32;
+            } else if whole && p.key > second {
+                second = p.key;
             }
+        });
+        if whole {
+            self.bound = top;
+            self.bound_cpu = top_cpu;
+            self.bound2 = second;
         }
-        match top {
-            Some((t, c)) => {
-                self.bound = t;
-                self.bound_cpu = c as u32;
-                self.bound2 = second;
-            }
-            None => {
-                self.bound = PrioKey::ZERO;
-                self.bound_cpu = NIL;
-                self.bound2 = PrioKey::ZERO;
-            }
-        }
-        top
+        (top_cpu != NIL).then_some((top, top_cpu as usize))
     }
 }
