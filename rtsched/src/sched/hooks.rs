@@ -367,12 +367,15 @@ impl<'a> Scheduler<'a> {
         let server = self.policy.server;
         let late_only = self.mutant(Mutant::CbsWakeOnlyWhenLate);
         let u = get_mut(self.units, h)?;
-        let overflow = if late_only {
-            now >= u.cur_deadline
-        } else {
-            u.cbs_overflow(now)
+        // (The overflow test, two 128-bit products, only under the constant-bandwidth server.)
+        let overflow = |u: &crate::unit::Unit| {
+            if late_only {
+                now >= u.cur_deadline
+            } else {
+                u.cbs_overflow(now)
+            }
         };
-        if server == ServerKind::Cbs && overflow {
+        if server == ServerKind::Cbs && overflow(u) {
             u.cbs_restart(now);
             self.stats.cbs_restarts += 1;
             Ok(true)
