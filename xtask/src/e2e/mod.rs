@@ -72,13 +72,13 @@ pub struct Args {
     /// Instruction counting: 2^shift ns of guest time per emulated instruction.
     #[arg(long, default_value_t = 2)]
     pub shift: u32,
-    /// Xen's `emul_tick`: a timer every N us on PCPU 0 (0: none; `xen-patch/common/0003-*`).
-    /// Under instruction counting QEMU runs the emulated PCPUs in turns that last until the
-    /// machine's next timer deadline; a PCPU waiting for its turn handles its slice ends,
-    /// tickles and hooks that much late. The timer bounds the turns. Default: 100 when
-    /// `global` runs under instruction counting (its guest PCPUs are busy at once), else 0.
-    #[arg(long)]
-    pub tick_us: Option<u32>,
+    /// Xen's `emul_tick`: a timer every N us on PCPU 0 (`xen-patch/common/0003-*`; 0, the
+    /// default: none). Under instruction counting QEMU runs the emulated PCPUs in turns that
+    /// last until the machine's next timer deadline; the timer bounds the turns. An
+    /// experiment for `global` (ARCHITECTURE.md, "End-to-end measurements"): 500 passed
+    /// every check in one boot, 100 starved dom0 under the stress set.
+    #[arg(long, default_value_t = 0)]
+    pub tick_us: u32,
     /// Guest PCPU counts of the `global` scenario, comma separated (2, 3; 3 on request).
     #[arg(long, default_value = "2")]
     pub global_cpus: String,
@@ -109,12 +109,6 @@ fn publish_traces(a: &Args, run: &str, text: &str) -> Result<Vec<String>> {
     let dir = root().join("target").join("e2e").join("xentrace");
     crate::xentrace::publish(run, text, &dir)
 }
-
-/// Xen's `emul_tick` period (us) for runs of `global`. Measured, `global` on 2 PCPUs:
-/// without it the hooks spanned up to 3.1 ms (`do_schedule`) and 4.4 ms (`context_saved`)
-/// of emulated time and a guaranteed unit lost 0.24% of a PCPU in one boot of three; with
-/// it see ARCHITECTURE.md ("Guest time").
-const EMUL_TICK_US: u32 = 100;
 
 /// Overhead per period (us) that the global scenario's guaranteed set leaves room for:
 /// the scheduler's own time per job (two decisions, a context switch), bounded by the
@@ -238,13 +232,7 @@ pub fn run(a: &Args) -> Result<()> {
             .collect(),
         csa: checks::CsaSet::new(CSA_OVERHEAD_US)?,
     };
-    let tick_us = a.tick_us.unwrap_or(
-        if requested.contains(&"global") && a.clock == Clock::Icount {
-            EMUL_TICK_US
-        } else {
-            0
-        },
-    );
+    let tick_us = a.tick_us;
     let fault_elf = match (&a.fault, a.reuse) {
         (Some(f), false) => Some(mutant_xen(f)?),
         _ => None,
