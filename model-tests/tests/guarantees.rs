@@ -730,17 +730,26 @@ fn case() -> impl Strategy<Value = Case> {
                     .map(|(t, u, p)| (t * MS, u, p * MS))
                     .collect(),
                 run: 400 * MS,
-                spares: sp
-                    .into_iter()
-                    .map(|(p, permille)| Params {
-                        period: p * MS,
-                        budget: p * MS * permille / 1000,
-                        extratime: false,
-                    })
-                    .collect(),
-                io: io.into_iter().map(|(t, u)| (t * US, u)).collect(),
+                spares: spare_params(sp),
+                io: io_events(io),
             })
     })
+}
+
+/// Spare servers from the search's (period in ms, budget in per mille of it).
+fn spare_params(sp: Vec<(i64, i64)>) -> Vec<Params> {
+    sp.into_iter()
+        .map(|(p, permille)| Params {
+            period: p * MS,
+            budget: p * MS * permille / 1000,
+            extratime: false,
+        })
+        .collect()
+}
+
+/// I/O events from the search's (time in us, unit).
+fn io_events(io: Vec<(i64, usize)>) -> Vec<(i64, usize)> {
+    io.into_iter().map(|(t, u)| (t * US, u)).collect()
 }
 
 static WORST: Mutex<Option<(u64, String)>> = Mutex::new(None);
@@ -833,15 +842,8 @@ fn spare_case_search() -> impl Strategy<Value = Case> {
                     background: bg.into_iter().map(|(p, c)| (p * MS, c)).collect(),
                     changes: vec![],
                     run: 400 * MS,
-                    spares: sp
-                        .into_iter()
-                        .map(|(p, permille)| Params {
-                            period: p * MS,
-                            budget: p * MS * permille / 1000,
-                            extratime: false,
-                        })
-                        .collect(),
-                    io: io.into_iter().map(|(t, u)| (t * US, u)).collect(),
+                    spares: spare_params(sp),
+                    io: io_events(io),
                 })
         },
     )
