@@ -759,6 +759,16 @@ static TOTALS: Mutex<(usize, usize, usize, usize)> = Mutex::new((0, 0, 0, 0));
 /// late where not guaranteed) over the search.
 static SPARES: Mutex<(usize, usize, usize, usize, usize)> = Mutex::new((0, 0, 0, 0, 0));
 
+/// Adds a case's spare figures to [`SPARES`].
+fn count_spares(o: &Outcome) {
+    let mut t = SPARES.lock().unwrap();
+    t.0 += o.attaches;
+    t.1 += o.spare_periods;
+    t.2 += o.spare_jobs;
+    t.3 += o.short_jobs;
+    t.4 += o.short_late;
+}
+
 /// 96 cases from a fixed seed unless `PROPTEST_CASES` / `PROPTEST_RNG_SEED` say otherwise
 /// (CI runs more; a longer search is one variable away).
 fn config() -> ProptestConfig {
@@ -797,14 +807,7 @@ proptest! {
                     o.admitted, c.rt.len())));
             }
         }
-        {
-            let mut t = SPARES.lock().unwrap();
-            t.0 += o.attaches;
-            t.1 += o.spare_periods;
-            t.2 += o.spare_jobs;
-            t.3 += o.short_jobs;
-            t.4 += o.short_late;
-        }
+        count_spares(&o);
         prop_assert!(o.losses.is_empty(), "lost budget: {:?}\ncase: {:?}", o.losses, c);
         prop_assert!(o.violations.is_empty(), "spare pool: {:?}\ncase: {:?}", o.violations, c);
     }
@@ -864,14 +867,7 @@ proptest! {
     #[test]
     fn spare_pools_keep_every_reservation(c in spare_case_search()) {
         let o = run(&c, Admit::Sound);
-        {
-            let mut t = SPARES.lock().unwrap();
-            t.0 += o.attaches;
-            t.1 += o.spare_periods;
-            t.2 += o.spare_jobs;
-            t.3 += o.short_jobs;
-            t.4 += o.short_late;
-        }
+        count_spares(&o);
         prop_assert!(o.losses.is_empty(), "lost budget: {:?}\ncase: {:?}", o.losses, c);
         prop_assert!(o.violations.is_empty(), "spare pool: {:?}\ncase: {:?}", o.violations, c);
     }
