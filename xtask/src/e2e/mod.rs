@@ -52,9 +52,8 @@ pub struct Args {
     /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch, csa,
     /// unequal, spare). The default is what CI runs and passes; on request: `table-4-2` (six
     /// boots more per build), `csa` (open: in-guest jobs miss while their VMs are under
-    /// budget), `spare`, and `global` (its guaranteed set lost 0.24% of a PCPU against a
-    /// 0.22% tolerance in one of three boots: the emulator interleaves its vCPUs in slices of
-    /// milliseconds of emulated time, see ARCHITECTURE.md).
+    /// budget), `spare`, and `global` (two busy guest PCPUs, with `--tick-us`; 5-6 min per
+    /// boot, more than CI's budget leaves; see ARCHITECTURE.md).
     #[arg(long, default_value = "isolation,policy-switch,unequal")]
     pub scenarios: String,
     /// Seconds of each measurement interval (guest time).
