@@ -368,14 +368,13 @@ impl<'a> Scheduler<'a> {
         let late_only = self.mutant(Mutant::CbsWakeOnlyWhenLate);
         let u = get_mut(self.units, h)?;
         // (The overflow test, two 128-bit products, only under the constant-bandwidth server.)
-        let overflow = |u: &crate::unit::Unit| {
-            if late_only {
+        let overflow = server == ServerKind::Cbs
+            && (if late_only {
                 now >= u.cur_deadline
             } else {
                 u.cbs_overflow(now)
-            }
-        };
-        if server == ServerKind::Cbs && overflow(u) {
+            });
+        if overflow {
             u.cbs_restart(now);
             self.stats.cbs_restarts += 1;
             Ok(true)

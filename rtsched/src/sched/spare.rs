@@ -167,9 +167,16 @@ impl Spare {
     /// own replenishment `r` comes before the spare's deadline: `min(cur_budget,
     /// floor(Qs (r - now) / Ps))`, its bandwidth over the time left (see the module docs).
     fn short_budget(&self, now: i64, r: i64) -> i64 {
-        let left = r.saturating_sub(now).max(0);
-        self.cur_budget
-            .min(mul_div_floor(self.params.budget, left, self.params.period))
+        self.cur_budget.min(self.scaled_budget(now, r))
+    }
+
+    /// `floor(Qs (r - now) / Ps)`: the spare's bandwidth over the time left before `r`.
+    fn scaled_budget(&self, now: i64, r: i64) -> i64 {
+        mul_div_floor(
+            self.params.budget,
+            r.saturating_sub(now).max(0),
+            self.params.period,
+        )
     }
 }
 
@@ -460,8 +467,7 @@ impl<'a> Scheduler<'a> {
             let b = if self.mutant(Mutant::SpareShortNotScaled) {
                 s.params.budget
             } else {
-                mul_div_floor(s.params.budget, own.saturating_sub(now), s.params.period)
-                    .min(s.params.budget)
+                s.scaled_budget(now, own).min(s.params.budget)
             };
             if now >= own || b < MIN_BUDGET || self.mutant(Mutant::SpareNoShortLend) {
                 return self.spare_detach(h);
