@@ -68,8 +68,10 @@ start() {
         until grep -q RTSCHED-GUEST-START /var/log/xen/console/guest-$d.log; do
             i=$((i + 1))
             if [ $i -gt 30 ]; then
-                echo "RTSCHED-E2E-FAIL $d's tasks did not start"
-                return 1
+                # Not a failure of the run: a VM starved by the scheduler (stock RTDS
+                # beside busy non-real-time VMs) never reports, and the checks say so.
+                echo "RTSCHED-E2E-NOTE $d's tasks did not start in 30 s"
+                break
             fi
             sleep 1
         done
@@ -120,19 +122,43 @@ trace() {
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time
 # of the guest PCPUs; with rtsched_xentrace, a trace first. `DURING` names a command run
-# with MEASURE as its argument between the snapshots instead of sleep.
+# with MEASURE as its argument between the snapshots instead of sleep; without it, with
+# `QUIET_END` set, dom0 stays idle until then (its uptime in s) after the second snapshot.
 measure() {
     sc=$1; cs=$2; shift 2
     echo "RTSCHED-E2E-PROGRESS measuring $sc $cs"
-    trace "$sc" "$cs"
-    sleep 1
-    snap /tmp/snap0 || return 1
-    ${DURING:-sleep} "$MEASURE"
-    snap /tmp/snap1 || return 1
-    t=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap0)
-    u=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap1)
+    # Domain ids first: between the snapshots dom0 only sleeps (under instruction counting
+    # dom0's work slows the guest PCPUs, see scenario_csa).
+    ids=""
     for d in "$@"; do
         id=$($XL domid "$d") || { echo "RTSCHED-E2E-FAIL xl domid $d"; return 1; }
+        ids="$ids $d:$id"
+    done
+    trace "$sc" "$cs"
+    sleep 1
+    if [ -n "$DURING" ]; then
+        snap /tmp/snap0 || return 1
+        $DURING "$MEASURE"
+        snap /tmp/snap1 || return 1
+    else
+        # One process takes both snapshots and sleeps between them (and on until
+        # QUIET_END, dom0's uptime in seconds, if set), so dom0 forks nothing meanwhile.
+        after=0
+        if [ -n "$QUIET_END" ]; then
+            read -r up _ < /proc/uptime
+            after=$((QUIET_END - ${up%%.*} - MEASURE))
+            [ "$after" -ge 0 ] || after=0
+        fi
+        if ! domtime "$MEASURE" "$after" > /tmp/snaps; then
+            echo "RTSCHED-E2E-FAIL domtime"
+            return 1
+        fi
+        awk '$1 == "--" { f = 1; next } { print > (f ? "/tmp/snap1" : "/tmp/snap0") }' /tmp/snaps
+    fi
+    t=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap0)
+    u=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap1)
+    for di in $ids; do
+        d=${di%%:*}; id=${di##*:}
         awk -v id="$id" -v d="$d" -v sc="$sc" -v cs="$cs" -v t="$t" -v u="$u" '
             FNR == 1 { f++ }
             $1 == "dom" && $2 == id { v[f] = $3 }
@@ -154,15 +180,16 @@ taskreports() {
     for dn in "$@"; do
         d=${dn%%:*}; n=${dn##*:}
         log=/var/log/xen/console/guest-$d.log
-        while [ "$(grep -c '^RTJOB' $log 2>/dev/null)" -lt "$n" ]; do
+        while [ "$(grep -c '^RTJOB ' $log 2>/dev/null)" -lt "$n" ]; do
             i=$((i + 1))
             if [ $i -gt "$(arg rtsched_csa_wait)" ]; then
-                echo "RTSCHED-E2E-NOTE $sc $cs: $d reported $(grep -c '^RTJOB' $log) of $n tasks in time"
+                echo "RTSCHED-E2E-NOTE $sc $cs: $d reported $(grep -c '^RTJOB ' $log) of $n tasks in time"
                 break
             fi
             sleep 1
         done
-        grep '^RTJOB' $log | tr -d '\r' | sed "s/^/RTSCHED-E2E-JOB $sc $cs $d /"
+        grep '^RTJOB ' $log | tr -d '\r' | sed "s/^/RTSCHED-E2E-JOB $sc $cs $d /"
+        grep '^RTLATE ' $log | tr -d '\r' | sed "s/^/RTSCHED-E2E-LATE $sc $cs $d /"
     done
 }
 destroy() { for d in "$@"; do x destroy "$d"; done; }
@@ -315,7 +342,17 @@ scenario_csa() {
         rtds $v $(echo "$spec" | cut -d: -f1) $(echo "$spec" | cut -d: -f2) 0 || return 1
     done
     start $vms || return 1
+    # While the tasks run dom0 only sleeps and takes the two snapshots: under instruction
+    # counting the emulated PCPUs share one host thread and one clock, so every instruction
+    # dom0 executes on PCPU 0 is guest time in which PCPU 1 executes nothing while Xen
+    # charges its running VCPU. Measured: dom0 polling the consoles once a second (a few
+    # forks) made 4-5 jobs in a row miss in each RT VM, every second; `domtime` started
+    # for the second snapshot, 2-6.
+    # (Domain ids and the measuring process are set up in the tasks' warm-up.)
+    read -r up _ < /proc/uptime
+    QUIET_END=$((${up%%.*} + $(arg rtsched_csa_quiet)))
     measure csa interfaces $vms $bgs
+    unset QUIET_END
     want=""
     for v in $vms; do
         want="$want $v:$(arg rtsched_csa_$v | cut -d: -f3- | tr '+' '\n' | grep -c .)"

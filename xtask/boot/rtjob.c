@@ -8,13 +8,20 @@
  * its release, runs EXEC_US of calibrated busy loop and records its response time
  * (finish - release); its deadline is its next release. A late job delays the next one
  * (jobs are never skipped; when the last counted release is a period behind, the jobs not
- * yet done count as misses and the task reports). PRIO > 0 runs the task under SCHED_FIFO at that priority (the
+ * yet done count as misses and the task reports). Jobs go on uncounted for 2 s after the
+ * counted ones before the task reports (see TAIL_NS). PRIO > 0 runs the task under SCHED_FIFO at that priority (the
  * guest's own fixed-priority scheduler, rate-monotonic when priorities follow periods).
  * Jobs released in the first WARMUP_MS are not counted; after JOBS counted jobs it prints
  *
  *   RTJOB NAME period=P exec=C jobs=N misses=M min=R max=R p50=R p99=R hist=R:n,...
  *
- * (times in us; hist: response times rounded down to 100 us, with their counts) and
+ * (times in us; hist: response times rounded down to 100 us, with their counts), then
+ *
+ *   RTLATE NAME t0=S late=S:N:R,...
+ *
+ * (t0: CLOCK_REALTIME of the first release, which the guests share with dom0 through Xen's
+ * wall clock; late: the first 16 runs of consecutive missed jobs, each as the realtime
+ * of its first release, the number of jobs and the largest response time in us), and
  * exits. The busy loop is calibrated as the fastest of many short runs (a run the
  * VCPU was descheduled in only takes longer), so EXEC_US is CPU time, not wall time.
  */
@@ -28,6 +35,7 @@
 #include <time.h>
 
 #define BUCKET_US 100
+#define TAIL_NS 2000000000LL
 #define MAX_BUCKETS 4096
 
 static int64_t now_ns(void)
@@ -70,6 +78,11 @@ static double calibrate(void)
 
 static uint32_t hist[MAX_BUCKETS];
 
+#define MAX_RUNS 16
+/* Runs of consecutive misses: first release (ns after t0), jobs, largest response (ns). */
+static struct { int64_t at; long n; int64_t max; } runs[MAX_RUNS];
+static int nruns;
+
 int main(int argc, char **argv)
 {
     if ( argc != 7 )
@@ -94,12 +107,18 @@ int main(int argc, char **argv)
     }
     uint64_t iters = (uint64_t)(calibrate() * (double)exec_us);
     int64_t t0 = (now_ns() / 100000000 + 1) * 100000000;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t t0_rt = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec + (t0 - now_ns());
+    int in_run = 0;
     long counted = 0, misses = 0;
     int64_t max = 0, min = INT64_MAX;
     /* Releases of counted jobs end here; a job still running a period later means the
      * task cannot keep up: the jobs not yet done are all counted as misses. */
     int64_t end = t0 + warmup + (jobs + 1) * period;
-    for ( long j = 0; counted < jobs; j++ )
+    long j = 0;
+    int behind = 0;
+    for ( ; counted < jobs; j++ )
     {
         int64_t rel = t0 + j * period;
         sleep_until(rel);
@@ -111,17 +130,40 @@ int main(int argc, char **argv)
         {
             misses += jobs - counted;
             counted = jobs;
+            behind = 1;
             break;
         }
         counted++;
         if ( resp > period )
+        {
             misses++;
+            /* in_run: 1 while a recorded run goes on, 2 in a run past the first 16. */
+            if ( !in_run )
+                in_run = nruns < MAX_RUNS ? (runs[nruns++].at = rel - t0, 1) : 2;
+            if ( in_run == 1 )
+            {
+                runs[nruns - 1].n++;
+                if ( resp > runs[nruns - 1].max )
+                    runs[nruns - 1].max = resp;
+            }
+        }
+        else
+            in_run = 0;
         if ( resp > max )
             max = resp;
         if ( resp < min )
             min = resp;
         int64_t b = resp / 1000 / BUCKET_US;
         hist[b < MAX_BUCKETS ? b : MAX_BUCKETS - 1]++;
+    }
+    /* The tail: jobs go on, uncounted, for TAIL_NS more, so that the load the other tasks
+     * (and VMs) see stays the same until all of them have counted their jobs, and no report
+     * (console output, which dom0 logs) comes while another task still counts. A task that
+     * fell behind reports at once. */
+    for ( ; !behind && t0 + j * period < end + TAIL_NS; j++ )
+    {
+        sleep_until(t0 + j * period);
+        spin(iters);
     }
     /* Percentiles from the histogram (bucket floors). */
     long p50 = -1, p99 = -1, seen = 0;
@@ -144,6 +186,16 @@ int main(int argc, char **argv)
             printf("%s%d:%u", sep, b * BUCKET_US, hist[b]);
             sep = ",";
         }
+    printf("\nRTLATE %s t0=%lld.%03lld late=", name, (long long)(t0_rt / 1000000000),
+           (long long)(t0_rt / 1000000 % 1000));
+    sep = "";
+    for ( int i = 0; i < nruns; i++ )
+    {
+        int64_t at = t0_rt + runs[i].at;
+        printf("%s%lld.%03lld:%ld:%lld", sep, (long long)(at / 1000000000),
+               (long long)(at / 1000000 % 1000), runs[i].n, (long long)(runs[i].max / 1000));
+        sep = ",";
+    }
     printf("\n");
     fflush(stdout);
     return 0;

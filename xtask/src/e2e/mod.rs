@@ -733,6 +733,27 @@ fn csa_outputs(
         let mut merged: BTreeMap<(String, String), (u64, BTreeMap<u64, u64>)> = BTreeMap::new();
         let (mut jobs, mut misses) = (0, 0);
         for r in runs.iter().filter(|r| r.build == *b) {
+            // Tasks that never reported (a starved VM) missed all their jobs.
+            for (name, tasks, _) in &sc.csa.vms {
+                for t in tasks {
+                    let reported = r
+                        .boot
+                        .jobs
+                        .values()
+                        .flatten()
+                        .any(|j| &j.dom == name && j.period == t.period);
+                    if !reported {
+                        let n = sc.csa.run_ms * 1000 / t.period.max(1);
+                        let _ = writeln!(
+                            csv,
+                            "{b},{},{name},(no report),{},{},{n},{n},,",
+                            r.n, t.period, t.exec
+                        );
+                        jobs += n;
+                        misses += n;
+                    }
+                }
+            }
             for j in r.boot.jobs.values().flatten() {
                 let _ = writeln!(
                     csv,
