@@ -2,7 +2,9 @@
 //! hook (and a debug shim could run them after every call).
 
 use crate::prio::prio_key;
-use crate::sched::Scheduler;
+use crate::prio::Order;
+use crate::sched::{Home, Scheduler};
+use crate::unit::Unit;
 use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 
 /// Checks every structural invariant; returns the first violated one. O(n + CPUs).
@@ -43,29 +45,59 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         pinned_count += crate::pairing::check(units, p.pinned, c as u32, scheme)
             .map_err(|_| "pinned queue order, links or CPU")?;
     }
+    // The affinity groups (`sched/groups.rs`): each slot in use has a proper subset of the
+    // instance's CPUs as its mask, no two the same; its queue is ordered and linked, each
+    // unit recorded in it; it counts the allocated units whose home it is; each CPU's bit
+    // mask names exactly the groups holding it.
+    let groups = s.raw_groups();
+    // The run queue's head: the best of the shared heap's, the pinned and the group heads.
+    let mut want = s.raw_runq().peek();
+    for p in cpus.iter().filter(|p| p.pinned != NIL) {
+        want = better(units, scheme, want, p.pinned)?;
+    }
+    for g in 0..crate::sched::MAX_GROUPS {
+        let slot = groups.get(g);
+        let bit = 1u64 << g;
+        let code = Home::group_code(g);
+        let used = groups.used() & bit != 0;
+        if used != (slot.refs > 0) || (groups.queued() & bit != 0) != (slot.root != NIL) {
+            return Err("group slot use or queue mask");
+        }
+        if !used {
+            if slot.root != NIL {
+                return Err("free group slot with a queue");
+            }
+            continue;
+        }
+        if s.group_mask(&slot.mask) != Some(slot.mask) || groups.find(&slot.mask) != Some(g) {
+            return Err("group mask not a proper subset of the CPUs, or twice");
+        }
+        let homed = units
+            .iter()
+            .filter(|u| u.in_use && u.pin_home == code)
+            .count();
+        if homed != slot.refs as usize {
+            return Err("group count of its units");
+        }
+        pinned_count += crate::pairing::check(units, slot.root, code, scheme)
+            .map_err(|_| "group queue order, links or home")?;
+        if slot.root != NIL {
+            want = better(units, scheme, want, slot.root)?;
+        }
+    }
+    for (c, p) in cpus.iter().enumerate() {
+        let want = (0..crate::sched::MAX_GROUPS)
+            .filter(|&g| groups.used() & (1u64 << g) != 0 && groups.get(g).mask.test(c))
+            .fold(0u64, |m, g| m | 1u64 << g);
+        if p.groups != want {
+            return Err("CPU's group mask");
+        }
+    }
     if pinned_count != pinned_len {
         return Err("pinned queue length");
     }
-    if let Some(h) = head {
-        let mut want = s.raw_runq().peek();
-        for p in cpus.iter().filter(|p| p.pinned != NIL) {
-            let better = match want {
-                None => true,
-                Some(w) => {
-                    let (a, b) = (units.get(p.pinned as usize), units.get(w as usize));
-                    let (Some(a), Some(b)) = (a, b) else {
-                        return Err("pinned root out of range");
-                    };
-                    crate::queues::run_before(a, b, scheme)
-                }
-            };
-            if better {
-                want = Some(p.pinned);
-            }
-        }
-        if h != want {
-            return Err("cached run-queue head");
-        }
+    if head.is_some_and(|h| h != want) {
+        return Err("cached run-queue head");
     }
     s.raw_replq()
         .check(units, scheme)
@@ -136,11 +168,20 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         {
             return Err("run queue membership");
         }
-        if u.in_use && u.pin_home != s.pin_for(&u.affinity) {
+        // (The home of a unit of a group that found no free slot is the shared heap.)
+        let home_ok = match Home::of(u.pin_home) {
+            Home::Shared => s.pin_for(&u.affinity) == NIL,
+            Home::Cpu(c) => s.pin_for(&u.affinity) == c as u32,
+            Home::Group(g) => {
+                s.raw_groups().used() & 1u64.checked_shl(g as u32).unwrap_or(0) != 0
+                    && s.group_mask(&u.affinity) == Some(s.raw_groups().get(g).mask)
+            }
+        };
+        if u.in_use && !home_ok {
             return Err("pinned home does not follow the affinity");
         }
         if u.queue == QueueKind::Run && u.pin_cpu != u.pin_home {
-            return Err("queued unit in the wrong run queue (shared or pinned)");
+            return Err("queued unit in the wrong run queue (shared, pinned or group)");
         }
         match u.queue {
             QueueKind::Run => runq_count += 1,
@@ -261,4 +302,24 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The better of the candidate head `want` and the queue root `x` in run-queue order.
+fn better(
+    units: &[Unit],
+    o: Order,
+    want: Option<u32>,
+    x: u32,
+) -> Result<Option<u32>, &'static str> {
+    let Some(w) = want else {
+        return Ok(Some(x));
+    };
+    let (Some(a), Some(b)) = (units.get(x as usize), units.get(w as usize)) else {
+        return Err("pinned root out of range");
+    };
+    Ok(Some(if crate::queues::run_before(a, b, o) {
+        x
+    } else {
+        w
+    }))
 }

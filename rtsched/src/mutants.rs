@@ -71,6 +71,8 @@ pub enum Mutant {
     /// No spare is lent in the last spare period before the unit's own replenishment (the
     /// rule before shortened lending).
     SpareNoShortLend,
+    /// A pick looks at the first affinity group holding its CPU only (`sched/groups.rs`).
+    PickSkipsGroups,
 }
 
 impl Mutant {

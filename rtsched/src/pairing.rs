@@ -179,6 +179,7 @@ fn next_preorder(units: &[Unit], h: u32, skip: bool) -> Result<u32> {
 /// The first unit in run-queue order for which `ok` holds. The root when it matches (O(1));
 /// else a walk that skips the descendants of every unit not before the best match found so
 /// far (none of them can be better: heap order).
+#[inline(always)]
 pub(crate) fn first_matching(
     units: &[Unit],
     root: u32,
@@ -191,6 +192,13 @@ pub(crate) fn first_matching(
     if ok(u(units, root)?) {
         return Ok(Some(root));
     }
+    search(units, root, o, ok)
+}
+
+/// [`first_matching`] past a root that does not match (out of line: the root matches in
+/// most picks).
+#[inline(never)]
+fn search(units: &[Unit], root: u32, o: Order, ok: impl Fn(&Unit) -> bool) -> Result<Option<u32>> {
     let mut best: Option<u32> = None;
     let mut x = root;
     // (Each unit is visited at most once.)

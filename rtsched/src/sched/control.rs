@@ -74,8 +74,11 @@ impl<'a> Scheduler<'a> {
             .position(|u| !u.in_use)
             .ok_or(Error::NoSpace)?;
         let cpu = affinity.and(&self.cpus.online()).first().unwrap_or(0) as u32;
-        let pin_home = self.pin_for(&affinity);
-        let u = self.units.get_mut(i).ok_or(Error::NoSpace)?;
+        let pin_home = self.home_acquire(&affinity);
+        let Some(u) = self.units.get_mut(i) else {
+            self.home_release(pin_home);
+            return Err(Error::NoSpace);
+        };
         *u = Unit {
             in_use: true,
             domain,
@@ -95,6 +98,8 @@ impl<'a> Scheduler<'a> {
         if u.inserted || u.flags.contains(UnitFlags::SCHEDULED) || self.is_curr(h.0) {
             return Err(Error::Busy);
         }
+        let home = u.pin_home;
+        self.home_release(home);
         *get_mut(self.units, h.0)? = Unit::EMPTY;
         self.nr_units -= 1;
         Ok(())
@@ -320,12 +325,14 @@ impl<'a> Scheduler<'a> {
     /// (see [`Self::migrate`]) if its CPU is no longer allowed.
     pub fn set_affinity(&mut self, h: UnitId, mask: CpuMask) -> Result<()> {
         self.unit(h)?;
-        // A queued unit may change places (shared heap or a CPU's pinned queue).
+        // A queued unit may change places (shared heap, a CPU's pinned queue or a group).
         let queued = get(self.units, h.0)?.queue == QueueKind::Run;
         if queued {
             self.runq_del(h.0)?;
         }
-        let pin_home = self.pin_for(&mask);
+        let old = get(self.units, h.0)?.pin_home;
+        self.home_release(old);
+        let pin_home = self.home_acquire(&mask);
         let u = get_mut(self.units, h.0)?;
         u.affinity = mask;
         u.pin_home = pin_home;

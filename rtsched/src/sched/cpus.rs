@@ -51,6 +51,8 @@ pub struct Pcpu {
     /// The root of the run queue of the units pinned to this CPU ([`NIL`]: empty; see
     /// `crate::pairing`).
     pub(crate) pinned: u32,
+    /// The affinity groups whose mask holds this CPU, one bit per slot (see `groups.rs`).
+    pub(crate) groups: u64,
 }
 
 impl Pcpu {
@@ -61,6 +63,7 @@ impl Pcpu {
         tickled_for: NIL,
         key: PrioKey::ZERO,
         pinned: NIL,
+        groups: 0,
     };
 
     /// The unit whose key the CPU shows: `curr`, else `phantom`, else [`NIL`].
@@ -122,6 +125,10 @@ impl<'a> Cpus<'a> {
     pub(crate) fn all(&self) -> &[Pcpu] {
         self.pcpus
     }
+    #[cfg(test)]
+    pub(crate) fn all_mut(&mut self) -> &mut [Pcpu] {
+        self.pcpus
+    }
     pub(crate) fn online(&self) -> CpuMask {
         self.online
     }
@@ -157,6 +164,26 @@ impl<'a> Cpus<'a> {
             self.pinned.set(cpu);
         }
         Ok(())
+    }
+
+    /// The affinity groups whose mask holds `cpu` (see `groups.rs`).
+    #[inline]
+    pub(crate) fn groups_of(&self, cpu: usize) -> u64 {
+        self.pcpus.get(cpu).map_or(0, |p| p.groups)
+    }
+
+    /// Group slot `g` now holds (`on`) or no longer holds the CPUs of `mask`.
+    pub(crate) fn set_group(&mut self, mask: &CpuMask, g: usize, on: bool) {
+        let bit = 1u64.checked_shl(g as u32).unwrap_or(0);
+        for c in mask.iter() {
+            if let Some(p) = self.pcpus.get_mut(c) {
+                if on {
+                    p.groups |= bit;
+                } else {
+                    p.groups &= !bit;
+                }
+            }
+        }
     }
 
     /// A search of the run queue found no unit that could be picked on `cpu`.

@@ -8,7 +8,8 @@
 //! | [`clock`] | the instance's clock: hook times checked, never backwards |
 //! | [`control`] | CPUs joining and leaving, unit lifetime, parameters, policy, affinity, admission |
 //! | [`enqueue`] | the run, depleted and replenishment queues as the hooks use them, budget burn, the timer operation |
-//! | [`runq`] | the run queue as one queue: the shared heap and the CPUs' pinned queues |
+//! | [`runq`] | the run queue as one queue: the shared heap, the CPUs' pinned queues and the affinity groups' queues |
+//! | [`groups`] | the affinity-group table: one run queue per distinct affinity (fixed capacity) |
 //! | [`tickle`] | which CPU must reschedule for a queued unit |
 //! | [`cpus`] | the PCPUs and every per-CPU cache (and its invariants) |
 //! | [`spare`] | spare reservations lent to units on I/O events (seed 000) |
@@ -60,6 +61,7 @@ mod clock;
 mod control;
 mod cpus;
 mod enqueue;
+mod groups;
 mod hooks;
 mod inspect;
 mod replenish;
@@ -68,6 +70,8 @@ mod spare;
 mod tickle;
 
 pub use cpus::Pcpu;
+pub(crate) use groups::Home;
+pub use groups::MAX_GROUPS;
 pub use spare::{SpareInfo, MAX_SPARES};
 
 use crate::cpumask::{CpuMask, MAX_CPUS};
@@ -112,8 +116,11 @@ pub struct Scheduler<'a> {
     /// The latest hook time (see [`clock`]).
     clock: i64,
     nr_units: u32,
-    /// Units on the CPUs' pinned run queues (the rest of the run queue is `runq`).
+    /// Units on the CPUs' pinned run queues and the affinity groups' queues (the rest of
+    /// the run queue is `runq`).
     pinned_len: usize,
+    /// The affinity groups (see [`groups`]).
+    groups: groups::Groups,
     /// The run queue's head (over `runq` and the pinned queues) when `head_ok`; kept by
     /// every change of the run queue, recomputed when the head itself leaves or moves.
     head: Option<u32>,
@@ -185,6 +192,7 @@ impl<'a> Scheduler<'a> {
             clock: 0,
             nr_units: 0,
             pinned_len: 0,
+            groups: groups::Groups::EMPTY,
             head: None,
             head_ok: true,
             stats: Stats::default(),
@@ -270,7 +278,15 @@ impl<'a> Scheduler<'a> {
     pub(crate) fn raw_runq(&self) -> &RunHeap<'a> {
         &self.runq
     }
-    /// CPUs with a pinned queue, units on pinned queues, the cached head (if valid).
+    pub(crate) fn raw_groups(&self) -> &groups::Groups {
+        &self.groups
+    }
+    #[cfg(test)]
+    pub(crate) fn raw_groups_mut(&mut self) -> &mut groups::Groups {
+        &mut self.groups
+    }
+    /// CPUs with a pinned queue, units on pinned and group queues, the cached head (if
+    /// valid).
     pub(crate) fn raw_pinned(&self) -> (CpuMask, usize, Option<Option<u32>>) {
         (
             self.cpus.pinned(),
@@ -301,6 +317,10 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_order(&self) -> Order {
         self.order()
+    }
+    #[cfg(test)]
+    pub(crate) fn raw_cpus_mut(&mut self) -> &mut [Pcpu] {
+        self.cpus.all_mut()
     }
     /// For the tests and the broken variants of [`crate::mutants`].
     pub(crate) fn raw_units_mut(&mut self) -> &mut [Unit] {

@@ -1,14 +1,17 @@
-//! The run queue as one queue: the shared heap (`Scheduler::runq`, units allowed on more
-//! than one CPU) and each CPU's pinned queue (units whose hard affinity is that CPU alone,
-//! [`crate::pairing`]). Both keep the run queue's total order
-//! ([`crate::queues::run_before`]), so the first unit allowed on a CPU is the better of the
-//! shared heap's first allowed unit and the head of that CPU's pinned queue, and the head of
-//! the run queue is the best of the shared head and the pinned heads (cached).
+//! The run queue as one queue: the shared heap (`Scheduler::runq`, units allowed on every
+//! CPU of the instance, and those of the affinity groups that found no slot), each CPU's
+//! pinned queue (units whose hard affinity is that CPU alone, [`crate::pairing`]) and each
+//! affinity group's queue (units that share any other affinity, [`super::groups`]). All keep
+//! the run queue's total order ([`crate::queues::run_before`]), so the first unit allowed on
+//! a CPU is the best of the shared heap's first allowed unit, the head of that CPU's pinned
+//! queue and the heads of the groups holding the CPU, and the head of the run queue is the
+//! best of the shared head, the pinned heads and the group heads (cached).
 //!
-//! A unit's place follows its affinity ([`Scheduler::pin_for`], kept in its `pin_home`);
-//! where it is queued is recorded in its `pin_cpu`; an affinity change re-queues a queued
-//! unit.
+//! A unit's place follows its affinity ([`Scheduler::home_acquire`], kept in its `pin_home`
+//! as a queue code, [`Home`]); where it is queued is recorded in its `pin_cpu`; an affinity
+//! change re-queues a queued unit.
 
+use super::groups::{bits, Home};
 use super::{get, get_mut, Scheduler};
 use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
@@ -30,6 +33,78 @@ impl<'a> Scheduler<'a> {
             }
         }
         NIL
+    }
+
+    /// The affinity group a unit with `affinity` belongs to: its CPUs among the instance's,
+    /// when they are at least two and not all of them (`None`: the shared heap, or a single
+    /// CPU's pinned queue, [`Self::pin_for`]).
+    pub(crate) fn group_mask(&self, affinity: &CpuMask) -> Option<CpuMask> {
+        let n = self.cpus.len();
+        if n <= 1 || self.pin_for(affinity) != NIL {
+            return None;
+        }
+        let mine = affinity.and(&CpuMask::first_n(n));
+        let k = mine.count() as usize;
+        if k < 2 || k == n {
+            return None;
+        }
+        Some(mine)
+    }
+
+    /// The queue code of the home of a unit given `affinity` (a CPU's pinned queue, a group
+    /// or the shared heap, see [`Home`]), counting the unit in its group. A unit's home is
+    /// released with [`Self::home_release`] before its affinity changes or it is freed.
+    pub(super) fn home_acquire(&mut self, affinity: &CpuMask) -> u32 {
+        let pin = self.pin_for(affinity);
+        if pin != NIL {
+            return pin;
+        }
+        let Some(mask) = self.group_mask(affinity) else {
+            return NIL;
+        };
+        match self.groups.acquire(&mask) {
+            Some((g, new)) => {
+                if new {
+                    self.cpus.set_group(&mask, g, true);
+                }
+                Home::group_code(g)
+            }
+            // Every slot taken: the shared heap, searched as before groups.
+            None => NIL,
+        }
+    }
+
+    /// A unit whose home was `code` leaves it (it must not be queued).
+    pub(super) fn home_release(&mut self, code: u32) {
+        if let Home::Group(g) = Home::of(code) {
+            if let Some(mask) = self.groups.release(g) {
+                self.cpus.set_group(&mask, g, false);
+            }
+        }
+    }
+
+    /// The root of the pinned or group queue of `code` ([`NIL`] for the shared heap).
+    fn side_root(&self, code: u32) -> u32 {
+        match Home::of(code) {
+            Home::Shared => NIL,
+            Home::Cpu(c) => self.cpus.pinned_root(c),
+            Home::Group(g) => self.groups.root(g),
+        }
+    }
+
+    /// Sets the root of the pinned or group queue of `code`.
+    fn set_side_root(&mut self, code: u32, root: u32) -> Result<()> {
+        match Home::of(code) {
+            Home::Shared => Err(Error::Corrupt),
+            Home::Cpu(c) => self.cpus.set_pinned_root(c, root),
+            Home::Group(g) => {
+                if self.groups.set_root(g, root) {
+                    Ok(())
+                } else {
+                    Err(Error::Corrupt)
+                }
+            }
+        }
     }
 
     /// The better of two candidates in run-queue order.
@@ -54,9 +129,8 @@ impl<'a> Scheduler<'a> {
         if pin == NIL {
             self.runq.push(self.units, h, o)?;
         } else {
-            let root = self.cpus.pinned_root(pin as usize);
-            let root = pairing::push(self.units, root, h, o)?;
-            self.cpus.set_pinned_root(pin as usize, root)?;
+            let root = pairing::push(self.units, self.side_root(pin), h, o)?;
+            self.set_side_root(pin, root)?;
             get_mut(self.units, h)?.pin_cpu = pin;
             self.pinned_len += 1;
         }
@@ -107,16 +181,17 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// Takes `h` out of CPU `pin`'s pinned queue, and puts it back in order if `reinsert`.
+    /// Takes `h` out of the pinned or group queue of `pin`, and puts it back in order if
+    /// `reinsert`.
     fn pinned_take(&mut self, pin: u32, h: u32, reinsert: bool) -> Result<()> {
         let o = self.order();
-        let root = pairing::remove(self.units, self.cpus.pinned_root(pin as usize), h, o)?;
+        let root = pairing::remove(self.units, self.side_root(pin), h, o)?;
         let root = if reinsert {
             pairing::push(self.units, root, h, o)?
         } else {
             root
         };
-        self.cpus.set_pinned_root(pin as usize, root)
+        self.set_side_root(pin, root)
     }
 
     /// The cached head is no longer known if it was `h`; says whether it was.
@@ -136,6 +211,10 @@ impl<'a> Scheduler<'a> {
             let root = pairing::rebuild(self.units, self.cpus.pinned_root(c), o)?;
             self.cpus.set_pinned_root(c, root)?;
         }
+        for g in bits(self.groups.queued()) {
+            let root = pairing::rebuild(self.units, self.groups.root(g), o)?;
+            self.groups.set_root(g, root);
+        }
         self.head_ok = false;
         Ok(())
     }
@@ -145,12 +224,15 @@ impl<'a> Scheduler<'a> {
         self.runq.len() + self.pinned_len
     }
 
-    /// The run queue's head, computed. O(CPUs with pinned units).
+    /// The run queue's head, computed. O(CPUs with pinned units + groups with units).
     fn compute_head(&self) -> Result<Option<u32>> {
         let mut best = self.runq.peek();
         if self.pinned_len > 0 {
             for c in self.cpus.pinned().iter() {
                 best = self.better(best, Some(self.cpus.pinned_root(c)))?;
+            }
+            for g in bits(self.groups.queued()) {
+                best = self.better(best, Some(self.groups.root(g)))?;
             }
         }
         Ok(best)
@@ -177,28 +259,52 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The first unit in run-queue order allowed on `cpu` for which `ok` holds (`ok` must
-    /// imply that the unit allows `cpu`): the better of the shared heap's and `cpu`'s pinned
-    /// queue's.
+    /// imply that the unit allows `cpu`): the best of the shared heap's, `cpu`'s pinned
+    /// queue's and those of the groups holding `cpu`.
     pub(super) fn runq_first_on(
         &self,
         cpu: usize,
         ok: impl Fn(&Unit) -> bool,
     ) -> Result<Option<u32>> {
         let o = self.order();
-        let shared = if self.runq.is_empty() {
+        let mut best = if self.runq.is_empty() {
             None
         } else {
             self.runq.first_matching(self.units, o, &ok)?
         };
         if self.pinned_len == 0 {
-            return Ok(shared);
+            return Ok(best);
         }
         let root = self.cpus.pinned_root(cpu);
-        if root == NIL {
-            return Ok(shared);
+        if root != NIL {
+            let pinned = pairing::first_matching(self.units, root, o, &ok)?;
+            best = self.better(best, pinned)?;
         }
-        let pinned = pairing::first_matching(self.units, root, o, &ok)?;
-        self.better(shared, pinned)
+        let gs = self.cpus.groups_of(cpu) & self.groups.queued();
+        if gs == 0 {
+            return Ok(best);
+        }
+        self.first_in_groups(gs, best, ok)
+    }
+
+    /// [`Self::runq_first_on`] in the groups of `gs`: the better of `best` and their first
+    /// matching units (out of line: a pick without grouped units never comes here).
+    #[inline(never)]
+    fn first_in_groups(
+        &self,
+        mut gs: u64,
+        mut best: Option<u32>,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
+        let o = self.order();
+        if self.mutant(crate::mutants::Mutant::PickSkipsGroups) {
+            gs &= gs.wrapping_neg();
+        }
+        for g in bits(gs) {
+            let head = pairing::first_matching(self.units, self.groups.root(g), o, &ok)?;
+            best = self.better(best, head)?;
+        }
+        Ok(best)
     }
 
     /// The first unit in run-queue order allowed on a CPU of `cpus` for which `ok` holds
@@ -220,12 +326,19 @@ impl<'a> Scheduler<'a> {
                 let p = pairing::first_matching(self.units, root, o, &ok)?;
                 best = self.better(best, p)?;
             }
+            for g in bits(self.groups.queued()) {
+                if self.groups.get(g).mask.and(cpus).is_empty() {
+                    continue;
+                }
+                let p = pairing::first_matching(self.units, self.groups.root(g), o, &ok)?;
+                best = self.better(best, p)?;
+            }
         }
         Ok(best)
     }
 
     /// The `i`-th unit of the run queue: the shared heap in heap order, then each CPU's
-    /// pinned queue in preorder (for dumps).
+    /// pinned queue and each group's in preorder (for dumps).
     pub(crate) fn runq_nth(&self, i: usize) -> Option<u32> {
         if i < self.runq.len() {
             return self.runq.at(i);
@@ -233,6 +346,14 @@ impl<'a> Scheduler<'a> {
         let mut k = i - self.runq.len();
         for c in self.cpus.pinned().iter() {
             let root = self.cpus.pinned_root(c);
+            let n = pairing::len(self.units, root);
+            if k < n {
+                return pairing::nth(self.units, root, k);
+            }
+            k -= n;
+        }
+        for g in bits(self.groups.queued()) {
+            let root = self.groups.root(g);
             let n = pairing::len(self.units, root);
             if k < n {
                 return pairing::nth(self.units, root, k);

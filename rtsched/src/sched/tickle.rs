@@ -1,6 +1,7 @@
 //! Which CPU must reschedule for a queued unit (Xen's `runq_tickle`), and the pushes after a
 //! pick that rt.c leaves out (ARCHITECTURE.md, deliberate differences 9 and 10).
 
+use super::groups::Home;
 use super::{get, Scheduler};
 use crate::actions::Actions;
 use crate::error::{Error, Result};
@@ -39,8 +40,8 @@ impl<'a> Scheduler<'a> {
         // A unit allowed on one CPU only: that CPU if it is idle or runs a lower-priority
         // unit (what the search below finds for it, without the masks and the scan; the
         // bound is only a filter, so skipping it changes no decision).
-        let only = if u.pin_home != NIL {
-            u.pin_home as usize
+        let only = if let Home::Cpu(c) = Home::of(u.pin_home) {
+            c
         } else if self.cpus.len() == 1 && u.affinity.test(0) {
             0
         } else {

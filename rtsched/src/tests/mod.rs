@@ -68,6 +68,7 @@ pub(super) fn sched_with(cap: usize, ncpus: usize, policy: Policy) -> Scheduler<
 }
 
 mod control;
+mod groups;
 mod host;
 mod pinned;
 mod policies;

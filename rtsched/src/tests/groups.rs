@@ -1,0 +1,338 @@
+//! The affinity groups' run queues (`sched/groups.rs`): over random affinities, CPU counts,
+//! policies and hook sequences, every pick is the first unit a single queue in run-queue
+//! order gives (a scan of every queued unit), the head and the dump agree with that queue,
+//! and the invariants hold; a table too small for the masks falls back to the shared heap
+//! with the same picks. Broken variants (a CPU's group bits, a group's count, the pick
+//! skipping groups) are caught.
+
+use super::*;
+use crate::params::MILLISECS as MS;
+use crate::queues::run_before;
+use crate::sched::MAX_GROUPS;
+use crate::unit::QueueKind;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, m: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % m.max(1)
+    }
+}
+
+/// A random hard affinity over `ncpus` CPUs: all of them, one, a random subset, a few
+/// masks many units share, or CPUs beyond the instance's too.
+fn affinity(r: &mut Rng, ncpus: usize) -> CpuMask {
+    match r.next(6) {
+        0 => CpuMask::first_n(ncpus),
+        1 => CpuMask::single(r.next(ncpus as u64) as usize),
+        2 => {
+            // Halves and pairs (the benchmark's mixed shape).
+            let lo = if r.next(2) == 0 { 0 } else { ncpus / 2 };
+            let mut m = CpuMask::EMPTY;
+            for c in lo..(lo + ncpus / 2).max(lo + 1) {
+                m.set(c);
+            }
+            m
+        }
+        3 => {
+            let c = 2 * r.next(ncpus.div_ceil(2) as u64) as usize;
+            let mut m = CpuMask::single(c);
+            m.set((c + 1) % ncpus);
+            m
+        }
+        4 => {
+            let mut m = CpuMask::EMPTY;
+            m.bits[0] = r.next(u64::MAX) & ((1u64 << ncpus.min(63)) - 1);
+            if m.is_empty() {
+                m.set(0);
+            }
+            m
+        }
+        _ => {
+            // The instance's CPUs plus some outside it.
+            let mut m = CpuMask::first_n(ncpus);
+            m.set(200);
+            if r.next(2) == 0 {
+                m.clear(r.next(ncpus as u64) as usize);
+            }
+            m
+        }
+    }
+}
+
+/// The unit a single run queue in run-queue order gives `cpu`: the first queued unit the
+/// pick may take there (`runq_peek`'s rule), by a scan of every unit.
+fn reference_pick(s: &Scheduler<'_>, cpu: usize) -> Option<UnitId> {
+    let o = s.raw_order();
+    let periodic = s.policy().server == ServerKind::Periodic;
+    let mut best: Option<u32> = None;
+    for (i, u) in s.raw_units().iter().enumerate() {
+        if u.queue != QueueKind::Run || !u.affinity.test(cpu) || !s.online().test(cpu) {
+            continue;
+        }
+        let pickable = if periodic {
+            u.runnable || o.on_reserved_budget(u)
+        } else {
+            u.runnable
+        };
+        if !pickable {
+            continue;
+        }
+        if best.is_none_or(|b| run_before(u, &s.raw_units()[b as usize], o)) {
+            best = Some(i as u32);
+        }
+    }
+    best.map(UnitId)
+}
+
+/// Every check after a step: invariants, each online CPU's pick, the head, the dump.
+fn check_step(s: &Scheduler<'_>, ncpus: usize) -> core::result::Result<(), String> {
+    invariants::check(s).map_err(|e| e.to_string())?;
+    for c in 0..ncpus {
+        let got = s.runq_peek(c).map_err(|e| format!("{e:?}"))?;
+        let want = reference_pick(s, c);
+        if got != want {
+            return Err(format!("cpu {c}: picked {got:?}, one queue gives {want:?}"));
+        }
+    }
+    let o = s.raw_order();
+    let units = s.raw_units();
+    let mut head: Option<u32> = None;
+    let mut queued = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        if u.queue == QueueKind::Run {
+            queued.push(i as u32);
+            if head.is_none_or(|b| run_before(u, &units[b as usize], o)) {
+                head = Some(i as u32);
+            }
+        }
+    }
+    if s.runq_head().map(|h| h.0) != head {
+        return Err("run-queue head".into());
+    }
+    let mut dump: Vec<u32> = (0..queued.len())
+        .map_while(|i| s.runq_at(i).map(|h| h.0))
+        .collect();
+    dump.sort_unstable();
+    if dump != queued || s.runq_at(queued.len()).is_some() {
+        return Err("run-queue dump".into());
+    }
+    Ok(())
+}
+
+/// One random run: `ncpus` CPUs, `cap` units, `steps` host steps under `policy`; `broken`
+/// is applied to the instance before each check. Returns the first failed check.
+fn run(
+    seed: u64,
+    ncpus: usize,
+    cap: usize,
+    steps: usize,
+    policy: Policy,
+    broken: &dyn Fn(&mut Scheduler<'_>),
+) -> core::result::Result<(), String> {
+    let mut r = Rng(seed | 1);
+    let mut s = online(cap, ncpus, policy);
+    let mut now = 0i64;
+    // The host's view: what each CPU runs, whether each unit wants to run.
+    let mut curr: Vec<Option<UnitId>> = vec![None; ncpus];
+    let mut wants = vec![false; cap];
+    let mut live: Vec<UnitId> = Vec::new();
+    for _ in 0..steps {
+        now += r.next(3 * MS as u64) as i64;
+        let running = |h: UnitId, curr: &[Option<UnitId>]| curr.contains(&Some(h));
+        match r.next(10) {
+            0 if live.len() < cap => {
+                let h = s.unit_alloc(1, 0, affinity(&mut r, ncpus)).unwrap();
+                let period = (1 + r.next(20) as i64) * MS;
+                let budget = 1 + r.next(period as u64) as i64;
+                let p = Params {
+                    period,
+                    budget: budget.max(10 * crate::params::MICROSECS),
+                    extratime: r.next(3) == 0,
+                };
+                s.set_params(h, p).unwrap();
+                let runnable = r.next(2) == 0;
+                s.insert(h, now, runnable, false).unwrap();
+                wants[h.0 as usize] = runnable;
+                live.push(h);
+            }
+            1 if !live.is_empty() => {
+                // Free a unit that runs nowhere.
+                let h = live[r.next(live.len() as u64) as usize];
+                if !running(h, &curr) {
+                    s.sleep(h).unwrap();
+                    s.remove(h).unwrap();
+                    s.unit_free(h).unwrap();
+                    wants[h.0 as usize] = false;
+                    live.retain(|&x| x != h);
+                }
+            }
+            2 if !live.is_empty() => {
+                let h = live[r.next(live.len() as u64) as usize];
+                if !running(h, &curr) {
+                    s.set_affinity(h, affinity(&mut r, ncpus)).unwrap();
+                    let cpu = s.pick_cpu(h).unwrap();
+                    s.migrate(h, cpu).unwrap();
+                }
+            }
+            3 | 4 if !live.is_empty() => {
+                let h = live[r.next(live.len() as u64) as usize];
+                if !wants[h.0 as usize] {
+                    s.wake(h, now).unwrap();
+                    wants[h.0 as usize] = true;
+                }
+            }
+            5 if !live.is_empty() => {
+                let h = live[r.next(live.len() as u64) as usize];
+                if wants[h.0 as usize] {
+                    s.sleep(h).unwrap();
+                    wants[h.0 as usize] = false;
+                }
+            }
+            6 => {
+                s.timer_fire(now).unwrap();
+            }
+            _ => {
+                // A CPU schedules; the context of what it ran is saved at once.
+                let c = r.next(ncpus as u64) as usize;
+                let prev = curr[c];
+                let prev_runnable = prev.is_some_and(|p| wants[p.0 as usize]);
+                let d = s.do_schedule(c, now, prev_runnable, false).unwrap();
+                curr[c] = d.next;
+                if let Some(p) = prev {
+                    if d.next != Some(p) {
+                        s.context_saved(p, wants[p.0 as usize]).unwrap();
+                    }
+                }
+            }
+        }
+        broken(&mut s);
+        check_step(&s, ncpus)?;
+    }
+    Ok(())
+}
+
+fn policy(r: &mut Rng) -> Policy {
+    Policy {
+        server: [
+            ServerKind::Deferrable,
+            ServerKind::Periodic,
+            ServerKind::Cbs,
+        ][r.next(3) as usize],
+        priority: [PriorityScheme::Edf, PriorityScheme::Dm][r.next(2) as usize],
+        classes: [ClassRule::Classes, ClassRule::Rtds][r.next(2) as usize],
+        ..Policy::default()
+    }
+}
+
+/// Random affinities on 2-12 CPUs under every policy: every pick is one queue's.
+#[test]
+fn group_picks_are_one_queues_picks() {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    for seed in 0..120u64 {
+        let ncpus = 2 + r.next(11) as usize;
+        let p = policy(&mut r);
+        let cap = 4 + r.next(40) as usize;
+        if let Err(e) = run(seed * 7919 + 1, ncpus, cap, 300, p, &|_| {}) {
+            panic!("seed {seed}, {ncpus} CPUs, {cap} units, {p:?}: {e}");
+        }
+    }
+}
+
+/// More distinct masks than slots (random subsets of 10 CPUs, 150 units): the units that
+/// find no slot live in the shared heap and the picks stay one queue's.
+#[test]
+fn a_full_group_table_falls_back_to_the_shared_heap() {
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let mut s = online(150, 10, Policy::default());
+    let mut masks = std::collections::BTreeSet::new();
+    let mut units = Vec::new();
+    while masks.len() < MAX_GROUPS + 20 {
+        let mut m = CpuMask::EMPTY;
+        m.bits[0] = r.next(1 << 10);
+        if m.count() < 2 || m.count() == 10 {
+            continue;
+        }
+        if masks.insert(m.bits[0]) {
+            let h = unit(&mut s, 1, (1 + r.next(20) as i64) * MS, MS, false, m);
+            units.push(h);
+        }
+    }
+    assert_eq!(s.raw_groups().used(), u64::MAX, "every slot taken");
+    let shared = units
+        .iter()
+        .filter(|h| s.raw_units()[h.0 as usize].pin_home == crate::unit::NIL)
+        .count();
+    assert_eq!(shared, 20);
+    for &h in &units {
+        s.wake(h, 0).unwrap();
+    }
+    check_step(&s, 10).unwrap();
+    // A slot freed is taken by the next new mask.
+    // (A unit alone in its group: the masks are distinct.)
+    let h = units
+        .iter()
+        .copied()
+        .find(|h| s.raw_units()[h.0 as usize].pin_home != crate::unit::NIL)
+        .unwrap();
+    s.sleep(h).unwrap();
+    s.remove(h).unwrap();
+    s.unit_free(h).unwrap();
+    ok(&s);
+    assert_eq!(s.raw_groups().used().count_ones() as usize, MAX_GROUPS - 1);
+    let fresh = (3u64..1 << 10)
+        .find(|b| (2..10).contains(&b.count_ones()) && !masks.contains(b))
+        .unwrap();
+    let mut m = CpuMask::EMPTY;
+    m.bits[0] = fresh;
+    let n = s.unit_alloc(1, 0, m).unwrap();
+    assert_ne!(s.raw_units()[n.0 as usize].pin_home, crate::unit::NIL);
+    assert_eq!(s.raw_groups().used(), u64::MAX);
+    ok(&s);
+    // Picks on every CPU until the queue is empty (no context saves: nothing re-queued).
+    for round in 0..20 {
+        for c in 0..10 {
+            s.do_schedule(c, round * MS, false, false).unwrap();
+            check_step(&s, 10).unwrap();
+        }
+    }
+}
+
+/// Each broken cache of the groups is caught: by the invariants, and a wrong pick by the
+/// comparison with one queue.
+#[test]
+fn broken_groups_are_caught() {
+    let p = Policy::default();
+    // A CPU forgets a group that holds it: its picks miss that group's units.
+    let forget = |s: &mut Scheduler<'_>| {
+        if let Some(pc) = s.raw_cpus_mut().iter_mut().find(|p| p.groups != 0) {
+            pc.groups &= pc.groups - 1;
+        }
+    };
+    let e = run(11, 8, 30, 300, p, &forget).unwrap_err();
+    assert_eq!(e, "CPU's group mask");
+    // A group miscounts its units.
+    let miscount = |s: &mut Scheduler<'_>| {
+        let used = s.raw_groups().used();
+        if used != 0 {
+            let g = used.trailing_zeros() as usize;
+            s.raw_groups_mut().slot_mut(g).unwrap().refs += 1;
+        }
+    };
+    let e = run(11, 8, 30, 300, p, &miscount).unwrap_err();
+    assert_eq!(e, "group count of its units");
+}
+
+/// The pick that skips the groups of a CPU past its first (a broken pick, not a broken
+/// cache: the invariants hold) picks a unit one queue would not.
+#[cfg(feature = "mutants")]
+#[test]
+fn a_pick_that_skips_groups_is_caught() {
+    let p = Policy::default();
+    let mutant = |s: &mut Scheduler<'_>| s.set_mutant(crate::mutants::Mutant::PickSkipsGroups);
+    let e = run(11, 8, 30, 300, p, &mutant).unwrap_err();
+    assert!(e.starts_with("cpu "), "{e}");
+}
