@@ -357,6 +357,7 @@ impl<'a> Scheduler<'a> {
             return Err(Error::NotAdmitted);
         }
         self.policy.priority = s;
+        self.policy_order_changed();
         self.reorder()
     }
 
@@ -370,6 +371,7 @@ impl<'a> Scheduler<'a> {
             return Err(Error::NotAdmitted);
         }
         self.policy.classes = c;
+        self.policy_order_changed();
         self.reorder()
     }
 

@@ -129,25 +129,31 @@ impl<'a> Cpus<'a> {
     pub(crate) fn all_mut(&mut self) -> &mut [Pcpu] {
         self.pcpus
     }
-    pub(crate) fn online(&self) -> CpuMask {
-        self.online
+    #[inline(always)]
+    pub(crate) fn online(&self) -> &CpuMask {
+        &self.online
     }
-    pub(crate) fn tickled(&self) -> CpuMask {
-        self.tickled
+    #[inline(always)]
+    pub(crate) fn tickled(&self) -> &CpuMask {
+        &self.tickled
     }
-    pub(crate) fn busy(&self) -> CpuMask {
-        self.busy
+    #[inline(always)]
+    pub(crate) fn busy(&self) -> &CpuMask {
+        &self.busy
     }
-    pub(crate) fn retickle(&self) -> CpuMask {
-        self.retickle
+    #[inline(always)]
+    pub(crate) fn retickle(&self) -> &CpuMask {
+        &self.retickle
     }
-    pub(crate) fn unserved(&self) -> CpuMask {
-        self.unserved
+    #[inline(always)]
+    pub(crate) fn unserved(&self) -> &CpuMask {
+        &self.unserved
     }
 
     /// CPUs whose pinned run queue is not empty.
-    pub(crate) fn pinned(&self) -> CpuMask {
-        self.pinned
+    #[inline(always)]
+    pub(crate) fn pinned(&self) -> &CpuMask {
+        &self.pinned
     }
 
     /// The root of `cpu`'s pinned run queue ([`NIL`]: empty or no such CPU).

@@ -29,12 +29,12 @@ impl<'a> Scheduler<'a> {
 
     /// The CPUs currently managed by this instance.
     pub fn online(&self) -> CpuMask {
-        self.cpus.online()
+        *self.cpus.online()
     }
 
     /// CPUs asked to reschedule that have not run `do_schedule` since (Xen's `prv->tickled`).
     pub fn tickled(&self) -> CpuMask {
-        self.cpus.tickled()
+        *self.cpus.tickled()
     }
 
     /// The instance's clock: the latest time a hook was given (see the `clock` module).
@@ -163,7 +163,7 @@ impl<'a> Scheduler<'a> {
     /// unit it will run (`unit_runnable_state`), which this check does.
     pub fn runq_peek(&self, cpu: usize) -> Result<Option<UnitId>> {
         self.cpus.check(cpu)?;
-        let (online, periodic, o) = (self.cpus.online(), self.periodic(), self.order());
+        let (online, periodic, o) = (*self.cpus.online(), self.periodic(), self.order());
         let h = self.runq_first_on(cpu, |u| {
             super::enqueue::pickable(u, cpu, online, periodic, o) && (periodic || u.runnable)
         })?;

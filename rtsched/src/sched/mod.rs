@@ -112,6 +112,8 @@ pub struct Scheduler<'a> {
     /// The background class's virtual time: the largest `vtime` of a unit picked from it.
     vmin: i64,
     policy: Policy,
+    /// The priority order of `policy` (kept with it: read by every comparison).
+    order: Order,
     timer: Option<i64>,
     /// The latest hook time (see [`clock`]).
     clock: i64,
@@ -188,6 +190,7 @@ impl<'a> Scheduler<'a> {
             seq: 0,
             vmin: 0,
             policy,
+            order: Order::new(policy.priority, policy.classes),
             timer: None,
             clock: 0,
             nr_units: 0,
@@ -222,6 +225,7 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The priority order in force.
+    #[inline(always)]
     fn order(&self) -> Order {
         if self.mutant(Mutant::DmOrdersByDeadline) {
             return Order::new(crate::policy::PriorityScheme::Edf, self.policy.classes);
@@ -229,7 +233,12 @@ impl<'a> Scheduler<'a> {
         if self.mutant(Mutant::ClassRuleIgnored) {
             return Order::new(self.policy.priority, crate::policy::ClassRule::Rtds);
         }
-        Order::new(self.policy.priority, self.policy.classes)
+        self.order
+    }
+
+    /// After the policy's priority scheme or class rule changed: the order follows.
+    fn policy_order_changed(&mut self) {
+        self.order = Order::new(self.policy.priority, self.policy.classes);
     }
 
     /// A unit that joins the background class starts at no less than the class's virtual
@@ -289,7 +298,7 @@ impl<'a> Scheduler<'a> {
     /// valid).
     pub(crate) fn raw_pinned(&self) -> (CpuMask, usize, Option<Option<u32>>) {
         (
-            self.cpus.pinned(),
+            *self.cpus.pinned(),
             self.pinned_len,
             self.head_ok.then_some(self.head),
         )
@@ -301,13 +310,13 @@ impl<'a> Scheduler<'a> {
         &self.depleted
     }
     pub(crate) fn raw_busy(&self) -> CpuMask {
-        self.cpus.busy()
+        *self.cpus.busy()
     }
     pub(crate) fn raw_unserved(&self) -> CpuMask {
-        self.cpus.unserved()
+        *self.cpus.unserved()
     }
     pub(crate) fn raw_retickle(&self) -> CpuMask {
-        self.cpus.retickle()
+        *self.cpus.retickle()
     }
     pub(crate) fn raw_bound(&self) -> (PrioKey, u32, PrioKey) {
         self.cpus.bounds()

@@ -207,7 +207,8 @@ impl<'a> Scheduler<'a> {
     pub(super) fn runq_rebuild(&mut self) -> Result<()> {
         let o = self.order();
         self.runq.rebuild(self.units, o)?;
-        for c in self.cpus.pinned().iter() {
+        let pinned = *self.cpus.pinned();
+        for c in pinned.iter() {
             let root = pairing::rebuild(self.units, self.cpus.pinned_root(c), o)?;
             self.cpus.set_pinned_root(c, root)?;
         }

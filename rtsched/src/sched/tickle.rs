@@ -35,7 +35,7 @@ impl<'a> Scheduler<'a> {
         let tickled = if self.mutant(Mutant::TickleIgnoresTickled) {
             crate::cpumask::CpuMask::EMPTY
         } else {
-            self.cpus.tickled()
+            *self.cpus.tickled()
         };
         // A unit allowed on one CPU only: that CPU if it is idle or runs a lower-priority
         // unit (what the search below finds for it, without the masks and the scan; the
@@ -104,11 +104,19 @@ impl<'a> Scheduler<'a> {
     /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
     /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
     /// run queue's search (`sched/runq.rs`).
+    #[inline(always)]
     pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
         // (Nothing queued and no tickle to renew: nothing to push.)
         if self.runq_len() == 0 && self.cpus.retickle().is_empty() {
             return Ok(());
         }
+        self.push_queued_now(a)
+    }
+
+    /// [`Self::push_queued`] with something to push (out of line: the check above is the
+    /// common case at small sizes).
+    #[inline(never)]
+    fn push_queued_now(&mut self, a: &mut Actions) -> Result<()> {
         // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
         // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
         // this loop keeps its new `tickled_for`.
