@@ -269,6 +269,12 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         if c as u32 != bound_cpu && cpus.get(c).is_some_and(|p| p.key > bound2) {
             return Err("second priority bound below an untickled CPU's key");
         }
+        let Some(p) = cpus.get(c) else { continue };
+        for g in 0..crate::sched::MAX_GROUPS {
+            if p.groups & (1u64 << g) != 0 && p.key > s.raw_group_bound(g) {
+                return Err("group bound below an untickled CPU's key");
+            }
+        }
     }
     let unserved = s.online().and(&s.raw_unserved());
     let periodic = s.policy().server == crate::policy::ServerKind::Periodic;

@@ -129,6 +129,22 @@ impl PrioKey {
         b: 0,
         extratime: false,
     };
+
+    /// Below every key (a bound of no CPU).
+    pub(crate) const MIN: PrioKey = PrioKey {
+        level: 0,
+        a: i64::MIN,
+        b: i64::MIN,
+        extratime: false,
+    };
+
+    /// Above every key (a bound not known yet).
+    pub(crate) const MAX: PrioKey = PrioKey {
+        level: u32::MAX,
+        a: i64::MAX,
+        b: i64::MAX,
+        extratime: true,
+    };
 }
 
 /// The key of `u` under `o` (see [`PrioKey`]). Under the class rule the level is the class

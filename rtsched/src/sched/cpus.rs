@@ -24,6 +24,11 @@
 //!   it after a scan and `bound2` bounds the set without `bound_cpu`. A unit whose key is
 //!   not below `bound` cannot preempt any CPU, so its tickle needs no scan; when
 //!   `bound_cpu` leaves the set, `bound2` takes over.
+//! - `group_bound[g]` >= the key of every CPU of the set in affinity group `g`'s mask
+//!   (`Pcpu.groups`, see `groups.rs`): raised with `bound`, made exact by a scan for a unit
+//!   of the group. A unit of a group whose key is not below it cannot preempt any CPU it may
+//!   run on (the global `bound` is no filter for it when other CPUs run lower-priority
+//!   units), so its tickle needs no scan.
 //!
 //! Costs: every operation is O(1) or O(mask words), except [`Cpus::scan_lowest`] (O(CPUs),
 //! as rt.c's tickle scan) and [`Cpus::rekey_all`] (O(CPUs), at a priority-scheme switch).
@@ -33,6 +38,8 @@ use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
 use crate::prio::{prio_key, Order, PrioKey};
 use crate::unit::{Unit, UnitId, NIL};
+
+use super::groups::{bits, MAX_GROUPS};
 
 /// Per-PCPU state of an instance.
 #[derive(Clone, Copy, Debug)]
@@ -95,6 +102,7 @@ pub(crate) struct Cpus<'a> {
     bound: PrioKey,
     bound_cpu: u32,
     bound2: PrioKey,
+    group_bound: [PrioKey; MAX_GROUPS],
 }
 
 impl<'a> Cpus<'a> {
@@ -113,6 +121,7 @@ impl<'a> Cpus<'a> {
             bound: PrioKey::ZERO,
             bound_cpu: NIL,
             bound2: PrioKey::ZERO,
+            group_bound: [PrioKey::MAX; MAX_GROUPS],
         }
     }
 
@@ -181,6 +190,10 @@ impl<'a> Cpus<'a> {
     /// Group slot `g` now holds (`on`) or no longer holds the CPUs of `mask`.
     pub(crate) fn set_group(&mut self, mask: &CpuMask, g: usize, on: bool) {
         let bit = 1u64.checked_shl(g as u32).unwrap_or(0);
+        if let Some(b) = self.group_bound.get_mut(g) {
+            // (Not known yet: the first tickle for the group scans.)
+            *b = PrioKey::MAX;
+        }
         for c in mask.iter() {
             if let Some(p) = self.pcpus.get_mut(c) {
                 if on {
@@ -348,11 +361,13 @@ impl<'a> Cpus<'a> {
         self.bound = bound;
         self.bound2 = bound;
         self.bound_cpu = NIL;
+        self.group_bound = [bound; MAX_GROUPS];
         Ok(())
     }
 
     /// `cpu`'s key may have risen to `k` (or it may have joined the set): keeps `bound` and
     /// `bound2` upper bounds.
+    #[inline(always)]
     fn raise_bound(&mut self, cpu: usize, k: PrioKey) {
         // (Copied only when raised: a key is four fields.)
         if k > self.bound {
@@ -361,6 +376,42 @@ impl<'a> Cpus<'a> {
         if self.bound_cpu != cpu as u32 && k > self.bound2 {
             self.bound2 = k;
         }
+        let gs = self.groups_of(cpu);
+        if gs != 0 {
+            self.raise_group_bounds(gs, k);
+        }
+    }
+
+    /// [`Self::raise_bound`] for the groups of `gs` (out of line: without groups a CPU has
+    /// none).
+    #[inline(never)]
+    fn raise_group_bounds(&mut self, gs: u64, k: PrioKey) {
+        for g in bits(gs) {
+            if let Some(b) = self.group_bound.get_mut(g) {
+                if k > *b {
+                    *b = k;
+                }
+            }
+        }
+    }
+
+    /// Whether no untickled CPU of group `g`'s mask runs anything of lower priority than
+    /// key `k` (see the module docs).
+    pub(crate) fn below_group_bound(&self, g: usize, k: PrioKey) -> bool {
+        self.group_bound.get(g).is_none_or(|b| k < *b)
+    }
+
+    /// A scan for a unit of group `g` found `top` the highest key of the group's CPUs in the
+    /// set (`None`: none of them is in it).
+    pub(crate) fn set_group_bound(&mut self, g: usize, top: Option<PrioKey>) {
+        if let Some(b) = self.group_bound.get_mut(g) {
+            *b = top.unwrap_or(PrioKey::MIN);
+        }
+    }
+
+    /// The bound of group `g`'s CPUs in the set.
+    pub(crate) fn group_bound(&self, g: usize) -> PrioKey {
+        self.group_bound.get(g).copied().unwrap_or(PrioKey::MAX)
     }
 
     /// `cpu` leaves the set of online, busy, untickled CPUs: if it held the bound, the bound

@@ -61,7 +61,7 @@ mod clock;
 mod control;
 mod cpus;
 mod enqueue;
-mod groups;
+pub(crate) mod groups;
 mod hooks;
 mod inspect;
 mod replenish;
@@ -320,6 +320,13 @@ impl<'a> Scheduler<'a> {
     }
     pub(crate) fn raw_bound(&self) -> (PrioKey, u32, PrioKey) {
         self.cpus.bounds()
+    }
+    pub(crate) fn raw_group_bound(&self, g: usize) -> PrioKey {
+        self.cpus.group_bound(g)
+    }
+    #[cfg(test)]
+    pub(crate) fn raw_set_group_bound(&mut self, g: usize, k: Option<PrioKey>) {
+        self.cpus.set_group_bound(g, k);
     }
     pub(crate) fn raw_spares(&self) -> &spare::SparePool {
         &self.spares

@@ -86,7 +86,22 @@ impl<'a> Scheduler<'a> {
             return Ok(());
         }
         let affinity = u.affinity;
-        if let Some((k, c)) = self.cpus.scan_lowest(affinity, start) {
+        let group = match Home::of(u.pin_home) {
+            Home::Group(g) => Some(g),
+            _ => None,
+        };
+        if let Some(g) = group {
+            if !self.cpus.below_group_bound(g, key) {
+                self.stats.tickle_none += 1;
+                return Ok(());
+            }
+        }
+        let found = self.cpus.scan_lowest(affinity, start);
+        if let Some(g) = group {
+            // (Its CPUs in the set are the CPUs the scan looked at.)
+            self.cpus.set_group_bound(g, found.map(|(k, _)| k));
+        }
+        if let Some((k, c)) = found {
             if k > key {
                 self.stats.tickle_busy += 1;
                 self.cpus.set_tickled_for(c, h);

@@ -2,8 +2,8 @@
 //! policies and hook sequences, every pick is the first unit a single queue in run-queue
 //! order gives (a scan of every queued unit), the head and the dump agree with that queue,
 //! and the invariants hold; a table too small for the masks falls back to the shared heap
-//! with the same picks. Broken variants (a CPU's group bits, a group's count, the pick
-//! skipping groups) are caught.
+//! with the same picks. Broken variants (a CPU's group bits, a group's count, a group's bound
+//! of its CPUs' keys, the pick skipping groups) are caught.
 
 use super::*;
 use crate::params::MILLISECS as MS;
@@ -324,6 +324,15 @@ fn broken_groups_are_caught() {
     };
     let e = run(11, 8, 30, 300, p, &miscount).unwrap_err();
     assert_eq!(e, "group count of its units");
+    // A group's bound of its CPUs' keys set below them (a tickle for a unit of the group
+    // would skip a CPU it should preempt).
+    let low = |s: &mut Scheduler<'_>| {
+        for g in crate::sched::groups::bits(s.raw_groups().used()) {
+            s.raw_set_group_bound(g, None);
+        }
+    };
+    let e = run(11, 8, 30, 300, p, &low).unwrap_err();
+    assert_eq!(e, "group bound below an untickled CPU's key");
 }
 
 /// The pick that skips the groups of a CPU past its first (a broken pick, not a broken
