@@ -73,7 +73,7 @@ impl<'a> Scheduler<'a> {
             .iter()
             .position(|u| !u.in_use)
             .ok_or(Error::NoSpace)?;
-        let cpu = affinity.and(&self.cpus.online()).first().unwrap_or(0) as u32;
+        let cpu = affinity.and(self.cpus.online()).first().unwrap_or(0) as u32;
         let pin_home = self.home_acquire(&affinity);
         let Some(u) = self.units.get_mut(i) else {
             self.home_release(pin_home);
@@ -435,12 +435,12 @@ impl<'a> Scheduler<'a> {
     /// (rt.c only does the last step).
     pub fn pick_cpu(&self, h: UnitId) -> Result<usize> {
         let u = self.unit(h)?;
-        let allowed = u.affinity.and(&self.cpus.online());
+        let allowed = u.affinity.and(self.cpus.online());
         let cur = u.cpu as usize;
         if allowed.test(cur) || self.mutant(Mutant::PickIgnoresAffinity) {
             return Ok(cur);
         }
-        let idle = self.cpus.idle().and(&allowed).and_not(&self.cpus.tickled());
+        let idle = self.cpus.idle().and(&allowed).and_not(self.cpus.tickled());
         idle.cycle(cur)
             .or_else(|| allowed.cycle(cur))
             .ok_or(Error::NoAllowedCpu)

@@ -69,8 +69,8 @@ impl<'a> Scheduler<'a> {
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
         if look_idle {
-            let not_tickled = u.affinity.and(&self.cpus.online()).and_not(&tickled);
-            if let Some(c) = not_tickled.and_not(&self.cpus.busy()).test_or_cycle(start) {
+            let not_tickled = u.affinity.and(self.cpus.online()).and_not(&tickled);
+            if let Some(c) = not_tickled.and_not(self.cpus.busy()).test_or_cycle(start) {
                 self.stats.tickle_idle += 1;
                 self.cpus.set_tickled_for(c, h);
                 self.cpus.tickle(c, a);
@@ -135,7 +135,7 @@ impl<'a> Scheduler<'a> {
         // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
         // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
         // this loop keeps its new `tickled_for`.
-        for c in self.cpus.retickle().and_not(&self.cpus.tickled()).iter() {
+        for c in self.cpus.retickle().and_not(self.cpus.tickled()).iter() {
             if self.cpus.tickled().test(c) {
                 continue;
             }
@@ -155,8 +155,8 @@ impl<'a> Scheduler<'a> {
         let idle = self
             .cpus
             .idle()
-            .and_not(&self.cpus.tickled())
-            .and_not(&self.cpus.unserved());
+            .and_not(self.cpus.tickled())
+            .and_not(self.cpus.unserved());
         if idle.is_empty() {
             // (No served idle CPU: the head stays, and its tickle has no idle CPU to find.)
             return self.tickle_unit(head, a, false);
