@@ -85,6 +85,16 @@ impl CpuMask {
         }
     }
 
+    /// Whether the two sets are equal (`==` without the `bcmp` call the compiler makes of
+    /// it, which the hypervisor object must not depend on).
+    pub(crate) fn same(&self, other: &CpuMask) -> bool {
+        let mut d = 0u64;
+        for (a, b) in self.bits.iter().zip(other.bits.iter()) {
+            d |= a ^ b;
+        }
+        d == 0
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.bits.iter().all(|w| *w == 0)

@@ -69,7 +69,9 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             }
             continue;
         }
-        if s.group_mask(&slot.mask) != Some(slot.mask) || groups.find(&slot.mask) != Some(g) {
+        // (Masks compared with `same`: `==` would call `bcmp`, absent from the hypervisor.)
+        let proper = s.group_mask(&slot.mask).is_some_and(|m| m.same(&slot.mask));
+        if !proper || groups.find(&slot.mask) != Some(g) {
             return Err("group mask not a proper subset of the CPUs, or twice");
         }
         let homed = units
@@ -174,7 +176,8 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             Home::Cpu(c) => s.pin_for(&u.affinity) == c as u32,
             Home::Group(g) => {
                 s.raw_groups().used() & 1u64.checked_shl(g as u32).unwrap_or(0) != 0
-                    && s.group_mask(&u.affinity) == Some(s.raw_groups().get(g).mask)
+                    && s.group_mask(&u.affinity)
+                        .is_some_and(|m| m.same(&s.raw_groups().get(g).mask))
             }
         };
         if u.in_use && !home_ok {

@@ -137,7 +137,7 @@ impl Groups {
 
     /// The slot in use whose mask is `mask`.
     pub(crate) fn find(&self, mask: &CpuMask) -> Option<usize> {
-        bits(self.used).find(|&g| self.slots.get(g).is_some_and(|s| s.mask == *mask))
+        bits(self.used).find(|&g| self.slots.get(g).is_some_and(|s| s.mask.same(mask)))
     }
 
     /// One more unit with `mask`: its slot, and whether the slot was free (then its CPUs'
