@@ -1,4 +1,5 @@
-//! The run queue of the units pinned to one CPU: a pairing heap linked through the units.
+//! The run queue of the units pinned to one CPU, and of each affinity group
+//! (`sched/groups.rs`): a pairing heap linked through the units.
 //!
 //! A unit whose hard affinity is a single CPU can only ever be picked there, so the run
 //! queue keeps it out of the shared heap (where every pick on another CPU would have to

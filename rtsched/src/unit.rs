@@ -95,12 +95,14 @@ pub struct Unit {
     /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
     /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
     pub(crate) spare: u32,
-    /// The CPU whose pinned run queue the unit joins when queued: the only CPU of its
-    /// affinity ([`NIL`]: the shared heap; kept with `affinity`, see `sched/runq.rs`).
+    /// The run queue the unit joins when queued, as a queue code (`sched/groups.rs`): the
+    /// only CPU of its affinity (that CPU's pinned queue), its affinity group's queue, or
+    /// [`NIL`] for the shared heap; kept with `affinity` (see `sched/runq.rs`).
     pub(crate) pin_home: u32,
-    /// The CPU whose pinned run queue holds the unit ([`NIL`]: none; see `crate::pairing`).
+    /// The pinned or group queue that holds the unit, as a queue code ([`NIL`]: none; see
+    /// `crate::pairing`).
     pub(crate) pin_cpu: u32,
-    /// Pinned run-queue links (see `crate::pairing`).
+    /// Pinned and group run-queue links (see `crate::pairing`).
     pub(crate) pin_child: u32,
     pub(crate) pin_next: u32,
     pub(crate) pin_prev: u32,
