@@ -14,6 +14,10 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - no queued unit is `SCHEDULED`; every queued unit is on the replenishment queue;
 /// - the heaps are ordered and their recorded positions are right; the depleted list is
 ///   well linked and holds exactly the units marked depleted-queued;
+/// - each queued unit is in the queue of its home (shared heap, its CPU's pinned queue or its
+///   affinity group's), which follows its affinity; each group in use has a distinct proper
+///   subset of the CPUs as its mask, counts the allocated units whose home it is, and each
+///   CPU's group bits name exactly the groups holding it; the cached head is the best head;
 /// - `0 <= cur_budget <= budget`; a unit on the run queue has budget left; no unit started
 ///   after the instance's clock (every hook time went through it);
 /// - a unit the host last reported runnable is running, queued, or pending its delayed add
@@ -24,7 +28,8 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - the replenishment timer is programmed for the earliest pending replenishment;
 /// - tickled CPUs are online;
 /// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
-///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs;
+///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs
+///   (and of those of each group's mask);
 ///   no unit on the run queue that could be picked on a CPU the instance records as
 ///   unserved allows that CPU.
 pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
