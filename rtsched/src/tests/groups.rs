@@ -24,8 +24,8 @@ impl Rng {
 
 /// A random hard affinity over `ncpus` CPUs: all of them, one, a random subset, a few
 /// masks many units share, or CPUs beyond the instance's too.
-fn affinity(r: &mut Rng, ncpus: usize) -> CpuMask {
-    match r.next(6) {
+fn affinity(r: &mut Rng, ncpus: usize, subsets: bool) -> CpuMask {
+    match if subsets { 4 } else { r.next(6) } {
         0 => CpuMask::first_n(ncpus),
         1 => CpuMask::single(r.next(ncpus as u64) as usize),
         2 => {
@@ -133,6 +133,19 @@ fn run(
     policy: Policy,
     broken: &dyn Fn(&mut Scheduler<'_>),
 ) -> core::result::Result<(), String> {
+    run_masks(seed, ncpus, cap, steps, policy, broken, false)
+}
+
+/// [`run`], with every affinity a random subset of the CPUs if `subsets`.
+fn run_masks(
+    seed: u64,
+    ncpus: usize,
+    cap: usize,
+    steps: usize,
+    policy: Policy,
+    broken: &dyn Fn(&mut Scheduler<'_>),
+    subsets: bool,
+) -> core::result::Result<(), String> {
     let mut r = Rng(seed | 1);
     let mut s = online(cap, ncpus, policy);
     let mut now = 0i64;
@@ -143,9 +156,17 @@ fn run(
     for _ in 0..steps {
         now += r.next(3 * MS as u64) as i64;
         let running = |h: UnitId, curr: &[Option<UnitId>]| curr.contains(&Some(h));
-        match r.next(10) {
+        // (With random subsets, 90 units first: more distinct masks than slots.)
+        let op = if subsets && live.len() < 90 {
+            0
+        } else {
+            r.next(11)
+        };
+        match op {
             0 if live.len() < cap => {
-                let h = s.unit_alloc(1, 0, affinity(&mut r, ncpus)).unwrap();
+                let h = s
+                    .unit_alloc(1, 0, affinity(&mut r, ncpus, subsets))
+                    .unwrap();
                 let period = (1 + r.next(20) as i64) * MS;
                 let budget = 1 + r.next(period as u64) as i64;
                 let p = Params {
@@ -173,7 +194,7 @@ fn run(
             2 if !live.is_empty() => {
                 let h = live[r.next(live.len() as u64) as usize];
                 if !running(h, &curr) {
-                    s.set_affinity(h, affinity(&mut r, ncpus)).unwrap();
+                    s.set_affinity(h, affinity(&mut r, ncpus, subsets)).unwrap();
                     let cpu = s.pick_cpu(h).unwrap();
                     s.migrate(h, cpu).unwrap();
                 }
@@ -194,6 +215,34 @@ fn run(
             }
             6 => {
                 s.timer_fire(now).unwrap();
+            }
+            7 if r.next(8) == 0 => {
+                // A policy switch at run time: every queue re-ordered, every key recomputed.
+                let pol = s.policy();
+                match r.next(3) {
+                    0 => {
+                        let next = match pol.priority {
+                            PriorityScheme::Edf => PriorityScheme::Dm,
+                            PriorityScheme::Dm => PriorityScheme::Edf,
+                        };
+                        s.set_priority_scheme(next).unwrap();
+                    }
+                    1 => {
+                        let next = match pol.classes {
+                            ClassRule::Classes => ClassRule::Rtds,
+                            ClassRule::Rtds => ClassRule::Classes,
+                        };
+                        s.set_class_rule(next).unwrap();
+                    }
+                    _ => {
+                        let next = [
+                            ServerKind::Deferrable,
+                            ServerKind::Periodic,
+                            ServerKind::Cbs,
+                        ][r.next(3) as usize];
+                        s.set_server(next).unwrap();
+                    }
+                }
             }
             _ => {
                 // A CPU schedules; the context of what it ran is saved at once.
@@ -228,7 +277,8 @@ fn policy(r: &mut Rng) -> Policy {
     }
 }
 
-/// Random affinities on 2-12 CPUs under every policy: every pick is one queue's.
+/// Random affinities on 2-12 CPUs under every policy, switched at run time too: every pick
+/// is one queue's.
 #[test]
 fn group_picks_are_one_queues_picks() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
@@ -239,6 +289,33 @@ fn group_picks_are_one_queues_picks() {
         if let Err(e) = run(seed * 7919 + 1, ncpus, cap, 300, p, &|_| {}) {
             panic!("seed {seed}, {ncpus} CPUs, {cap} units, {p:?}: {e}");
         }
+    }
+}
+
+/// Random subsets of 10 CPUs for up to 120 units: more distinct masks than slots come and go
+/// (slots freed and taken again, units of a mask in the shared heap beside a group of the
+/// same mask), and every pick stays one queue's.
+#[test]
+fn random_masks_past_the_table_are_one_queues_picks() {
+    let mut r = Rng(0x1234_5678_9abc_def1);
+    for seed in 0..6u64 {
+        let p = policy(&mut r);
+        // (Seen on the way: the table full, and a unit of a proper mask in the shared heap.)
+        let (full, fallback) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
+        let watch = |s: &mut Scheduler<'_>| {
+            full.set(full.get() || s.raw_groups().used() == u64::MAX);
+            let shared = s.raw_units().iter().any(|u| {
+                u.in_use && u.pin_home == crate::unit::NIL && s.group_mask(&u.affinity).is_some()
+            });
+            fallback.set(fallback.get() || shared);
+        };
+        if let Err(e) = run_masks(seed * 31 + 7, 10, 120, 1500, p, &watch, true) {
+            panic!("seed {seed}, {p:?}: {e}");
+        }
+        assert!(
+            full.get() && fallback.get(),
+            "seed {seed}: the table never filled"
+        );
     }
 }
 
