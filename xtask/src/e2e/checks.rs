@@ -451,6 +451,14 @@ pub fn check(
                     _ => {}
                 }
             }
+            // Stock RTDS forgets overruns (difference 11): on 2 and 3 busy PCPUs the smallest
+            // budget of each set got 20-27% more than its cap (12.69% of 10%, 17.22% of 15%).
+            if !rts {
+                if let Some(b) = set.last() {
+                    let d = format!("g{}", set.len());
+                    c.above(&d, Kind::KnownFailure, res(*b), c.q(*b));
+                }
+            }
             // (No work-conserving check for the stress sets: capped units cannot keep m
             // PCPUs busy once fewer than m of them have budget left in a period, which
             // happens whenever the others' budgets run out first; how often depends on
