@@ -5,7 +5,7 @@
 //! see [`Rtsched`]). Every argument and the hook protocol are checked; failures return a
 //! negated errno, write no output and change nothing.
 
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 
 use rtsched::{
     ClassRule, CpuMask, Params, Pcpu, Policy, PriorityScheme, Scheduler, ServerKind, Storage,
@@ -257,17 +257,22 @@ pub unsafe extern "C" fn rtsched_init(
             },
         )
     };
-    let sched = core_call!(Scheduler::new(storage, pol));
     let p = base as *mut Instance;
-    // SAFETY: `p` is aligned and the first `size_of::<Instance>()` bytes are ours.
-    unsafe {
-        p.write(Instance {
-            magic: MAGIC,
-            this: p as usize,
-            gens,
-            sched,
-        })
+    // The scheduler is built in place: built on the stack and copied, it would make this
+    // the largest frame of the object (the instance is several KB).
+    // SAFETY: `p` is aligned and the first `size_of::<Instance>()` bytes are ours (checked
+    // above); a field's address is formed without reading or referencing the uninitialised
+    // instance, and `MaybeUninit<T>` has `T`'s layout.
+    let place = unsafe {
+        &mut *(core::ptr::addr_of_mut!((*p).sched) as *mut MaybeUninit<Scheduler<'static>>)
     };
+    core_call!(Scheduler::init_in(place, storage, pol));
+    // SAFETY: as above; the magic is written last, once every field is initialised.
+    unsafe {
+        core::ptr::addr_of_mut!((*p).gens).write(gens);
+        core::ptr::addr_of_mut!((*p).this).write(p as usize);
+        core::ptr::addr_of_mut!((*p).magic).write(MAGIC);
+    }
     *out_handle = p as *mut Rtsched;
     RtschedResult::Ok
 }

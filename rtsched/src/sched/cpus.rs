@@ -105,6 +105,10 @@ pub(crate) struct Cpus<'a> {
     group_bound: [PrioKey; MAX_GROUPS],
 }
 
+/// Every group's bound unknown (a constant, so that an instance built in place copies it
+/// there rather than building it on the stack first).
+const NO_GROUP_BOUNDS: [PrioKey; MAX_GROUPS] = [PrioKey::MAX; MAX_GROUPS];
+
 impl<'a> Cpus<'a> {
     /// All CPUs idle and offline.
     #[inline(always)]
@@ -121,7 +125,7 @@ impl<'a> Cpus<'a> {
             bound: PrioKey::ZERO,
             bound_cpu: NIL,
             bound2: PrioKey::ZERO,
-            group_bound: [PrioKey::MAX; MAX_GROUPS],
+            group_bound: NO_GROUP_BOUNDS,
         }
     }
 

@@ -163,6 +163,26 @@ impl<'a> Scheduler<'a> {
     /// instances (see [`crate::partition`]).
     #[inline(always)]
     pub fn new(storage: Storage<'a>, policy: Policy) -> Result<Self> {
+        Self::check_storage(&storage)?;
+        Ok(Self::fresh(storage, policy))
+    }
+
+    /// [`Self::new`] written in place: the instance is built in `place` (for an instance in
+    /// the caller's memory, whose construction on the stack and copy would need a frame of
+    /// its size). Nothing is written when the storage is refused.
+    #[inline(always)]
+    pub fn init_in<'p>(
+        place: &'p mut core::mem::MaybeUninit<Self>,
+        storage: Storage<'a>,
+        policy: Policy,
+    ) -> Result<&'p mut Self> {
+        Self::check_storage(&storage)?;
+        Ok(place.write(Self::fresh(storage, policy)))
+    }
+
+    /// Refuses storage [`Self::new`] cannot use.
+    #[inline(always)]
+    fn check_storage(storage: &Storage<'a>) -> Result<()> {
         let Storage {
             units,
             runq,
@@ -177,11 +197,23 @@ impl<'a> Scheduler<'a> {
         {
             return Err(Error::BadStorage);
         }
+        Ok(())
+    }
+
+    /// The instance over checked `storage`.
+    #[inline(always)]
+    fn fresh(storage: Storage<'a>, policy: Policy) -> Self {
+        let Storage {
+            units,
+            runq,
+            replq,
+            cpus,
+        } = storage;
         for u in units.iter_mut() {
             *u = Unit::EMPTY;
         }
         let cpus = Cpus::new(cpus);
-        Ok(Scheduler {
+        Scheduler {
             units,
             cpus,
             runq: RunHeap::new(runq),
@@ -202,7 +234,7 @@ impl<'a> Scheduler<'a> {
             spares: spare::SparePool::EMPTY,
             #[cfg(feature = "mutants")]
             mutant: Mutant::None,
-        })
+        }
     }
 
     /// Selects a deliberately broken protocol variant (loom mutation tests only).
