@@ -69,7 +69,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
             return Err("group slot use or queue mask");
         }
         if !used {
-            if slot.root != NIL {
+            if slot.root != NIL || groups.is_active(g) {
                 return Err("free group slot with a queue");
             }
             continue;
@@ -79,12 +79,21 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         if !proper || groups.find(&slot.mask) != Some(g) {
             return Err("group mask not a proper subset of the CPUs, or twice");
         }
+        // Its units are all in its queue's home once it is a group, all waiting before.
+        let active = groups.is_active(g);
+        let waiting = Home::waiting_code(g);
         let homed = units
             .iter()
-            .filter(|u| u.in_use && u.pin_home == code)
+            .filter(|u| u.in_use && (u.pin_home == code || u.pin_home == waiting))
             .count();
-        if homed != slot.refs as usize {
+        let misplaced = units
+            .iter()
+            .any(|u| u.in_use && u.pin_home == if active { waiting } else { code });
+        if homed != slot.refs as usize || misplaced {
             return Err("group count of its units");
+        }
+        if !active && (s.nr_units() as usize >= crate::sched::GROUP_MIN_UNITS || slot.root != NIL) {
+            return Err("enough units for groups, and a slot not a group");
         }
         pinned_count += crate::pairing::check(units, slot.root, code, scheme)
             .map_err(|_| "group queue order, links or home")?;
@@ -94,7 +103,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     }
     for (c, p) in cpus.iter().enumerate() {
         let want = (0..crate::sched::MAX_GROUPS)
-            .filter(|&g| groups.used() & (1u64 << g) != 0 && groups.get(g).mask.test(c))
+            .filter(|&g| groups.active() & (1u64 << g) != 0 && groups.get(g).mask.test(c))
             .fold(0u64, |m, g| m | 1u64 << g);
         if p.groups != want {
             return Err("CPU's group mask");
@@ -179,7 +188,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         let home_ok = match Home::of(u.pin_home) {
             Home::Shared => s.pin_for(&u.affinity) == NIL,
             Home::Cpu(c) => s.pin_for(&u.affinity) == c as u32,
-            Home::Group(g) => {
+            Home::Group(g) | Home::Waiting(g) => {
                 s.raw_groups().used() & 1u64.checked_shl(g as u32).unwrap_or(0) != 0
                     && s.group_mask(&u.affinity)
                         .is_some_and(|m| m.same(&s.raw_groups().get(g).mask))
@@ -188,7 +197,12 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
         if u.in_use && !home_ok {
             return Err("pinned home does not follow the affinity");
         }
-        if u.queue == QueueKind::Run && u.pin_cpu != u.pin_home {
+        let queue_of_home = if crate::sched::groups::in_shared_heap(u.pin_home) {
+            NIL
+        } else {
+            u.pin_home
+        };
+        if u.queue == QueueKind::Run && u.pin_cpu != queue_of_home {
             return Err("queued unit in the wrong run queue (shared, pinned or group)");
         }
         match u.queue {

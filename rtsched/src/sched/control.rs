@@ -74,9 +74,16 @@ impl<'a> Scheduler<'a> {
             .position(|u| !u.in_use)
             .ok_or(Error::NoSpace)?;
         let cpu = affinity.and(self.cpus.online()).first().unwrap_or(0) as u32;
+        // (Counted before its home is chosen: the groups' size rule counts it.)
+        self.nr_units += 1;
+        if let Err(e) = self.grow_groups() {
+            self.nr_units -= 1;
+            return Err(e);
+        }
         let pin_home = self.home_acquire(&affinity);
         let Some(u) = self.units.get_mut(i) else {
             self.home_release(pin_home);
+            self.nr_units -= 1;
             return Err(Error::NoSpace);
         };
         *u = Unit {
@@ -88,7 +95,6 @@ impl<'a> Scheduler<'a> {
             cpu,
             ..Unit::EMPTY
         };
-        self.nr_units += 1;
         Ok(UnitId(i as u32))
     }
 

@@ -93,6 +93,11 @@ impl<'a> Scheduler<'a> {
         self.runq_insert_seq(h, seq)
     }
 
+    /// Puts `h`, taken off the run queue with its budget, back with its sequence number.
+    pub(super) fn runq_requeue(&mut self, h: u32, seq: u64) -> Result<()> {
+        self.runq_insert_seq(h, seq)
+    }
+
     fn runq_insert_seq(&mut self, h: u32, seq: u64) -> Result<()> {
         let u = get_mut(self.units, h)?;
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {

@@ -71,7 +71,7 @@ mod tickle;
 
 pub use cpus::Pcpu;
 pub(crate) use groups::Home;
-pub use groups::MAX_GROUPS;
+pub use groups::{GROUP_MIN_UNITS, MAX_GROUPS};
 pub use spare::{SpareInfo, MAX_SPARES};
 
 use crate::cpumask::{CpuMask, MAX_CPUS};

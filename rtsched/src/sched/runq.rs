@@ -11,13 +11,13 @@
 //! as a queue code, [`Home`]); where it is queued is recorded in its `pin_cpu`; an affinity
 //! change re-queues a queued unit.
 
-use super::groups::{bits, Home};
+use super::groups::{bits, in_shared_heap, Home, GROUP_MIN_UNITS};
 use super::{get, get_mut, Scheduler};
 use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
 use crate::pairing;
 use crate::queues::run_before;
-use crate::unit::{Unit, NIL};
+use crate::unit::{QueueKind, Unit, NIL};
 
 impl<'a> Scheduler<'a> {
     /// The CPU whose pinned queue a unit with `affinity` joins when queued: the only CPU of
@@ -52,8 +52,10 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The queue code of the home of a unit given `affinity` (a CPU's pinned queue, a group
-    /// or the shared heap, see [`Home`]), counting the unit in its group. A unit's home is
-    /// released with [`Self::home_release`] before its affinity changes or it is freed.
+    /// or the shared heap, see [`Home`]), counting the unit in its group's slot, which is a
+    /// group if the instance has [`GROUP_MIN_UNITS`] units (see [`Self::grow_groups`]). A
+    /// unit's home is released with [`Self::home_release`] before its affinity changes or it
+    /// is freed.
     pub(super) fn home_acquire(&mut self, affinity: &CpuMask) -> u32 {
         let pin = self.pin_for(affinity);
         if pin != NIL {
@@ -62,21 +64,56 @@ impl<'a> Scheduler<'a> {
         let Some(mask) = self.group_mask(affinity) else {
             return NIL;
         };
-        match self.groups.acquire(&mask) {
-            Some((g, new)) => {
-                if new {
-                    self.cpus.set_group(&mask, g, true);
-                }
-                Home::group_code(g)
+        // Every slot taken: the shared heap, searched as before groups.
+        let Some((g, _)) = self.groups.acquire(&mask) else {
+            return NIL;
+        };
+        if !self.groups.is_active(g) {
+            if (self.nr_units as usize) < GROUP_MIN_UNITS {
+                return Home::waiting_code(g);
             }
-            // Every slot taken: the shared heap, searched as before groups.
-            None => NIL,
+            // (A new slot: at this size every other slot is a group already.)
+            self.groups.activate(g);
+            self.cpus.set_group(&mask, g, true);
         }
+        Home::group_code(g)
+    }
+
+    /// After a unit was allocated (`nr_units` counts it): if the instance has reached
+    /// [`GROUP_MIN_UNITS`] units, every slot in use becomes a group and the units waiting for
+    /// it move to its queue. O(unit slots) each time the instance grows to that size, O(1)
+    /// otherwise.
+    pub(super) fn grow_groups(&mut self) -> Result<()> {
+        let new = self.groups.used() & !self.groups.active();
+        if new == 0 || (self.nr_units as usize) < GROUP_MIN_UNITS {
+            return Ok(());
+        }
+        for g in bits(new) {
+            self.groups.activate(g);
+            let mask = self.groups.get(g).mask;
+            self.cpus.set_group(&mask, g, true);
+        }
+        for h in 0..self.units.len() as u32 {
+            let u = get(self.units, h)?;
+            let Home::Waiting(g) = Home::of(u.pin_home) else {
+                continue;
+            };
+            let (queued, seq) = (u.queue == QueueKind::Run, u.runq_seq);
+            if queued {
+                self.q_remove(h)?;
+            }
+            get_mut(self.units, h)?.pin_home = Home::group_code(g);
+            if queued {
+                // (Its place among equals kept, as a re-sort keeps it.)
+                self.runq_requeue(h, seq)?;
+            }
+        }
+        Ok(())
     }
 
     /// A unit whose home was `code` leaves it (it must not be queued).
     pub(super) fn home_release(&mut self, code: u32) {
-        if let Home::Group(g) = Home::of(code) {
+        if let Home::Group(g) | Home::Waiting(g) = Home::of(code) {
             if let Some(mask) = self.groups.release(g) {
                 self.cpus.set_group(&mask, g, false);
             }
@@ -86,7 +123,7 @@ impl<'a> Scheduler<'a> {
     /// The root of the pinned or group queue of `code` ([`NIL`] for the shared heap).
     fn side_root(&self, code: u32) -> u32 {
         match Home::of(code) {
-            Home::Shared => NIL,
+            Home::Shared | Home::Waiting(_) => NIL,
             Home::Cpu(c) => self.cpus.pinned_root(c),
             Home::Group(g) => self.groups.root(g),
         }
@@ -95,7 +132,7 @@ impl<'a> Scheduler<'a> {
     /// Sets the root of the pinned or group queue of `code`.
     fn set_side_root(&mut self, code: u32, root: u32) -> Result<()> {
         match Home::of(code) {
-            Home::Shared => Err(Error::Corrupt),
+            Home::Shared | Home::Waiting(_) => Err(Error::Corrupt),
             Home::Cpu(c) => self.cpus.set_pinned_root(c, root),
             Home::Group(g) => {
                 if self.groups.set_root(g, root) {
@@ -126,7 +163,7 @@ impl<'a> Scheduler<'a> {
     pub(super) fn runq_push(&mut self, h: u32) -> Result<()> {
         let o = self.order();
         let pin = get(self.units, h)?.pin_home;
-        if pin == NIL {
+        if in_shared_heap(pin) {
             self.runq.push(self.units, h, o)?;
         } else {
             let root = pairing::push(self.units, self.side_root(pin), h, o)?;

@@ -8,7 +8,7 @@
 use super::*;
 use crate::params::MILLISECS as MS;
 use crate::queues::run_before;
-use crate::sched::MAX_GROUPS;
+use crate::sched::{Home, GROUP_MIN_UNITS, MAX_GROUPS};
 use crate::unit::QueueKind;
 
 struct Rng(u64);
@@ -123,24 +123,24 @@ fn check_step(s: &Scheduler<'_>, ncpus: usize) -> core::result::Result<(), Strin
     Ok(())
 }
 
-/// One random run: `ncpus` CPUs, `cap` units, `steps` host steps under `policy`; `broken`
-/// is applied to the instance before each check. Returns the first failed check.
+/// One random run: `ncpus` CPUs, `cap` units (the first `prefill` allocated before anything
+/// else: with [`GROUP_MIN_UNITS`] the slots become groups), `steps` host steps under
+/// `policy`; `broken` is applied to the instance before each check. Returns the first failed
+/// check.
 fn run(
     seed: u64,
-    ncpus: usize,
-    cap: usize,
+    (ncpus, cap, prefill): (usize, usize, usize),
     steps: usize,
     policy: Policy,
     broken: &dyn Fn(&mut Scheduler<'_>),
 ) -> core::result::Result<(), String> {
-    run_masks(seed, ncpus, cap, steps, policy, broken, false)
+    run_masks(seed, (ncpus, cap, prefill), steps, policy, broken, false)
 }
 
 /// [`run`], with every affinity a random subset of the CPUs if `subsets`.
 fn run_masks(
     seed: u64,
-    ncpus: usize,
-    cap: usize,
+    (ncpus, cap, prefill): (usize, usize, usize),
     steps: usize,
     policy: Policy,
     broken: &dyn Fn(&mut Scheduler<'_>),
@@ -156,12 +156,7 @@ fn run_masks(
     for _ in 0..steps {
         now += r.next(3 * MS as u64) as i64;
         let running = |h: UnitId, curr: &[Option<UnitId>]| curr.contains(&Some(h));
-        // (With random subsets, 90 units first: more distinct masks than slots.)
-        let op = if subsets && live.len() < 90 {
-            0
-        } else {
-            r.next(11)
-        };
+        let op = if live.len() < prefill { 0 } else { r.next(11) };
         match op {
             0 if live.len() < cap => {
                 let h = s
@@ -285,8 +280,10 @@ fn group_picks_are_one_queues_picks() {
     for seed in 0..120u64 {
         let ncpus = 2 + r.next(11) as usize;
         let p = policy(&mut r);
-        let cap = 4 + r.next(40) as usize;
-        if let Err(e) = run(seed * 7919 + 1, ncpus, cap, 300, p, &|_| {}) {
+        // (Instances below and above the groups' size, some growing past it.)
+        let cap = 4 + r.next(2 * GROUP_MIN_UNITS as u64) as usize;
+        let prefill = r.next(cap as u64 + 1) as usize;
+        if let Err(e) = run(seed * 7919 + 1, (ncpus, cap, prefill), 300, p, &|_| {}) {
             panic!("seed {seed}, {ncpus} CPUs, {cap} units, {p:?}: {e}");
         }
     }
@@ -309,7 +306,8 @@ fn random_masks_past_the_table_are_one_queues_picks() {
             });
             fallback.set(fallback.get() || shared);
         };
-        if let Err(e) = run_masks(seed * 31 + 7, 10, 120, 1500, p, &watch, true) {
+        // (90 units first: more distinct masks than slots.)
+        if let Err(e) = run_masks(seed * 31 + 7, (10, 120, 90), 1500, p, &watch, true) {
             panic!("seed {seed}, {p:?}: {e}");
         }
         assert!(
@@ -389,7 +387,7 @@ fn broken_groups_are_caught() {
             pc.groups &= pc.groups - 1;
         }
     };
-    let e = run(11, 8, 30, 300, p, &forget).unwrap_err();
+    let e = run(11, (8, 80, GROUP_MIN_UNITS), 300, p, &forget).unwrap_err();
     assert_eq!(e, "CPU's group mask");
     // A group miscounts its units.
     let miscount = |s: &mut Scheduler<'_>| {
@@ -399,7 +397,7 @@ fn broken_groups_are_caught() {
             s.raw_groups_mut().slot_mut(g).unwrap().refs += 1;
         }
     };
-    let e = run(11, 8, 30, 300, p, &miscount).unwrap_err();
+    let e = run(11, (8, 80, GROUP_MIN_UNITS), 300, p, &miscount).unwrap_err();
     assert_eq!(e, "group count of its units");
     // A group's bound of its CPUs' keys set below them (a tickle for a unit of the group
     // would skip a CPU it should preempt).
@@ -408,7 +406,7 @@ fn broken_groups_are_caught() {
             s.raw_set_group_bound(g, None);
         }
     };
-    let e = run(11, 8, 30, 300, p, &low).unwrap_err();
+    let e = run(11, (8, 80, GROUP_MIN_UNITS), 300, p, &low).unwrap_err();
     assert_eq!(e, "group bound below an untickled CPU's key");
 }
 
@@ -419,6 +417,109 @@ fn broken_groups_are_caught() {
 fn a_pick_that_skips_groups_is_caught() {
     let p = Policy::default();
     let mutant = |s: &mut Scheduler<'_>| s.set_mutant(crate::mutants::Mutant::PickSkipsGroups);
-    let e = run(11, 8, 30, 300, p, &mutant).unwrap_err();
+    let e = run(11, (8, 80, GROUP_MIN_UNITS), 300, p, &mutant).unwrap_err();
     assert!(e.starts_with("cpu "), "{e}");
+}
+
+/// The slots become groups when the instance reaches [`GROUP_MIN_UNITS`] units: before,
+/// units of a proper mask wait in the shared heap, counted in their slot (no CPU lists it);
+/// the unit that makes the size moves every waiting one, queued or not, into its group's
+/// queue, and the picks stay one queue's. Groups stay when the instance shrinks; a mask new
+/// then waits, and becomes a group when the instance grows back, also by a change of
+/// affinity.
+#[test]
+fn slots_become_groups_at_the_instance_size() {
+    let n = GROUP_MIN_UNITS;
+    let mut s = online(2 * n, 8, Policy::default());
+    let (lo, hi) = (
+        CpuMask::first_n(4),
+        CpuMask::first_n(8).and_not(&CpuMask::first_n(4)),
+    );
+    let all = CpuMask::first_n(8);
+    let mut units = Vec::new();
+    for i in 0..n - 1 {
+        let aff = [lo, hi, all][i % 3];
+        let h = unit(&mut s, 1, (10 + i as i64) * MS, MS, false, aff);
+        if i % 2 == 0 {
+            s.wake(h, 0).unwrap();
+        }
+        units.push(h);
+        check_step(&s, 8).unwrap();
+    }
+    assert_eq!(s.raw_groups().used().count_ones(), 2);
+    assert_eq!(s.raw_groups().active(), 0, "no group below the size");
+    assert!(s.raw_cpus().iter().all(|p| p.groups == 0));
+    let waiting = |s: &Scheduler<'_>| {
+        s.raw_units()
+            .iter()
+            .filter(|u| matches!(Home::of(u.pin_home), Home::Waiting(_)))
+            .count()
+    };
+    assert_eq!(waiting(&s), (0..n - 1).filter(|i| i % 3 != 2).count());
+    let last = unit(&mut s, 1, 5 * MS, MS, false, all);
+    s.wake(last, 0).unwrap();
+    units.push(last);
+    check_step(&s, 8).unwrap();
+    assert_eq!(s.raw_groups().active(), s.raw_groups().used());
+    assert_eq!(waiting(&s), 0);
+    for &h in &units {
+        let u = &s.raw_units()[h.0 as usize];
+        if u.queue == QueueKind::Run {
+            assert_eq!(u.pin_cpu, u.pin_home, "queued in its home");
+        }
+    }
+    // Smaller again: the groups stay; a new mask waits.
+    for h in units.drain(..4) {
+        s.sleep(h).unwrap();
+        s.remove(h).unwrap();
+        s.unit_free(h).unwrap();
+        check_step(&s, 8).unwrap();
+    }
+    assert_eq!(s.raw_groups().active().count_ones(), 2);
+    let pair = CpuMask::first_n(2);
+    let p = unit(&mut s, 1, 7 * MS, MS, false, pair);
+    s.wake(p, 0).unwrap();
+    check_step(&s, 8).unwrap();
+    assert_eq!(waiting(&s), 1);
+    // Back to the size by allocation, then a change of affinity to the waiting mask.
+    while (s.nr_units() as usize) < n {
+        units.push(unit(&mut s, 1, 9 * MS, MS, false, all));
+        check_step(&s, 8).unwrap();
+    }
+    assert_eq!(waiting(&s), 0);
+    let q = units[units.len() - 1];
+    s.set_affinity(q, CpuMask::first_n(3)).unwrap();
+    check_step(&s, 8).unwrap();
+    assert_eq!(s.raw_groups().active(), s.raw_groups().used());
+    assert_eq!(s.raw_groups().active().count_ones(), 4);
+}
+
+/// A slot that is no group in an instance of [`GROUP_MIN_UNITS`] units, or a group one of
+/// whose units is still marked waiting, is caught by the invariants.
+#[test]
+fn a_broken_size_rule_is_caught() {
+    let mut s = online(2 * GROUP_MIN_UNITS, 8, Policy::default());
+    let half = CpuMask::first_n(4);
+    let hs: Vec<_> = (0..GROUP_MIN_UNITS)
+        .map(|_| unit(&mut s, 1, 10 * MS, MS, false, half))
+        .collect();
+    ok(&s);
+    let g = s.raw_groups().active().trailing_zeros() as usize;
+    let h = hs[0].0 as usize;
+    s.raw_units_mut()[h].pin_home = Home::waiting_code(g);
+    assert_eq!(
+        invariants::check(&s).unwrap_err(),
+        "group count of its units"
+    );
+    for &x in &hs {
+        s.raw_units_mut()[x.0 as usize].pin_home = Home::waiting_code(g);
+    }
+    s.raw_groups_mut().deactivate_for_test(g);
+    for p in s.raw_cpus_mut() {
+        p.groups = 0;
+    }
+    assert_eq!(
+        invariants::check(&s).unwrap_err(),
+        "enough units for groups, and a slot not a group"
+    );
 }
