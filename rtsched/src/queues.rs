@@ -130,6 +130,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         self.set_pos(units, h, i as u32)
     }
 
+    #[inline(always)]
     fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
         let h = self.at(i).ok_or(Error::Corrupt)?;
         while i > 0 {
