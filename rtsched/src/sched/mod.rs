@@ -182,18 +182,13 @@ impl<'a> Scheduler<'a> {
 
     /// Refuses storage [`Self::new`] cannot use.
     #[inline(always)]
-    fn check_storage(storage: &Storage<'a>) -> Result<()> {
-        let Storage {
-            units,
-            runq,
-            replq,
-            cpus,
-        } = storage;
-        if units.len() >= NIL as usize
-            || runq.len() < units.len()
-            || replq.len() < units.len()
-            || cpus.is_empty()
-            || cpus.len() > MAX_CPUS
+    fn check_storage(s: &Storage<'a>) -> Result<()> {
+        let n = s.units.len();
+        if n >= NIL as usize
+            || s.runq.len() < n
+            || s.replq.len() < n
+            || s.cpus.is_empty()
+            || s.cpus.len() > MAX_CPUS
         {
             return Err(Error::BadStorage);
         }
