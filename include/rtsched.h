@@ -137,7 +137,7 @@
 /**
  * Number of event counters in `RtschedStats`.
  */
-#define RTSCHED_NR_STATS 24
+#define RTSCHED_NR_STATS 26
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -313,6 +313,16 @@ enum RtschedStat
    * left).
    */
   RTSCHED_STAT_SPARE_SHORT = 23,
+  /**
+   * Nanoseconds the replenishment timer expired after the time it was programmed for,
+   * summed over its expiries (the host's timer latency).
+   */
+  RTSCHED_STAT_TIMER_LATE_NS = 24,
+  /**
+   * Nanoseconds units without extratime ran beyond their budgets (slices that ended
+   * late), summed; each unit repays its own as debt.
+   */
+  RTSCHED_STAT_OVERRUN_NS = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -369,11 +369,17 @@ pub enum RtschedStat {
     /// replenishment, with that replenishment as deadline and the budget scaled to the time
     /// left).
     SpareShort = 23,
+    /// Nanoseconds the replenishment timer expired after the time it was programmed for,
+    /// summed over its expiries (the host's timer latency).
+    TimerLateNs = 24,
+    /// Nanoseconds units without extratime ran beyond their budgets (slices that ended
+    /// late), summed; each unit repays its own as debt.
+    OverrunNs = 25,
 }
 
 /// Number of event counters in `RtschedStats`.
-pub const RTSCHED_NR_STATS: usize = 24;
-const_assert_eq!(RtschedStat::SpareShort as usize + 1, RTSCHED_NR_STATS);
+pub const RTSCHED_NR_STATS: usize = 26;
+const_assert_eq!(RtschedStat::OverrunNs as usize + 1, RTSCHED_NR_STATS);
 
 /// Event counters, indexed by `RtschedStat`.
 #[repr(C)]
@@ -412,6 +418,8 @@ impl From<rtsched::Stats> for RtschedStats {
             (S::SpareReturns, s.spare_returns),
             (S::SpareNoneFree, s.spare_none_free),
             (S::SpareShort, s.spare_short),
+            (S::TimerLateNs, s.timer_late_ns),
+            (S::OverrunNs, s.overrun_ns),
         ] {
             if let Some(c) = counters.get_mut(i as usize) {
                 *c = v;

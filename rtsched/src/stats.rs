@@ -56,4 +56,10 @@ pub struct Stats {
     /// replenishment, with that replenishment as deadline and the budget scaled to the time
     /// left.
     pub spare_short: u64,
+    /// Nanoseconds the replenishment timer expired after the time it was programmed for,
+    /// summed over its expiries (the host's timer latency).
+    pub timer_late_ns: u64,
+    /// Nanoseconds units without extratime ran beyond their budgets (slices that ended
+    /// late), summed; each unit repays its own as debt (`Unit::burn`).
+    pub overrun_ns: u64,
 }

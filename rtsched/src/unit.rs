@@ -189,8 +189,9 @@ pub(crate) enum Burn {
     /// Charged; budget left, priority unchanged.
     Charged,
     /// The budget ran out: the unit is now on extratime one level down or depleted (its
-    /// priority key changed).
-    Exhausted,
+    /// priority key changed). The time it ran beyond its budget and now owes as debt (ns;
+    /// 0 on extratime).
+    Exhausted(i64),
 }
 
 impl Unit {
@@ -216,14 +217,13 @@ impl Unit {
         }
         if self.has_extratime() && !phantom {
             self.refill_extratime();
-        } else {
-            self.debt = self
-                .debt
-                .saturating_add(self.cur_budget.saturating_neg().max(0));
-            self.cur_budget = 0;
-            self.flags.insert(UnitFlags::DEPLETED);
+            return Burn::Exhausted(0);
         }
-        Burn::Exhausted
+        let over = self.cur_budget.saturating_neg().max(0);
+        self.debt = self.debt.saturating_add(over);
+        self.cur_budget = 0;
+        self.flags.insert(UnitFlags::DEPLETED);
+        Burn::Exhausted(over)
     }
 
     /// Advances the virtual time of a background unit by the time it ran since
@@ -238,13 +238,17 @@ impl Unit {
     /// Keeps as debt the time a running unit without extratime has run beyond its budget
     /// since `last_start` (its slice ended late and its deadline came first: the new period
     /// would otherwise forget it).
-    pub(crate) fn charge_overrun(&mut self, now: i64) {
-        if !self.has_extratime() {
-            let over = now
-                .saturating_sub(self.last_start)
-                .saturating_sub(self.cur_budget.max(0));
-            self.debt = self.debt.saturating_add(over.max(0));
+    /// Returns that time (ns).
+    pub(crate) fn charge_overrun(&mut self, now: i64) -> i64 {
+        if self.has_extratime() {
+            return 0;
         }
+        let over = now
+            .saturating_sub(self.last_start)
+            .saturating_sub(self.cur_budget.max(0))
+            .max(0);
+        self.debt = self.debt.saturating_add(over);
+        over
     }
 
     /// Gives a unit on extratime a new budget one priority level down (saturating).

@@ -22,7 +22,8 @@ impl<'a> Scheduler<'a> {
         }
         match burn {
             Burn::Charged => {}
-            Burn::Exhausted => {
+            Burn::Exhausted(over) => {
+                self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
                 if !was_background {
                     self.place_background(h);
                 }

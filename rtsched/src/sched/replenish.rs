@@ -19,6 +19,13 @@ impl<'a> Scheduler<'a> {
         let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.timer_fires += 1;
+        // How late the host delivered the expiry it was asked for: the time a unit waiting
+        // for its budget may have lost (the e2e checks allow a PCPU's reservations exactly
+        // this much).
+        if let Some(expiry) = self.timer {
+            let late = now.saturating_sub(expiry).max(0);
+            self.stats.timer_late_ns = self.stats.timer_late_ns.wrapping_add(late as u64);
+        }
         // The timer has fired: it is no longer programmed.
         self.timer = None;
         self.replq.mark_changed();
@@ -30,6 +37,7 @@ impl<'a> Scheduler<'a> {
             self.replq.remove(self.units, h, self.order())?;
             let running = self.is_curr(h);
             let keep_level = self.mutant(Mutant::ReplenishKeepsLevel);
+            let mut over = 0;
             {
                 let u = get_mut(self.units, h)?;
                 if running {
@@ -37,11 +45,12 @@ impl<'a> Scheduler<'a> {
                     // in the background class still counts for its turns there, and time
                     // run beyond the budget (a slice that ended late) is debt.
                     u.charge_background(now);
-                    u.charge_overrun(now);
+                    over = u.charge_overrun(now);
                 }
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
                 u.tmp_next = tmp;
             }
+            self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
             if get(self.units, h)?.spare != NIL {
                 // The deadline was a spare's: renewed, or returned (see `spare.rs`). A
                 // running unit's slice was cut for its old budget: its CPU picks again.

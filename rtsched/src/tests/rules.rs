@@ -309,3 +309,29 @@ fn late_slice_ends_are_charged_in_full() {
         );
     }
 }
+
+/// The host's timer latency and the overruns it causes are counted (`timer_late_ns`,
+/// `overrun_ns`): the end-to-end checks allow a PCPU's reservations what they measure.
+#[test]
+fn late_timers_and_overruns_are_counted() {
+    let mut s = sched(4, 1);
+    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    s.wake(h, 0).unwrap();
+    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(h));
+    // The slice (4 ms) ends 300 us late: 300 us of debt.
+    assert_eq!(s.do_schedule(0, 4300 * US, true, false).unwrap().next, None);
+    s.context_saved(h, true).unwrap();
+    assert_eq!(s.stats().overrun_ns, 300 * US as u64);
+    assert_eq!(s.stats().timer_late_ns, 0);
+    // The replenishment programmed for 10 ms comes at 10.2 ms.
+    assert_eq!(s.timer(), Some(10 * MS));
+    s.timer_fire(10_200 * US).unwrap();
+    ok(&s);
+    assert_eq!(s.stats().timer_late_ns, 200 * US as u64);
+    // The new period pays the debt: 3.7 ms of budget.
+    assert_eq!(s.unit_info(h).unwrap().cur_budget, 3_700 * US);
+    // On time: nothing more.
+    let next = s.timer().unwrap();
+    s.timer_fire(next).unwrap();
+    assert_eq!(s.stats().timer_late_ns, 200 * US as u64);
+}
