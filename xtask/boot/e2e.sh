@@ -119,11 +119,26 @@ trace() {
     fi
     print_trace "$1" "$2" /tmp/trace.bin
 }
+# timing SCENARIO CASE WHEN: rtsched's timer lateness and overruns of each instance (debug
+# key 'r', counters `timer_late_ns` and `overrun_ns`) as `RTSCHED-E2E-TIMING <scenario>
+# <case> <when> <instance> <late-ns> <overrun-ns>` lines (instance `pcpu<n>` in
+# rt-partition, `pool` in rt-global); the latest dump's values. Stock has no such counters.
+timing() {
+    [ "$FLAVOUR" = rtsched ] || return 0
+    $XL debug-keys r
+    $XL dmesg | awk -v sc="$1" -v cs="$2" -v w="$3" '
+        /\(Rust RTDS\) pCPU [0-9]+:/ { match($0, /pCPU [0-9]+/); i = "pcpu" substr($0, RSTART + 5, RLENGTH - 5) }
+        /\(Rust RTDS\) cpupool:/ { i = "pool" }
+        /stat timer_late_ns=/ { v = $0; sub(/.*=/, "", v); late[i] = v }
+        /stat overrun_ns=/ { v = $0; sub(/.*=/, "", v); over[i] = v; seen[i] = 1 }
+        END { for (i in seen) printf "RTSCHED-E2E-TIMING %s %s %s %s %s %s\n", sc, cs, w, i, late[i], over[i] }'
+}
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time
 # of the guest PCPUs; with rtsched_xentrace, a trace first. `DURING` names a command run
 # with MEASURE as its argument between the snapshots instead of sleep; without it, with
 # `QUIET_END` set, dom0 stays idle until then (its uptime in s) after the second snapshot.
+# With `TIMING` set, `timing` right before the first snapshot and after the second.
 measure() {
     sc=$1; cs=$2; shift 2
     echo "RTSCHED-E2E-PROGRESS measuring $sc $cs"
@@ -136,6 +151,7 @@ measure() {
     done
     trace "$sc" "$cs"
     sleep 1
+    [ -z "$TIMING" ] || timing "$sc" "$cs" before
     if [ -n "$DURING" ]; then
         snap /tmp/snap0 || return 1
         $DURING "$MEASURE"
@@ -155,6 +171,7 @@ measure() {
         fi
         awk '$1 == "--" { f = 1; next } { print > (f ? "/tmp/snap1" : "/tmp/snap0") }' /tmp/snaps
     fi
+    [ -z "$TIMING" ] || timing "$sc" "$cs" after
     t=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap0)
     u=$(awk '$1 == "now" { a = $2 } END { print a }' /tmp/snap1)
     for di in $ids; do
@@ -281,6 +298,7 @@ global_set() { # case cpus budgets(us, separated by +)
     measure global "$cs" g1 g2 g3 g4 g5 g6
 }
 scenario_global() {
+    TIMING=1
     for i in 1 2 3 4 5 6; do mkguest g$i 1-3 || return 1; done
     for i in 1 2 3 4 5 6; do x unpause g$i || return 1; done
     ready g1 g2 g3 g4 g5 g6
@@ -288,6 +306,7 @@ scenario_global() {
         global_set guaranteed-m$m "1-$m" "$(arg rtsched_global_guaranteed_m$m)" || return 1
         global_set stress-m$m "1-$m" "$(arg rtsched_global_stress_m$m)" || return 1
     done
+    TIMING=
     destroy g1 g2 g3 g4 g5 g6
 }
 

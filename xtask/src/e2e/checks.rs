@@ -304,6 +304,19 @@ impl Ctx<'_> {
             format!("{dom} {v:.2}% = {want:.2} +- {tol:.2}%"),
         );
     }
+    /// `near`, where the share may also fall short by `late`, what late timers took from
+    /// PCPU `cpu` (measured by the scheduler over the same interval).
+    fn near_allowing(&mut self, dom: &str, want: f64, tol: f64, cpu: u32, late: f64) {
+        let v = self.share(dom);
+        self.push(
+            Kind::Reservation,
+            v <= want + tol && v >= want - tol - late,
+            format!(
+                "{dom} {v:.2}% = {want:.2} +- {tol:.2}% (- {late:.2}% timer lateness on PCPU \
+                 {cpu})"
+            ),
+        );
+    }
     fn at_least(&mut self, dom: &str, kind: Kind, want: f64, tol: f64) {
         let v = self.share(dom);
         self.push(
@@ -440,13 +453,26 @@ pub fn check(
                 let d = format!("g{}", i + 1);
                 let q = c.q(*b);
                 match (kind, rts) {
-                    // rt-partition: reported, not checked. Its best fit loads one PCPU to
-                    // 95%; without Xen's emul_tick a unit there got 23.22% of 25%, with it
-                    // 24.99-25.01% in three boots, but in a fourth the 40% unit on that
-                    // PCPU got 39.62% (tolerance 0.26%). To check it: the PCPU's own
-                    // overheads measured (per-PCPU hook and switch time) into the margin
-                    // the placement leaves.
-                    ("guaranteed", true) if c.build == "partition" => {}
+                    // rt-partition: each PCPU is its own uniprocessor EDF, and best fit
+                    // loads one to 95%. A timer interrupt delivered late (the emulator
+                    // runs one PCPU at a time, in turns of up to `emul_tick`) leaves that
+                    // PCPU idle while its units wait for their budgets, and the slack is
+                    // only 5%: one boot in four gave the 40% unit there 39.62% while the
+                    // PCPU idled 5.37%. The scheduler measures that time itself (timer
+                    // lateness plus overruns, `stat timer_late_ns`/`overrun_ns`, read
+                    // right before and after the measurement): the reservation may fall
+                    // short by exactly that, never by more, never exceed it.
+                    ("guaranteed", true) if c.build == "partition" => {
+                        let cpu = c.iv.place.get(&d).copied();
+                        match cpu.and_then(|p| Some((p, c.iv.late_pct(p)?))) {
+                            Some((p, late)) => c.near_allowing(&d, res(*b), q, p, late),
+                            None => c.push(
+                                Kind::Reservation,
+                                false,
+                                format!("{d}: placement or timer lateness not reported"),
+                            ),
+                        }
+                    }
                     ("guaranteed", true) => c.near(&d, Kind::Reservation, res(*b), q),
                     ("guaranteed", false) => c.at_least(&d, Kind::Promise, res(*b), q),
                     (_, true) => c.at_most(&d, Kind::Cap, res(*b), q),
@@ -699,6 +725,7 @@ mod tests {
             seconds: 5.0,
             share: shares.iter().map(|(d, v)| (d.to_string(), *v)).collect(),
             idle: [("cpu1".to_string(), idle)].into_iter().collect(),
+            ..Interval::default()
         }
     }
 
@@ -766,6 +793,45 @@ mod tests {
             .collect();
         assert_eq!(res.len(), 3);
         assert!(res.iter().all(|c| !c.ok), "{res:?}");
+    }
+
+    /// rt-partition's `global` reservations: exact shares pass; a share short by what the
+    /// scheduler measured as timer lateness on the unit's PCPU passes, short by more fails
+    /// (the 39.62% of 40% boot, had its PCPU's lateness been below 0.26%), as do a lost
+    /// sixteenth of every budget and a case whose lateness was not reported.
+    #[test]
+    fn partition_reservations_allow_exactly_the_measured_timer_lateness() {
+        let s = scenarios();
+        let (_, g, _) = s.global.iter().find(|x| x.0 == 2).unwrap().clone();
+        // g1 (40%, on PCPU 1) gets `g1` of its reservation, the others `rest`.
+        let run = |g1: f64, rest: f64, late_ns: u64, timed: bool| {
+            let mut v = iv(&[], 0.0);
+            for (i, b) in g.iter().enumerate() {
+                let d = format!("g{}", i + 1);
+                let scale = if i == 0 { g1 } else { rest };
+                v.share.insert(d.clone(), *b as f64 / 100.0 * scale);
+                v.place.insert(d, if i < 3 { 1 } else { 2 });
+            }
+            if timed {
+                v.timing
+                    .insert("pcpu1".into(), [Some(1_000), Some(1_000 + late_ns)]);
+                v.timing.insert("pcpu2".into(), [Some(0), Some(0)]);
+            }
+            check(&s, "partition", "global", "guaranteed-m2", &v, &[])
+        };
+        let ok = |v: Vec<Check>| v.len() == g.len() && v.iter().all(|c| c.ok);
+        assert!(ok(run(1.0, 1.0, 0, true)));
+        // 40% -> 39.62%: 0.38% short; 5 s of measurement, 0.26% tolerance for 4 ms budgets.
+        let short = 39.62 / 40.0;
+        assert!(!ok(run(short, 1.0, 0, true)));
+        assert!(ok(run(short, 1.0, 10_000_000, true))); // 0.2% late + 0.26% tolerance
+        assert!(!ok(run(short, 1.0, 5_000_000, true))); // 0.1% late: 0.02% short of it
+                                                        // The skip-replenish fault loses a sixteenth of every budget, on both PCPUs.
+        let f = 15.0 / 16.0;
+        assert!(!ok(run(f, f, 10_000_000, true)));
+        assert!(!ok(run(1.0, 1.0, 0, false)));
+        // More than the reservation is a failure whatever the lateness.
+        assert!(!ok(run(1.01, 1.0, 100_000_000, true)));
     }
 
     #[test]

@@ -17,6 +17,23 @@ pub struct Interval {
     pub share: BTreeMap<String, f64>,
     /// Idle share of each guest PCPU (`cpu1`...), in percent.
     pub idle: BTreeMap<String, f64>,
+    /// The PCPU each domain was placed on (`RTSCHED-E2E-PLACE`, rt-partition's choice).
+    pub place: BTreeMap<String, u32>,
+    /// rtsched's timer lateness plus overruns (ns) of each instance (`pcpu<n>`, `pool`)
+    /// right before and after the measurement (`RTSCHED-E2E-TIMING`).
+    pub timing: BTreeMap<String, [Option<u64>; 2]>,
+}
+
+impl Interval {
+    /// What late timer interrupts and the overruns they caused took from PCPU `cpu` over
+    /// the measurement, in percent of the PCPU (rt-partition: one instance per PCPU); `None`
+    /// when it was not measured.
+    pub fn late_pct(&self, cpu: u32) -> Option<f64> {
+        let [Some(a), Some(b)] = *self.timing.get(&format!("pcpu{cpu}"))? else {
+            return None;
+        };
+        Some(100.0 * b.saturating_sub(a) as f64 / 1e9 / self.seconds.max(1e-9))
+    }
 }
 
 /// The report of one in-guest periodic task (`RTJOB` line of `xtask/boot/rtjob.c`; times in
@@ -106,7 +123,23 @@ pub fn parse(text: &str) -> Result<Boot> {
                 b.anomalies = f.get(1).and_then(|n| n.parse().ok()).unwrap_or(0)
             }
             "RTSCHED-E2E-STAT" => b.stats.push(f[1..].join(" ")),
-            "RTSCHED-E2E-PLACE" => b.place.push(f[1..].join(" ")),
+            "RTSCHED-E2E-PLACE" => {
+                b.place.push(f[1..].join(" "));
+                // RTSCHED-E2E-PLACE <case> <domain> cpu <n> (the global scenario's cases)
+                if let (Some(cs), Some(d), Some(n)) = (f.get(1), f.get(2), f.get(4)) {
+                    if let Ok(n) = n.parse() {
+                        let iv = b.intervals.entry(("global".into(), cs.to_string()));
+                        iv.or_default().place.insert(d.to_string(), n);
+                    }
+                }
+            }
+            // RTSCHED-E2E-TIMING <scenario> <case> before|after <instance> <late> <overrun>
+            "RTSCHED-E2E-TIMING" if f.len() == 7 => {
+                let i = usize::from(f[3] == "after");
+                let ns = f[5].parse::<u64>()?.saturating_add(f[6].parse::<u64>()?);
+                let iv = b.intervals.entry(case().context("case")?).or_default();
+                iv.timing.entry(f[4].to_string()).or_default()[i] = Some(ns);
+            }
             "RTSCHED-E2E-NOTE" => b.notes.push(f[1..].join(" ")),
             "RTSCHED-E2E" | "RTSCHED-E2E-IDLE" if f.len() == 6 => {
                 let (cpu, secs): (f64, f64) = (f[4].parse()?, f[5].parse()?);
