@@ -450,6 +450,17 @@ fn run_with(case: &Case, admit: Admit, mutant: Mutant) -> Outcome {
             out.violations.push(format!("spare {k}/{j}: {e}"));
         }
     }
+    // The simulated host delivers every timer and ends every slice on time: the counters of
+    // timer lateness and overruns (which the e2e checks allow reservations on Xen) stay 0.
+    for k in 0..sim.nr_insts() {
+        let st = sim.inst(k).stats();
+        if st.timer_late_ns != 0 || st.overrun_ns != 0 {
+            out.violations.push(format!(
+                "instance {k}: timer_late_ns {} overrun_ns {} on a punctual host",
+                st.timer_late_ns, st.overrun_ns
+            ));
+        }
+    }
     out
 }
 
