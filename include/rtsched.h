@@ -314,13 +314,14 @@ enum RtschedStat
    */
   RTSCHED_STAT_SPARE_SHORT = 23,
   /**
-   * Nanoseconds the replenishment timer expired after the time it was programmed for,
-   * summed over its expiries (the host's timer latency).
+   * Nanoseconds the replenishment timer expired after the time it was programmed for
+   * while a CPU of the instance idled, summed (the host's timer latency where a unit
+   * waiting for its budget could have run).
    */
   RTSCHED_STAT_TIMER_LATE_NS = 24,
   /**
-   * Nanoseconds units without extratime ran beyond their budgets (slices that ended
-   * late), summed; each unit repays its own as debt.
+   * Nanoseconds units without extratime ran beyond their budgets while a unit with
+   * budget waited on the run queue, summed (each repays its own overrun as debt).
    */
   RTSCHED_STAT_OVERRUN_NS = 25,
 };

@@ -369,11 +369,12 @@ pub enum RtschedStat {
     /// replenishment, with that replenishment as deadline and the budget scaled to the time
     /// left).
     SpareShort = 23,
-    /// Nanoseconds the replenishment timer expired after the time it was programmed for,
-    /// summed over its expiries (the host's timer latency).
+    /// Nanoseconds the replenishment timer expired after the time it was programmed for
+    /// while a CPU of the instance idled, summed (the host's timer latency where a unit
+    /// waiting for its budget could have run).
     TimerLateNs = 24,
-    /// Nanoseconds units without extratime ran beyond their budgets (slices that ended
-    /// late), summed; each unit repays its own as debt.
+    /// Nanoseconds units without extratime ran beyond their budgets while a unit with
+    /// budget waited on the run queue, summed (each repays its own overrun as debt).
     OverrunNs = 25,
 }
 

@@ -56,10 +56,12 @@ pub struct Stats {
     /// replenishment, with that replenishment as deadline and the budget scaled to the time
     /// left.
     pub spare_short: u64,
-    /// Nanoseconds the replenishment timer expired after the time it was programmed for,
-    /// summed over its expiries (the host's timer latency).
+    /// Nanoseconds the replenishment timer expired after the time it was programmed for
+    /// while a CPU of the instance idled, summed over its expiries: the host's timer latency
+    /// where a unit waiting for its budget could have run.
     pub timer_late_ns: u64,
     /// Nanoseconds units without extratime ran beyond their budgets (slices that ended
-    /// late), summed; each unit repays its own as debt (`Unit::burn`).
+    /// late) while a unit with budget waited on the run queue, summed; each unit repays its
+    /// own overrun as debt (`Unit::burn`), but the waiting unit may have lost that time.
     pub overrun_ns: u64,
 }

@@ -23,7 +23,7 @@ impl<'a> Scheduler<'a> {
         match burn {
             Burn::Charged => {}
             Burn::Exhausted(over) => {
-                self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
+                self.count_overrun(over);
                 if !was_background {
                     self.place_background(h);
                 }
@@ -31,6 +31,14 @@ impl<'a> Scheduler<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Counts an overrun (`stat overrun_ns`) when a unit with budget was waiting meanwhile,
+    /// the one an overrun can take time from (as far as the run queue now shows).
+    pub(super) fn count_overrun(&mut self, over: i64) {
+        if over > 0 && self.runq_len() != 0 {
+            self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
+        }
     }
 
     /// The first run-queue unit allowed on `cpu`. A non-runnable unit met on the way (a

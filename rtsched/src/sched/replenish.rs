@@ -19,12 +19,14 @@ impl<'a> Scheduler<'a> {
         let now = self.advance(t);
         let mut a = Actions::default();
         self.stats.timer_fires += 1;
-        // How late the host delivered the expiry it was asked for: the time a unit waiting
-        // for its budget may have lost (the e2e checks allow a PCPU's reservations exactly
-        // this much).
+        // How late the host delivered the expiry it was asked for, when a CPU idles: time
+        // in which a unit waiting for its budget could have run (the e2e checks allow a
+        // PCPU's reservations exactly this much, with `overrun_ns`).
         if let Some(expiry) = self.timer {
-            let late = now.saturating_sub(expiry).max(0);
-            self.stats.timer_late_ns = self.stats.timer_late_ns.wrapping_add(late as u64);
+            if !self.cpus.idle().is_empty() {
+                let late = now.saturating_sub(expiry).max(0);
+                self.stats.timer_late_ns = self.stats.timer_late_ns.wrapping_add(late as u64);
+            }
         }
         // The timer has fired: it is no longer programmed.
         self.timer = None;
@@ -50,7 +52,7 @@ impl<'a> Scheduler<'a> {
                 u.flags.set(UnitFlags::RAISED, u.priority_level > 0);
                 u.tmp_next = tmp;
             }
-            self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
+            self.count_overrun(over);
             if get(self.units, h)?.spare != NIL {
                 // The deadline was a spare's: renewed, or returned (see `spare.rs`). A
                 // running unit's slice was cut for its old budget: its CPU picks again.

@@ -310,28 +310,52 @@ fn late_slice_ends_are_charged_in_full() {
     }
 }
 
-/// The host's timer latency and the overruns it causes are counted (`timer_late_ns`,
-/// `overrun_ns`): the end-to-end checks allow a PCPU's reservations what they measure.
+/// The host's timer latency and the overruns it causes are counted where they can cost a
+/// unit its budget (`timer_late_ns`: the replenishment came late while a CPU idled;
+/// `overrun_ns`: a slice ended late while a unit with budget waited), and not elsewhere:
+/// the end-to-end checks allow a PCPU's reservations what they measure.
 #[test]
-fn late_timers_and_overruns_are_counted() {
+fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
     let mut s = sched(4, 1);
-    let h = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
-    s.wake(h, 0).unwrap();
-    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(h));
-    // The slice (4 ms) ends 300 us late: 300 us of debt.
-    assert_eq!(s.do_schedule(0, 4300 * US, true, false).unwrap().next, None);
-    s.context_saved(h, true).unwrap();
+    let a = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    let b = unit(&mut s, 2, 10 * MS, 3 * MS, false, CpuMask::first_n(1));
+    s.wake(a, 0).unwrap();
+    s.wake(b, 0).unwrap();
+    let d = s.do_schedule(0, 0, false, false).unwrap();
+    let x = d.next.unwrap();
+    let y = if x == a { b } else { a };
+    // x's slice ends 300 us late while y waits with its budget: counted.
+    let t = d.slice + 300 * US;
+    let d = s.do_schedule(0, t, true, false).unwrap();
+    assert_eq!(d.next, Some(y));
+    s.context_saved(x, true).unwrap();
+    assert_eq!(s.stats().overrun_ns, 300 * US as u64);
+    // y's slice ends 100 us late with nobody waiting: not counted. The CPU idles.
+    let d = s
+        .do_schedule(0, t + d.slice + 100 * US, true, false)
+        .unwrap();
+    assert_eq!(d.next, None);
+    s.context_saved(y, true).unwrap();
     assert_eq!(s.stats().overrun_ns, 300 * US as u64);
     assert_eq!(s.stats().timer_late_ns, 0);
-    // The replenishment programmed for 10 ms comes at 10.2 ms.
+    // The replenishment programmed for 10 ms comes at 10.2 ms, the CPU idle: counted.
     assert_eq!(s.timer(), Some(10 * MS));
     s.timer_fire(10_200 * US).unwrap();
     ok(&s);
     assert_eq!(s.stats().timer_late_ns, 200 * US as u64);
-    // The new period pays the debt: 3.7 ms of budget.
-    assert_eq!(s.unit_info(h).unwrap().cur_budget, 3_700 * US);
     // On time: nothing more.
     let next = s.timer().unwrap();
     s.timer_fire(next).unwrap();
     assert_eq!(s.stats().timer_late_ns, 200 * US as u64);
+
+    // A CPU kept busy by a unit on extratime: a late replenishment costs nobody anything.
+    let mut s = sched(4, 1);
+    let e = unit(&mut s, 1, 10 * MS, 4 * MS, true, CpuMask::first_n(1));
+    s.wake(e, 0).unwrap();
+    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(e));
+    let d = s.do_schedule(0, 4 * MS, true, false).unwrap();
+    assert_eq!(d.next, Some(e)); // extratime
+    assert_eq!(s.timer(), Some(10 * MS));
+    s.timer_fire(10_500 * US).unwrap();
+    assert_eq!((s.stats().timer_late_ns, s.stats().overrun_ns), (0, 0));
 }
