@@ -137,7 +137,7 @@
 /**
  * Number of event counters in `RtschedStats`.
  */
-#define RTSCHED_NR_STATS 26
+#define RTSCHED_NR_STATS 28
 
 /**
  * Result codes: 0 on success, a negated Xen errno on failure.
@@ -324,6 +324,16 @@ enum RtschedStat
    * budget waited on the run queue, summed (each repays its own overrun as debt).
    */
   RTSCHED_STAT_OVERRUN_NS = 25,
+  /**
+   * Budget (ns) units without extratime still held at a deadline they reached runnable,
+   * summed.
+   */
+  RTSCHED_STAT_LOST_NS = 26,
+  /**
+   * The part of `LostNs` interference explains, unit by unit (at most the lateness the
+   * unit's period saw: its late replenishment, others' overruns while it waited).
+   */
+  RTSCHED_STAT_EXCUSED_NS = 27,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

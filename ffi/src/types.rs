@@ -376,11 +376,17 @@ pub enum RtschedStat {
     /// Nanoseconds units without extratime ran beyond their budgets while a unit with
     /// budget waited on the run queue, summed (each repays its own overrun as debt).
     OverrunNs = 25,
+    /// Budget (ns) units without extratime still held at a deadline they reached runnable,
+    /// summed.
+    LostNs = 26,
+    /// The part of `LostNs` interference explains, unit by unit (at most the lateness the
+    /// unit's period saw: its late replenishment, others' overruns while it waited).
+    ExcusedNs = 27,
 }
 
 /// Number of event counters in `RtschedStats`.
-pub const RTSCHED_NR_STATS: usize = 26;
-const_assert_eq!(RtschedStat::OverrunNs as usize + 1, RTSCHED_NR_STATS);
+pub const RTSCHED_NR_STATS: usize = 28;
+const_assert_eq!(RtschedStat::ExcusedNs as usize + 1, RTSCHED_NR_STATS);
 
 /// Event counters, indexed by `RtschedStat`.
 #[repr(C)]
@@ -421,6 +427,8 @@ impl From<rtsched::Stats> for RtschedStats {
             (S::SpareShort, s.spare_short),
             (S::TimerLateNs, s.timer_late_ns),
             (S::OverrunNs, s.overrun_ns),
+            (S::LostNs, s.lost_ns),
+            (S::ExcusedNs, s.excused_ns),
         ] {
             if let Some(c) = counters.get_mut(i as usize) {
                 *c = v;

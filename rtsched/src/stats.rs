@@ -64,4 +64,12 @@ pub struct Stats {
     /// late) while a unit with budget waited on the run queue, summed; each unit repays its
     /// own overrun as debt (`Unit::burn`), but the waiting unit may have lost that time.
     pub overrun_ns: u64,
+    /// Budget (ns) units without extratime still held at a deadline they reached runnable:
+    /// reservation they did not receive, summed.
+    pub lost_ns: u64,
+    /// The part of `lost_ns` that interference explains, unit by unit: at most what the
+    /// unit's period saw of the host's lateness (the late replenishment that started it,
+    /// others' overruns while it waited on the run queue). The end-to-end checks allow a
+    /// PCPU's reservations this much.
+    pub excused_ns: u64,
 }

@@ -106,6 +106,12 @@ pub struct Unit {
     pub(crate) pin_child: u32,
     pub(crate) pin_next: u32,
     pub(crate) pin_prev: u32,
+    /// The instance's interference clock when the unit last joined the run queue.
+    pub(crate) wait_mark: i64,
+    /// Interference this period (ns): the lateness of the replenishment that started it,
+    /// plus the overruns of others while the unit waited on the run queue (see
+    /// `sched/replenish.rs`, `stat excused_ns`).
+    pub(crate) interference: i64,
 }
 
 impl Unit {
@@ -142,6 +148,8 @@ impl Unit {
         pin_child: NIL,
         pin_next: NIL,
         pin_prev: NIL,
+        wait_mark: 0,
+        interference: 0,
     };
 
     pub(crate) fn has_extratime(&self) -> bool {
@@ -268,6 +276,7 @@ impl Unit {
         let consecutive = next.saturating_sub(self.cur_deadline) <= self.period;
         self.cur_deadline = next;
         self.last_start = now;
+        self.interference = 0;
         let carried = if consecutive { self.debt.max(0) } else { 0 };
         // (Not `clamp`, which can panic.)
         let charge = carried.min(self.budget);
@@ -307,6 +316,7 @@ impl Unit {
     /// deadline `now + period`, full budget, reserved level, no debt carried.
     pub(crate) fn cbs_restart(&mut self, now: i64) {
         self.cur_deadline = now.saturating_add(self.period);
+        self.interference = 0;
         self.last_start = now;
         self.cur_budget = self.budget;
         self.debt = 0;

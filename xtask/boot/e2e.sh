@@ -119,10 +119,11 @@ trace() {
     fi
     print_trace "$1" "$2" /tmp/trace.bin
 }
-# timing SCENARIO CASE WHEN: rtsched's timer lateness and overruns of each instance (debug
-# key 'r', counters `timer_late_ns` and `overrun_ns`) as `RTSCHED-E2E-TIMING <scenario>
-# <case> <when> <instance> <late-ns> <overrun-ns>` lines (instance `pcpu<n>` in
-# rt-partition, `pool` in rt-global); the latest dump's values. Stock has no such counters.
+# timing SCENARIO CASE WHEN: rtsched's lateness counters of each instance (debug key 'r':
+# `timer_late_ns`, `overrun_ns`, `lost_ns`, `excused_ns`) as `RTSCHED-E2E-TIMING <scenario>
+# <case> <when> <instance> <late> <overrun> <lost> <excused>` lines (ns; instance
+# `pcpu<n>` in rt-partition, `pool` in rt-global); the latest dump's values. Stock has no
+# such counters.
 timing() {
     [ "$FLAVOUR" = rtsched ] || return 0
     $XL debug-keys r
@@ -130,8 +131,10 @@ timing() {
         /\(Rust RTDS\) pCPU [0-9]+:/ { match($0, /pCPU [0-9]+/); i = "pcpu" substr($0, RSTART + 5, RLENGTH - 5) }
         /\(Rust RTDS\) cpupool:/ { i = "pool" }
         /stat timer_late_ns=/ { v = $0; sub(/.*=/, "", v); late[i] = v }
-        /stat overrun_ns=/ { v = $0; sub(/.*=/, "", v); over[i] = v; seen[i] = 1 }
-        END { for (i in seen) printf "RTSCHED-E2E-TIMING %s %s %s %s %s %s\n", sc, cs, w, i, late[i], over[i] }'
+        /stat overrun_ns=/ { v = $0; sub(/.*=/, "", v); over[i] = v }
+        /stat lost_ns=/ { v = $0; sub(/.*=/, "", v); lost[i] = v }
+        /stat excused_ns=/ { v = $0; sub(/.*=/, "", v); exc[i] = v; seen[i] = 1 }
+        END { for (i in seen) printf "RTSCHED-E2E-TIMING %s %s %s %s %s %s %s %s\n", sc, cs, w, i, late[i], over[i], lost[i], exc[i] }'
 }
 # measure SCENARIO CASE DOMS...: CPU time of each domain over MEASURE seconds, from two
 # snapshots of all domains at once (so their intervals are the same), and the idle time

@@ -36,8 +36,11 @@ impl<'a> Scheduler<'a> {
     /// Counts an overrun (`stat overrun_ns`) when a unit with budget was waiting meanwhile,
     /// the one an overrun can take time from (as far as the run queue now shows).
     pub(super) fn count_overrun(&mut self, over: i64) {
-        if over > 0 && self.runq_len() != 0 {
-            self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
+        if over > 0 {
+            self.interference = self.interference.saturating_add(over);
+            if self.runq_len() != 0 {
+                self.stats.overrun_ns = self.stats.overrun_ns.wrapping_add(over as u64);
+            }
         }
     }
 

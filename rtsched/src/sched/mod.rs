@@ -128,6 +128,9 @@ pub struct Scheduler<'a> {
     head: Option<u32>,
     head_ok: bool,
     stats: Stats,
+    /// Overruns so far, summed (ns): the clock against which a waiting unit measures the
+    /// overruns it waited through (`Unit::interference`).
+    interference: i64,
     /// Spare servers lent to units on I/O events (see [`spare`]).
     spares: spare::SparePool,
     #[cfg(feature = "mutants")]
@@ -226,6 +229,7 @@ impl<'a> Scheduler<'a> {
             head: None,
             head_ok: true,
             stats: Stats::default(),
+            interference: 0,
             spares: spare::SparePool::EMPTY,
             #[cfg(feature = "mutants")]
             mutant: Mutant::None,

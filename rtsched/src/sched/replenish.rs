@@ -62,10 +62,37 @@ impl<'a> Scheduler<'a> {
                     a.reschedule.set(c as usize);
                 }
             }
+            let clock = self.interference;
             let u = get_mut(self.units, h)?;
             if u.spare == NIL && now >= u.cur_deadline {
+                // Budget a capped unit still holds at a deadline it reached runnable is
+                // reservation it did not receive; interference explains at most what its
+                // period saw of the host's lateness (`stat excused_ns`).
+                let queued = u.queue == QueueKind::Run;
+                if !u.has_extratime() && u.priority_level == 0 && u.runnable {
+                    let used = if running {
+                        now.saturating_sub(u.last_start)
+                    } else {
+                        0
+                    };
+                    let left = u.cur_budget.saturating_sub(used).max(0);
+                    let waited = if queued {
+                        clock.saturating_sub(u.wait_mark)
+                    } else {
+                        0
+                    };
+                    let excused = left.min(u.interference.saturating_add(waited)).max(0);
+                    self.stats.lost_ns = self.stats.lost_ns.wrapping_add(left as u64);
+                    self.stats.excused_ns = self.stats.excused_ns.wrapping_add(excused as u64);
+                }
+                let late = now.saturating_sub(u.cur_deadline).max(0);
+                if queued {
+                    u.wait_mark = clock;
+                }
                 let level = u.priority_level;
                 u.replenish(now);
+                // The new period starts late by as much as this replenishment came late.
+                u.interference = late;
                 if keep_level {
                     crate::mutants::keep_level(u, level);
                 }

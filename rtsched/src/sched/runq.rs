@@ -162,7 +162,10 @@ impl<'a> Scheduler<'a> {
     /// Puts `h` (its `queue` already set to the run queue) in its place. O(log n).
     pub(super) fn runq_push(&mut self, h: u32) -> Result<()> {
         let o = self.order();
-        let pin = get(self.units, h)?.pin_home;
+        let clock = self.interference;
+        let u = get_mut(self.units, h)?;
+        u.wait_mark = clock;
+        let pin = u.pin_home;
         if in_shared_heap(pin) {
             self.runq.push(self.units, h, o)?;
         } else {
@@ -189,7 +192,12 @@ impl<'a> Scheduler<'a> {
 
     /// Takes `h` out of the run queue. O(log n).
     pub(super) fn runq_del(&mut self, h: u32) -> Result<()> {
-        let pin = get(self.units, h)?.pin_cpu;
+        let clock = self.interference;
+        let u = get_mut(self.units, h)?;
+        u.interference = u
+            .interference
+            .saturating_add(clock.saturating_sub(u.wait_mark));
+        let pin = u.pin_cpu;
         if pin == NIL {
             let o = self.order();
             self.runq.remove(self.units, h, o)?;

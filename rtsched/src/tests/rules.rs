@@ -359,3 +359,49 @@ fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
     s.timer_fire(10_500 * US).unwrap();
     assert_eq!((s.stats().timer_late_ns, s.stats().overrun_ns), (0, 0));
 }
+
+/// Budget a capped unit still holds at a deadline it reached runnable is counted as lost
+/// (`lost_ns`), and excused (`excused_ns`) only as far as its period saw interference: an
+/// overrun of another unit while it waited takes 300 us from a full PCPU and is excused; the
+/// budget of a unit that slept most of its period is lost but not excused.
+#[test]
+fn lost_budget_is_excused_only_by_the_interference_its_period_saw() {
+    let mut s = sched(4, 1);
+    let a = unit(&mut s, 1, 10 * MS, 6 * MS, false, CpuMask::first_n(1));
+    let b = unit(&mut s, 2, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    s.wake(a, 0).unwrap();
+    s.wake(b, 0).unwrap();
+    let d = s.do_schedule(0, 0, false, false).unwrap();
+    let x = d.next.unwrap();
+    let y = if x == a { b } else { a };
+    // x overruns by 300 us while y waits; y then runs until the deadline at 10 ms.
+    let t = d.slice + 300 * US;
+    assert_eq!(s.do_schedule(0, t, true, false).unwrap().next, Some(y));
+    s.context_saved(x, true).unwrap();
+    s.timer_fire(10 * MS).unwrap();
+    ok(&s);
+    let st = s.stats();
+    assert_eq!(
+        (st.lost_ns, st.excused_ns),
+        (300 * US as u64, 300 * US as u64)
+    );
+
+    // A unit that sleeps from 0 to 9 ms keeps 3 of its 4 ms at its deadline: lost, and
+    // nothing excuses it.
+    let mut s = sched(4, 1);
+    let c = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
+    s.wake(c, 0).unwrap();
+    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(c));
+    s.sleep(c).unwrap();
+    assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, None);
+    s.context_saved(c, false).unwrap();
+    s.wake(c, 9 * MS).unwrap();
+    assert_eq!(
+        s.do_schedule(0, 9 * MS, false, false).unwrap().next,
+        Some(c)
+    );
+    s.timer_fire(10 * MS).unwrap();
+    ok(&s);
+    let st = s.stats();
+    assert_eq!((st.lost_ns, st.excused_ns), (3 * MS as u64, 0));
+}

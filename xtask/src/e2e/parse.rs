@@ -19,20 +19,21 @@ pub struct Interval {
     pub idle: BTreeMap<String, f64>,
     /// The PCPU each domain was placed on (`RTSCHED-E2E-PLACE`, rt-partition's choice).
     pub place: BTreeMap<String, u32>,
-    /// rtsched's timer lateness plus overruns (ns) of each instance (`pcpu<n>`, `pool`)
-    /// right before and after the measurement (`RTSCHED-E2E-TIMING`).
-    pub timing: BTreeMap<String, [Option<u64>; 2]>,
+    /// rtsched's `lost_ns` and `excused_ns` of each instance (`pcpu<n>`, `pool`) right
+    /// before and after the measurement (`RTSCHED-E2E-TIMING`).
+    pub timing: BTreeMap<String, [Option<(u64, u64)>; 2]>,
 }
 
 impl Interval {
-    /// What late timer interrupts and the overruns they caused took from PCPU `cpu` over
-    /// the measurement, in percent of the PCPU (rt-partition: one instance per PCPU); `None`
-    /// when it was not measured.
-    pub fn late_pct(&self, cpu: u32) -> Option<f64> {
+    /// Reservation the units of PCPU `cpu` lost over the measurement and the part of it
+    /// the host's lateness explains (rtsched's `lost_ns`, `excused_ns`), in percent of the
+    /// PCPU (rt-partition: one instance per PCPU); `None` when it was not measured.
+    pub fn late_pct(&self, cpu: u32) -> Option<(f64, f64)> {
         let [Some(a), Some(b)] = *self.timing.get(&format!("pcpu{cpu}"))? else {
             return None;
         };
-        Some(100.0 * b.saturating_sub(a) as f64 / 1e9 / self.seconds.max(1e-9))
+        let pct = |x: u64, y: u64| 100.0 * y.saturating_sub(x) as f64 / 1e9 / self.seconds;
+        Some((pct(a.0, b.0), pct(a.1, b.1)))
     }
 }
 
@@ -134,11 +135,12 @@ pub fn parse(text: &str) -> Result<Boot> {
                 }
             }
             // RTSCHED-E2E-TIMING <scenario> <case> before|after <instance> <late> <overrun>
-            "RTSCHED-E2E-TIMING" if f.len() == 7 => {
+            // <lost> <excused>
+            "RTSCHED-E2E-TIMING" if f.len() == 9 => {
                 let i = usize::from(f[3] == "after");
-                let ns = f[5].parse::<u64>()?.saturating_add(f[6].parse::<u64>()?);
+                let v = (f[7].parse::<u64>()?, f[8].parse::<u64>()?);
                 let iv = b.intervals.entry(case().context("case")?).or_default();
-                iv.timing.entry(f[4].to_string()).or_default()[i] = Some(ns);
+                iv.timing.entry(f[4].to_string()).or_default()[i] = Some(v);
             }
             "RTSCHED-E2E-NOTE" => b.notes.push(f[1..].join(" ")),
             "RTSCHED-E2E" | "RTSCHED-E2E-IDLE" if f.len() == 6 => {
