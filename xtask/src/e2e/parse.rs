@@ -25,15 +25,20 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// Reservation the units of PCPU `cpu` lost over the measurement and the part of it
-    /// the host's lateness explains (rtsched's `lost_ns`, `excused_ns`), in percent of the
-    /// PCPU (rt-partition: one instance per PCPU); `None` when it was not measured.
-    pub fn late_pct(&self, cpu: u32) -> Option<(f64, f64)> {
-        let [Some(a), Some(b)] = *self.timing.get(&format!("pcpu{cpu}"))? else {
+    /// Reservation the units of instance `inst` (`pcpu<n>` in rt-partition, `pool` in
+    /// rt-global) lost over the measurement and the part of it the host's lateness explains
+    /// (rtsched's `lost_ns`, `excused_ns`), in percent of a PCPU; `None` when not measured.
+    pub fn loss_pct(&self, inst: &str) -> Option<(f64, f64)> {
+        let [Some(a), Some(b)] = *self.timing.get(inst)? else {
             return None;
         };
         let pct = |x: u64, y: u64| 100.0 * y.saturating_sub(x) as f64 / 1e9 / self.seconds;
         Some((pct(a.0, b.0), pct(a.1, b.1)))
+    }
+
+    /// The excused part of [`Self::loss_pct`].
+    pub fn excused_pct(&self, inst: &str) -> Option<f64> {
+        Some(self.loss_pct(inst)?.1)
     }
 }
 
