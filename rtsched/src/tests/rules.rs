@@ -310,30 +310,41 @@ fn late_slice_ends_are_charged_in_full() {
     }
 }
 
+/// Two capped units of 10 ms periods (budgets `ba`, `bb`) woken at 0 on one CPU; the one
+/// picked first runs until its slice ends `late` after its budget, while the other waits
+/// with its budget and is then picked. Returns the instance, the overrunning unit, the
+/// waiting one, the time of the switch and the waiting unit's slice.
+fn overrun_while_one_waits(
+    ba: i64,
+    bb: i64,
+    late: i64,
+) -> (Scheduler<'static>, UnitId, UnitId, i64, i64) {
+    let mut s = sched(4, 1);
+    let a = unit(&mut s, 1, 10 * MS, ba, false, CpuMask::first_n(1));
+    let b = unit(&mut s, 2, 10 * MS, bb, false, CpuMask::first_n(1));
+    s.wake(a, 0).unwrap();
+    s.wake(b, 0).unwrap();
+    let d = s.do_schedule(0, 0, false, false).unwrap();
+    let x = d.next.unwrap();
+    let y = if x == a { b } else { a };
+    let t = d.slice + late;
+    let d = s.do_schedule(0, t, true, false).unwrap();
+    assert_eq!(d.next, Some(y));
+    s.context_saved(x, true).unwrap();
+    (s, x, y, t, d.slice)
+}
+
 /// The host's timer latency and the overruns it causes are counted where they can cost a
 /// unit its budget (`timer_late_ns`: the replenishment came late while a CPU idled;
 /// `overrun_ns`: a slice ended late while a unit with budget waited), and not elsewhere:
 /// the end-to-end checks allow a PCPU's reservations what they measure.
 #[test]
 fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
-    let mut s = sched(4, 1);
-    let a = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
-    let b = unit(&mut s, 2, 10 * MS, 3 * MS, false, CpuMask::first_n(1));
-    s.wake(a, 0).unwrap();
-    s.wake(b, 0).unwrap();
-    let d = s.do_schedule(0, 0, false, false).unwrap();
-    let x = d.next.unwrap();
-    let y = if x == a { b } else { a };
-    // x's slice ends 300 us late while y waits with its budget: counted.
-    let t = d.slice + 300 * US;
-    let d = s.do_schedule(0, t, true, false).unwrap();
-    assert_eq!(d.next, Some(y));
-    s.context_saved(x, true).unwrap();
+    // A slice ends 300 us late while the other unit waits with its budget: counted.
+    let (mut s, _, y, t, slice) = overrun_while_one_waits(4 * MS, 3 * MS, 300 * US);
     assert_eq!(s.stats().overrun_ns, 300 * US as u64);
     // y's slice ends 100 us late with nobody waiting: not counted. The CPU idles.
-    let d = s
-        .do_schedule(0, t + d.slice + 100 * US, true, false)
-        .unwrap();
+    let d = s.do_schedule(0, t + slice + 100 * US, true, false).unwrap();
     assert_eq!(d.next, None);
     s.context_saved(y, true).unwrap();
     assert_eq!(s.stats().overrun_ns, 300 * US as u64);
@@ -366,18 +377,9 @@ fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
 /// budget of a unit that slept most of its period is lost but not excused.
 #[test]
 fn lost_budget_is_excused_only_by_the_interference_its_period_saw() {
-    let mut s = sched(4, 1);
-    let a = unit(&mut s, 1, 10 * MS, 6 * MS, false, CpuMask::first_n(1));
-    let b = unit(&mut s, 2, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
-    s.wake(a, 0).unwrap();
-    s.wake(b, 0).unwrap();
-    let d = s.do_schedule(0, 0, false, false).unwrap();
-    let x = d.next.unwrap();
-    let y = if x == a { b } else { a };
-    // x overruns by 300 us while y waits; y then runs until the deadline at 10 ms.
-    let t = d.slice + 300 * US;
-    assert_eq!(s.do_schedule(0, t, true, false).unwrap().next, Some(y));
-    s.context_saved(x, true).unwrap();
+    // One overruns by 300 us while the other waits; that one then runs until the deadline
+    // at 10 ms (6 + 4 ms reserved on a full PCPU).
+    let (mut s, ..) = overrun_while_one_waits(6 * MS, 4 * MS, 300 * US);
     s.timer_fire(10 * MS).unwrap();
     ok(&s);
     let st = s.stats();

@@ -477,10 +477,12 @@ pub fn check(
                     // allowed to each unit, an upper bound): one boot gave the 50% unit
                     // of m = 3 49.30% with 1.06% lost and excused in the pool.
                     ("guaranteed", true) => {
-                        let whr = match c.iv.place.get(&d) {
-                            Some(p) if c.build == "partition" => format!("pcpu{p}"),
-                            _ if c.build == "partition" => String::new(),
-                            _ => "pool".into(),
+                        let whr = if c.build == "partition" {
+                            c.iv.place
+                                .get(&d)
+                                .map_or(String::new(), |p| format!("pcpu{p}"))
+                        } else {
+                            "pool".into()
                         };
                         let late = c.iv.excused_pct(&whr);
                         c.near_allowing(&d, res(*b), q, &whr, late);

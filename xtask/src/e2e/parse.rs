@@ -32,7 +32,8 @@ impl Interval {
         let [Some(a), Some(b)] = *self.timing.get(inst)? else {
             return None;
         };
-        let pct = |x: u64, y: u64| 100.0 * y.saturating_sub(x) as f64 / 1e9 / self.seconds;
+        let pct =
+            |x: u64, y: u64| 100.0 * y.saturating_sub(x) as f64 / 1e9 / self.seconds.max(1e-9);
         Some((pct(a.0, b.0), pct(a.1, b.1)))
     }
 
