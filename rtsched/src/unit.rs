@@ -259,6 +259,32 @@ impl Unit {
         over
     }
 
+    /// At a deadline reached at `now` (before the replenishment), the budget (ns) a capped
+    /// unit still holds although runnable, reservation it did not receive, and the part of
+    /// it the interference its period saw explains: `Unit::interference` plus, while it
+    /// waits on the run queue, the instance's interference `clock` since it joined.
+    /// `(0, 0)` for a unit on extratime or a raised level, or not runnable.
+    pub(crate) fn lost_at_deadline(&self, now: i64, running: bool, clock: i64) -> (i64, i64) {
+        if self.has_extratime() || self.priority_level != 0 || !self.runnable {
+            return (0, 0);
+        }
+        let used = if running {
+            now.saturating_sub(self.last_start)
+        } else {
+            0
+        };
+        let left = self.cur_budget.saturating_sub(used).max(0);
+        let waited = if self.queue == QueueKind::Run {
+            clock.saturating_sub(self.wait_mark)
+        } else {
+            0
+        };
+        (
+            left,
+            left.min(self.interference.saturating_add(waited)).max(0),
+        )
+    }
+
     /// Gives a unit on extratime a new budget one priority level down (saturating).
     pub(crate) fn refill_extratime(&mut self) {
         self.priority_level = self.priority_level.saturating_add(1);

@@ -20,8 +20,8 @@ impl<'a> Scheduler<'a> {
         let mut a = Actions::default();
         self.stats.timer_fires += 1;
         // How late the host delivered the expiry it was asked for, when a CPU idles: time
-        // in which a unit waiting for its budget could have run (the e2e checks allow a
-        // PCPU's reservations exactly this much, with `overrun_ns`).
+        // in which a unit waiting for its budget could have run (a diagnosis beside
+        // `excused_ns`, which the e2e checks allow).
         if let Some(expiry) = self.timer {
             if !self.cpus.idle().is_empty() {
                 let late = now.saturating_sub(expiry).max(0);
@@ -65,28 +65,11 @@ impl<'a> Scheduler<'a> {
             let clock = self.interference;
             let u = get_mut(self.units, h)?;
             if u.spare == NIL && now >= u.cur_deadline {
-                // Budget a capped unit still holds at a deadline it reached runnable is
-                // reservation it did not receive; interference explains at most what its
-                // period saw of the host's lateness (`stat excused_ns`).
-                let queued = u.queue == QueueKind::Run;
-                if !u.has_extratime() && u.priority_level == 0 && u.runnable {
-                    let used = if running {
-                        now.saturating_sub(u.last_start)
-                    } else {
-                        0
-                    };
-                    let left = u.cur_budget.saturating_sub(used).max(0);
-                    let waited = if queued {
-                        clock.saturating_sub(u.wait_mark)
-                    } else {
-                        0
-                    };
-                    let excused = left.min(u.interference.saturating_add(waited)).max(0);
-                    self.stats.lost_ns = self.stats.lost_ns.wrapping_add(left as u64);
-                    self.stats.excused_ns = self.stats.excused_ns.wrapping_add(excused as u64);
-                }
+                let (lost, excused) = u.lost_at_deadline(now, running, clock);
+                self.stats.lost_ns = self.stats.lost_ns.wrapping_add(lost as u64);
+                self.stats.excused_ns = self.stats.excused_ns.wrapping_add(excused as u64);
                 let late = now.saturating_sub(u.cur_deadline).max(0);
-                if queued {
+                if u.queue == QueueKind::Run {
                     u.wait_mark = clock;
                 }
                 let level = u.priority_level;
