@@ -173,7 +173,12 @@ impl CpuMask {
             (0, 0)
         };
         for step in 0..=words {
-            let w = (sw + step) % words;
+            // (`sw < words` and `step <= words`: one subtraction instead of a division.)
+            let w = if sw + step >= words {
+                sw + step - words
+            } else {
+                sw + step
+            };
             let word = self.bits.get(w).copied().unwrap_or(0);
             let mut bits = if step == 0 {
                 word & !low
