@@ -265,6 +265,18 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         if ok(unit(units, root)?) {
             return Ok(Some(root));
         }
+        self.search_below_root(units, s, ok)
+    }
+
+    /// [`Self::first_matching`] past a root that does not match (out of line: the root
+    /// matches in most picks, and the walk would otherwise weigh on every caller's frame).
+    #[inline(never)]
+    fn search_below_root(
+        &self,
+        units: &[Unit],
+        s: Order,
+        ok: impl Fn(&Unit) -> bool,
+    ) -> Result<Option<u32>> {
         let mut best: Option<&Unit> = None;
         let mut best_h = NIL;
         // Position 0 is the root, already rejected: go down to its children.
