@@ -32,11 +32,7 @@ impl<'a> Scheduler<'a> {
             self.stats.tickle_none += 1;
             return Ok(());
         }
-        let tickled = if self.mutant(Mutant::TickleIgnoresTickled) {
-            crate::cpumask::CpuMask::EMPTY
-        } else {
-            *self.cpus.tickled()
-        };
+        let ignore_tickled = self.mutant(Mutant::TickleIgnoresTickled);
         // A unit allowed on one CPU only: that CPU if it is idle or runs a lower-priority
         // unit (what the search below finds for it, without the masks and the scan; the
         // bound is only a filter, so skipping it changes no decision).
@@ -48,7 +44,8 @@ impl<'a> Scheduler<'a> {
             usize::MAX
         };
         if only != usize::MAX {
-            if self.cpus.online().test(only) && !tickled.test(only) {
+            if self.cpus.online().test(only) && (ignore_tickled || !self.cpus.tickled().test(only))
+            {
                 if !self.cpus.busy().test(only) {
                     self.stats.tickle_idle += 1;
                     self.cpus.set_tickled_for(only, h);
@@ -69,8 +66,11 @@ impl<'a> Scheduler<'a> {
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
         if look_idle {
-            let not_tickled = u.affinity.and(self.cpus.online()).and_not(&tickled);
-            if let Some(c) = not_tickled.and_not(self.cpus.busy()).test_or_cycle(start) {
+            let mut free = u.affinity.and(self.cpus.online()).and_not(self.cpus.busy());
+            if !ignore_tickled {
+                free = free.and_not(self.cpus.tickled());
+            }
+            if let Some(c) = free.test_or_cycle(start) {
                 self.stats.tickle_idle += 1;
                 self.cpus.set_tickled_for(c, h);
                 self.cpus.tickle(c, a);
