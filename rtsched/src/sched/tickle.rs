@@ -15,14 +15,6 @@ impl<'a> Scheduler<'a> {
     /// CPU, the first idle one; otherwise the one running the lowest-priority unit, if that
     /// is lower than `h`. O(mask words), plus O(CPUs) when `h` outranks the bound.
     pub(super) fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
-        self.tickle_unit(h, a, true)
-    }
-
-    /// [`Self::tickle`]; `look_idle` false when the caller knows that no online, idle,
-    /// untickled CPU is served (see `cpus.rs`): none of them can be in the affinity of a
-    /// queued unit that could be picked, so the search for an idle CPU would find nothing.
-    #[inline(always)]
-    fn tickle_unit(&mut self, h: u32, a: &mut Actions, look_idle: bool) -> Result<()> {
         let o = self.order();
         let u = get(self.units, h)?;
         let pickable = u.runnable || (self.periodic() && o.on_reserved_budget(u));
@@ -65,17 +57,15 @@ impl<'a> Scheduler<'a> {
         }
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
-        if look_idle {
-            let mut free = u.affinity.and(self.cpus.online()).and_not(self.cpus.busy());
-            if !ignore_tickled {
-                free = free.and_not(self.cpus.tickled());
-            }
-            if let Some(c) = free.test_or_cycle(start) {
-                self.stats.tickle_idle += 1;
-                self.cpus.set_tickled_for(c, h);
-                self.cpus.tickle(c, a);
-                return Ok(());
-            }
+        let mut free = u.affinity.and(self.cpus.online()).and_not(self.cpus.busy());
+        if !ignore_tickled {
+            free = free.and_not(self.cpus.tickled());
+        }
+        if let Some(c) = free.test_or_cycle(start) {
+            self.stats.tickle_idle += 1;
+            self.cpus.set_tickled_for(c, h);
+            self.cpus.tickle(c, a);
+            return Ok(());
         }
         // Else the CPU running the lowest-priority unit, the first such in cycle order, if
         // lower than `h`. A CPU idling on a blocked periodic server is busy at that server's
@@ -115,10 +105,18 @@ impl<'a> Scheduler<'a> {
 
     /// After a CPU picked its next unit, the unit a tickle had sent it may still be queued
     /// (the CPU took a higher-priority one). rt.c leaves it queued until some later event,
-    /// even with an idle CPU in its affinity. Here the highest-priority queued unit with an
-    /// idle, untickled CPU in its affinity gets that CPU tickled, and the run-queue head is
-    /// tickled as on a wake (it may outrank a running unit elsewhere). O(CPUs) plus the
-    /// run queue's search (`sched/runq.rs`).
+    /// even with an idle CPU in its affinity. Here that unit is tickled again (it may
+    /// outrank a unit running on another CPU of its affinity), and the highest-priority
+    /// queued unit with an idle, untickled, served CPU in its affinity gets that CPU
+    /// tickled. O(CPUs) plus the run queue's search (`sched/runq.rs`) when such a CPU
+    /// exists.
+    ///
+    /// No other queued unit needs a tickle here: each was tickled when it was queued, and
+    /// a CPU of its affinity since then either picked (the best unit it may run, so not one
+    /// below it), had its tickle renewed here, or had its unit's key raised by a
+    /// replenishment (which compares it with the queue, `replenish.rs`). The property test
+    /// of `model-tests/tests/invariants_every_policy.rs` checks that after the requests
+    /// settle no CPU runs a unit below a queued unit it may run.
     #[inline(always)]
     pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
         // (Nothing queued and no tickle to renew: nothing to push.)
@@ -148,9 +146,9 @@ impl<'a> Scheduler<'a> {
                 self.tickle(t, a)?;
             }
         }
-        let Some(head) = self.runq_head_cached()? else {
+        if self.runq_len() == 0 {
             return Ok(());
-        };
+        }
         // (An unserved CPU has no pickable queued unit to push to it.)
         let idle = self
             .cpus
@@ -158,8 +156,7 @@ impl<'a> Scheduler<'a> {
             .and_not(self.cpus.tickled())
             .and_not(self.cpus.unserved());
         if idle.is_empty() {
-            // (No served idle CPU: the head stays, and its tickle has no idle CPU to find.)
-            return self.tickle_unit(head, a, false);
+            return Ok(());
         }
         let periodic = self.periodic();
         let o = self.order();
@@ -173,9 +170,6 @@ impl<'a> Scheduler<'a> {
                 self.stats.tickle_idle += 1;
                 self.cpus.tickle(c, a);
             }
-        }
-        if self.runq_head_cached()? == Some(head) {
-            self.tickle(head, a)?;
         }
         Ok(())
     }
