@@ -270,6 +270,8 @@ pub struct Tape {
     pub start: usize,
     /// Digest of the results of the measured calls.
     digest: u64,
+    /// Replenishments left undone at the end of the run ([`Imp::overdue`]).
+    pub overdue: usize,
 }
 
 impl Tape {
@@ -297,6 +299,10 @@ trait Imp {
     fn timer_fire(&mut self, inst: usize, now: i64) -> u64;
     /// Instance `inst`'s programmed timer (host bookkeeping, not timed).
     fn timer(&self, inst: usize) -> Option<i64>;
+    /// Units `0..n` on the replenishment queue whose deadline passed at least one period
+    /// before `now`: replenishments the implementation's timer has left undone (none in a
+    /// scheduler whose timer keeps up; host bookkeeping, not timed).
+    fn overdue(&self, n: usize, now: i64) -> usize;
     /// The instance unit `u` belongs to.
     fn unit_inst(&self, _u: usize) -> usize {
         0
@@ -376,6 +382,12 @@ impl Imp for R<'_> {
     fn timer(&self, _: usize) -> Option<i64> {
         self.s.timer()
     }
+    fn overdue(&self, n: usize, now: i64) -> usize {
+        (0..n)
+            .filter_map(|u| self.s.unit_info(UnitId(u as u32)).ok())
+            .filter(|i| i.on_replq != 0 && i.cur_deadline.saturating_add(i.period) <= now)
+            .count()
+    }
 }
 
 /// rt-partition: one rtsched instance per CPU (local CPU 0); unit `u` lives in instance
@@ -438,6 +450,15 @@ impl Imp for P<'_> {
     fn timer(&self, i: usize) -> Option<i64> {
         self.s[i].timer()
     }
+    fn overdue(&self, n: usize, now: i64) -> usize {
+        (0..n)
+            .filter_map(|u| {
+                let s = self.s.get(self.inst[u] as usize)?;
+                s.unit_info(UnitId(self.local[u])).ok()
+            })
+            .filter(|i| i.on_replq != 0 && i.cur_deadline.saturating_add(i.period) <= now)
+            .count()
+    }
     fn unit_inst(&self, u: usize) -> usize {
         self.inst[u] as usize
     }
@@ -472,6 +493,14 @@ impl Imp for XenRt {
     }
     fn timer(&self, _: usize) -> Option<i64> {
         XenRt::timer(self)
+    }
+    fn overdue(&self, n: usize, now: i64) -> usize {
+        let st = self.states(n);
+        self.replq()
+            .into_iter()
+            .filter_map(|u| st.get(u))
+            .filter(|x| x.cur_deadline.saturating_add(x.period) <= now)
+            .count()
     }
 }
 
@@ -729,10 +758,12 @@ impl Job for Record<'_> {
             }
             step(&mut h, &mut rng);
         }
+        let overdue = h.imp.imp.overdue(cfg.units, h.st.now);
         Tape {
             calls: h.imp.calls,
             start,
             digest: h.imp.digest,
+            overdue,
         }
     }
 }
