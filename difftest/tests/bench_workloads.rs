@@ -1,0 +1,44 @@
+//! The benchmark's workloads (`difftest::bench`) as checks of what its report states about
+//! the two runs it compares: rtsched's run of every shape leaves no replenishment undone (no
+//! unit on its replenishment queue a period or more overdue at the end), and rt.c's own run
+//! of the pinned shape does (deliberate difference 3 in ARCHITECTURE.md: its queue, sorted
+//! by level when a unit joins, falls out of order as queued units run on extratime), which
+//! is what marks a total with † in `docs/results/bench.md`.
+
+use difftest::bench::{record, Config, Impl, Shape};
+
+fn cfg(shape: Shape, units: usize, cpus: usize, steps: usize) -> Config {
+    Config {
+        shape,
+        units,
+        cpus,
+        steps,
+        // (The benchmark's own seed for this size.)
+        seed: (units * 131 + cpus) as u64,
+    }
+}
+
+#[test]
+fn rtsched_leaves_no_replenishment_undone_in_any_benchmark_workload() {
+    for shape in Shape::ALL {
+        for (units, cpus) in [(8, 4), (64, 4), (64, 16), (512, 16)] {
+            let t = record(Impl::Rtsched, &cfg(shape, units, cpus, 4000));
+            assert_eq!(
+                t.overdue,
+                0,
+                "{} at {units} units on {cpus} CPUs: replenishments left undone",
+                shape.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn rt_c_stops_replenishing_in_the_pinned_workload() {
+    let t = record(Impl::Xen, &cfg(Shape::Pinned, 512, 16, 4000));
+    assert!(
+        t.overdue > 100,
+        "rt.c left {} replenishments undone (the report says it stops replenishing)",
+        t.overdue
+    );
+}
