@@ -274,15 +274,19 @@ impl Unit {
             0
         };
         let left = self.cur_budget.saturating_sub(used).max(0);
-        let waited = if self.queue == QueueKind::Run {
-            clock.saturating_sub(self.wait_mark)
+        (left, left.min(self.interference_at(clock)).max(0))
+    }
+
+    /// The interference this period saw up to the instance's interference `clock`:
+    /// `Unit::interference`, plus, while the unit waits on the run queue, the overruns since
+    /// it joined it (`wait_mark`).
+    pub(crate) fn interference_at(&self, clock: i64) -> i64 {
+        if self.queue == QueueKind::Run {
+            self.interference
+                .saturating_add(clock.saturating_sub(self.wait_mark))
         } else {
-            0
-        };
-        (
-            left,
-            left.min(self.interference.saturating_add(waited)).max(0),
-        )
+            self.interference
+        }
     }
 
     /// Gives a unit on extratime a new budget one priority level down (saturating).

@@ -194,9 +194,8 @@ impl<'a> Scheduler<'a> {
     pub(super) fn runq_del(&mut self, h: u32) -> Result<()> {
         let clock = self.interference;
         let u = get_mut(self.units, h)?;
-        u.interference = u
-            .interference
-            .saturating_add(clock.saturating_sub(u.wait_mark));
+        // (Still on the run queue here: the wait ends now.)
+        u.interference = u.interference_at(clock);
         let pin = u.pin_cpu;
         if pin == NIL {
             let o = self.order();
