@@ -310,8 +310,9 @@ fn overdue_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]
          the first number is rtsched's run). rt.c sorts that queue by priority level, then \
          deadline, when a unit joins it, but a unit's level rises while it is queued there \
          (it runs on extratime), so the queue falls out of order; its timer handler stops at \
-         the first unit not yet due and leaves the due units behind it. Those units then run on extratime or not at all, and rt.c's total is that of a run \
-         that replenishes less: {stalled} of {} workloads here. rtsched orders the queue by \
+         the first unit not yet due and leaves the due units behind it. Those units then run \
+         on extratime or not at all, and rt.c's total is that of a run that replenishes \
+         less: {stalled} of {} workloads here. rtsched orders the queue by \
          deadline only (deliberate difference 3 in ARCHITECTURE.md). The per-hook ratios below \
          compare the cost of each call.\n",
         rows.len()
@@ -320,6 +321,21 @@ fn overdue_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]
         w,
         "### Replenishments left undone at the end of each run (rtsched / rt.c)\n"
     );
+    grid(w, rows, units, cpus, |r| {
+        Some(format!("{} / {}", r.overdue[0], r.overdue[1]))
+    });
+    let _ = writeln!(w);
+}
+
+/// A table of one cell per workload: a row per shape and CPU count, a column per unit
+/// count; `cell` gives a workload's text, `None` (or no such workload) a dash.
+fn grid(
+    w: &mut String,
+    rows: &[Row],
+    units: &[usize],
+    cpus: &[usize],
+    mut cell: impl FnMut(&Row) -> Option<String>,
+) {
     let _ = write!(w, "| shape | CPUs |");
     for u in units {
         let _ = write!(w, " {u} units |");
@@ -330,19 +346,12 @@ fn overdue_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]
         for &cp in cpus {
             let _ = write!(w, "| {} | {cp} |", shape.name());
             for &u in units {
-                match find(rows, shape, u, cp) {
-                    Some(r) => {
-                        let _ = write!(w, " {} / {} |", r.overdue[0], r.overdue[1]);
-                    }
-                    None => {
-                        let _ = write!(w, " - |");
-                    }
-                }
+                let text = find(rows, shape, u, cp).and_then(&mut cell);
+                let _ = write!(w, " {} |", text.as_deref().unwrap_or("-"));
             }
             let _ = writeln!(w);
         }
     }
-    let _ = writeln!(w);
 }
 
 struct Meta {
@@ -477,40 +486,17 @@ fn report(rows: &[Row], c: &Clock, m: &Meta) -> String {
     );
     let units: Vec<usize> = dedup(rows.iter().map(|r| r.cfg.units));
     let cpus: Vec<usize> = dedup(rows.iter().map(|r| r.cfg.cpus));
-    let _ = write!(w, "| shape | CPUs |");
-    for u in &units {
-        let _ = write!(w, " {u} units |");
-    }
-    let _ = writeln!(w);
-    let _ = writeln!(w, "|---|---:|{}", "---:|".repeat(units.len()));
     let mut met = 0;
     let mut judged = 0;
-    for shape in Shape::ALL {
-        for &cp in &cpus {
-            let _ = write!(w, "| {} | {cp} |", shape.name());
-            for &u in &units {
-                match find(rows, shape, u, cp) {
-                    Some(r) => {
-                        let t = r.total_ratio();
-                        let ok = t.med <= total_target(u);
-                        judged += 1;
-                        met += usize::from(ok);
-                        let stalled = if r.overdue[1] > 0 { " †" } else { "" };
-                        let _ = write!(
-                            w,
-                            " {}{}{stalled} |",
-                            fmt_spread(t),
-                            if ok { "" } else { " \\*" }
-                        );
-                    }
-                    None => {
-                        let _ = write!(w, " - |");
-                    }
-                }
-            }
-            let _ = writeln!(w);
-        }
-    }
+    grid(w, rows, &units, &cpus, |r| {
+        let t = r.total_ratio();
+        let ok = t.med <= total_target(r.cfg.units);
+        judged += 1;
+        met += usize::from(ok);
+        let miss = if ok { "" } else { " \\*" };
+        let stalled = if r.overdue[1] > 0 { " †" } else { "" };
+        Some(format!("{}{miss}{stalled}", fmt_spread(t)))
+    });
     let _ = writeln!(w, "\nTargets met: {met} of {judged}.\n");
     overdue_section(w, rows, &units, &cpus);
 
@@ -525,28 +511,10 @@ fn report(rows: &[Row], c: &Clock, m: &Meta) -> String {
     );
     for h in HookKind::ALL {
         let _ = writeln!(w, "### {}\n", h.name());
-        let _ = write!(w, "| shape | CPUs |");
-        for u in &units {
-            let _ = write!(w, " {u} units |");
-        }
-        let _ = writeln!(w);
-        let _ = writeln!(w, "|---|---:|{}", "---:|".repeat(units.len()));
-        for shape in Shape::ALL {
-            for &cp in &cpus {
-                let _ = write!(w, "| {} | {cp} |", shape.name());
-                for &u in &units {
-                    match find(rows, shape, u, cp) {
-                        Some(r) if r.calls[0][h as usize] > 0 && r.calls[1][h as usize] > 0 => {
-                            let _ = write!(w, " {} |", fmt_spread(r.hook_ratio(h)));
-                        }
-                        _ => {
-                            let _ = write!(w, " - |");
-                        }
-                    }
-                }
-                let _ = writeln!(w);
-            }
-        }
+        grid(w, rows, &units, &cpus, |r| {
+            (r.calls[0][h as usize] > 0 && r.calls[1][h as usize] > 0)
+                .then(|| fmt_spread(r.hook_ratio(h)))
+        });
         let _ = writeln!(w);
     }
 

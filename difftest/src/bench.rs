@@ -143,6 +143,12 @@ pub struct Config {
     pub seed: u64,
 }
 
+/// Whether a unit on the replenishment queue with this deadline and period is a period or
+/// more overdue at `now` (a replenishment its timer left undone, [`Imp::overdue`]).
+fn overdue_at(deadline: i64, period: i64, now: i64) -> bool {
+    deadline.saturating_add(period) <= now
+}
+
 /// Which implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Impl {
@@ -385,7 +391,7 @@ impl Imp for R<'_> {
     fn overdue(&self, n: usize, now: i64) -> usize {
         (0..n)
             .filter_map(|u| self.s.unit_info(UnitId(u as u32)).ok())
-            .filter(|i| i.on_replq != 0 && i.cur_deadline.saturating_add(i.period) <= now)
+            .filter(|i| i.on_replq != 0 && overdue_at(i.cur_deadline, i.period, now))
             .count()
     }
 }
@@ -456,7 +462,7 @@ impl Imp for P<'_> {
                 let s = self.s.get(self.inst[u] as usize)?;
                 s.unit_info(UnitId(self.local[u])).ok()
             })
-            .filter(|i| i.on_replq != 0 && i.cur_deadline.saturating_add(i.period) <= now)
+            .filter(|i| i.on_replq != 0 && overdue_at(i.cur_deadline, i.period, now))
             .count()
     }
     fn unit_inst(&self, u: usize) -> usize {
@@ -499,7 +505,7 @@ impl Imp for XenRt {
         self.replq()
             .into_iter()
             .filter_map(|u| st.get(u))
-            .filter(|x| x.cur_deadline.saturating_add(x.period) <= now)
+            .filter(|x| overdue_at(x.cur_deadline, x.period, now))
             .count()
     }
 }

@@ -58,8 +58,9 @@ pub enum Deviation {
     /// unit of lower priority than `u`.
     DepletedNoTickle,
     /// 9 and 10, after `do_schedule`: rtsched alone asks a CPU to reschedule (best queued
-    /// unit with an idle CPU in its affinity, the unit a CPU's tickle was for). Allows, per CPU: untickled in rtsched before the hook, and idle or running a
-    /// unit of lower priority than a queued unit allowed on it.
+    /// unit with an idle CPU in its affinity, the unit a CPU's tickle was for). Allows, per
+    /// CPU: untickled in rtsched before the hook, and idle or running a unit of lower
+    /// priority than a queued unit allowed on it.
     ExtraTickleSchedule,
     /// 9, replenishment timer: rtsched alone asks a CPU to reschedule (replenished running
     /// unit compared with the best queued unit allowed on its CPU; unit back from
