@@ -28,6 +28,15 @@
 //!   steps, so the mean of many readings is unbiased; medians and percentiles of single
 //!   readings are only as fine as the step.
 //!
+//! - [`Pass::Cold`]: as the per-call pass, but before each call of the first part of the
+//!   measured span the core's private caches are emptied of the instance's data and code by
+//!   reading a buffer of [`EVICT_BYTES`] (untimed), and each reading is fenced (`lfence` on
+//!   both sides of `rdtsc`). In a hypervisor the scheduler runs between stretches of guest
+//!   execution, which leave little of its data in L1 and L2: this is the cost of a call
+//!   as it finds its memory in the shared L3 (the buffer is larger than L2 and smaller than
+//!   L3). The rest of the span is replayed unevicted and untimed, so that the digest check
+//!   covers the whole replay.
+//!
 //! The driver ([`crate`]'s `benches/hooks.rs`) interleaves the two implementations in rounds
 //! (alternating which goes first), so that a change in the machine's load hits both, and
 //! reports per-round ratios: their median and spread.
@@ -42,7 +51,14 @@ use rtsched::{
 };
 
 use crate::trace::Rng;
-use crate::xen::{cycles, XenRt};
+use crate::xen::{cycles, cycles_fenced, XenRt};
+
+/// The buffer read before each call of the cold-cache pass ([`Pass::Cold`]): 4 MiB, four
+/// times the L2 cache of the machines this runs on (1 MiB per core) and an eighth of their
+/// L3. Measured there: the cold costs rise with the buffer up to 2 MiB and stay level
+/// from 2 to 4 MiB (the L2 is emptied; global, 8 units on 4 CPUs, do_schedule 212 and
+/// 217 ns).
+pub const EVICT_BYTES: usize = 4 << 20;
 
 /// The hooks measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -255,6 +271,18 @@ pub enum Call {
 }
 
 impl Call {
+    /// The time of the call (`None` for a runnable-flag update).
+    fn time(&self) -> Option<i64> {
+        match *self {
+            Call::Runnable(..) => None,
+            Call::Wake(_, t)
+            | Call::Sleep(_, t)
+            | Call::Schedule(_, t, _)
+            | Call::Saved(_, t, _)
+            | Call::Timer(_, t) => Some(t),
+        }
+    }
+
     fn hook(&self) -> Option<HookKind> {
         match self {
             Call::Runnable(..) => None,
@@ -281,6 +309,32 @@ pub struct Tape {
 }
 
 impl Tape {
+    /// The time a fraction `f` (0 to 1) into the measured calls: the cold-cache pass's
+    /// cutoff, taken from one tape and used for both implementations, so that each replays
+    /// its own calls over the same span of the workload's time.
+    pub fn time_at(&self, f: f64) -> i64 {
+        let m = &self.calls[self.start..];
+        let i = ((m.len() as f64 * f.clamp(0.0, 1.0)) as usize).min(m.len().saturating_sub(1));
+        m[i..]
+            .iter()
+            .chain(m[..i].iter().rev())
+            .find_map(Call::time)
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Measured calls per hook before time `t` (those the cold-cache pass times).
+    pub fn calls_before(&self, t: i64) -> [usize; 5] {
+        let mut n = [0; 5];
+        for c in &self.calls[self.start..] {
+            if let (Some(h), Some(ct)) = (c.hook(), c.time()) {
+                if ct < t {
+                    n[h as usize] += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// Measured calls per hook.
     pub fn counts(&self) -> [usize; 5] {
         let mut n = [0; 5];
@@ -788,6 +842,9 @@ pub enum Pass {
     Overhead,
     /// Every call timed on its own.
     PerCall,
+    /// Every call before the given time timed on its own with the caches emptied first
+    /// (see the module docs); the later calls replayed untimed.
+    Cold(i64),
     /// Untimed: every measured call made through a function of its own per hook,
     /// `difftest::bench::mark_<hook>`, never inlined, for instruction and cache counts under
     /// valgrind (`callgrind --toggle-collect='difftest::bench::mark_*'` counts exactly the
@@ -874,6 +931,30 @@ impl Job for Play<'_> {
                     digest = mix(digest, d);
                 }
             }
+            Pass::Cold(until) => {
+                let evict = vec![1u8; EVICT_BYTES];
+                let mut sink = 0u8;
+                for c in measured {
+                    let (Some(h), Some(t)) = (c.hook(), c.time()) else {
+                        digest = mix(digest, call(imp, c));
+                        continue;
+                    };
+                    if t >= until {
+                        digest = mix(digest, call(imp, c));
+                        continue;
+                    }
+                    // One read per cache line (reads only: nothing is left to write back).
+                    for line in evict.chunks(64) {
+                        sink = sink.wrapping_add(line[0]);
+                    }
+                    black_box(sink);
+                    let t = cycles_fenced();
+                    let d = call(imp, c);
+                    let t = cycles_fenced() - t;
+                    digest = mix(digest, d);
+                    out.per_call[h as usize].push(t);
+                }
+            }
             Pass::PerCall => {
                 for v in out.per_call.iter_mut() {
                     v.reserve(measured.len() / 2);
@@ -914,11 +995,20 @@ pub fn tsc_per_ns() -> f64 {
 /// An empty measurement: its mean and median cost, and the counter's step (the most
 /// frequent nonzero difference of two reads), in ticks.
 pub fn empty_measurement() -> (f64, u64, u64) {
+    empty_of(cycles)
+}
+
+/// [`empty_measurement`] with the fenced counter of the cold-cache pass.
+pub fn empty_fenced() -> (f64, u64, u64) {
+    empty_of(cycles_fenced)
+}
+
+fn empty_of(read: fn() -> u64) -> (f64, u64, u64) {
     let mut v: Vec<u64> = (0..200_000)
         .map(|_| {
-            let c = cycles();
+            let c = read();
             black_box(c);
-            cycles() - c
+            read() - c
         })
         .collect();
     v.sort_unstable();

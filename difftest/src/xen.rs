@@ -77,6 +77,7 @@ extern "C" {
     fn dt_states(h: *mut DtHost, n: u32, out: *mut XenUnitState);
     fn dt_queue_order(h: *mut DtHost, which: c_int, max: u32, out: *mut u32) -> u32;
     fn dt_rdtsc() -> u64;
+    fn dt_rdtsc_fenced() -> u64;
     fn dt_replq_sort_by_deadline(h: *mut DtHost) -> bool;
     fn dt_set_cur_budget(h: *mut DtHost, u: u32, cur_budget: i64);
     fn dt_mark_tickled(h: *mut DtHost, cpus: u64);
@@ -88,6 +89,14 @@ extern "C" {
 pub fn cycles() -> u64 {
     // SAFETY: dt_rdtsc takes no arguments, touches no memory and only executes rdtsc.
     unsafe { dt_rdtsc() }
+}
+
+/// [`cycles`] with `lfence` on both sides: every earlier instruction (the cold-cache pass's
+/// eviction loads) completes before the read, and no later one starts before it.
+pub fn cycles_fenced() -> u64 {
+    // SAFETY: dt_rdtsc_fenced takes no arguments, touches no memory and only executes
+    // lfence and rdtsc.
+    unsafe { dt_rdtsc_fenced() }
 }
 
 /// The sizes in bytes of rt.c's `struct rt_unit` (one per unit, and one per CPU for its

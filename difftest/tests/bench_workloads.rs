@@ -42,3 +42,22 @@ fn rt_c_stops_replenishing_in_the_pinned_workload() {
         t.overdue
     );
 }
+
+/// The cold-cache pass times exactly the hook calls before its cutoff (the same time for
+/// both implementations' tapes) and replays the rest, so that its digest check covers the
+/// whole replay (a divergence panics inside `replay`).
+#[test]
+fn cold_pass_times_the_calls_of_its_span_and_replays_the_rest() {
+    use difftest::bench::{replay, Pass};
+    let c = cfg(Shape::Mixed, 8, 4, 600);
+    for which in [Impl::Rtsched, Impl::Xen] {
+        let t = record(which, &c);
+        let until = t.time_at(0.2);
+        let timed = t.calls_before(until);
+        let r = replay(which, &c, &t, Pass::Cold(until));
+        let got: Vec<usize> = r.per_call.iter().map(Vec::len).collect();
+        assert_eq!(got, timed, "{which:?}: readings per hook");
+        assert!(timed.iter().sum::<usize>() > 0);
+        assert!(timed.iter().sum::<usize>() < t.counts().iter().sum::<usize>());
+    }
+}
