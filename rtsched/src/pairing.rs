@@ -27,11 +27,11 @@ use crate::queues::run_before;
 use crate::unit::{Unit, NIL};
 
 fn u(units: &[Unit], h: u32) -> Result<&Unit> {
-    units.get(h as usize).ok_or(Error::Corrupt)
+    units.get(h as usize).ok_or_else(Error::corrupt)
 }
 
 fn um(units: &mut [Unit], h: u32) -> Result<&mut Unit> {
-    units.get_mut(h as usize).ok_or(Error::Corrupt)
+    units.get_mut(h as usize).ok_or_else(Error::corrupt)
 }
 
 /// Melds two heaps given by their roots (each unlinked from any sibling list); returns the
@@ -101,7 +101,7 @@ pub(crate) fn push(units: &mut [Unit], root: u32, h: u32, o: Order) -> Result<u3
     {
         let x = um(units, h)?;
         if x.pin_child != NIL || x.pin_next != NIL || x.pin_prev != NIL {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
     }
     meld(units, root, h, o)
@@ -118,7 +118,7 @@ pub(crate) fn remove(units: &mut [Unit], root: u32, h: u32, o: Order) -> Result<
     } else {
         // Unlink from the parent's child list.
         if prev == NIL {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         if u(units, prev)?.pin_child == h {
             um(units, prev)?.pin_child = next;
@@ -154,7 +154,7 @@ fn parent(units: &[Unit], h: u32) -> Result<u32> {
         }
         y = p;
     }
-    Err(Error::Corrupt)
+    Err(Error::corrupt())
 }
 
 /// The unit after `h` in preorder, skipping `h`'s descendants if `skip`; [`NIL`] at the end.
@@ -174,7 +174,7 @@ fn next_preorder(units: &[Unit], h: u32, skip: bool) -> Result<u32> {
             return Ok(NIL);
         }
     }
-    Err(Error::Corrupt)
+    Err(Error::corrupt())
 }
 
 /// The first unit in run-queue order for which `ok` holds. The root when it matches (O(1));
@@ -221,7 +221,7 @@ fn search(units: &[Unit], root: u32, o: Order, ok: impl Fn(&Unit) -> bool) -> Re
             return Ok(best);
         }
     }
-    Err(Error::Corrupt)
+    Err(Error::corrupt())
 }
 
 /// How many units the heap of `root` holds. O(n).
@@ -270,7 +270,7 @@ pub(crate) fn rebuild(units: &mut [Unit], root: u32, o: Order) -> Result<u32> {
         x = n;
     }
     if x != NIL {
-        return Err(Error::Corrupt);
+        return Err(Error::corrupt());
     }
     let mut r = NIL;
     while list != NIL {
@@ -292,31 +292,31 @@ pub(crate) fn check(units: &[Unit], root: u32, cpu: u32, o: Order) -> Result<usi
     let mut n = 0usize;
     let mut x = root;
     if root != NIL && u(units, root)?.pin_prev != NIL {
-        return Err(Error::Corrupt);
+        return Err(Error::corrupt());
     }
     while x != NIL {
         let xu = u(units, x)?;
         if xu.pin_cpu != cpu {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         let c = xu.pin_child;
         if c != NIL {
             let cu = u(units, c)?;
             if cu.pin_prev != x {
-                return Err(Error::Corrupt);
+                return Err(Error::corrupt());
             }
         }
         let nx = xu.pin_next;
         if nx != NIL && u(units, nx)?.pin_prev != x {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         let p = parent(units, x)?;
         if p != NIL && run_before(xu, u(units, p)?, o) {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         n += 1;
         if n > units.len() {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         x = next_preorder(units, x, false)?;
     }

@@ -44,7 +44,7 @@ pub(crate) struct Heap<'a, const RUN: bool> {
 }
 
 fn unit(units: &[Unit], h: u32) -> Result<&Unit> {
-    units.get(h as usize).ok_or(Error::Corrupt)
+    units.get(h as usize).ok_or_else(Error::corrupt)
 }
 
 impl<'a, const RUN: bool> Heap<'a, RUN> {
@@ -101,7 +101,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     }
 
     fn set_pos(&self, units: &mut [Unit], h: u32, p: u32) -> Result<()> {
-        let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+        let u = units.get_mut(h as usize).ok_or_else(Error::corrupt)?;
         if RUN {
             u.runq_pos = p;
         } else {
@@ -126,16 +126,16 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     }
 
     fn put(&mut self, units: &mut [Unit], i: usize, h: u32) -> Result<()> {
-        *self.slots.get_mut(i).ok_or(Error::Corrupt)? = h;
+        *self.slots.get_mut(i).ok_or_else(Error::corrupt)? = h;
         self.set_pos(units, h, i as u32)
     }
 
     #[inline(always)]
     fn sift_up(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
-        let h = self.at(i).ok_or(Error::Corrupt)?;
+        let h = self.at(i).ok_or_else(Error::corrupt)?;
         while i > 0 {
             let parent = (i - 1) / 2;
-            let ph = self.at(parent).ok_or(Error::Corrupt)?;
+            let ph = self.at(parent).ok_or_else(Error::corrupt)?;
             if !self.before_h(units, h, ph, s)? {
                 break;
             }
@@ -158,7 +158,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     }
 
     fn sift_down(&mut self, units: &mut [Unit], mut i: usize, s: Order) -> Result<()> {
-        let h = self.at(i).ok_or(Error::Corrupt)?;
+        let h = self.at(i).ok_or_else(Error::corrupt)?;
         while let Some((c, ch)) = self.first_child(units, i, s)? {
             if !self.before_h(units, ch, h, s)? {
                 break;
@@ -172,7 +172,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     /// Inserts `h`, which must not be in this heap. O(log n).
     pub(crate) fn push(&mut self, units: &mut [Unit], h: u32, s: Order) -> Result<()> {
         if self.pos_of(unit(units, h)?) != NIL || self.len >= self.slots.len() {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         let i = self.len;
         self.len += 1;
@@ -186,10 +186,10 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         let p = self.pos_of(unit(units, h)?);
         let i = p as usize;
         if p == NIL || self.at(i) != Some(h) {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         let last = self.len - 1;
-        let lh = self.at(last).ok_or(Error::Corrupt)?;
+        let lh = self.at(last).ok_or_else(Error::corrupt)?;
         self.len = last;
         self.changed = true;
         self.set_pos(units, h, NIL)?;
@@ -215,7 +215,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         let p = self.pos_of(unit(units, h)?);
         let i = p as usize;
         if p == NIL || self.at(i) != Some(h) {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         self.changed = true;
         self.sift(units, i, s)
@@ -224,8 +224,8 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     /// Moves the element at `i` up if it goes before its parent, else down.
     fn sift(&mut self, units: &mut [Unit], i: usize, s: Order) -> Result<()> {
         if i > 0 {
-            let h = self.at(i).ok_or(Error::Corrupt)?;
-            let ph = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
+            let h = self.at(i).ok_or_else(Error::corrupt)?;
+            let ph = self.at((i - 1) / 2).ok_or_else(Error::corrupt)?;
             if self.before_h(units, h, ph, s)? {
                 return self.sift_up(units, i, s);
             }
@@ -316,7 +316,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
                 i = (i - 1) / 2;
             }
         }
-        Err(Error::Corrupt)
+        Err(Error::corrupt())
     }
 
     /// The first unit in heap order for which `ok` holds, by a scan of every node (the
@@ -330,7 +330,7 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     ) -> Result<Option<u32>> {
         let mut best: Option<u32> = None;
         for i in 0..self.len {
-            let h = self.at(i).ok_or(Error::Corrupt)?;
+            let h = self.at(i).ok_or_else(Error::corrupt)?;
             let u = unit(units, h)?;
             if !ok(u) {
                 continue;
@@ -346,14 +346,14 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
     /// Checks the heap property and the recorded positions (used by invariant checks).
     pub(crate) fn check(&self, units: &[Unit], s: Order) -> Result<()> {
         for i in 0..self.len {
-            let h = self.at(i).ok_or(Error::Corrupt)?;
+            let h = self.at(i).ok_or_else(Error::corrupt)?;
             if self.pos_of(unit(units, h)?) as usize != i {
-                return Err(Error::Corrupt);
+                return Err(Error::corrupt());
             }
             if i > 0 {
-                let p = self.at((i - 1) / 2).ok_or(Error::Corrupt)?;
+                let p = self.at((i - 1) / 2).ok_or_else(Error::corrupt)?;
                 if self.before_h(units, h, p, s)? {
-                    return Err(Error::Corrupt);
+                    return Err(Error::corrupt());
                 }
             }
         }
@@ -377,12 +377,15 @@ impl DepletedList {
     pub(crate) fn push(&mut self, units: &mut [Unit], h: u32) -> Result<()> {
         let old = self.head;
         {
-            let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+            let u = units.get_mut(h as usize).ok_or_else(Error::corrupt)?;
             u.dq_prev = NIL;
             u.dq_next = old;
         }
         if old != NIL {
-            units.get_mut(old as usize).ok_or(Error::Corrupt)?.dq_prev = h;
+            units
+                .get_mut(old as usize)
+                .ok_or_else(Error::corrupt)?
+                .dq_prev = h;
         }
         self.head = h;
         self.len += 1;
@@ -392,7 +395,7 @@ impl DepletedList {
     /// Unlinks `h`. O(1).
     pub(crate) fn remove(&mut self, units: &mut [Unit], h: u32) -> Result<()> {
         let (p, n) = {
-            let u = units.get_mut(h as usize).ok_or(Error::Corrupt)?;
+            let u = units.get_mut(h as usize).ok_or_else(Error::corrupt)?;
             let pn = (u.dq_prev, u.dq_next);
             u.dq_prev = NIL;
             u.dq_next = NIL;
@@ -400,14 +403,20 @@ impl DepletedList {
         };
         if p == NIL {
             if self.head != h {
-                return Err(Error::Corrupt);
+                return Err(Error::corrupt());
             }
             self.head = n;
         } else {
-            units.get_mut(p as usize).ok_or(Error::Corrupt)?.dq_next = n;
+            units
+                .get_mut(p as usize)
+                .ok_or_else(Error::corrupt)?
+                .dq_next = n;
         }
         if n != NIL {
-            units.get_mut(n as usize).ok_or(Error::Corrupt)?.dq_prev = p;
+            units
+                .get_mut(n as usize)
+                .ok_or_else(Error::corrupt)?
+                .dq_prev = p;
         }
         self.len = self.len.saturating_sub(1);
         Ok(())

@@ -28,7 +28,7 @@ impl<'a> Scheduler<'a> {
     /// Checks a hook's time; changes nothing.
     pub(super) fn hook_time(&self, now: i64) -> Result<HookTime> {
         if !(0..=MAX_TIME).contains(&now) {
-            return Err(Error::InvalidTime);
+            return Err(Error::InvalidTime.cold());
         }
         Ok(HookTime {
             now: now.max(self.clock),

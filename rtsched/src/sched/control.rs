@@ -415,7 +415,7 @@ impl<'a> Scheduler<'a> {
             .served(&CpuMask::first_n(crate::cpumask::MAX_CPUS));
         if k != ServerKind::Periodic {
             for c in 0..self.cpus.len() {
-                let ph = self.cpus.get(c).ok_or(Error::Corrupt)?.phantom;
+                let ph = self.cpus.get(c).ok_or_else(Error::corrupt)?.phantom;
                 if ph != NIL {
                     let o = self.order();
                     self.cpus.clear_phantom(self.units, o, c)?;

@@ -176,7 +176,7 @@ impl<'a> Cpus<'a> {
 
     /// Sets the root of `cpu`'s pinned run queue, keeping the [`Self::pinned`] mask.
     pub(crate) fn set_pinned_root(&mut self, cpu: usize, root: u32) -> Result<()> {
-        self.pcpus.get_mut(cpu).ok_or(Error::Corrupt)?.pinned = root;
+        self.pcpus.get_mut(cpu).ok_or_else(Error::corrupt)?.pinned = root;
         if root == NIL {
             self.pinned.clear(cpu);
         } else {
@@ -296,7 +296,7 @@ impl<'a> Cpus<'a> {
         curr: u32,
         phantom: u32,
     ) -> Result<()> {
-        let p = self.pcpus.get_mut(cpu).ok_or(Error::Corrupt)?;
+        let p = self.pcpus.get_mut(cpu).ok_or_else(Error::corrupt)?;
         let (old_curr, old_phantom) = (p.curr, p.phantom);
         p.curr = curr;
         p.phantom = phantom;
@@ -312,7 +312,7 @@ impl<'a> Cpus<'a> {
         if phantom != NIL {
             units
                 .get_mut(phantom as usize)
-                .ok_or(Error::Corrupt)?
+                .ok_or_else(Error::corrupt)?
                 .on_cpu = cpu as u32;
         }
         let shown = if curr != NIL { curr } else { phantom };
@@ -321,7 +321,7 @@ impl<'a> Cpus<'a> {
             self.bound_leaves(cpu);
             return Ok(());
         }
-        let u = units.get_mut(shown as usize).ok_or(Error::Corrupt)?;
+        let u = units.get_mut(shown as usize).ok_or_else(Error::corrupt)?;
         u.on_cpu = cpu as u32;
         let k = prio_key(u, o);
         p.key = k;
@@ -358,7 +358,7 @@ impl<'a> Cpus<'a> {
             let Some(p) = self.pcpus.get_mut(c) else {
                 continue;
             };
-            let k = prio_key(units.get(p.shown() as usize).ok_or(Error::Corrupt)?, o);
+            let k = prio_key(units.get(p.shown() as usize).ok_or_else(Error::corrupt)?, o);
             p.key = k;
             bound = bound.max(k);
         }

@@ -113,7 +113,7 @@ impl<'a> Scheduler<'a> {
     fn runq_insert_seq(&mut self, h: u32, seq: u64) -> Result<()> {
         let u = get_mut(self.units, h)?;
         if u.queue != QueueKind::None || u.flags.contains(UnitFlags::SCHEDULED) {
-            return Err(Error::Corrupt);
+            return Err(Error::corrupt());
         }
         if u.cur_budget <= 0 && u.has_extratime() && u.runnable {
             let was_background = is_background(u);

@@ -195,7 +195,7 @@ impl<'a> Scheduler<'a> {
     ) -> Result<Decision> {
         let t = self.hook_time(now)?;
         if cpu >= self.cpus.len() {
-            return Err(Error::NoSuchCpu);
+            return Err(Error::NoSuchCpu.cold());
         }
         // A CPU that is not online (withdrawn, see `cpu_withdraw`) hands its unit back and
         // picks nothing.
@@ -205,7 +205,7 @@ impl<'a> Scheduler<'a> {
         self.stats.schedules += 1;
         self.cpus.untickle(cpu);
         let (curr, phantom) = {
-            let p = self.cpus.get(cpu).ok_or(Error::NoSuchCpu)?;
+            let p = self.cpus.get(cpu).ok_or_else(|| Error::NoSuchCpu.cold())?;
             (p.curr, p.phantom)
         };
         if phantom != NIL {

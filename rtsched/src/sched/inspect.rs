@@ -71,7 +71,7 @@ impl<'a> Scheduler<'a> {
     pub(super) fn unit(&self, h: UnitId) -> Result<&Unit> {
         match self.units.get(h.0 as usize) {
             Some(u) if u.in_use => Ok(u),
-            _ => Err(Error::NoSuchUnit),
+            _ => Err(Error::NoSuchUnit.cold()),
         }
     }
 
@@ -81,7 +81,7 @@ impl<'a> Scheduler<'a> {
         if u.inserted {
             Ok(u)
         } else {
-            Err(Error::Busy)
+            Err(Error::Busy.cold())
         }
     }
 

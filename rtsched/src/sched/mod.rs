@@ -138,11 +138,11 @@ pub struct Scheduler<'a> {
 }
 
 fn get(units: &[Unit], h: u32) -> Result<&Unit> {
-    units.get(h as usize).ok_or(Error::Corrupt)
+    units.get(h as usize).ok_or_else(Error::corrupt)
 }
 
 fn get_mut(units: &mut [Unit], h: u32) -> Result<&mut Unit> {
-    units.get_mut(h as usize).ok_or(Error::Corrupt)
+    units.get_mut(h as usize).ok_or_else(Error::corrupt)
 }
 
 /// A change whose effect on admission is evaluated before it is made.

@@ -132,13 +132,13 @@ impl<'a> Scheduler<'a> {
     /// Sets the root of the pinned or group queue of `code`.
     fn set_side_root(&mut self, code: u32, root: u32) -> Result<()> {
         match Home::of(code) {
-            Home::Shared | Home::Waiting(_) => Err(Error::Corrupt),
+            Home::Shared | Home::Waiting(_) => Err(Error::corrupt()),
             Home::Cpu(c) => self.cpus.set_pinned_root(c, root),
             Home::Group(g) => {
                 if self.groups.set_root(g, root) {
                     Ok(())
                 } else {
-                    Err(Error::Corrupt)
+                    Err(Error::corrupt())
                 }
             }
         }
@@ -203,7 +203,7 @@ impl<'a> Scheduler<'a> {
         } else {
             self.pinned_take(pin, h, false)?;
             get_mut(self.units, h)?.pin_cpu = NIL;
-            self.pinned_len = self.pinned_len.checked_sub(1).ok_or(Error::Corrupt)?;
+            self.pinned_len = self.pinned_len.checked_sub(1).ok_or_else(Error::corrupt)?;
         }
         self.forget_head(h);
         Ok(())

@@ -434,7 +434,7 @@ impl<'a> Scheduler<'a> {
             u.flags.remove(UnitFlags::DEPLETED);
             u.spare = k as u32;
         }
-        *self.spares.slots.get_mut(k).ok_or(Error::Corrupt)? = s;
+        *self.spares.slots.get_mut(k).ok_or_else(Error::corrupt)? = s;
         self.stats.spare_attaches += 1;
         self.stats.spare_short += lend.is_some() as u64;
         self.refresh_key(h.0);
@@ -457,7 +457,11 @@ impl<'a> Scheduler<'a> {
     /// as usual).
     pub(super) fn spare_expire(&mut self, h: u32, now: i64) -> Result<()> {
         let k = get(self.units, h)?.spare;
-        let s = *self.spares.slots.get(k as usize).ok_or(Error::Corrupt)?;
+        let s = *self
+            .spares
+            .slots
+            .get(k as usize)
+            .ok_or_else(Error::corrupt)?;
         let u = get(self.units, h)?;
         let next = next_deadline(u.cur_deadline, s.params.period, now);
         let own = s.own_deadline;
@@ -476,7 +480,7 @@ impl<'a> Scheduler<'a> {
                 .spares
                 .slots
                 .get_mut(k as usize)
-                .ok_or(Error::Corrupt)?;
+                .ok_or_else(Error::corrupt)?;
             slot.short = true;
             slot.held_deadline = next;
             slot.held_budget = s.params.budget.saturating_sub(b).max(0);
@@ -541,7 +545,7 @@ impl<'a> Scheduler<'a> {
             .spares
             .slots
             .get_mut(k as usize)
-            .ok_or(Error::Corrupt)?;
+            .ok_or_else(Error::corrupt)?;
         let u = get_mut(self.units, h)?;
         let on_spare_budget = u.priority_level == 0 && !u.flags.contains(UnitFlags::DEPLETED);
         let left = if on_spare_budget {

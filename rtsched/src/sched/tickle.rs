@@ -138,7 +138,7 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             if c >= self.cpus.len() {
-                return Err(Error::Corrupt);
+                return Err(Error::corrupt());
             }
             let t = self.cpus.tickled_for(c);
             self.cpus.set_tickled_for(c, NIL);
