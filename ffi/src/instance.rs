@@ -157,7 +157,7 @@ impl Instance {
     pub(crate) fn scheduled(&self, id: UnitId) -> bool {
         self.sched
             .unit_info(id)
-            .is_ok_and(|u| u.flags & UnitFlags::SCHEDULED.bits() != 0)
+            .is_ok_and(|u| u.flags & u32::from(UnitFlags::SCHEDULED.bits()) != 0)
     }
 
     /// Whether `id` is being switched out: `SCHEDULED` and no longer running.

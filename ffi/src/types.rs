@@ -235,13 +235,13 @@ pub const RTSCHED_UNIT_DELAYED_RUNQ_ADD: u32 = 4;
 pub const RTSCHED_UNIT_DEPLETED: u32 = 8;
 /// `RtschedUnitInfo.flags`: may run on extratime (`RTSCHED_PARAM_EXTRATIME`).
 pub const RTSCHED_UNIT_EXTRATIME: u32 = 16;
-const_assert_eq!(RTSCHED_UNIT_SCHEDULED, UnitFlags::SCHEDULED.bits());
+const_assert_eq!(RTSCHED_UNIT_SCHEDULED, UnitFlags::SCHEDULED.bits() as u32);
 const_assert_eq!(
     RTSCHED_UNIT_DELAYED_RUNQ_ADD,
-    UnitFlags::DELAYED_RUNQ_ADD.bits()
+    UnitFlags::DELAYED_RUNQ_ADD.bits() as u32
 );
-const_assert_eq!(RTSCHED_UNIT_DEPLETED, UnitFlags::DEPLETED.bits());
-const_assert_eq!(RTSCHED_UNIT_EXTRATIME, UnitFlags::EXTRATIME.bits());
+const_assert_eq!(RTSCHED_UNIT_DEPLETED, UnitFlags::DEPLETED.bits() as u32);
+const_assert_eq!(RTSCHED_UNIT_EXTRATIME, UnitFlags::EXTRATIME.bits() as u32);
 
 /// `RtschedUnitInfo.queue`: on no queue (running, being switched out, blocked, not
 /// inserted).

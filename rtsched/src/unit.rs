@@ -19,7 +19,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 bitflags! {
     /// Scheduling flags of a unit, as in Xen's rt.c.
     #[derive(Default)]
-    pub struct UnitFlags: u32 {
+    pub struct UnitFlags: u16 {
         /// Running on, or being switched off, a PCPU. Set when do_schedule picks the unit,
         /// cleared by context_saved. While set the unit must not be put on a queue.
         const SCHEDULED = 1 << 1;
@@ -56,49 +56,53 @@ pub enum QueueKind {
 
 /// One unit's server state. Created by [`crate::Scheduler::unit_alloc`].
 ///
-/// `repr(C)` so that the fields the queue operations compare and move (priority key,
-/// sequence numbers, heap positions, queue and CPU) share the first 64 bytes.
+/// Laid out by hand (`repr(C)`, 64-byte aligned: three cache lines) for the cost of a hook
+/// that finds its memory in no cache, which is how a hypervisor's scheduler finds it after
+/// guests ran:
+/// - line 0, everything the queues compare and move: the priority key (level, flags,
+///   deadline, period and budget, virtual time), the queue and the runnable view, the
+///   sequence numbers and the heap positions. A heap operation reads this line only of each
+///   unit it passes.
+/// - line 1, where the unit may run and runs: affinity, budget left and start of the
+///   running slice, CPUs, run-queue home, whether allocated and inserted.
+/// - line 2, the rest: the pinned or group queue holding it and its links, debt, identity,
+///   list links, spare, interference.
+///
+/// (The offsets are checked below the struct.)
 #[derive(Clone, Copy, Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Unit {
+    // Line 0.
     pub(crate) priority_level: u32,
     pub(crate) flags: UnitFlags,
+    pub(crate) queue: QueueKind,
+    /// The host's runnable view of the unit, as last reported by a hook.
+    pub(crate) runnable: bool,
     pub(crate) cur_deadline: i64,
     pub(crate) period: i64,
+    pub(crate) budget: i64,
     /// Virtual time: ns run in the background class (see [`crate::prio`]), its key there.
     pub(crate) vtime: i64,
     pub(crate) runq_seq: u64,
     pub(crate) replq_seq: u64,
     pub(crate) runq_pos: u32,
     pub(crate) replq_pos: u32,
-    pub(crate) queue: QueueKind,
-    pub(crate) in_use: bool,
-    pub(crate) inserted: bool,
-    /// The host's runnable view of the unit, as last reported by a hook.
-    pub(crate) runnable: bool,
+    // Line 1.
+    pub(crate) affinity: CpuMask,
+    pub(crate) cur_budget: i64,
+    pub(crate) last_start: i64,
     /// The PCPU the unit is assigned to (Xen's `sched_unit_master`).
     pub(crate) cpu: u32,
     /// The CPU whose `curr` or `phantom` this unit is ([`NIL`] for none), kept by the one
     /// scheduler helper that assigns them.
     pub(crate) on_cpu: u32,
-    pub(crate) domain: u32,
-    pub(crate) budget: i64,
-    pub(crate) cur_budget: i64,
-    pub(crate) last_start: i64,
-    /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
-    pub(crate) debt: i64,
-    pub(crate) affinity: CpuMask,
-    pub(crate) vcpu: u32,
-    pub(crate) dq_prev: u32,
-    pub(crate) dq_next: u32,
-    pub(crate) tmp_next: u32,
-    /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
-    /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
-    pub(crate) spare: u32,
     /// The run queue the unit joins when queued, as a queue code (`sched/groups.rs`): the
     /// only CPU of its affinity (that CPU's pinned queue), its affinity group's queue, or
     /// [`NIL`] for the shared heap; kept with `affinity` (see `sched/runq.rs`).
     pub(crate) pin_home: u32,
+    pub(crate) in_use: bool,
+    pub(crate) inserted: bool,
+    // Line 2.
     /// The pinned or group queue that holds the unit, as a queue code ([`NIL`]: none; see
     /// `crate::pairing`).
     pub(crate) pin_cpu: u32,
@@ -106,6 +110,16 @@ pub struct Unit {
     pub(crate) pin_child: u32,
     pub(crate) pin_next: u32,
     pub(crate) pin_prev: u32,
+    /// Budget overrun (ns, `0..=budget`) of the current period, charged to the next one.
+    pub(crate) debt: i64,
+    pub(crate) domain: u32,
+    pub(crate) vcpu: u32,
+    pub(crate) dq_prev: u32,
+    pub(crate) dq_next: u32,
+    pub(crate) tmp_next: u32,
+    /// The pool slot of the spare server attached to it ([`NIL`] for none); while attached,
+    /// `cur_deadline` and `cur_budget` are the spare's and its own are saved in the slot.
+    pub(crate) spare: u32,
     /// The instance's interference clock when the unit last joined the run queue.
     pub(crate) wait_mark: i64,
     /// Interference this period (ns): the lateness of the replenishment that started it,
@@ -113,6 +127,17 @@ pub struct Unit {
     /// `sched/replenish.rs`, `stat excused_ns`).
     pub(crate) interference: i64,
 }
+
+// The lines of the layout above.
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(align_of::<Unit>() == 64);
+    assert!(size_of::<Unit>() == 192, "size");
+    assert!(offset_of!(Unit, replq_pos) < 64);
+    assert!(offset_of!(Unit, affinity) == 64);
+    assert!(offset_of!(Unit, inserted) < 128);
+    assert!(offset_of!(Unit, pin_cpu) >= 128);
+};
 
 impl Unit {
     /// A free slot.

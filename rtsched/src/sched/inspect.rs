@@ -97,7 +97,7 @@ impl<'a> Scheduler<'a> {
             cur_deadline: u.cur_deadline,
             last_start: u.last_start,
             priority_level: u.priority_level,
-            flags: u.flags.bits(),
+            flags: u.flags.bits().into(),
             cpu: u.cpu,
             queue: u.queue as u32,
             on_replq: u.on_replq() as u32,

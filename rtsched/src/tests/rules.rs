@@ -48,7 +48,7 @@ fn budget_depletes_and_timer_replenishes() {
     assert_eq!(d.slice, -1);
     let i = s.unit_info(h).unwrap();
     assert_eq!(i.cur_budget, 0);
-    assert!(UnitFlags::from_bits_truncate(i.flags)
+    assert!(UnitFlags::from_bits_truncate(i.flags as u16)
         .contains(UnitFlags::DEPLETED | UnitFlags::DELAYED_RUNQ_ADD));
     s.context_saved(h, true).unwrap();
     ok(&s);
