@@ -43,6 +43,7 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use host_model::{done, Hooks, Host, Pick, State};
@@ -852,26 +853,53 @@ pub enum Pass {
     Marked,
 }
 
+/// Loads that bracket each marked call in a memory trace (valgrind's lackey, read by the
+/// `lines-touched` binary): a load of `CALL_MARKS[h]` ([`HookKind`] order) starts a call of
+/// hook `h`, a load of `CALL_MARKS[5]` ends it.
+pub static CALL_MARKS: [AtomicU8; 6] = [const { AtomicU8::new(0) }; 6];
+
+/// The trace markers' addresses and an address on the replay's stack, for `lines-touched`
+/// (printed by the marked pass).
+pub fn call_mark_line(stack: usize) -> String {
+    let a: Vec<String> = CALL_MARKS
+        .iter()
+        .map(|m| format!("{:x}", m as *const AtomicU8 as usize))
+        .collect();
+    format!("lines-touched marks {} stack {stack:x}", a.join(" "))
+}
+
+#[inline(always)]
+fn marked<T>(h: HookKind, f: impl FnOnce() -> T) -> T {
+    black_box(CALL_MARKS[h as usize].load(Ordering::Relaxed));
+    let r = f();
+    black_box(CALL_MARKS[5].load(Ordering::Relaxed));
+    r
+}
+
 #[inline(never)]
 fn mark_do_schedule<I: Imp>(imp: &mut I, cpu: u32, now: i64, pr: bool) -> u64 {
-    let (n, s, m) = imp.do_schedule(cpu as usize, now, pr);
+    let (n, s, m) = marked(HookKind::DoSchedule, || {
+        imp.do_schedule(cpu as usize, now, pr)
+    });
     mix(mix(m, n.map_or(u64::MAX, |n| n as u64)), s as u64)
 }
 #[inline(never)]
 fn mark_wake<I: Imp>(imp: &mut I, u: u32, now: i64) -> u64 {
-    imp.wake(u as usize, now)
+    marked(HookKind::Wake, || imp.wake(u as usize, now))
 }
 #[inline(never)]
 fn mark_context_saved<I: Imp>(imp: &mut I, u: u32, now: i64, r: bool) -> u64 {
-    imp.context_saved(u as usize, now, r)
+    marked(HookKind::ContextSaved, || {
+        imp.context_saved(u as usize, now, r)
+    })
 }
 #[inline(never)]
 fn mark_sleep<I: Imp>(imp: &mut I, u: u32, now: i64) -> u64 {
-    imp.sleep(u as usize, now)
+    marked(HookKind::Sleep, || imp.sleep(u as usize, now))
 }
 #[inline(never)]
 fn mark_replenish<I: Imp>(imp: &mut I, i: u32, now: i64) -> u64 {
-    imp.timer_fire(i as usize, now)
+    marked(HookKind::Replenish, || imp.timer_fire(i as usize, now))
 }
 
 /// The result of one replay.
@@ -919,6 +947,8 @@ impl Job for Play<'_> {
                 return out;
             }
             Pass::Marked => {
+                let here = 0u8;
+                eprintln!("{}", call_mark_line(black_box(&here) as *const u8 as usize));
                 for c in measured {
                     let d = match *black_box(c) {
                         Call::Runnable(..) => call(imp, c),
