@@ -82,14 +82,24 @@ fn spread(mut v: Vec<f64>) -> Spread {
 }
 
 impl Row {
-    fn total_ratio(&self) -> Spread {
+    /// The spread over rounds of `f(rtsched) / f(rt.c)`, the divisor at least `floor`.
+    fn ratio(&self, f: impl Fn(&ImpRound) -> f64, floor: f64) -> Spread {
         spread(
             self.rounds
                 .iter()
-                .map(|r| r[0].total / r[1].total.max(1e-3))
+                .map(|r| f(&r[0]) / f(&r[1]).max(floor))
                 .collect(),
         )
     }
+
+    fn total_ratio(&self) -> Spread {
+        self.ratio(|x| x.total, 1e-3)
+    }
+
+    fn hook_ratio(&self, h: HookKind) -> Spread {
+        self.ratio(|x| x.mean[h as usize], 0.05)
+    }
+
     /// Whether the cold-cache pass ran on this workload.
     fn has_cold(&self) -> bool {
         self.rounds
@@ -98,32 +108,13 @@ impl Row {
     }
 
     fn cold_ratio(&self) -> Spread {
-        spread(
-            self.rounds
-                .iter()
-                .map(|r| r[0].cold_total / r[1].cold_total.max(1e-3))
-                .collect(),
-        )
+        self.ratio(|x| x.cold_total, 1e-3)
     }
 
     fn cold_hook_ratio(&self, h: HookKind) -> Spread {
-        let i = h as usize;
-        spread(
-            self.rounds
-                .iter()
-                .map(|r| r[0].cold_mean[i] / r[1].cold_mean[i].max(1e-3))
-                .collect(),
-        )
+        self.ratio(|x| x.cold_mean[h as usize], 1e-3)
     }
 
-    fn hook_ratio(&self, h: HookKind) -> Spread {
-        spread(
-            self.rounds
-                .iter()
-                .map(|r| r[0].mean[h as usize] / r[1].mean[h as usize].max(0.05))
-                .collect(),
-        )
-    }
     fn med(&self, i: usize, f: impl Fn(&ImpRound) -> f64) -> f64 {
         spread(self.rounds.iter().map(|r| f(&r[i])).collect()).med
     }
@@ -261,7 +252,7 @@ fn main() {
                     seed: (u * 131 + c) as u64,
                 };
                 let tapes = [record(Impl::Rtsched, &cfg), record(Impl::Xen, &cfg)];
-                // The cold-cache pass's span: the first tenth of the measured part of the
+                // The cold-cache pass's span: the first COLD_FRACTION of the measured part of the
                 // workload's time (the same for both implementations).
                 let cold_until = (u <= COLD_UNITS).then(|| tapes[0].time_at(COLD_FRACTION));
                 let cold = |i: usize| {
@@ -424,8 +415,9 @@ fn cold_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) {
     let _ = writeln!(
         w,
         "Each call with L1 and L2 emptied first (method above): the sum over hooks of mean \
-         cold cost x calls, over the first tenth of each workload. Median over rounds \
-         (lowest-highest); the same targets as the headline, a miss marked with \\*.\n"
+         cold cost x calls, over the first {:.0}% of each workload. Median over rounds \
+         (lowest-highest); the same targets as the headline, a miss marked with \\*.\n",
+        COLD_FRACTION * 100.0
     );
     let (mut met, mut judged) = (0, 0);
     grid(w, rows, &units, cpus, |r| {
