@@ -259,7 +259,7 @@ impl<'a> Scheduler<'a> {
             if curr != NIL {
                 self.stats.switches += 1;
             }
-            self.push_queued(&mut a)?;
+            self.push_queued(cpu, &mut a)?;
             self.sync_timer(&mut a);
             return Ok(Decision {
                 next: None,
@@ -301,7 +301,7 @@ impl<'a> Scheduler<'a> {
             self.stats.switches += 1;
         }
         self.set_cpu(cpu, next, NIL)?;
-        self.push_queued(&mut a)?;
+        self.push_queued(cpu, &mut a)?;
         self.sync_timer(&mut a);
         d.actions = a;
         Ok(d)

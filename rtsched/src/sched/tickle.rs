@@ -117,10 +117,20 @@ impl<'a> Scheduler<'a> {
     /// replenishment (which compares it with the queue, `replenish.rs`). The property test
     /// of `model-tests/tests/invariants_every_policy.rs` checks that after the requests
     /// settle no CPU runs a unit below a queued unit it may run.
+    ///
+    /// `cpu` is the CPU that picked: the unit its last tickle was for, when no longer queued
+    /// (most often the unit it just picked), needs no renewed tickle, and is forgotten here
+    /// as the loop of `push_queued_now` would forget it (that loop changes no queue, so
+    /// doing it first changes nothing); then most picks find nothing to push.
     #[inline(always)]
-    pub(super) fn push_queued(&mut self, a: &mut Actions) -> Result<()> {
-        // (Nothing queued and no tickle to renew: nothing to push.)
-        if self.runq_len() == 0 && self.cpus.retickle().is_empty() {
+    pub(super) fn push_queued(&mut self, cpu: usize, a: &mut Actions) -> Result<()> {
+        let t = self.cpus.tickled_for(cpu);
+        if t != NIL && !self.cpus.tickled().test(cpu) && get(self.units, t)?.queue != QueueKind::Run
+        {
+            self.cpus.set_tickled_for(cpu, NIL);
+        }
+        // (No tickle to renew, and nothing queued or no idle CPU to push it to.)
+        if !self.cpus.push_wanted(self.runq_len() != 0) {
             return Ok(());
         }
         self.push_queued_now(a)
