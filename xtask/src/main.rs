@@ -1,5 +1,6 @@
 //! `cargo xtask`: the programs around rtsched (build checks, Xen build and boot).
 
+mod bench_compare;
 mod csa;
 mod e2e;
 mod gantt;
@@ -35,6 +36,9 @@ enum Cmd {
     Csa(csa::Args),
     /// Draw a Gantt chart (SVG) of a simulated schedule or of a xentrace trace.
     Gantt(gantt::Args),
+    /// The effect of the working tree's changes on the benchmark against a revision: the two
+    /// builds' benchmark binaries run alternately, ratios against rt.c compared in pairs.
+    BenchCompare(bench_compare::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::E2e(a) => e2e::run(&a),
         Cmd::Csa(a) => csa::run(&a),
         Cmd::Gantt(a) => gantt::run(&a),
+        Cmd::BenchCompare(a) => bench_compare::run_compare(&a),
     }
 }
