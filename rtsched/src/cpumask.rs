@@ -7,8 +7,7 @@
 /// The largest number of physical CPUs a scheduler instance can manage.
 pub const MAX_CPUS: usize = 256;
 
-/// The 64-bit words of a [`CpuMask`].
-pub(crate) const WORDS: usize = MAX_CPUS / 64;
+const WORDS: usize = MAX_CPUS / 64;
 
 /// A set of physical CPU numbers, `0..MAX_CPUS`.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]

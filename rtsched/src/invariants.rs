@@ -26,7 +26,7 @@ use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 /// - a unit on a spare holds the slot that names it, and the spare's deadline is no later
 ///   than the unit's own replenishment; a lent spare is held by the unit it names;
 /// - the replenishment timer is programmed for the earliest pending replenishment;
-/// - tickled CPUs are online;
+/// - tickled CPUs are online, and every CPU with a tickle to renew (`retickle`) is tickled;
 /// - the caches are up to date: each unit's `on_cpu`, the busy and retickle masks, and each
 ///   busy CPU's priority key, and the bound of the keys of the online, busy, untickled CPUs
 ///   (and of those of each group's mask);
@@ -257,6 +257,9 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     }
     if !s.tickled().and_not(&s.online()).is_empty() {
         return Err("tickled CPU not online");
+    }
+    if !s.raw_retickle().and_not(&s.tickled()).is_empty() {
+        return Err("a tickle to renew on an untickled CPU (only its own pick may leave one)");
     }
 
     // The caches the hot paths read instead of scanning.

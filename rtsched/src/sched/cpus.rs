@@ -34,7 +34,7 @@
 //! as rt.c's tickle scan) and [`Cpus::rekey_all`] (O(CPUs), at a priority-scheme switch).
 
 use crate::actions::Actions;
-use crate::cpumask::{CpuMask, WORDS};
+use crate::cpumask::CpuMask;
 use crate::error::{Error, Result};
 use crate::prio::{prio_key, Order, PrioKey};
 use crate::unit::{Unit, UnitId, NIL};
@@ -223,28 +223,25 @@ impl<'a> Cpus<'a> {
         (self.bound, self.bound_cpu, self.bound2)
     }
 
-    /// Whether a push after a pick has anything to do (see `push_queued` in `tickle.rs`): a
-    /// CPU whose tickle is to be renewed (in `retickle`, not tickled), or, when `queued`
-    /// (the run queue is not empty), an idle, untickled, served CPU. Without building the
-    /// masks, and from the first word alone up to 64 CPUs (the other words are empty).
+    /// The CPUs a queued unit may be pushed to after a pick: idle, untickled and served (an
+    /// unserved CPU has no pickable queued unit).
+    pub(crate) fn push_targets(&self) -> CpuMask {
+        self.idle().and_not(&self.tickled).and_not(&self.unserved)
+    }
+
+    /// Whether [`Self::push_targets`] is not empty, without building it: from the first
+    /// mask word alone up to 64 CPUs (the others are empty).
     #[inline(always)]
-    pub(crate) fn push_wanted(&self, queued: bool) -> bool {
-        let word = |w: usize| {
-            let t = self.tickled.bits[w];
-            (
-                self.retickle.bits[w] & !t,
-                self.online.bits[w] & !self.busy.bits[w] & !t & !self.unserved.bits[w],
-            )
-        };
-        let (mut renew, mut idle) = word(0);
-        if self.pcpus.len() > 64 {
-            for w in 1..WORDS {
-                let (r, i) = word(w);
-                renew |= r;
-                idle |= i;
-            }
+    pub(crate) fn any_push_target(&self) -> bool {
+        if self.pcpus.len() <= 64 {
+            self.online.bits[0]
+                & !self.busy.bits[0]
+                & !self.tickled.bits[0]
+                & !self.unserved.bits[0]
+                != 0
+        } else {
+            !self.push_targets().is_empty()
         }
-        renew != 0 || (queued && idle != 0)
     }
 
     /// Online CPUs that run nothing and idle on no blocked server's budget. O(1).

@@ -4,7 +4,7 @@
 use super::groups::Home;
 use super::{get, Scheduler};
 use crate::actions::Actions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mutants::Mutant;
 use crate::prio::prio_key;
 use crate::unit::{QueueKind, NIL};
@@ -103,13 +103,18 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
-    /// After a CPU picked its next unit, the unit a tickle had sent it may still be queued
+    /// After `cpu` picked its next unit, the unit its last tickle was for may still be queued
     /// (the CPU took a higher-priority one). rt.c leaves it queued until some later event,
     /// even with an idle CPU in its affinity. Here that unit is tickled again (it may
     /// outrank a unit running on another CPU of its affinity), and the highest-priority
     /// queued unit with an idle, untickled, served CPU in its affinity gets that CPU
-    /// tickled. O(CPUs) plus the run queue's search (`sched/runq.rs`) when such a CPU
-    /// exists.
+    /// tickled. O(mask words), plus the run queue's search (`sched/runq.rs`) when such a
+    /// CPU exists.
+    ///
+    /// Only `cpu`'s tickle can need renewing: a CPU's `tickled_for` is set with its tickle,
+    /// and only its own pick clears the tickle (`Cpus::add` and `Cpus::remove` clear both),
+    /// so between hooks every CPU in `retickle` is tickled (checked by
+    /// [`crate::invariants::check`]).
     ///
     /// No other queued unit needs a tickle here: each was tickled when it was queued, and
     /// a CPU of its affinity since then either picked (the best unit it may run, so not one
@@ -117,57 +122,27 @@ impl<'a> Scheduler<'a> {
     /// replenishment (which compares it with the queue, `replenish.rs`). The property test
     /// of `model-tests/tests/invariants_every_policy.rs` checks that after the requests
     /// settle no CPU runs a unit below a queued unit it may run.
-    ///
-    /// `cpu` is the CPU that picked: the unit its last tickle was for, when no longer queued
-    /// (most often the unit it just picked), needs no renewed tickle, and is forgotten here
-    /// as the loop of `push_queued_now` would forget it (that loop changes no queue, so
-    /// doing it first changes nothing); then most picks find nothing to push.
     #[inline(always)]
     pub(super) fn push_queued(&mut self, cpu: usize, a: &mut Actions) -> Result<()> {
         let t = self.cpus.tickled_for(cpu);
-        if t != NIL && !self.cpus.tickled().test(cpu) && get(self.units, t)?.queue != QueueKind::Run
-        {
+        if t != NIL && !self.cpus.tickled().test(cpu) {
             self.cpus.set_tickled_for(cpu, NIL);
-        }
-        // (No tickle to renew, and nothing queued or no idle CPU to push it to.)
-        if !self.cpus.push_wanted(self.runq_len() != 0) {
-            return Ok(());
-        }
-        self.push_queued_now(a)
-    }
-
-    /// [`Self::push_queued`] with something to push (out of line: the check above is the
-    /// common case at small sizes).
-    #[inline(never)]
-    fn push_queued_now(&mut self, a: &mut Actions) -> Result<()> {
-        // The unit a tickle sent a CPU that then picked another one (rt.c leaves it queued
-        // even when it outranks units running elsewhere). In CPU order; a CPU tickled by
-        // this loop keeps its new `tickled_for`.
-        for c in self.cpus.retickle().and_not(self.cpus.tickled()).iter() {
-            if self.cpus.tickled().test(c) {
-                continue;
-            }
-            if c >= self.cpus.len() {
-                return Err(Error::corrupt());
-            }
-            let t = self.cpus.tickled_for(c);
-            self.cpus.set_tickled_for(c, NIL);
-            if t != NIL && get(self.units, t)?.queue == QueueKind::Run {
+            if get(self.units, t)?.queue == QueueKind::Run {
                 self.tickle(t, a)?;
             }
         }
-        if self.runq_len() == 0 {
+        // (Nothing queued, or no idle CPU to push it to.)
+        if self.runq_len() == 0 || !self.cpus.any_push_target() {
             return Ok(());
         }
-        // (An unserved CPU has no pickable queued unit to push to it.)
-        let idle = self
-            .cpus
-            .idle()
-            .and_not(self.cpus.tickled())
-            .and_not(self.cpus.unserved());
-        if idle.is_empty() {
-            return Ok(());
-        }
+        self.push_to_idle(a)
+    }
+
+    /// [`Self::push_queued`]'s search for the best queued unit with an idle CPU (out of
+    /// line: the check above is the common case at small sizes).
+    #[inline(never)]
+    fn push_to_idle(&mut self, a: &mut Actions) -> Result<()> {
+        let idle = self.cpus.push_targets();
         let periodic = self.periodic();
         let o = self.order();
         let found = self.runq_first_on_any(&idle, |u| {
