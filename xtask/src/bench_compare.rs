@@ -106,10 +106,9 @@ fn build_bench(src: &Path, target: &Path) -> Result<PathBuf> {
         .env("CFLAGS", format!("-ffile-prefix-map={src_s}=/rtsched"))
         .args(["bench", "-p", "difftest", "--bench", "hooks", "--no-run"])
         .args(["--message-format=json-render-diagnostics"]);
-    // rt.c's source: the tree the working copy's builds fetched, when there is one.
-    let cache = root().join("target/xen/src-cache/xen-4.17.5+72-g01140da4e8");
-    if std::env::var_os("RTSCHED_XEN_SRC").is_none() && cache.is_dir() {
-        cmd.env("RTSCHED_XEN_SRC", &cache);
+    // rt.c's source: the working copy's Xen tree (fetched once), for both builds.
+    if std::env::var_os("RTSCHED_XEN_SRC").is_none() {
+        cmd.env("RTSCHED_XEN_SRC", crate::xen::source_tree()?);
     }
     let out = cmd
         .stderr(Stdio::inherit())
