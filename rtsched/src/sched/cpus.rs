@@ -12,7 +12,8 @@
 //! - `tickled`: CPUs asked to reschedule that have not run `do_schedule` since (rt.c's
 //!   `prv->tickled`).
 //! - `Pcpu.tickled_for` and `retickle`: the unit each CPU's last tickle was for, and the
-//!   mask of CPUs where it is set.
+//!   mask of CPUs where it is set; between hooks every CPU in `retickle` is tickled (a CPU's
+//!   own pick clears its tickle and then settles its `tickled_for`, `push_queued`).
 //! - `unserved`: online CPUs that no unit on the run queue could be picked on (no unit
 //!   there allows the CPU and is pickable: any unit under a deferrable server, a runnable
 //!   one or one on its reserved level under a periodic server). Set by a pick that found
