@@ -2,6 +2,13 @@
 //! build time (never from this repository), against the stub headers of `csrc/include` and
 //! the glue of `csrc/glue.c`.
 //!
+//! A second copy (library `xenrt_replq`) is rt.c with its replenishment queue ordered by
+//! deadline alone, the order rtsched keeps (deliberate difference 3 in ARCHITECTURE.md): the
+//! benchmark's comparison of equal work where stock rt.c's timer leaves replenishments
+//! undone. Its one change is made here, to the copy, by [`REPLQ_PATCH`]; its glue is the same
+//! `csrc/glue.c` with every name it defines renamed (`dt_new` -> `xdt_new`, ...) by a header
+//! that is included first, so that both copies link into one program (`src/xen.rs`).
+//!
 //! The source tree is, in order: `$RTSCHED_XEN_SRC` (an unpacked Xen source tree), or
 //! `<workspace>/target/xen/src-cache/xen-4.17.5+72-g01140da4e8` (where `cargo xtask
 //! xen-build` also puts it). If neither exists, the Debian source package is fetched there
@@ -79,23 +86,67 @@ fn source_tree(manifest: &Path) -> PathBuf {
     tree
 }
 
-fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));
-    let tree = source_tree(&manifest);
-    let rt_c = tree.join(RT_C);
-    assert!(rt_c.exists(), "no {} in {}", RT_C, tree.display());
-    // rt.c is copied alone, so that its `#include "private.h"` finds our stub and not the
-    // private.h beside it in Xen's tree.
-    let dir = out.join("xen-sched");
-    fs::create_dir_all(&dir).expect("creating OUT_DIR/xen-sched");
-    fs::copy(&rt_c, dir.join("rt.c")).expect("copying rt.c");
-    println!("cargo:rerun-if-changed={}", rt_c.display());
-    println!("cargo:rerun-if-changed=csrc");
-    cc::Build::new()
-        .file(manifest.join("csrc/glue.c"))
+/// The text of rt.c's replenishment-queue insertion, and what the second copy has instead.
+const REPLQ_SITE: &str =
+    "#define deadline_replq_insert(...) \\\n  deadline_queue_insert(&replq_elem, ##__VA_ARGS__)\n";
+const REPLQ_PATCH: &str =
+    "/* rtsched's order (deviation 3): by deadline alone, after equal deadlines. */
+static inline bool
+deadline_replq_insert(struct rt_unit *svc, struct list_head *elem,
+                      struct list_head *queue)
+{
+    struct list_head *iter;
+    bool first = true;
+
+    list_for_each ( iter, queue )
+    {
+        if ( svc->cur_deadline < replq_elem(iter)->cur_deadline )
+            break;
+        first = false;
+    }
+    list_add_tail(elem, iter);
+    return first;
+}
+";
+
+/// The names the glue and its stub header define with external linkage (the `dt_` API and
+/// the host functions rt.c calls), each renamed with an `x` in front for the second copy.
+fn rename_header(manifest: &Path) -> String {
+    let mut names: Vec<String> = ["cpu_raise_softirq", "init_timer", "set_timer", "stop_timer"]
+        .iter()
+        .chain(&["kill_timer", "migrate_timer"])
+        .map(|s| s.to_string())
+        .collect();
+    for f in ["csrc/glue.c", "csrc/include/stubs.h"] {
+        let text = fs::read_to_string(manifest.join(f)).expect("reading the glue");
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("dt_") {
+            let boundary = rest[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+            let len = rest[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len() - i);
+            if boundary {
+                names.push(rest[i..i + len].to_string());
+            }
+            rest = &rest[i + len..];
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+        .iter()
+        .map(|n| format!("#define {n} x{n}\n"))
+        .collect()
+}
+
+fn build(manifest: &Path, sched_dir: &Path, prelude: Option<&Path>, lib: &str) {
+    let mut b = cc::Build::new();
+    b.file(manifest.join("csrc/glue.c"))
         .include(manifest.join("csrc/include"))
-        .include(&dir)
+        .include(sched_dir)
         .std("gnu11")
         // Xen's hypervisor is built with -O2.
         .opt_level(2)
@@ -105,6 +156,39 @@ fn main() {
         .flag("-Wno-unused-parameter")
         .flag("-Wno-unused-variable")
         .flag("-Wno-unused-but-set-variable")
-        .flag("-Wno-sign-compare")
-        .compile("xenrt");
+        .flag("-Wno-sign-compare");
+    if let Some(p) = prelude {
+        b.flag("-include")
+            .flag(p.to_str().expect("a UTF-8 OUT_DIR"));
+    }
+    b.compile(lib);
+}
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));
+    let tree = source_tree(&manifest);
+    let rt_c = tree.join(RT_C);
+    assert!(rt_c.exists(), "no {} in {}", RT_C, tree.display());
+    println!("cargo:rerun-if-changed={}", rt_c.display());
+    println!("cargo:rerun-if-changed=csrc");
+    // rt.c is copied alone, so that its `#include "private.h"` finds our stub and not the
+    // private.h beside it in Xen's tree.
+    let dir = out.join("xen-sched");
+    fs::create_dir_all(&dir).expect("creating OUT_DIR/xen-sched");
+    fs::copy(&rt_c, dir.join("rt.c")).expect("copying rt.c");
+    build(&manifest, &dir, None, "xenrt");
+
+    let text = fs::read_to_string(&rt_c).expect("reading rt.c");
+    assert_eq!(
+        text.matches(REPLQ_SITE).count(),
+        1,
+        "rt.c's deadline_replq_insert is not where build.rs expects it"
+    );
+    let dir = out.join("xen-sched-replq");
+    fs::create_dir_all(&dir).expect("creating OUT_DIR/xen-sched-replq");
+    fs::write(dir.join("rt.c"), text.replace(REPLQ_SITE, REPLQ_PATCH)).expect("writing rt.c");
+    let prelude = out.join("rename-replq.h");
+    fs::write(&prelude, rename_header(&manifest)).expect("writing the rename header");
+    build(&manifest, &dir, Some(&prelude), "xenrt_replq");
 }

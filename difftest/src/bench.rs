@@ -52,7 +52,7 @@ use rtsched::{
 };
 
 use crate::trace::Rng;
-use crate::xen::{cycles, cycles_fenced, XenRt};
+use crate::xen::{cycles, cycles_fenced, Glue, ReplqByDeadline, RtC, Stock};
 
 /// The buffer read before each call of the cold-cache pass ([`Pass::Cold`]): 4 MiB, four
 /// times the L2 cache of the machines this runs on (1 MiB per core) and an eighth of their
@@ -173,6 +173,10 @@ pub enum Impl {
     Rtsched,
     /// Xen 4.17's rt.c.
     Xen,
+    /// rt.c with its replenishment queue ordered by deadline alone
+    /// ([`crate::xen::ReplqByDeadline`]): the same work as rtsched's where stock rt.c's timer
+    /// leaves replenishments undone.
+    XenReplq,
 }
 
 /// One unit's reservation and hard affinity (a CPU bit mask).
@@ -523,32 +527,32 @@ impl Imp for P<'_> {
     }
 }
 
-impl Imp for XenRt {
+impl<G: Glue> Imp for RtC<G> {
     fn set_runnable(&mut self, u: usize, r: bool) {
-        XenRt::set_runnable(self, u, r);
+        RtC::set_runnable(self, u, r);
     }
     fn wake(&mut self, u: usize, now: i64) -> u64 {
-        XenRt::wake(self, u, now);
+        RtC::wake(self, u, now);
         self.take_softirqs()
     }
     fn sleep(&mut self, u: usize, now: i64) -> u64 {
-        XenRt::sleep(self, u, now);
+        RtC::sleep(self, u, now);
         self.take_softirqs()
     }
     fn do_schedule(&mut self, c: usize, now: i64, _: bool) -> (Option<usize>, i64, u64) {
-        let (n, s, _) = XenRt::do_schedule(self, c, now, false);
+        let (n, s, _) = RtC::do_schedule(self, c, now, false);
         (n, s, self.take_softirqs())
     }
     fn context_saved(&mut self, u: usize, now: i64, _: bool) -> u64 {
-        XenRt::context_saved(self, u, now);
+        RtC::context_saved(self, u, now);
         self.take_softirqs()
     }
     fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
-        XenRt::timer_fire(self, now);
+        RtC::timer_fire(self, now);
         self.take_softirqs()
     }
     fn timer(&self, _: usize) -> Option<i64> {
-        XenRt::timer(self)
+        RtC::timer(self)
     }
     fn overdue(&self, n: usize, now: i64) -> usize {
         let st = self.states(n);
@@ -558,6 +562,28 @@ impl Imp for XenRt {
             .filter(|x| overdue_at(x.cur_deadline, x.period, now))
             .count()
     }
+}
+
+/// A copy of rt.c set up for `cfg`: every CPU added, every unit allocated with its
+/// reservation and inserted.
+fn rt_c<G: Glue>(cfg: &Config, specs: &[UnitSpec]) -> RtC<G> {
+    let mut x = RtC::new(cfg.cpus, cfg.units);
+    for c in 0..cfg.cpus {
+        x.cpu_add(c);
+    }
+    for (u, s) in specs.iter().enumerate() {
+        x.unit_alloc(u, u as u32, 0, s.affinity);
+        let p = s.params;
+        let rc = x.put_vcpu(
+            u,
+            (p.period / 1000) as u32,
+            (p.budget / 1000) as u32,
+            p.extratime,
+        );
+        assert_eq!(rc, 0);
+        x.insert(u, 0, false);
+    }
+    x
 }
 
 /// What to do with a freshly set-up instance (a generic callback: each implementation's
@@ -570,25 +596,8 @@ trait Job {
 fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
     let specs = specs(cfg);
     match (which, cfg.shape) {
-        (Impl::Xen, _) => {
-            let mut x = XenRt::new(cfg.cpus, cfg.units);
-            for c in 0..cfg.cpus {
-                x.cpu_add(c);
-            }
-            for (u, s) in specs.iter().enumerate() {
-                x.unit_alloc(u, u as u32, 0, s.affinity);
-                let p = s.params;
-                let rc = x.put_vcpu(
-                    u,
-                    (p.period / 1000) as u32,
-                    (p.budget / 1000) as u32,
-                    p.extratime,
-                );
-                assert_eq!(rc, 0);
-                x.insert(u, 0, false);
-            }
-            job.run(&mut x)
-        }
+        (Impl::Xen, _) => job.run(&mut rt_c::<Stock>(cfg, &specs)),
+        (Impl::XenReplq, _) => job.run(&mut rt_c::<ReplqByDeadline>(cfg, &specs)),
         (Impl::Rtsched, Shape::Partition) => {
             let n = cfg.cpus;
             let mut inst = vec![0u32; cfg.units];

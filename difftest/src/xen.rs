@@ -4,11 +4,13 @@
 //! The C side (`csrc/glue.c`, which `#include`s rt.c) keeps one host per instance and
 //! calls rt.c's hooks the way Xen's scheduling core does; see its comments.
 
+use std::marker::PhantomData;
 use std::os::raw::c_int;
 
 /// Opaque C host (`struct dt_host`).
 #[repr(C)]
-struct DtHost {
+#[derive(Debug)]
+pub struct DtHost {
     _private: [u8; 0],
 }
 
@@ -38,7 +40,55 @@ pub struct XenUnitState {
     pub cpu: u32,
 }
 
-extern "C" {
+/// Declares the entry points of the glue (`csrc/glue.c`) that each compiled copy of rt.c has,
+/// as the trait [`Glue`], and implements it for each copy: [`Stock`] (`dt_new`, ...) and
+/// [`ReplqByDeadline`] (the same glue with every name prefixed by `x`, see `build.rs`).
+macro_rules! glue {
+    ($(fn $name:ident($($a:ident: $t:ty),* $(,)?) $(-> $r:ty)?;)*) => {
+        /// The C entry points of one compiled copy of rt.c and its glue (all `unsafe`: raw
+        /// pointers into the C host; [`RtC`] is the safe interface).
+        pub trait Glue {
+            $(
+                /// The glue's function of this name in this copy.
+                ///
+                /// # Safety
+                ///
+                /// A host argument is live and from this copy's `dt_new`; every other pointer
+                /// is valid for what the function reads or writes; indices are in range.
+                unsafe fn $name($($a: $t),*) $(-> $r)?;
+            )*
+        }
+        glue!(@copy Stock, "", $(fn $name($($a: $t),*) $(-> $r)?;)*);
+        glue!(@copy ReplqByDeadline, "x", $(fn $name($($a: $t),*) $(-> $r)?;)*);
+    };
+    (@copy $copy:ident, $prefix:literal, $(fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)?;)*) => {
+        impl Glue for $copy {
+            $(
+                #[inline(always)]
+                unsafe fn $name($($a: $t),*) $(-> $r)? {
+                    extern "C" {
+                        #[link_name = concat!($prefix, stringify!($name))]
+                        fn f($($a: $t),*) $(-> $r)?;
+                    }
+                    // SAFETY: the caller upholds the C function's contract (this only forwards).
+                    unsafe { f($($a),*) }
+                }
+            )*
+        }
+    };
+}
+
+/// Xen 4.17's rt.c, unchanged (library `xenrt`).
+#[derive(Debug)]
+pub enum Stock {}
+
+/// rt.c with its replenishment queue ordered by deadline alone (library `xenrt_replq`, the
+/// one change made by `build.rs`): what rt.c does with deliberate difference 3 of
+/// ARCHITECTURE.md, for comparisons of equal work where stock rt.c's timer falls behind.
+#[derive(Debug)]
+pub enum ReplqByDeadline {}
+
+glue! {
     fn dt_new(ncpus: u32, cap: u32) -> *mut DtHost;
     fn dt_free(h: *mut DtHost);
     fn dt_cpu_add(h: *mut DtHost, cpu: u32) -> c_int;
@@ -76,11 +126,14 @@ extern "C" {
     fn dt_tickled(h: *mut DtHost) -> u64;
     fn dt_states(h: *mut DtHost, n: u32, out: *mut XenUnitState);
     fn dt_queue_order(h: *mut DtHost, which: c_int, max: u32, out: *mut u32) -> u32;
-    fn dt_rdtsc() -> u64;
-    fn dt_rdtsc_fenced() -> u64;
     fn dt_replq_sort_by_deadline(h: *mut DtHost) -> bool;
     fn dt_set_cur_budget(h: *mut DtHost, u: u32, cur_budget: i64);
     fn dt_mark_tickled(h: *mut DtHost, cpus: u64);
+}
+
+extern "C" {
+    fn dt_rdtsc() -> u64;
+    fn dt_rdtsc_fenced() -> u64;
     fn dt_sizes(unit: *mut u32, dom: *mut u32);
 }
 
@@ -118,26 +171,31 @@ pub const XEN_MAX_CPUS: usize = 64;
 /// Every method checks its arguments against the instance's bounds before crossing into C,
 /// so no input can make the C side index out of its arrays.
 #[derive(Debug)]
-pub struct XenRt {
+pub struct RtC<G: Glue> {
     h: *mut DtHost,
     ncpus: u32,
     cap: u32,
     allocated: Vec<bool>,
+    copy: PhantomData<G>,
 }
 
-impl XenRt {
+/// Xen 4.17's rt.c as Xen ships it.
+pub type XenRt = RtC<Stock>;
+
+impl<G: Glue> RtC<G> {
     /// A new instance (rt.c's `init`). Panics on `ncpus` outside `1..=64` or `cap == 0`.
-    pub fn new(ncpus: usize, cap: usize) -> XenRt {
+    pub fn new(ncpus: usize, cap: usize) -> Self {
         assert!((1..=XEN_MAX_CPUS).contains(&ncpus) && cap > 0 && cap < u32::MAX as usize);
         // SAFETY: dt_new only reads its two integer arguments (checked above) and returns
         // either NULL or a fresh heap object that this XenRt owns until drop.
-        let h = unsafe { dt_new(ncpus as u32, cap as u32) };
+        let h = unsafe { G::dt_new(ncpus as u32, cap as u32) };
         assert!(!h.is_null(), "dt_new failed");
-        XenRt {
+        RtC {
             h,
             ncpus: ncpus as u32,
             cap: cap as u32,
             allocated: vec![false; cap],
+            copy: PhantomData,
         }
     }
 
@@ -158,7 +216,7 @@ impl XenRt {
     pub fn cpu_add(&mut self, cpu: usize) {
         let c = self.cpu(cpu);
         // SAFETY: self.h is live (owned); c < ncpus.
-        let rc = unsafe { dt_cpu_add(self.h, c) };
+        let rc = unsafe { G::dt_cpu_add(self.h, c) };
         assert_eq!(rc, 0);
     }
 
@@ -166,7 +224,7 @@ impl XenRt {
     pub fn unit_alloc(&mut self, u: usize, dom: u32, vcpu: u32, affinity: u64) {
         assert!(u < self.cap as usize && dom < self.cap && vcpu < 64 && !self.allocated[u]);
         // SAFETY: self.h is live; u, dom < cap and vcpu < 64 are within the C arrays.
-        let rc = unsafe { dt_unit_alloc(self.h, u as u32, dom, vcpu, affinity) };
+        let rc = unsafe { G::dt_unit_alloc(self.h, u as u32, dom, vcpu, affinity) };
         assert_eq!(rc, 0, "dt_unit_alloc");
         self.allocated[u] = true;
     }
@@ -177,42 +235,42 @@ impl XenRt {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit (the caller keeps it off every
         // queue: not inserted).
-        unsafe { dt_unit_realloc(self.h, u) }
+        unsafe { G::dt_unit_realloc(self.h, u) }
     }
 
     /// Sets the host's runnable view of a unit (what `unit_runnable()` returns).
     pub fn set_runnable(&mut self, u: usize, runnable: bool) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_set_runnable(self.h, u, runnable) }
+        unsafe { G::dt_set_runnable(self.h, u, runnable) }
     }
 
     /// `insert_unit` at `now`; returns the CPU assigned.
     pub fn insert(&mut self, u: usize, now: i64, is_running: bool) -> usize {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_insert(self.h, u, now, is_running) as usize }
+        unsafe { G::dt_insert(self.h, u, now, is_running) as usize }
     }
 
     /// `remove_unit`.
     pub fn remove(&mut self, u: usize, now: i64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_remove(self.h, u, now) }
+        unsafe { G::dt_remove(self.h, u, now) }
     }
 
     /// `wake` at `now`.
     pub fn wake(&mut self, u: usize, now: i64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_wake(self.h, u, now) }
+        unsafe { G::dt_wake(self.h, u, now) }
     }
 
     /// `sleep`.
     pub fn sleep(&mut self, u: usize, now: i64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_sleep(self.h, u, now) }
+        unsafe { G::dt_sleep(self.h, u, now) }
     }
 
     /// `do_schedule` on `cpu` at `now`: the unit chosen (`None`: idle), slice, migrated.
@@ -226,7 +284,7 @@ impl XenRt {
         let mut slice = 0i64;
         let mut migrated = false;
         // SAFETY: self.h is live; c < ncpus; the out pointers are to live locals.
-        let next = unsafe { dt_schedule(self.h, c, now, tasklet, &mut slice, &mut migrated) };
+        let next = unsafe { G::dt_schedule(self.h, c, now, tasklet, &mut slice, &mut migrated) };
         (usize::try_from(next).ok(), slice, migrated)
     }
 
@@ -234,49 +292,49 @@ impl XenRt {
     pub fn context_saved(&mut self, u: usize, now: i64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_context_saved(self.h, u, now) }
+        unsafe { G::dt_context_saved(self.h, u, now) }
     }
 
     /// The replenishment timer's handler at `now`.
     pub fn timer_fire(&mut self, now: i64) {
         // SAFETY: self.h is live; the timer was initialised by the first cpu_add (the
         // driver adds CPUs before anything else).
-        unsafe { dt_timer_fire(self.h, now) }
+        unsafe { G::dt_timer_fire(self.h, now) }
     }
 
     /// The replenishment timer's expiry, if programmed.
     pub fn timer(&self) -> Option<i64> {
         let mut t = 0i64;
         // SAFETY: self.h is live; the out pointer is to a live local.
-        unsafe { dt_timer(self.h, &mut t) }.then_some(t)
+        unsafe { G::dt_timer(self.h, &mut t) }.then_some(t)
     }
 
     /// Sets the hard affinity (Xen's core does this; rt.c has no `adjust_affinity`).
     pub fn set_affinity(&mut self, u: usize, mask: u64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_set_affinity(self.h, u, mask) }
+        unsafe { G::dt_set_affinity(self.h, u, mask) }
     }
 
     /// `pick_resource`.
     pub fn pick_cpu(&mut self, u: usize) -> usize {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_pick(self.h, u) as usize }
+        unsafe { G::dt_pick(self.h, u) as usize }
     }
 
     /// `sched_set_res` (the core's migration of a unit rt.c has no hook for).
     pub fn migrate(&mut self, u: usize, cpu: usize) {
         let (u, c) = (self.unit(u), self.cpu(cpu));
         // SAFETY: self.h is live; u is allocated and c < ncpus.
-        unsafe { dt_migrate(self.h, u, c) }
+        unsafe { G::dt_migrate(self.h, u, c) }
     }
 
     /// `XEN_DOMCTL_SCHEDOP_putvcpuinfo` (µs); returns rt.c's return code.
     pub fn put_vcpu(&mut self, u: usize, period_us: u32, budget_us: u32, extra: bool) -> i32 {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_put_vcpu(self.h, u, period_us, budget_us, extra) }
+        unsafe { G::dt_put_vcpu(self.h, u, period_us, budget_us, extra) }
     }
 
     /// `XEN_DOMCTL_SCHEDOP_getvcpuinfo`: (period µs, budget µs, extratime).
@@ -284,7 +342,7 @@ impl XenRt {
         let u = self.unit(u);
         let (mut p, mut b, mut e) = (0u32, 0u32, false);
         // SAFETY: self.h is live; u is allocated; the out pointers are to live locals.
-        let rc = unsafe { dt_get_vcpu(self.h, u, &mut p, &mut b, &mut e) };
+        let rc = unsafe { G::dt_get_vcpu(self.h, u, &mut p, &mut b, &mut e) };
         assert_eq!(rc, 0, "getvcpuinfo");
         (p, b, e)
     }
@@ -292,19 +350,19 @@ impl XenRt {
     /// `XEN_DOMCTL_SCHEDOP_putinfo` for a domain (µs); returns rt.c's return code.
     pub fn put_dom(&mut self, dom: u32, period_us: u32, budget_us: u32) -> i32 {
         // SAFETY: self.h is live; dt_put_dom checks dom against its capacity.
-        unsafe { dt_put_dom(self.h, dom, period_us, budget_us) }
+        unsafe { G::dt_put_dom(self.h, dom, period_us, budget_us) }
     }
 
     /// The CPUs `cpu_raise_softirq` was called for since the last call (bit per CPU).
     pub fn take_softirqs(&mut self) -> u64 {
         // SAFETY: self.h is live.
-        unsafe { dt_take_softirqs(self.h) }
+        unsafe { G::dt_take_softirqs(self.h) }
     }
 
     /// rt.c's `prv->tickled`.
     pub fn tickled(&self) -> u64 {
         // SAFETY: self.h is live.
-        unsafe { dt_tickled(self.h) }
+        unsafe { G::dt_tickled(self.h) }
     }
 
     /// The states of units `0..n` (`n <= cap`).
@@ -312,14 +370,14 @@ impl XenRt {
         let n = n.min(self.cap as usize);
         let mut v = vec![XenUnitState::default(); n];
         // SAFETY: self.h is live; v has room for n <= cap elements.
-        unsafe { dt_states(self.h, n as u32, v.as_mut_ptr()) };
+        unsafe { G::dt_states(self.h, n as u32, v.as_mut_ptr()) };
         v
     }
 
     fn order(&self, which: c_int) -> Vec<usize> {
         let mut v = vec![0u32; self.cap as usize];
         // SAFETY: self.h is live; v has room for cap elements, the most a queue can hold.
-        let n = unsafe { dt_queue_order(self.h, which, v.len() as u32, v.as_mut_ptr()) };
+        let n = unsafe { G::dt_queue_order(self.h, which, v.len() as u32, v.as_mut_ptr()) };
         v.truncate(n as usize);
         v.into_iter().map(|x| x as usize).collect()
     }
@@ -338,30 +396,30 @@ impl XenRt {
     /// and programs the timer for its head; returns whether the order changed.
     pub fn replq_sort_by_deadline(&mut self) -> bool {
         // SAFETY: self.h is live; the function only relinks rt.c's own list entries.
-        unsafe { dt_replq_sort_by_deadline(self.h) }
+        unsafe { G::dt_replq_sort_by_deadline(self.h) }
     }
 
     /// Re-sync for deviation 11: sets unit `u`'s current budget.
     pub fn set_cur_budget(&mut self, u: usize, cur_budget: i64) {
         let u = self.unit(u);
         // SAFETY: self.h is live; u is an allocated unit.
-        unsafe { dt_set_cur_budget(self.h, u, cur_budget) }
+        unsafe { G::dt_set_cur_budget(self.h, u, cur_budget) }
     }
 
     /// Marks `cpus` as tickled (reschedule pending) in rt.c's `prv->tickled`.
     pub fn mark_tickled(&mut self, cpus: u64) {
         // SAFETY: self.h is live.
-        unsafe { dt_mark_tickled(self.h, cpus) }
+        unsafe { G::dt_mark_tickled(self.h, cpus) }
     }
 }
 
-impl Drop for XenRt {
+impl<G: Glue> Drop for RtC<G> {
     fn drop(&mut self) {
         // SAFETY: self.h came from dt_new and is freed exactly once, here.
-        unsafe { dt_free(self.h) }
+        unsafe { G::dt_free(self.h) }
     }
 }
 
-// SAFETY: a XenRt owns its C host exclusively; the C side keeps no reference to it
+// SAFETY: an RtC owns its C host exclusively; the C side keeps no reference to it
 // between calls except through the calling thread's dt_cur, which every call resets.
-unsafe impl Send for XenRt {}
+unsafe impl<G: Glue> Send for RtC<G> {}

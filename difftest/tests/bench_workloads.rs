@@ -43,6 +43,31 @@ fn rt_c_stops_replenishing_in_the_pinned_workload() {
     );
 }
 
+#[test]
+fn rt_c_with_its_replenishment_queue_by_deadline_keeps_up() {
+    for shape in [Shape::Pinned, Shape::Mixed] {
+        let c = cfg(shape, 512, 16, 4000);
+        assert!(record(Impl::Xen, &c).overdue > 100, "{}", shape.name());
+        let t = record(Impl::XenReplq, &c);
+        assert_eq!(t.overdue, 0, "{}: replenishments left undone", shape.name());
+    }
+}
+
+/// Without extratime no unit's level changes, so both orders of the replenishment queue are
+/// the same: the second copy makes exactly the calls, with exactly the results, of stock
+/// rt.c (the replay of one's tape into the other checks the results' digest).
+#[test]
+fn rt_c_copies_agree_where_levels_do_not_change() {
+    use difftest::bench::{replay, Pass};
+    for (units, cpus) in [(8, 4), (64, 16), (512, 64)] {
+        let c = cfg(Shape::Global, units, cpus, 2000);
+        let stock = record(Impl::Xen, &c);
+        let replq = record(Impl::XenReplq, &c);
+        assert_eq!(stock.calls, replq.calls, "global {units}/{cpus}");
+        replay(Impl::XenReplq, &c, &stock, Pass::Batched);
+    }
+}
+
 /// The cold-cache pass times exactly the hook calls before its cutoff (the same time for
 /// both implementations' tapes) and replays the rest, so that its digest check covers the
 /// whole replay (a divergence panics inside `replay`).
