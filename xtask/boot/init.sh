@@ -204,6 +204,21 @@ if [ "$FLAVOUR" = rtsched ]; then
     case "$v2" in *edf,deferrable*) ;; *) bad=1 ;; esac
     case "$v3" in *edf,cbs,rtds*) ;; *) bad=1 ;; esac
     case "$v4" in *edf,deferrable,classes*) ;; *) bad=1 ;; esac
+    # The value names admission control exactly when it is on (boot only), and every
+    # value read back can be written back; naming a boot-only setting that is not in
+    # force is refused.
+    if grep -Eq "xen_commandline.*rtsched_policy=([a-z]+,)*admission" /tmp/info; then
+        case "$v4" in *,admission,*) ;; *) bad=1; echo "admission not in $v4" ;; esac
+        run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$v4" || bad=1
+    else
+        case "$v4" in *admission*) bad=1; echo "admission in $v4" ;; esac
+        run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$v4" || bad=1
+        run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM admission && bad=1
+    fi
+    case "$v4" in *partition*) other=global ;; *) other=partition ;; esac
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM $other && bad=1
+    v5=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v5"
+    [ "$v5" = "$v4" ] || bad=1
     [ $bad = 0 ] && ok hypfs-policy || fail hypfs-policy "write or read-back failed"
 else
     run 20 xenhypfs ls /params | head -5
