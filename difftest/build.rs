@@ -112,11 +112,15 @@ deadline_replq_insert(struct rt_unit *svc, struct list_head *elem,
 /// The names the glue and its stub header define with external linkage (the `dt_` API and
 /// the host functions rt.c calls), each renamed with an `x` in front for the second copy.
 fn rename_header(manifest: &Path) -> String {
-    let mut names: Vec<String> = ["cpu_raise_softirq", "init_timer", "set_timer", "stop_timer"]
-        .iter()
-        .chain(&["kill_timer", "migrate_timer"])
-        .map(|s| s.to_string())
-        .collect();
+    let host = [
+        "cpu_raise_softirq",
+        "init_timer",
+        "set_timer",
+        "stop_timer",
+        "kill_timer",
+        "migrate_timer",
+    ];
+    let mut names: Vec<String> = host.iter().map(|s| s.to_string()).collect();
     for f in ["csrc/glue.c", "csrc/include/stubs.h"] {
         let text = fs::read_to_string(manifest.join(f)).expect("reading the glue");
         let mut rest = text.as_str();

@@ -31,6 +31,10 @@ const CPUS: [usize; 3] = [4, 16, 64];
 const COLD_UNITS: usize = 512;
 const COLD_FRACTION: f64 = 0.1;
 
+/// The implementations by index in a row's tapes and rounds: rtsched, rt.c and (where rt.c's
+/// timer falls behind) rt.c with its replenishment queue ordered by deadline.
+const IMPLS: [Impl; 3] = [Impl::Rtsched, Impl::Xen, Impl::XenReplq];
+
 /// One implementation in one round.
 #[derive(Clone, Copy, Debug, Default)]
 struct ImpRound {
@@ -270,9 +274,10 @@ fn main() {
                 // The cold-cache pass's span: the first COLD_FRACTION of the measured part of the
                 // workload's time (the same for both implementations).
                 let cold_until = (u <= COLD_UNITS).then(|| tapes[0].time_at(COLD_FRACTION));
+                // (The cold pass compares rtsched with stock rt.c only.)
                 let cold = |i: usize| {
                     cold_until.filter(|_| i < 2).map(|t| {
-                        let which = [Impl::Rtsched, Impl::Xen][i];
+                        let which = IMPLS[i];
                         let pc = replay(which, &cfg, &tapes[i], Pass::Cold(t));
                         summarise(&cold_clock, 0, 0, &pc.per_call)
                     })
@@ -297,7 +302,7 @@ fn main() {
                     // Counting aid (valgrind): one implementation's tape once, every hook
                     // call through its own `mark_<hook>` function; the calls per hook.
                     let i = p - 2;
-                    replay([Impl::Rtsched, Impl::Xen][i], &cfg, &tapes[i], Pass::Marked);
+                    replay(IMPLS[i], &cfg, &tapes[i], Pass::Marked);
                     eprintln!(
                         "calls {} {u} {c} {}: {:?}",
                         shape.name(),
@@ -308,7 +313,7 @@ fn main() {
                 }
                 if let Some(i) = profile {
                     // Profiling aid (`perf record`): one implementation's batched replays only.
-                    let which = [Impl::Rtsched, Impl::Xen][i];
+                    let which = IMPLS[i];
                     for _ in 0..rounds {
                         replay(which, &cfg, &tapes[i], Pass::Batched);
                     }
@@ -325,19 +330,17 @@ fn main() {
                     rounds: Vec::new(),
                 };
                 let tapes: Vec<&Tape> = tapes.iter().chain(replq.as_ref()).collect();
-                let impls = [Impl::Rtsched, Impl::Xen, Impl::XenReplq];
                 for round in 0..rounds {
                     let n = tapes.len();
                     let mut res = vec![ImpRound::default(); n];
                     // Rotate which implementation goes first.
                     let order = (0..n).map(|k| (k + round + u + c) % n);
                     for i in order {
-                        let which = impls[i];
+                        let which = IMPLS[i];
                         let ovh = min_replay(which, &cfg, tapes[i], Pass::Overhead, &clock);
                         let tot = min_replay(which, &cfg, tapes[i], Pass::Batched, &clock);
                         let pc = replay(which, &cfg, tapes[i], Pass::PerCall);
                         res[i] = summarise(&clock, tot, ovh, &pc.per_call);
-                        // (The cold pass compares rtsched with stock rt.c only.)
                         if let Some(r) = cold(i) {
                             res[i].cold_total = r.per_call_sum;
                             res[i].cold_mean = r.mean;
@@ -347,17 +350,15 @@ fn main() {
                     row.rounds.push(res);
                 }
                 let t = row.total_ratio();
-                let cold = if let Some(q) = row.replq_ratio() {
-                    format!("  vs rt.c, queue by deadline {:.3}", q.med)
-                } else {
-                    String::new()
-                } + &if row.has_cold() {
-                    format!("  cold ratio {:.3}", row.cold_ratio().med)
-                } else {
-                    String::new()
-                };
+                let mut extra = String::new();
+                if let Some(q) = row.replq_ratio() {
+                    extra += &format!("  vs rt.c, queue by deadline {:.3}", q.med);
+                }
+                if row.has_cold() {
+                    extra += &format!("  cold ratio {:.3}", row.cold_ratio().med);
+                }
                 eprintln!(
-                    "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {:.3} [{:.3}-{:.3}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{cold}",
+                    "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {:.3} [{:.3}-{:.3}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
                     shape.name(),
                     row.med(0, |r| r.total),
                     row.med(1, |r| r.total),
@@ -464,8 +465,6 @@ fn cold_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) {
     }
 }
 
-/// A table of one cell per workload: a row per shape and CPU count, a column per unit
-/// count; `cell` gives a workload's text, `None` (or no such workload) a dash.
 /// The totals of the workloads marked † against rt.c with its replenishment queue ordered
 /// by deadline (`Impl::XenReplq`), and the targets met counting that comparison for them.
 fn replq_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) {
@@ -519,6 +518,8 @@ fn replq_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) 
     let _ = writeln!(w);
 }
 
+/// A table of one cell per workload: a row per shape and CPU count, a column per unit
+/// count; `cell` gives a workload's text, `None` (or no such workload) a dash.
 fn grid(
     w: &mut String,
     rows: &[Row],

@@ -187,7 +187,7 @@ impl<G: Glue> RtC<G> {
     pub fn new(ncpus: usize, cap: usize) -> Self {
         assert!((1..=XEN_MAX_CPUS).contains(&ncpus) && cap > 0 && cap < u32::MAX as usize);
         // SAFETY: dt_new only reads its two integer arguments (checked above) and returns
-        // either NULL or a fresh heap object that this XenRt owns until drop.
+        // either NULL or a fresh heap object that this RtC owns until drop.
         let h = unsafe { G::dt_new(ncpus as u32, cap as u32) };
         assert!(!h.is_null(), "dt_new failed");
         RtC {

@@ -209,12 +209,11 @@ if [ "$FLAVOUR" = rtsched ]; then
     # force is refused.
     if grep -Eq "xen_commandline.*rtsched_policy=([a-z]+,)*admission" /tmp/info; then
         case "$v4" in *,admission,*) ;; *) bad=1; echo "admission not in $v4" ;; esac
-        run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$v4" || bad=1
     else
         case "$v4" in *admission*) bad=1; echo "admission in $v4" ;; esac
-        run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$v4" || bad=1
         run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM admission && bad=1
     fi
+    run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM "$v4" || bad=1
     case "$v4" in *partition*) other=global ;; *) other=partition ;; esac
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM $other && bad=1
     v5=$(xenhypfs cat /params/$RTSCHED_HYPFS_PARAM 2>/dev/null); echo "read back: $v5"
