@@ -14,11 +14,17 @@
 //! unit then waits at most its new period); CPUs leave as Xen's core makes them leave (out
 //! of the pool's valid set, withdrawn, units moved off with `pick_cpu`, which must never
 //! name the leaving CPU, then removed once idle) and join again.
+//!
+//! The replenishment timer's batched re-sort (`sched/replenish.rs`, a cost decision) is
+//! checked against the per-unit one: the same sequences with many units of few periods (so
+//! that many are due at once), one instance always batching and one never, give the same
+//! state after every step; a batch that never restores the order fails the check.
 
 mod common;
 
 use host_model::{done, leaked_scheduler, Host as Model, Instance, Instances};
 use proptest::prelude::*;
+use rtsched::mutants::Mutant;
 use rtsched::{
     Actions, ClassRule, CpuMask, Error, Params, Policy, PriorityScheme, Scheduler, ServerKind,
     Topology,
@@ -491,8 +497,65 @@ fn scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> 
     })
 }
 
+/// Like [`scenario`], with 8 to 40 units whose periods are one of two (so that many are due
+/// at once, as under Table 4.2's equal periods).
+fn burst_scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> {
+    (1usize..=8, policy(), 8usize..=40).prop_flat_map(|(ncpus, pol, nunits)| {
+        let unit = (1i64..=2, 1i64..60, any::<bool>(), any::<u8>()).prop_map(|(p, b, e, m)| {
+            let period = p * 4_000 * US;
+            let budget = (period * b / 100).max(10 * US);
+            (period, budget, e, m)
+        });
+        (
+            Just(ncpus),
+            Just(pol),
+            proptest::collection::vec(unit, nunits),
+            proptest::collection::vec(op(nunits, ncpus), 100..300),
+        )
+    })
+}
+
+/// The state a step leaves, as the host sees it: every unit's, each CPU's unit and the
+/// reschedule requests pending.
+fn observed(h: &Host) -> String {
+    let s = h.s();
+    format!(
+        "{:?} {:?} {:?} {:?}",
+        h.infos(),
+        (0..h.ncpus)
+            .map(|c| (s.curr(c), s.phantom(c)))
+            .collect::<Vec<_>>(),
+        h.h.st.resched.iter().collect::<Vec<_>>(),
+        s.timer()
+    )
+}
+
+/// Runs `ops` on two hosts whose instances differ only in the variant selected (`a`, `b`),
+/// checking both (invariants) and comparing them after every step.
+fn same_under(
+    (ncpus, pol, units, ops): &(usize, Policy, Vec<UnitSpec>, Vec<Op>),
+    a: Mutant,
+    b: Mutant,
+) -> Result<(), TestCaseError> {
+    let mut ha = Host::new(*ncpus, *pol, units);
+    let mut hb = Host::new(*ncpus, *pol, units);
+    ha.s_mut().set_mutant(a);
+    hb.s_mut().set_mutant(b);
+    for (k, op) in ops.iter().enumerate() {
+        ha.step(op)?;
+        hb.step(op)?;
+        prop_assert_eq!(observed(&ha), observed(&hb), "after step {} ({:?})", k, op);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: model_tests::proptest_cases(400), ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_batched_replenishment_resort_is_the_per_unit_one(case in burst_scenario()) {
+        same_under(&case, Mutant::ReplenishAlwaysBatch, Mutant::ReplenishNeverBatch)?;
+    }
 
     #[test]
     fn random_hook_sequences_keep_invariants((ncpus, pol, units, ops) in scenario()) {
@@ -505,4 +568,25 @@ proptest! {
         }
         h.quiescent()?;
     }
+}
+
+/// The comparison above finds a batch that never restores the run queue's order (a fixed
+/// seed: the search must find it every time).
+#[test]
+fn a_batch_without_its_rebuild_fails() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 0,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_ba7c),
+        ..ProptestConfig::default()
+    });
+    let r = runner.run(&burst_scenario(), |case| {
+        same_under(&case, Mutant::BatchNotRebuilt, Mutant::ReplenishNeverBatch)
+    });
+    let e = r.expect_err("a batch without its rebuild passed");
+    println!(
+        "BatchNotRebuilt: {}",
+        e.to_string().lines().next().unwrap_or("")
+    );
 }

@@ -73,6 +73,15 @@ pub enum Mutant {
     SpareNoShortLend,
     /// A pick looks at the first affinity group holding its CPU only (`sched/groups.rs`).
     PickSkipsGroups,
+    /// The replenishment timer re-sorts the shared heap in one batch at every expiry
+    /// (not broken: the other way of the cost decision of `sched/replenish.rs`, which the
+    /// tests compare with [`Mutant::ReplenishNeverBatch`]).
+    ReplenishAlwaysBatch,
+    /// The replenishment timer re-sorts every unit on its own at every expiry (not broken,
+    /// see [`Mutant::ReplenishAlwaysBatch`]).
+    ReplenishNeverBatch,
+    /// The replenishment timer re-sorts in one batch and never restores the heap order.
+    BatchNotRebuilt,
 }
 
 impl Mutant {

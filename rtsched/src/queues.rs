@@ -7,6 +7,11 @@
 //!   inserted after every unit of equal priority.
 //! - The depleted queue is an unordered doubly linked list (head insertion as in rt.c), O(1).
 //!
+//! A heap can also take a burst of changes with its order deferred ([`Heap::begin_batch`]):
+//! push, remove and re-key are then O(1) each and [`Heap::end_batch`] restores the order
+//! once, O(n) (Floyd). Between the two only those changes and `len` are allowed (nothing
+//! reads the order); the replenishment timer uses it when it re-sorts many units at once.
+//!
 //! Nothing here allocates or panics: a position that does not resolve is reported as
 //! [`Error::Corrupt`].
 
@@ -41,6 +46,10 @@ pub(crate) struct Heap<'a, const RUN: bool> {
     /// a caller that follows the head (the replenishment timer) skip reading it when
     /// nothing changed.
     changed: bool,
+    /// Order deferred ([`Heap::begin_batch`] to [`Heap::end_batch`]).
+    batch: bool,
+    /// A change was made in the batch: the order must be restored.
+    dirty: bool,
 }
 
 fn unit(units: &[Unit], h: u32) -> Result<&Unit> {
@@ -53,7 +62,33 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
             slots,
             len: 0,
             changed: false,
+            batch: false,
+            dirty: false,
         }
+    }
+
+    /// Defers the heap order: until [`Heap::end_batch`], [`Heap::push`], [`Heap::remove`]
+    /// and [`Heap::update`] keep the positions but not the order, in O(1) each. The heap
+    /// must not be read in between (no peek, search or iteration).
+    pub(crate) fn begin_batch(&mut self) {
+        self.batch = true;
+    }
+
+    /// Ends a batch ([`Heap::begin_batch`]): the order is restored if anything changed,
+    /// O(n). Nothing if no batch is open.
+    pub(crate) fn end_batch(&mut self, units: &mut [Unit], s: Order) -> Result<()> {
+        self.batch = false;
+        if core::mem::replace(&mut self.dirty, false) {
+            self.rebuild(units, s)?;
+        }
+        Ok(())
+    }
+
+    /// [`crate::mutants::Mutant::BatchNotRebuilt`]: the batch ends with the order not restored
+    /// (the call is compiled out without the `mutants` feature).
+    pub(crate) fn end_batch_unordered(&mut self) {
+        self.batch = false;
+        self.dirty = false;
     }
 
     /// Whether the heap changed since the last call.
@@ -178,6 +213,10 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         self.len += 1;
         self.changed = true;
         self.put(units, i, h)?;
+        if self.batch {
+            self.dirty = true;
+            return Ok(());
+        }
         self.sift_up(units, i, s)
     }
 
@@ -193,6 +232,11 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         self.len = last;
         self.changed = true;
         self.set_pos(units, h, NIL)?;
+        if i != last && self.batch {
+            // (The last element fills the hole; the order waits for the batch's end.)
+            self.dirty = true;
+            return self.put(units, i, lh);
+        }
         if i != last {
             // Bottom-up: the hole goes down to a leaf along the earlier children (one
             // comparison a level), the last element fills it and rises to its place (most
@@ -218,6 +262,10 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
             return Err(Error::corrupt());
         }
         self.changed = true;
+        if self.batch {
+            self.dirty = true;
+            return Ok(());
+        }
         self.sift(units, i, s)
     }
 
@@ -345,6 +393,10 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
 
     /// Checks the heap property and the recorded positions (used by invariant checks).
     pub(crate) fn check(&self, units: &[Unit], s: Order) -> Result<()> {
+        if self.batch {
+            // (A batch is opened and closed within one hook.)
+            return Err(Error::corrupt());
+        }
         for i in 0..self.len {
             let h = self.at(i).ok_or_else(Error::corrupt)?;
             if self.pos_of(unit(units, h)?) as usize != i {
@@ -454,6 +506,69 @@ mod tests {
             last = (u.cur_deadline, u.runq_seq);
             h.remove(&mut units, x, EDF).unwrap();
         }
+    }
+
+    /// Pushes, removals and re-keyings at random, with batches opened and closed at random
+    /// points on one heap and never on the other: after every batch the batched heap is in
+    /// order, and both hold the same units in the same order (drained at the end).
+    #[test]
+    fn a_batch_gives_the_order_of_single_changes() {
+        const N: usize = 96;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % m
+        };
+        let (mut ua, mut ub) = (mk(N), mk(N));
+        let (mut sa, mut sb) = (vec![0u32; N], vec![0u32; N]);
+        let mut a = RunHeap::new(&mut sa);
+        let mut b = RunHeap::new(&mut sb);
+        let mut batches = 0;
+        for _ in 0..20_000 {
+            let h = next(N as u64) as u32;
+            let queued = ua[h as usize].runq_pos != NIL;
+            match next(8) {
+                0 => {
+                    if a.batch {
+                        a.end_batch(&mut ua, EDF).unwrap();
+                        a.check(&ua, EDF).unwrap();
+                        assert_eq!(a.peek(), b.peek());
+                        batches += 1;
+                    } else {
+                        a.begin_batch();
+                    }
+                }
+                1..=3 if !queued => {
+                    a.push(&mut ua, h, EDF).unwrap();
+                    b.push(&mut ub, h, EDF).unwrap();
+                }
+                1..=4 if queued => {
+                    a.remove(&mut ua, h, EDF).unwrap();
+                    b.remove(&mut ub, h, EDF).unwrap();
+                }
+                _ if queued => {
+                    let d = next(40) as i64;
+                    ua[h as usize].cur_deadline = d;
+                    ub[h as usize].cur_deadline = d;
+                    a.update(&mut ua, h, EDF).unwrap();
+                    b.update(&mut ub, h, EDF).unwrap();
+                }
+                _ => {}
+            }
+            assert_eq!(a.len(), b.len());
+        }
+        a.end_batch(&mut ua, EDF).unwrap();
+        a.check(&ua, EDF).unwrap();
+        b.check(&ub, EDF).unwrap();
+        assert!(batches > 100, "{batches} batches");
+        while let Some(x) = b.peek() {
+            assert_eq!(a.peek(), Some(x));
+            a.remove(&mut ua, x, EDF).unwrap();
+            b.remove(&mut ub, x, EDF).unwrap();
+        }
+        assert!(a.is_empty());
     }
 
     #[test]

@@ -147,6 +147,7 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(super) fn replq_insert(&mut self, h: u32) -> Result<()> {
         let seq = self.next_seq();
         get_mut(self.units, h)?.replq_seq = seq;

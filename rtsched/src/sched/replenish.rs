@@ -31,7 +31,74 @@ impl<'a> Scheduler<'a> {
         // The timer has fired: it is no longer programmed.
         self.timer = None;
         self.replq.mark_changed();
+        let due = self.replenish_due(now, &mut a);
+        // (Closed whatever happened: the order is back before anything reads it.)
+        if self.mutant(Mutant::BatchNotRebuilt) {
+            self.runq.end_batch_unordered();
+        } else {
+            self.runq.end_batch(self.units, self.order())?;
+        }
+        let mut tmp = due?;
+        // rt.c builds its temporary list by head insertion: walk it in the same order.
+        while tmp != NIL {
+            let h = tmp;
+            let (cpu, queued, raised) = {
+                let u = get_mut(self.units, h)?;
+                tmp = u.tmp_next;
+                u.tmp_next = NIL;
+                let raised = u.flags.contains(UnitFlags::RAISED);
+                u.flags.remove(UnitFlags::RAISED);
+                (u.cpu as usize, u.queue != QueueKind::None, raised)
+            };
+            let phantom_cpu = self.cpus.phantom_cpu(self.units, h);
+            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || phantom_cpu.is_some();
+            if on_cpu && self.runq_len() != 0 {
+                self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
+            } else {
+                let periodic = self.periodic();
+                let no_tickle = self.mutant(Mutant::TimerNoTickleDepleted);
+                let u = get_mut(self.units, h)?;
+                let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
+                if u.cur_budget > 0 {
+                    // (A unit whose whole new budget went to last period's overrun stays
+                    // depleted, and is tickled when it gets budget again.)
+                    u.flags.remove(UnitFlags::DEPLETED);
+                }
+                // Also tickled (rt.c does not): a queued unit back from extratime to its
+                // reserved level, which may now outrank a running unit, and, periodic
+                // server, a blocked server whose new budget is consumed from now on.
+                if queued && (was_depleted || raised || (periodic && !u.runnable)) && !no_tickle {
+                    self.tickle(h, &mut a)?;
+                }
+            }
+            self.replq_insert(h)?;
+        }
+        self.sync_timer(&mut a);
+        if self.timer.is_none() {
+            a.timer = TimerOp::Stop;
+        }
+        Ok(a)
+    }
+
+    /// The first part of [`Self::timer_fire`]: every due unit, earliest deadline first, leaves
+    /// the replenishment queue, gets its new period and is re-sorted in the run queue.
+    /// Returns the list of them (through `tmp_next`, the last one first, as rt.c's).
+    ///
+    /// A burst (equal periods make every unit due at once, as in Table 4.2) re-sorts many
+    /// units of the shared heap. Past [`batch_min`] of them the rest are re-sorted in one
+    /// batch ([`crate::queues::Heap::begin_batch`], closed by the caller): one rebuild,
+    /// about two comparisons per unit of the heap, instead of a sift of up to log2(n) levels
+    /// each. A cost decision only: the order is total, so both give the same queue.
+    fn replenish_due(&mut self, now: i64, a: &mut Actions) -> Result<u32> {
         let mut tmp = NIL;
+        // (Checked against the heap's size only once the count reaches the least threshold.)
+        let mut batch_at = BATCH_MIN;
+        if self.mutant(Mutant::ReplenishAlwaysBatch) || self.mutant(Mutant::BatchNotRebuilt) {
+            self.runq.begin_batch();
+        } else if self.mutant(Mutant::ReplenishNeverBatch) {
+            batch_at = usize::MAX;
+        }
+        let mut resorted = 0;
         while let Some(h) = self.replq.peek() {
             if now < get(self.units, h)?.cur_deadline {
                 break;
@@ -83,51 +150,23 @@ impl<'a> Scheduler<'a> {
             }
             self.refresh_key(h);
             tmp = h;
-            if get(self.units, h)?.queue != QueueKind::None {
+            let u = get(self.units, h)?;
+            if u.queue != QueueKind::None {
+                if u.queue == QueueKind::Run && u.pin_cpu == NIL {
+                    resorted += 1;
+                    if resorted == batch_at {
+                        batch_at = batch_min(self.runq.len());
+                        if resorted >= batch_at {
+                            self.runq.begin_batch();
+                        }
+                    }
+                }
                 self.runq_resort(h)?;
             } else if self.mutant(Mutant::TimerResortsScheduled) {
                 self.mutant_timer_resorts_scheduled(h)?;
             }
         }
-        // rt.c builds its temporary list by head insertion: walk it in the same order.
-        while tmp != NIL {
-            let h = tmp;
-            let (cpu, queued, raised) = {
-                let u = get_mut(self.units, h)?;
-                tmp = u.tmp_next;
-                u.tmp_next = NIL;
-                let raised = u.flags.contains(UnitFlags::RAISED);
-                u.flags.remove(UnitFlags::RAISED);
-                (u.cpu as usize, u.queue != QueueKind::None, raised)
-            };
-            let phantom_cpu = self.cpus.phantom_cpu(self.units, h);
-            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || phantom_cpu.is_some();
-            if on_cpu && self.runq_len() != 0 {
-                self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
-            } else {
-                let periodic = self.periodic();
-                let no_tickle = self.mutant(Mutant::TimerNoTickleDepleted);
-                let u = get_mut(self.units, h)?;
-                let was_depleted = u.flags.contains(UnitFlags::DEPLETED);
-                if u.cur_budget > 0 {
-                    // (A unit whose whole new budget went to last period's overrun stays
-                    // depleted, and is tickled when it gets budget again.)
-                    u.flags.remove(UnitFlags::DEPLETED);
-                }
-                // Also tickled (rt.c does not): a queued unit back from extratime to its
-                // reserved level, which may now outrank a running unit, and, periodic
-                // server, a blocked server whose new budget is consumed from now on.
-                if queued && (was_depleted || raised || (periodic && !u.runnable)) && !no_tickle {
-                    self.tickle(h, &mut a)?;
-                }
-            }
-            self.replq_insert(h)?;
-        }
-        self.sync_timer(&mut a);
-        if self.timer.is_none() {
-            a.timer = TimerOp::Stop;
-        }
-        Ok(a)
+        Ok(tmp)
     }
 
     /// A unit running on (or, periodic server, charged to) CPU `oc` was replenished: its new
@@ -157,3 +196,16 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 }
+
+/// How many units of a shared heap of `n` a burst re-sorts on their own before it batches
+/// the rest ([`Scheduler::replenish_due`]): n / log2(n), at least [`BATCH_MIN`]. The sifts
+/// so far cost about as much as the rebuild then (two comparisons per unit of the heap), so
+/// a burst that ends soon after costs at most about three times its sifts, and a longer one
+/// saves a sift for each unit after it.
+fn batch_min(n: usize) -> usize {
+    let levels = (usize::BITS - n.leading_zeros()) as usize;
+    (n / levels.max(1)).max(BATCH_MIN)
+}
+
+/// The least number of units a burst re-sorts on their own.
+const BATCH_MIN: usize = 8;
