@@ -5,9 +5,9 @@
 //!
 //! | Xen C flag | rustc | why |
 //! | --- | --- | --- |
-//! | `-mno-sse -mno-mmx -msoft-float` | `-C target-feature=-sse,-sse2,-avx` | Xen does not save FPU/SIMD state for itself |
-//! | `-mno-red-zone` | `-C no-redzone=yes` | interrupts run on the current stack |
-//! | `-fpic` | `-C relocation-model=pic` | Xen links at 0xffff82d04...: `static` overflows `R_X86_64_32` |
+//! | `-mno-sse -mno-mmx -msoft-float` | `--target x86_64-unknown-none` (soft-float) | Xen does not save FPU/SIMD state for itself |
+//! | `-mno-red-zone` | `-C no-redzone=yes` (the target's default too) | interrupts run on the current stack |
+//! | `-fpic` | `-C relocation-model=pic`, `-C code-model=small` | Xen links at 0xffff82d04...: `static` overflows `R_X86_64_32`, and the target's `kernel` code model assumes the top 2 GiB |
 //! | `-fno-jump-tables` | `-C llvm-args=-min-jump-table-entries=100000` | a jump table is an indirect jump |
 //! | `-fno-asynchronous-unwind-tables` | `-C force-unwind-tables=no`, `panic=abort` | no unwinding |
 //! | `-mfunction-return=thunk-extern` | `-Z function-return=thunk-extern` | CONFIG_RETURN_THUNK: every `ret` is `jmp __x86_return_thunk` |
@@ -15,6 +15,11 @@
 //! | `-mindirect-branch=thunk-extern` | `-Z retpoline-external-thunk` | retpolines (moot: the check allows no indirect branch at all) |
 //! | (none) | `-C relro-level=off` | makes rustc emit libcalls (memcpy) as `PLT32`, not through the GOT |
 //!
+//! The target is the freestanding x86-64 one (its standard library comes from rustup,
+//! [`ensure_target`]): disabling SSE on the host target instead is refused by newer compilers
+//! (rust-lang issue 116344). Its `compiler_builtins` defines `memcpy` and `memset` itself, so
+//! only the archive's Rust code units are linked ([`link_exports`]), and floating point shows
+//! as a call to a soft-float routine, which the check reports like an SSE/x87 instruction.
 //! The `-Z` flags need `RUSTC_BOOTSTRAP=1` on the stable compiler, as Rust-for-Linux does. The
 //! build profile `hypervisor` is release without LTO (see the workspace `Cargo.toml`), and
 //! `ld -r --gc-sections -u rtsched_*` keeps only what the exported functions reach, so no
@@ -48,9 +53,9 @@ pub struct HeaderArgs {
 
 /// rustc flags of the hypervisor object (see the module docs).
 pub const RUSTFLAGS: &[&str] = &[
-    "-Ctarget-feature=-sse,-sse2,-avx",
     "-Cno-redzone=yes",
     "-Crelocation-model=pic",
+    "-Ccode-model=small",
     "-Cforce-unwind-tables=no",
     "-Crelro-level=off",
     "-Cllvm-args=-min-jump-table-entries=100000",
@@ -59,6 +64,9 @@ pub const RUSTFLAGS: &[&str] = &[
     "-Zretpoline-external-thunk",
     "-Cunsafe-allow-abi-mismatch=retpoline,retpoline-external-thunk",
 ];
+
+/// The target of the hypervisor object: x86-64 without SSE/x87 code or a red zone.
+pub const TARGET: &str = "x86_64-unknown-none";
 
 /// Undefined symbols the object may reference: provided by Xen.
 const ALLOWED_UNDEFINED: &[&str] = &[
@@ -92,6 +100,7 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
             root.join("target").join("hv-mutant")
         }
     };
+    ensure_target()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .current_dir(&root)
@@ -105,16 +114,32 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
             "rtsched-ffi",
             "--profile",
             "hypervisor",
+            "--target",
+            TARGET,
         ])
         .arg("--target-dir")
         .arg(&target))?;
-    let lib = target.join("hypervisor").join("librtsched_ffi.a");
+    let lib = target
+        .join(TARGET)
+        .join("hypervisor")
+        .join("librtsched_ffi.a");
     let out = target.join("out");
     fs::create_dir_all(&out)?;
     let obj = out.join("librtsched.o");
     link_exports(&lib, &target.join("rtsched-full.o"), &obj)?;
     fs::copy(root.join("include/rtsched.h"), out.join("rtsched.h"))?;
     Ok(obj)
+}
+
+/// Installs the standard library of [`TARGET`] with rustup if it is missing (a download
+/// from rustup's server, as for rustfmt and clippy).
+fn ensure_target() -> Result<()> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("rustup is needed for the hypervisor object's target")?;
+    if !installed.lines().any(|l| l.trim() == TARGET) {
+        run(Command::new("rustup").args(["target", "add", TARGET]))?;
+    }
+    Ok(())
 }
 
 /// The `rtsched_*` functions an archive or object defines.
@@ -133,17 +158,37 @@ fn exported(file: &Path) -> Result<Vec<String>> {
 }
 
 /// Links what the exports of `lib` need into `obj`, keeping only the exports global.
+///
+/// Only the archive's Rust code units go in, not `compiler_builtins`: for this target it
+/// defines `memcpy` and `memset` itself (with plain `ret`s), which must stay Xen's, and any
+/// other helper it would supply (128-bit division, soft floating point) stays an undefined
+/// symbol, which the check reports.
 fn link_exports(lib: &Path, tmp: &Path, obj: &Path) -> Result<Vec<String>> {
     let syms = exported(lib)?;
     if syms.is_empty() {
         bail!("{} exports no rtsched_* function", lib.display());
     }
+    let members = tmp.with_extension("members");
+    if members.exists() {
+        fs::remove_dir_all(&members)?;
+    }
+    fs::create_dir_all(&members)?;
+    run(Command::new("ar")
+        .current_dir(&members)
+        .arg("x")
+        .arg(fs::canonicalize(lib)?))?;
+    let listed = output(Command::new("ar").arg("t").arg(lib))?;
+    let units: Vec<PathBuf> = listed
+        .lines()
+        .filter(|m| m.ends_with(".rcgu.o") && !m.starts_with("compiler_builtins-"))
+        .map(|m| members.join(m))
+        .collect();
     let mut ld = Command::new("ld");
     ld.args(["-r", "--gc-sections"]);
     for s in &syms {
         ld.arg("-u").arg(s);
     }
-    run(ld.arg("-o").arg(tmp).arg(lib))?;
+    run(ld.arg("-o").arg(tmp).args(&units))?;
     let mut oc = Command::new("objcopy");
     oc.args(["--strip-unneeded", "-R", ".llvmbc", "-R", ".llvmcmd"]);
     for s in &syms {
@@ -312,7 +357,12 @@ fn check(obj: &Path, exports: &[String], expect_thunks: bool) -> Result<(Vec<Str
     // Undefined symbols.
     let und = output(Command::new("nm").arg("-u").arg(obj))?;
     for s in und.split_whitespace().filter(|s| *s != "U") {
-        if !ALLOWED_UNDEFINED.contains(&s) && !s.starts_with("__x86_indirect_thunk_") {
+        if ALLOWED_UNDEFINED.contains(&s) || s.starts_with("__x86_indirect_thunk_") {
+            continue;
+        }
+        if is_soft_float(s) {
+            bad.push(format!("floating point: soft-float routine {s}"));
+        } else {
             bad.push(format!("undefined symbol {s}"));
         }
     }
@@ -340,6 +390,13 @@ fn check(obj: &Path, exports: &[String], expect_thunks: bool) -> Result<(Vec<Str
         println!("  panic sites: {n} in {f}");
     }
     Ok((bad, n_panics))
+}
+
+/// Whether `sym` is one of the compiler's floating-point routines (`__adddf3`,
+/// `__floatundidf`, `__fixunsdfdi`, ...: single, double, extended and quad precision), which
+/// the soft-float target calls for floating-point arithmetic.
+fn is_soft_float(sym: &str) -> bool {
+    sym.starts_with("__") && ["sf", "df", "xf", "tf"].iter().any(|m| sym.contains(m))
 }
 
 fn ratchet_path() -> PathBuf {
@@ -394,6 +451,7 @@ fn selftest() -> Result<()> {
     let dir = root.join("target").join("hv").join("selftest");
     fs::create_dir_all(&dir)?;
     let lib = dir.join("libbad.a");
+    ensure_target()?;
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     run(Command::new(rustc)
         .env("RUSTC_BOOTSTRAP", "1")
@@ -404,6 +462,8 @@ fn selftest() -> Result<()> {
             "staticlib",
             "-O",
             "-Cpanic=abort",
+            "--target",
+            TARGET,
         ])
         .args(RUSTFLAGS)
         .arg("-o")
@@ -416,10 +476,12 @@ fn selftest() -> Result<()> {
         println!("found: {b}");
     }
     println!("found: {panics} panic call site(s)");
-    let simd = bad.iter().any(|b| b.contains("Simd"));
+    let float = bad
+        .iter()
+        .any(|b| b.contains("Simd") || b.contains("floating point"));
     let indirect = bad.iter().any(|b| b.contains("Indirect"));
-    if !(simd && indirect && panics > 0) {
-        bail!("selftest: the check missed a violation (simd {simd}, indirect {indirect}, panics {panics})");
+    if !(float && indirect && panics > 0) {
+        bail!("selftest: the check missed a violation (floating point {float}, indirect {indirect}, panics {panics})");
     }
     println!("check-object selftest: OK (the bad object is rejected)");
     Ok(())
