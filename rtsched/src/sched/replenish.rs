@@ -199,9 +199,9 @@ impl<'a> Scheduler<'a> {
 
 /// How many units of a shared heap of `n` a burst re-sorts on their own before it batches
 /// the rest ([`Scheduler::replenish_due`]): n / log2(n), at least [`BATCH_MIN`]. The sifts
-/// so far cost about as much as the rebuild then (two comparisons per unit of the heap), so
-/// a burst that ends soon after costs at most about three times its sifts, and a longer one
-/// saves a sift for each unit after it.
+/// so far (up to two comparisons a level) then cost about as much as the rebuild (about two
+/// per unit of the heap), so a burst that ends soon after costs at most about twice its
+/// sifts, and a longer one saves a sift for each unit after it.
 fn batch_min(n: usize) -> usize {
     let levels = (usize::BITS - n.leading_zeros()) as usize;
     (n / levels.max(1)).max(BATCH_MIN)
