@@ -1289,14 +1289,7 @@ fn the_property_search_finds_the_broken_shortened_lends() {
         (Mutant::SpareShortNotScaled, "beyond its bandwidth"),
         (Mutant::SpareNoShortLend, "not lent"),
     ] {
-        // (A fixed seed whatever the environment says: the search must find them every time.)
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-            cases: 256,
-            max_shrink_iters: 0,
-            failure_persistence: None,
-            rng_seed: proptest::test_runner::RngSeed::Fixed(0x2e5e_27a7),
-            ..ProptestConfig::default()
-        });
+        let mut runner = common::fixed_search(256, 0x2e5e_27a7);
         let found = std::cell::RefCell::new(None);
         let r = runner.run(&case(), |c| {
             let o = run_with(&c, Admit::Sound, m);

@@ -482,35 +482,50 @@ fn policy() -> impl Strategy<Value = Policy> {
 type UnitSpec = (i64, i64, bool, u8);
 
 fn scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> {
-    (1usize..=8, policy(), 1usize..=8).prop_flat_map(|(ncpus, pol, nunits)| {
-        let unit = (2i64..40, 1i64..100, any::<bool>(), any::<u8>()).prop_map(|(p, b, e, m)| {
-            let period = p * 500 * US;
-            let budget = (period * b / 100).max(10 * US);
-            (period, budget, e, m)
-        });
-        (
-            Just(ncpus),
-            Just(pol),
-            proptest::collection::vec(unit, nunits),
-            proptest::collection::vec(op(nunits, ncpus), 50..200),
-        )
-    })
+    scenario_of(
+        1..=8,
+        (2i64..40).prop_map(|p| p * 500 * US),
+        1..100,
+        50..200,
+    )
 }
 
 /// Like [`scenario`], with 8 to 40 units whose periods are one of two (so that many are due
 /// at once, as under Table 4.2's equal periods).
 fn burst_scenario() -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> {
-    (1usize..=8, policy(), 8usize..=40).prop_flat_map(|(ncpus, pol, nunits)| {
-        let unit = (1i64..=2, 1i64..60, any::<bool>(), any::<u8>()).prop_map(|(p, b, e, m)| {
-            let period = p * 4_000 * US;
-            let budget = (period * b / 100).max(10 * US);
-            (period, budget, e, m)
-        });
+    scenario_of(
+        8..=40,
+        (1i64..=2).prop_map(|p| p * 4_000 * US),
+        1..60,
+        100..300,
+    )
+}
+
+/// 1-8 CPUs, a policy, `nunits` units with periods from `period`, budgets of `budget_pct`
+/// per cent of the period (at least 10 us), random extratime flags and affinities, and
+/// `nops` operations.
+fn scenario_of(
+    nunits: std::ops::RangeInclusive<usize>,
+    period: impl Strategy<Value = i64> + Clone,
+    budget_pct: std::ops::Range<i64>,
+    nops: std::ops::Range<usize>,
+) -> impl Strategy<Value = (usize, Policy, Vec<UnitSpec>, Vec<Op>)> {
+    (1usize..=8, policy(), nunits).prop_flat_map(move |(ncpus, pol, nunits)| {
+        let unit = (
+            period.clone(),
+            budget_pct.clone(),
+            any::<bool>(),
+            any::<u8>(),
+        )
+            .prop_map(|(period, b, e, m)| {
+                let budget = (period * b / 100).max(10 * US);
+                (period, budget, e, m)
+            });
         (
             Just(ncpus),
             Just(pol),
             proptest::collection::vec(unit, nunits),
-            proptest::collection::vec(op(nunits, ncpus), 100..300),
+            proptest::collection::vec(op(nunits, ncpus), nops.clone()),
         )
     })
 }
@@ -580,13 +595,7 @@ proptest! {
 /// seed: the search must find it every time).
 #[test]
 fn a_batch_without_its_rebuild_fails() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 64,
-        max_shrink_iters: 0,
-        failure_persistence: None,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_ba7c),
-        ..ProptestConfig::default()
-    });
+    let mut runner = common::fixed_search(64, 0x5eed_ba7c);
     let r = runner.run(&burst_scenario(), |case| {
         same_under(&case, Mutant::BatchNotRebuilt, Mutant::ReplenishNeverBatch)
     });

@@ -232,12 +232,12 @@ impl<'a, const RUN: bool> Heap<'a, RUN> {
         self.len = last;
         self.changed = true;
         self.set_pos(units, h, NIL)?;
-        if i != last && self.batch {
-            // (The last element fills the hole; the order waits for the batch's end.)
-            self.dirty = true;
-            return self.put(units, i, lh);
-        }
         if i != last {
+            if self.batch {
+                // (The last element fills the hole; the order waits for the batch's end.)
+                self.dirty = true;
+                return self.put(units, i, lh);
+            }
             // Bottom-up: the hole goes down to a leaf along the earlier children (one
             // comparison a level), the last element fills it and rises to its place (most
             // often at once: the last element is a late one). About half the comparisons of

@@ -15,3 +15,15 @@ pub fn topology_priority_server() -> impl Strategy<Value = (Topology, PrioritySc
         ],
     )
 }
+
+/// A runner for a search that must find a broken variant every time: `cases` cases from the
+/// fixed `seed` whatever the environment says, no shrinking, no persisted failures.
+pub fn fixed_search(cases: u32, seed: u64) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        max_shrink_iters: 0,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        ..ProptestConfig::default()
+    })
+}
