@@ -1,5 +1,7 @@
 //! Small helpers shared by the xtask commands.
 
+use std::cell::Cell;
+use std::fs::{self, File, TryLockError};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -37,4 +39,58 @@ pub fn output(cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+thread_local! {
+    /// How many [`BuildLock`]s this thread holds (the lock is re-entrant per thread).
+    static HELD: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The lock of what the Xen commands build in `target/` (the hypervisor object, the Xen
+/// trees, the dom0 initramfs): held while they are built or copied out, so that two xtask
+/// commands, or two boots of one, never see another's half-written file. A boot boots
+/// private copies ([`crate::xen::boot_xen`]), so it holds the lock only while it makes them.
+/// Re-entrant within a thread; other threads and processes wait (an advisory `flock` on
+/// `target/xen/.build-lock`, released when the process ends, however it ends).
+pub struct BuildLock {
+    _file: Option<File>,
+}
+
+impl BuildLock {
+    /// Takes the lock, waiting for its holder if another thread or process has it.
+    pub fn take() -> Result<BuildLock> {
+        if HELD.get() > 0 {
+            HELD.set(HELD.get() + 1);
+            return Ok(BuildLock { _file: None });
+        }
+        let dir = root().join("target").join("xen");
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(".build-lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                println!("waiting for another build in target/ ({})", path.display());
+                file.lock()
+                    .with_context(|| format!("locking {}", path.display()))?;
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+        HELD.set(1);
+        Ok(BuildLock { _file: Some(file) })
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        // (The outermost guard's file closes after this, which releases the lock.)
+        HELD.set(HELD.get().saturating_sub(1));
+    }
 }

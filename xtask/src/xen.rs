@@ -16,13 +16,14 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::object;
-use crate::util::{output, root, run};
+use crate::util::{output, root, run, BuildLock};
 
 /// The Debian version of Xen 4.17 this project targets (bookworm main).
 pub const XEN_DEB_VERSION: &str = "4.17.5+72-g01140da4e8-1";
@@ -64,6 +65,13 @@ pub struct BootArgs {
     /// (`trace-own-records`, about a minute under emulation; CI takes it on one boot).
     #[arg(long)]
     pub skip_trace_own: bool,
+    /// Guest clock. With instruction counting a boot's guest time is its own emulated
+    /// instructions', so boots can share the host's cores (CI runs two at a time).
+    #[arg(long, value_enum, default_value = "host")]
+    pub clock: crate::e2e::Clock,
+    /// Instruction counting: 2^shift ns of guest time per emulated instruction.
+    #[arg(long, default_value_t = 2)]
+    pub shift: u32,
 }
 
 fn xen_dir() -> PathBuf {
@@ -337,6 +345,7 @@ fn make_with_progress(make: &mut Command, log: &Path) -> Result<()> {
 
 /// Builds the hypervisor of a flavour, release or debug; returns the `xen` ELF.
 pub fn build_xen_tree(stock: bool, debug: bool) -> Result<PathBuf> {
+    let _lock = BuildLock::take()?;
     let t0 = Instant::now();
     ensure_packages(&[
         ("gcc", "gcc"),
@@ -654,6 +663,9 @@ pub struct BootSpec<'a> {
     pub icount: Option<u32>,
     /// The hypervisor to boot instead of the flavour's build (e.g. a deliberately broken one).
     pub xen_elf: Option<&'a Path>,
+    /// Put before each console line echoed to the terminal (which boot it is, when several
+    /// run at once).
+    pub prefix: &'a str,
 }
 
 /// Console lines that mean the hypervisor or dom0 died.
@@ -716,16 +728,37 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         ("readelf", "binutils"),
     ])?;
     let name = tree_name(stock, spec.debug);
-    let xen = match spec.xen_elf {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let xen = xen_dir().join(&name).join("xen").join("xen");
-            if xen.exists() {
-                xen
-            } else {
-                build_xen_tree(stock, spec.debug)?
+    let pre = spec.prefix;
+    // QEMU boots private copies of the hypervisor and the initramfs, made under the build
+    // lock: another command may rebuild either while this boot runs.
+    static BOOTS: AtomicU32 = AtomicU32::new(0);
+    let private = xen_dir().join("boots").join(format!(
+        "{}-{}",
+        std::process::id(),
+        BOOTS.fetch_add(1, AtomicOrdering::Relaxed)
+    ));
+    let (xen, initrd, kernel) = {
+        let _lock = BuildLock::take()?;
+        let xen = match spec.xen_elf {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let xen = xen_dir().join(&name).join("xen").join("xen");
+                if xen.exists() {
+                    xen
+                } else {
+                    build_xen_tree(stock, spec.debug)?
+                }
             }
+        };
+        let (initrd, kernel) = initramfs()?;
+        if private.exists() {
+            fs::remove_dir_all(&private)?;
         }
+        fs::create_dir_all(&private)?;
+        let (x, i) = (private.join("xen"), private.join("initrd.gz"));
+        fs::copy(&xen, &x).with_context(|| format!("copying {}", xen.display()))?;
+        fs::copy(&initrd, &i).with_context(|| format!("copying {}", initrd.display()))?;
+        (x, i, kernel)
     };
     let icount: Vec<String> = spec.icount.map_or(Vec::new(), |shift| {
         vec![
@@ -735,8 +768,11 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
             format!("shift={shift},sleep=off,align=off"),
         ]
     });
-    let (initrd, kernel) = initramfs()?;
-    let tag: String = format!("{}{}", spec.tag, xen_args)
+    let elf_tag = spec
+        .xen_elf
+        .and_then(|p| p.file_stem())
+        .map_or(String::new(), |s| format!("{}-", s.to_string_lossy()));
+    let tag: String = format!("{}{elf_tag}{}", spec.tag, xen_args)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
@@ -819,7 +855,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     let end = loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(line) => {
-                println!("{line}");
+                println!("{pre}{line}");
                 last_line = Instant::now();
                 if line.starts_with("RTSCHED-") {
                     last_mark = last_line;
@@ -829,7 +865,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
                 }
                 if panic_at.is_none() {
                     if let Some(sign) = PANIC_SIGNS.iter().find(|s| line.contains(*s)) {
-                        println!("xen-boot: {sign} in step {step}");
+                        println!("{pre}xen-boot: {sign} in step {step}");
                         panic_at = Some((Instant::now(), line.clone()));
                     }
                 }
@@ -878,7 +914,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         }
         if t >= next_beat {
             println!(
-                "xen-boot: {t} s, in step {step}, last console line {} s ago",
+                "{pre}xen-boot: {t} s, in step {step}, last console line {} s ago",
                 last_line.elapsed().as_secs()
             );
             next_beat = t + 30;
@@ -892,9 +928,10 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         text.push('\n');
     }
     let _ = reader.join();
+    let _ = fs::remove_dir_all(&private);
     fs::write(&log, &text)?;
     println!(
-        "boot of {name} took {:.0} s (qemu {status}); serial log {}",
+        "{pre}boot of {name} took {:.0} s (qemu {status}); serial log {}",
         t0.elapsed().as_secs_f64(),
         log.display()
     );
@@ -934,11 +971,11 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         End::Exited => format!("QEMU exited (reboot or power-off) in step {step}"),
     };
     let lines: Vec<&str> = text.lines().collect();
-    println!("--- console tail ---");
+    println!("{pre}--- console tail ---");
     for l in &lines[lines.len().saturating_sub(40)..] {
-        println!("{l}");
+        println!("{pre}{l}");
     }
-    println!("--- end of console tail ---");
+    println!("{pre}--- end of console tail ---");
     let failed: Vec<&str> = steps(&text, " FAIL").collect();
     bail!(
         "{what}; failed steps before: {failed:?}; log {}",
@@ -957,8 +994,13 @@ pub fn boot(a: &BootArgs) -> Result<()> {
         dom0_vcpus: 2,
         timeout_s: a.timeout,
         hang_s: a.hang_after,
-        tag: "",
-        icount: None,
+        tag: if a.clock == crate::e2e::Clock::Icount {
+            "icount"
+        } else {
+            ""
+        },
+        icount: (a.clock == crate::e2e::Clock::Icount).then_some(a.shift),
+        prefix: "",
         xen_elf: None,
     })?;
     for l in r.text.lines().filter(|l| l.starts_with("RTSCHED-STEP")) {

@@ -26,12 +26,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
 use crate::object;
-use crate::util::{root, run as run_cmd};
+use crate::util::{root, run as run_cmd, BuildLock};
 use crate::xen::{boot_xen, build_xen, BootSpec};
 use checks::{Check, Kind, Scenarios};
 use parse::Boot;
@@ -93,6 +95,10 @@ pub struct Args {
     /// instead of booting (to re-check or re-chart without the emulator).
     #[arg(long)]
     pub reuse: bool,
+    /// Boots run side by side (default: the host's cores under instruction counting, where
+    /// a boot's guest time does not depend on the host's load; one under the host's clock).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// Seconds of xentrace recorded before each measurement (0: none). The traces, their
     /// xenalyze dumps and Gantt charts go to `target/e2e/xentrace/`.
     #[arg(long, default_value_t = 0)]
@@ -169,6 +175,20 @@ const BUILDS: [(&str, bool, &str, &[&str]); 3] = [
 /// one stock run).
 const CLOCK: &str = "tsc=reliable clocksource=tsc";
 
+/// A boot to make: a build, its repeat number, and the scenarios of each of its boots
+/// (`global` boots apart with the tick, see [`run`]).
+struct Pending<'a> {
+    build: &'static str,
+    stock: bool,
+    xen_args: &'static str,
+    n: u32,
+    /// The build's name in file names (with the fault, if any).
+    label: String,
+    /// Where its serial output is kept.
+    serial: PathBuf,
+    groups: Vec<(Vec<&'a str>, u32)>,
+}
+
 /// One boot's results.
 struct Run {
     build: &'static str,
@@ -188,6 +208,9 @@ fn mutant_xen(fault: &str) -> Result<PathBuf> {
         "skip-replenish" => "skip_replenish",
         other => bail!("unknown fault {other} (known: skip-replenish)"),
     };
+    // (Held until the normal hypervisor is relinked: nothing else builds or boots the
+    // tree's ELF meanwhile.)
+    let _lock = BuildLock::take()?;
     let xen = build_xen(false)?;
     let tree = xen.parent().context("xen tree")?.to_path_buf();
     let obj = object::build_object_variant(Some(cfg))?;
@@ -267,7 +290,8 @@ pub fn run(a: &Args) -> Result<()> {
             plus(st)
         );
     }
-    let mut runs: Vec<Run> = Vec::new();
+    // The boots to make: each wanted build once per repeat.
+    let mut boots: Vec<Pending> = Vec::new();
     for n in 1..=a.repeat.max(1) {
         for (build, stock, xen_args, only) in BUILDS {
             let wanted = if fault_elf.is_some() {
@@ -291,22 +315,6 @@ pub fn run(a: &Args) -> Result<()> {
                 .join("target")
                 .join("e2e")
                 .join(format!("serial-{label}-{n}.log"));
-            if a.reuse {
-                let text = fs::read_to_string(&serial)
-                    .with_context(|| format!("--reuse: {}", serial.display()))?;
-                runs.push(Run {
-                    build,
-                    n,
-                    boot: parse::parse(&text)?,
-                    wall: 0.0,
-                    traces: publish_traces(a, &format!("{label}-{n}"), &text)?,
-                    spare: spare::parse(&text),
-                });
-                continue;
-            }
-            if fault_elf.is_none() {
-                build_xen(stock)?;
-            }
             // `global` gets Xen's emul_tick, a boot parameter; the other scenarios run
             // without it (its timer interrupts on PCPU 0 would be time the guest PCPUs do
             // not run in, see the csa scenario), so with both requested and the tick at
@@ -322,61 +330,165 @@ pub fn run(a: &Args) -> Result<()> {
             } else {
                 vec![(scenarios.clone(), tick_us)]
             };
-            let tb = Instant::now();
-            let mut text = String::new();
-            for (scenarios, tick_us) in groups {
-                let dom0_args = format!(
-                    "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} rtsched_xentrace={} \
-                     {global_args} {} {}",
-                    // QEMU splits -initrd at commas.
-                    scenarios.join("+"),
-                    a.measure,
-                    a.xentrace,
-                    sc.csa.dom0_args(),
-                    spare::dom0_args()
-                );
-                // A trace is copied out over the console: room for it in Xen's serial buffer.
-                let tracing = if a.xentrace > 0 {
-                    " serial_tx_buffer=4M"
-                } else {
-                    ""
-                };
-                let tick = if tick_us > 0 {
-                    format!(" emul_tick={tick_us}")
-                } else {
-                    String::new()
-                };
-                let xen_args = format!("{CLOCK}{tracing}{tick} {xen_args}");
-                let r = boot_xen(&BootSpec {
-                    stock,
-                    xen_args: xen_args.trim_end(),
-                    dom0_args: &dom0_args,
-                    dom0_vcpus: 1,
-                    timeout_s: 3600,
-                    hang_s: 600,
-                    debug: false,
-                    tag: "e2e",
-                    icount: (a.clock == Clock::Icount).then_some(a.shift),
-                    xen_elf: fault_elf.as_deref(),
-                })?;
-                text.push_str(&r.text);
-                text.push('\n');
-            }
-            fs::create_dir_all(serial.parent().context("target/e2e")?)?;
-            fs::write(&serial, &text)?;
-            let boot = parse::parse(&text)?;
-            let traces = publish_traces(a, &format!("{label}-{n}"), &text)?;
-            runs.push(Run {
+            boots.push(Pending {
                 build,
+                stock,
+                xen_args,
                 n,
-                boot,
-                wall: tb.elapsed().as_secs_f64(),
-                traces,
-                spare: spare::parse(&text),
+                label,
+                serial,
+                groups,
             });
         }
     }
-    let dir = root().join("target").join("e2e");
+    // Every hypervisor is built before any boot starts (one build at a time, under the
+    // build lock); then the boots run side by side, `--jobs` at a time. Under instruction
+    // counting each boot's guest time is its own emulated instructions', so boots sharing
+    // the host's cores measure what they measure alone, only later.
+    if !a.reuse && fault_elf.is_none() {
+        for stock in [true, false] {
+            if boots.iter().any(|b| b.stock == stock) {
+                build_xen(stock)?;
+            }
+        }
+    }
+    let jobs = match a.jobs {
+        Some(j) => j.max(1),
+        None if a.clock == Clock::Icount => {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+        // (Under the host's clock a boot's timing depends on the host's load.)
+        None => 1,
+    };
+    // With boots side by side, a build's scenarios are dealt to up to `jobs` boots of
+    // consecutive scenarios each (a boot takes about a minute; a scenario four or five).
+    if jobs > 1 && !a.reuse {
+        for b in &mut boots {
+            b.groups = b
+                .groups
+                .drain(..)
+                .flat_map(|(sc, tick)| {
+                    let per = sc.len().div_ceil(jobs).max(1);
+                    sc.chunks(per)
+                        .map(|c| (c.to_vec(), tick))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+        }
+    }
+    // One job per boot: (build's index, boot's index among its groups).
+    let work: Vec<(usize, usize)> = boots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| (0..b.groups.len()).map(move |g| (i, g)))
+        .collect();
+    let many = jobs > 1 && work.len() > 1;
+    let boot_group = |b: &Pending, g: usize| -> Result<String> {
+        let (scenarios, tick_us) = b.groups.get(g).context("boot group")?;
+        let prefix = if many {
+            format!("[{}-{}.{}] ", b.label, b.n, g + 1)
+        } else {
+            String::new()
+        };
+        let dom0_args = format!(
+            "rtsched_mode=e2e rtsched_scenarios={} rtsched_measure={} rtsched_xentrace={} \
+             {global_args} {} {}",
+            // QEMU splits -initrd at commas.
+            scenarios.join("+"),
+            a.measure,
+            a.xentrace,
+            sc.csa.dom0_args(),
+            spare::dom0_args()
+        );
+        // A trace is copied out over the console: room for it in Xen's serial buffer.
+        let tracing = if a.xentrace > 0 {
+            " serial_tx_buffer=4M"
+        } else {
+            ""
+        };
+        let tick = if *tick_us > 0 {
+            format!(" emul_tick={tick_us}")
+        } else {
+            String::new()
+        };
+        let xen_args = format!("{CLOCK}{tracing}{tick} {}", b.xen_args);
+        let r = boot_xen(&BootSpec {
+            stock: b.stock,
+            xen_args: xen_args.trim_end(),
+            dom0_args: &dom0_args,
+            dom0_vcpus: 1,
+            timeout_s: 3600,
+            hang_s: 600,
+            debug: false,
+            tag: &format!("e2e{}-", scenarios.join("+")),
+            icount: (a.clock == Clock::Icount).then_some(a.shift),
+            xen_elf: fault_elf.as_deref(),
+            prefix: &prefix,
+        })?;
+        Ok(r.text)
+    };
+    let t_boots = Instant::now();
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, Result<String>, f64)>> = Mutex::new(Vec::new());
+    if !a.reuse {
+        std::thread::scope(|s| {
+            for _ in 0..jobs.min(work.len()) {
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, AtomicOrdering::Relaxed);
+                    let Some(&(i, g)) = work.get(k) else { break };
+                    let tb = Instant::now();
+                    let r = boots.get(i).context("boot").and_then(|b| boot_group(b, g));
+                    let wall = tb.elapsed().as_secs_f64();
+                    done.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((k, r, wall));
+                });
+            }
+        });
+    }
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|d| d.0);
+    // Each build's boots, in scenario order, make its serial log.
+    let mut texts: Vec<(String, f64)> = vec![(String::new(), 0.0); boots.len()];
+    for (k, r, wall) in done {
+        let (i, _) = work.get(k).copied().context("boot job")?;
+        let text = r?;
+        let t = texts.get_mut(i).context("boot job")?;
+        t.0.push_str(&text);
+        t.0.push('\n');
+        t.1 += wall;
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for (b, (text, wall)) in boots.iter().zip(texts) {
+        let text = if a.reuse {
+            fs::read_to_string(&b.serial)
+                .with_context(|| format!("--reuse: {}", b.serial.display()))?
+        } else {
+            fs::create_dir_all(b.serial.parent().context("target/e2e")?)?;
+            fs::write(&b.serial, &text)?;
+            text
+        };
+        runs.push(Run {
+            build: b.build,
+            n: b.n,
+            boot: parse::parse(&text)?,
+            wall,
+            traces: publish_traces(a, &format!("{}-{}", b.label, b.n), &text)?,
+            spare: spare::parse(&text),
+        });
+    }
+    if !a.reuse && many {
+        println!(
+            "e2e: {} boots, {jobs} at a time, took {:.0} s",
+            work.len(),
+            t_boots.elapsed().as_secs_f64()
+        );
+    }
+    // (A fault run's results go apart: it may run beside a normal one.)
+    let dir = match &a.fault {
+        Some(f) => root().join("target").join("e2e").join(format!("fault-{f}")),
+        None => root().join("target").join("e2e"),
+    };
     fs::create_dir_all(&dir)?;
     let mut checks: Vec<Check> = Vec::new();
     let mut report = String::new();
@@ -397,8 +509,10 @@ pub fn run(a: &Args) -> Result<()> {
     };
     let _ = writeln!(
         report,
-        "cargo xtask e2e: {} boot(s), guest clock: {clock}, {} s per measurement",
+        "cargo xtask e2e: {} run(s) of a build in {} boot(s), {jobs} at a time, guest clock: \
+         {clock}, {} s per measurement",
         runs.len(),
+        work.len(),
         a.measure
     );
     for r in &runs {
@@ -589,7 +703,7 @@ pub fn run(a: &Args) -> Result<()> {
         let b = r.build;
         let _ = writeln!(
             report,
-            "{b} run {}: wall {:.0} s; clock anomalies logged (\"now is behind last_start\"): {}",
+            "{b} run {}: wall {:.0} s (its boots together); clock anomalies logged (\"now is behind last_start\"): {}",
             r.n, r.wall, r.boot.anomalies
         );
         if r.n == 1 {
