@@ -40,6 +40,23 @@ pub struct BuildArgs {
     pub debug: bool,
 }
 
+/// How guest time advances (`xen-boot` and `e2e`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Clock {
+    /// QEMU instruction counting: guest time from emulated instructions (repeatable, and
+    /// independent of host cores and load).
+    Icount,
+    /// The host's clock (QEMU's default; timer interrupts come late when the host is busy).
+    Host,
+}
+
+impl Clock {
+    /// [`BootSpec::icount`] for this clock: `shift` under instruction counting.
+    pub fn icount(self, shift: u32) -> Option<u32> {
+        (self == Clock::Icount).then_some(shift)
+    }
+}
+
 /// Options of `cargo xtask xen-boot`.
 #[derive(clap::Args)]
 pub struct BootArgs {
@@ -68,7 +85,7 @@ pub struct BootArgs {
     /// Guest clock. With instruction counting a boot's guest time is its own emulated
     /// instructions', so boots can share the host's cores (CI runs two at a time).
     #[arg(long, value_enum, default_value = "host")]
-    pub clock: crate::e2e::Clock,
+    pub clock: Clock,
     /// Instruction counting: 2^shift ns of guest time per emulated instruction.
     #[arg(long, default_value_t = 2)]
     pub shift: u32,
@@ -994,12 +1011,12 @@ pub fn boot(a: &BootArgs) -> Result<()> {
         dom0_vcpus: 2,
         timeout_s: a.timeout,
         hang_s: a.hang_after,
-        tag: if a.clock == crate::e2e::Clock::Icount {
+        tag: if a.clock == Clock::Icount {
             "icount"
         } else {
             ""
         },
-        icount: (a.clock == crate::e2e::Clock::Icount).then_some(a.shift),
+        icount: a.clock.icount(a.shift),
         prefix: "",
         xen_elf: None,
     })?;

@@ -34,26 +34,16 @@ use anyhow::{bail, Context, Result};
 
 use crate::object;
 use crate::util::{root, run as run_cmd, BuildLock};
-use crate::xen::{boot_xen, build_xen, BootSpec};
+use crate::xen::{boot_xen, build_xen, BootSpec, Clock};
 use checks::{Check, Kind, Scenarios};
 use parse::Boot;
-
-/// How guest time advances.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-pub enum Clock {
-    /// QEMU instruction counting: guest time from emulated instructions (repeatable, and
-    /// independent of host cores and load).
-    Icount,
-    /// The host's clock (QEMU's default; timer interrupts come late when the host is busy).
-    Host,
-}
 
 /// Options of `cargo xtask e2e`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Scenarios to run, comma separated (table-4-2, isolation, global, policy-switch, csa,
     /// unequal, spare). The default checks every scenario of the end-to-end issue on every
-    /// build it applies to (`global` in a boot of its own with Xen's emul_tick, 8-9 min per
+    /// build it applies to (`global` in a boot of its own with Xen's emul_tick, 8-13 min per
     /// build); CI names all but `global` (its time budget). On request: `table-4-2` (six
     /// boots more per build) and `spare`.
     #[arg(long, default_value = "isolation,policy-switch,unequal,csa,global")]
@@ -421,7 +411,7 @@ pub fn run(a: &Args) -> Result<()> {
             hang_s: 600,
             debug: false,
             tag: &format!("e2e{}-", scenarios.join("+")),
-            icount: (a.clock == Clock::Icount).then_some(a.shift),
+            icount: a.clock.icount(a.shift),
             xen_elf: fault_elf.as_deref(),
             prefix: &prefix,
         })?;
