@@ -94,3 +94,38 @@ impl Drop for BuildLock {
         HELD.set(HELD.get().saturating_sub(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    /// The lock is re-entrant within a thread and excludes other threads: a thread that
+    /// asks for it while another holds it gets it only after the holder let it go.
+    #[test]
+    fn build_lock_is_reentrant_and_exclusive() {
+        let released = Arc::new(AtomicBool::new(false));
+        let (held, wait_held) = mpsc::channel();
+        let r = released.clone();
+        let holder = std::thread::spawn(move || {
+            let outer = BuildLock::take().unwrap();
+            let inner = BuildLock::take().unwrap();
+            held.send(()).unwrap();
+            // (Time for the other thread to ask while this one holds it.)
+            std::thread::sleep(Duration::from_millis(300));
+            drop(inner);
+            std::thread::sleep(Duration::from_millis(100));
+            r.store(true, Ordering::SeqCst);
+            drop(outer);
+        });
+        wait_held.recv().unwrap();
+        let _mine = BuildLock::take().unwrap();
+        assert!(
+            released.load(Ordering::SeqCst),
+            "got the lock while another thread held it"
+        );
+        holder.join().unwrap();
+    }
+}
