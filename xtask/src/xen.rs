@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -75,7 +75,7 @@ pub struct BootArgs {
     #[arg(long, default_value_t = 2400)]
     pub timeout: u64,
     /// Seconds without a new step line (`RTSCHED-...`) on the console before the boot is
-    /// declared hung.
+    /// declared hung (twice that before the first one, while Xen and dom0 boot).
     #[arg(long, default_value_t = 300)]
     pub hang_after: u64,
     /// Leave out the step that traces rtsched's own records while provoking them
@@ -489,6 +489,41 @@ fn needed(elf: &Path) -> Result<Vec<String>> {
 }
 
 /// Assembles the dom0 initramfs; returns it and the kernel.
+/// [`initramfs`], built once per process: its inputs do not change while xtask runs, and a
+/// command that boots several times (e2e) would otherwise build the same image before each
+/// boot. (Another process may rebuild it meanwhile, with the same content, under the build
+/// lock that every reader holds.)
+fn initramfs_once() -> Result<(PathBuf, PathBuf)> {
+    static BUILT: Mutex<Option<(PathBuf, PathBuf)>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = built.as_ref().filter(|b| b.0.exists()) {
+        return Ok(b.clone());
+    }
+    let b = initramfs()?;
+    *built = Some(b.clone());
+    Ok(b)
+}
+
+/// Removes the private boot copies (`target/xen/boots/<pid>-<n>/`) of processes that are
+/// gone (a boot killed before it could remove its own).
+fn remove_stale_boots() {
+    remove_stale_in(&xen_dir().join("boots"));
+}
+
+/// [`remove_stale_boots`] in `dir`.
+fn remove_stale_in(dir: &Path) {
+    let Ok(dir) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let pid = name.to_string_lossy().split('-').next().map(str::to_string);
+        if pid.is_some_and(|p| !p.is_empty() && !Path::new("/proc").join(&p).exists()) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn initramfs() -> Result<(PathBuf, PathBuf)> {
     let (debs, kver) = dom0_packages()?;
     let ird = xen_dir().join("initrd");
@@ -670,7 +705,8 @@ pub struct BootSpec<'a> {
     pub dom0_vcpus: u32,
     /// Seconds before the boot is given up.
     pub timeout_s: u64,
-    /// Seconds without a new `RTSCHED-` console line before the boot is declared hung.
+    /// Seconds without a new `RTSCHED-` console line before the boot is declared hung
+    /// (twice that before the first one).
     pub hang_s: u64,
     /// Name of the log (`<flavour>-<tag>-boot.log`).
     pub tag: &'a str,
@@ -767,7 +803,8 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
                 }
             }
         };
-        let (initrd, kernel) = initramfs()?;
+        let (initrd, kernel) = initramfs_once()?;
+        remove_stale_boots();
         if private.exists() {
             fs::remove_dir_all(&private)?;
         }
@@ -867,6 +904,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     let mut step = String::from("(boot, before the first step)");
     let mut last_line = Instant::now();
     let mut last_mark = Instant::now();
+    let mut marked = false;
     let mut next_beat = 30;
     let mut panic_at: Option<(Instant, String)> = None;
     let end = loop {
@@ -876,6 +914,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
                 last_line = Instant::now();
                 if line.starts_with("RTSCHED-") {
                     last_mark = last_line;
+                    marked = true;
                 }
                 if let Some(rest) = dom0_part(&line).strip_prefix("RTSCHED-BEGIN ") {
                     step = rest.trim().to_string();
@@ -926,7 +965,11 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         if t >= timeout_s {
             break End::Timeout;
         }
-        if last_mark.elapsed().as_secs() >= spec.hang_s {
+        // Before the first step line the hypervisor and dom0 boot, the longest stretch
+        // without one: 120-150 s on an idle 2-core host, up to 270 s with the host busy
+        // with other work (instruction-counted debug boots). It gets twice the limit.
+        let limit = if marked { spec.hang_s } else { 2 * spec.hang_s };
+        if last_mark.elapsed().as_secs() >= limit {
             break End::Hang(last_mark.elapsed().as_secs());
         }
         if t >= next_beat {
@@ -1060,6 +1103,23 @@ pub fn boot(a: &BootArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A private boot copy is removed once its process is gone, and only then.
+    #[test]
+    fn stale_boot_copies_of_gone_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!("xtask-boots-{}", std::process::id()));
+        let mine = dir.join(format!("{}-0", std::process::id()));
+        // (Above the kernel's largest PID, 2^22.)
+        let gone = dir.join("4999999-3");
+        for d in [&mine, &gone] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("xen"), b"x").unwrap();
+        }
+        remove_stale_in(&dir);
+        assert!(mine.exists());
+        assert!(!gone.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Xen's messages interleaved with dom0's on the serial line do not change a step's name
     /// or outcome.
