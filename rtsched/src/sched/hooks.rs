@@ -228,10 +228,9 @@ impl<'a> Scheduler<'a> {
             self.stats.tasklet_idle += 1;
         } else if !withdrawn {
             next = self.runq_pick(cpu)?;
-            if curr != NIL {
+            if curr != NIL && prev_runnable {
                 let c = get(self.units, curr)?;
-                let keep = prev_runnable
-                    && c.inserted
+                let keep = c.inserted
                     && c.cur_budget > 0
                     && (next == NIL
                         || self.mutant(Mutant::ScheduleNoPreempt)
@@ -247,7 +246,8 @@ impl<'a> Scheduler<'a> {
                 .flags
                 .insert(UnitFlags::DELAYED_RUNQ_ADD);
         }
-        if next != NIL && next != curr && !get(self.units, next)?.runnable {
+        let switch = next != NIL && next != curr;
+        if switch && !get(self.units, next)?.runnable {
             // Periodic server with no work: the CPU idles and the time is charged to it.
             self.q_remove(next)?;
             // Its assigned CPU (the host's view) does not change: it is not running.
@@ -276,13 +276,13 @@ impl<'a> Scheduler<'a> {
             actions: a,
         };
         if next != NIL {
-            if next != curr {
+            if switch {
                 self.q_remove(next)?;
-                get_mut(self.units, next)?
-                    .flags
-                    .insert(UnitFlags::SCHEDULED);
             }
             let u = get_mut(self.units, next)?;
+            if switch {
+                u.flags.insert(UnitFlags::SCHEDULED);
+            }
             u.last_start = now;
             if u.cpu as usize != cpu {
                 u.cpu = cpu as u32;
