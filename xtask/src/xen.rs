@@ -769,6 +769,82 @@ enum End {
     Exited,
 }
 
+/// Each virtual CPU's instruction pointer, read through QEMU's monitor at `socket` (`info
+/// registers -a`), with the hypervisor function and line it is in (`xen_syms`, by
+/// `addr2line`): where a hung boot's PCPUs spin. Lines to print; an explanation if the
+/// monitor does not answer.
+fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let read = || -> Result<String> {
+        let mut m = UnixStream::connect(socket)?;
+        m.set_read_timeout(Some(Duration::from_secs(5)))?;
+        m.write_all(b"info registers -a\n")?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Until the prompt after the answer (the first one follows the banner).
+        while out.windows(7).filter(|w| w == b"(qemu) ").count() < 2 {
+            match m.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    let text = match read() {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![format!(
+                "xen-boot: no register dump from QEMU's monitor: {e:#}"
+            )]
+        }
+    };
+    let mut lines = Vec::new();
+    let mut cpu = 0;
+    for l in text.lines() {
+        if let Some(rest) = l.split("CPU#").nth(1) {
+            cpu = rest
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(cpu);
+        }
+        // "RIP=... RFL=... [...] CPL=3 II=0 A20=1 SMM=0 HLT=1": also the privilege level
+        // (a PV guest's kernel runs at 3) and whether the CPU halted.
+        let Some(rip) = l.split("RIP=").nth(1).and_then(|r| r.get(..16)) else {
+            continue;
+        };
+        let field = |k: &str| {
+            l.split(k)
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string()
+        };
+        let at = output(
+            Command::new("addr2line")
+                .args(["-f", "-C", "-i", "-e"])
+                .arg(xen_syms)
+                .arg(format!("0x{rip}")),
+        )
+        .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|e| format!("(addr2line: {e:#})"));
+        lines.push(format!(
+            "xen-boot: CPU{cpu} RIP={rip} CPL={} HLT={} in {at}",
+            field("CPL="),
+            field("HLT=")
+        ));
+    }
+    if lines.is_empty() {
+        lines.push(format!(
+            "xen-boot: QEMU's monitor gave no registers: {}",
+            text.trim()
+        ));
+    }
+    lines
+}
+
 /// Boots a flavour under QEMU with the scripted dom0 and returns the step counts. A panic,
 /// an early exit or a hang is reported at once with the step it happened in and the console
 /// tail; a heartbeat line is printed every 30 s.
@@ -790,7 +866,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         std::process::id(),
         BOOTS.fetch_add(1, AtomicOrdering::Relaxed)
     ));
-    let (xen, initrd, kernel) = {
+    let (xen, initrd, kernel, xen_syms) = {
         let _lock = BuildLock::take()?;
         let xen = match spec.xen_elf {
             Some(p) => p.to_path_buf(),
@@ -803,6 +879,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
                 }
             }
         };
+        let xen_syms = xen.with_file_name("xen-syms");
         let (initrd, kernel) = initramfs_once()?;
         remove_stale_boots();
         if private.exists() {
@@ -812,7 +889,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         let (x, i) = (private.join("xen"), private.join("initrd.gz"));
         fs::copy(&xen, &x).with_context(|| format!("copying {}", xen.display()))?;
         fs::copy(&initrd, &i).with_context(|| format!("copying {}", initrd.display()))?;
-        (x, i, kernel)
+        (x, i, kernel, xen_syms)
     };
     let icount: Vec<String> = spec.icount.map_or(Vec::new(), |shift| {
         vec![
@@ -835,6 +912,7 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     } else {
         xen_dir().join(format!("{name}-{tag}-boot.log"))
     };
+    let monitor = private.join("monitor.sock");
     let t0 = Instant::now();
     let append = format!(
         "console=com1 com1=115200,8n1 conring_size=1M loglvl=all guest_loglvl=all \
@@ -859,15 +937,10 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
             "-m",
             "2048",
         ])
-        .args([
-            "-display",
-            "none",
-            "-no-reboot",
-            "-monitor",
-            "none",
-            "-serial",
-            "stdio",
-        ])
+        .args(["-display", "none", "-no-reboot", "-serial", "stdio"])
+        // (A monitor to read the virtual CPUs' registers from if the boot hangs.)
+        .arg("-monitor")
+        .arg(format!("unix:{},server=on,wait=off", monitor.display()))
         .args(&icount)
         .arg("-kernel")
         .arg(&xen)
@@ -980,6 +1053,14 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
             next_beat = t + 30;
         }
     };
+    if matches!(end, End::Hang(_) | End::Timeout) {
+        // Where each PCPU is (a spinning lock, a loop), before QEMU goes.
+        // (In the serial log; the console tail below prints them.)
+        for l in cpu_states(&monitor, &xen_syms) {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
     let _ = child.kill();
     let status = child.wait()?;
     // Whatever QEMU printed before it died.
