@@ -771,36 +771,63 @@ enum End {
 
 /// Each virtual CPU's instruction pointer, read through QEMU's monitor at `socket` (`info
 /// registers -a`), with the hypervisor function and line it is in (`xen_syms`, by
-/// `addr2line`): where a hung boot's PCPUs spin. Lines to print; an explanation if the
-/// monitor does not answer.
+/// `addr2line`), its privilege level and whether it halted, and the hypervisor text
+/// addresses found in the top of its stack (`x/96gx` at its stack pointer): where a hung
+/// boot's PCPUs spin and what called them. Lines to print; an explanation if the monitor
+/// does not answer.
 fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
-    let read = || -> Result<String> {
-        let mut m = UnixStream::connect(socket)?;
-        m.set_read_timeout(Some(Duration::from_secs(5)))?;
-        m.write_all(b"info registers -a\n")?;
+    let Ok(mut m) = UnixStream::connect(socket) else {
+        return vec![format!(
+            "xen-boot: QEMU's monitor {} does not answer",
+            socket.display()
+        )];
+    };
+    let _ = m.set_read_timeout(Some(Duration::from_secs(5)));
+    // One command's answer: what comes before the next prompt.
+    let mut cmd = |c: &str| -> String {
+        if !c.is_empty() && m.write_all(format!("{c}\n").as_bytes()).is_err() {
+            return String::new();
+        }
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
-        // Until the prompt after the answer (the first one follows the banner).
-        while out.windows(7).filter(|w| w == b"(qemu) ").count() < 2 {
+        while !out.ends_with(b"(qemu) ") {
             match m.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => out.extend_from_slice(&buf[..n]),
             }
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        String::from_utf8_lossy(&out).into_owned()
     };
-    let text = match read() {
-        Ok(t) => t,
-        Err(e) => {
-            return vec![format!(
-                "xen-boot: no register dump from QEMU's monitor: {e:#}"
-            )]
-        }
+    let _banner = cmd("");
+    let text = cmd("info registers -a");
+    let syms = |addrs: &[String], inline: bool| -> String {
+        let mut c = Command::new("addr2line");
+        c.args(if inline {
+            ["-f", "-C", "-i", "-e"]
+        } else {
+            ["-f", "-C", "-s", "-e"]
+        })
+        .arg(xen_syms)
+        .args(addrs);
+        output(&mut c)
+            .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|e| format!("(addr2line: {e:#})"))
     };
+    // The hypervisor's text, for picking return addresses out of a stack.
+    let text_range = output(Command::new("nm").arg(xen_syms)).ok().and_then(|o| {
+        let find = |name: &str| {
+            o.lines()
+                .find(|l| l.ends_with(&format!(" {name}")))
+                .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+        };
+        Some((find("_stext")?, find("_etext")?))
+    });
     let mut lines = Vec::new();
     let mut cpu = 0;
+    let mut rsp = String::new();
+    let mut cpus = Vec::new();
     for l in text.lines() {
         if let Some(rest) = l.split("CPU#").nth(1) {
             cpu = rest
@@ -809,6 +836,9 @@ fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
                 .collect::<String>()
                 .parse()
                 .unwrap_or(cpu);
+        }
+        if let Some(r) = l.split("RSP=").nth(1).and_then(|r| r.get(..16)) {
+            rsp = r.to_string();
         }
         // "RIP=... RFL=... [...] CPL=3 II=0 A20=1 SMM=0 HLT=1": also the privilege level
         // (a PV guest's kernel runs at 3) and whether the CPU halted.
@@ -822,25 +852,42 @@ fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
                 .unwrap_or("?")
                 .to_string()
         };
-        let at = output(
-            Command::new("addr2line")
-                .args(["-f", "-C", "-i", "-e"])
-                .arg(xen_syms)
-                .arg(format!("0x{rip}")),
-        )
-        .map(|o| o.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|e| format!("(addr2line: {e:#})"));
         lines.push(format!(
-            "xen-boot: CPU{cpu} RIP={rip} CPL={} HLT={} in {at}",
+            "xen-boot: CPU{cpu} RIP={rip} RSP={rsp} CPL={} HLT={} in {}",
             field("CPL="),
-            field("HLT=")
+            field("HLT="),
+            syms(&[format!("0x{rip}")], true)
         ));
+        cpus.push((cpu, rsp.clone()));
     }
     if lines.is_empty() {
         lines.push(format!(
             "xen-boot: QEMU's monitor gave no registers: {}",
             text.trim()
         ));
+    }
+    let Some((lo, hi)) = text_range else {
+        return lines;
+    };
+    for (c, sp) in cpus {
+        cmd(&format!("cpu {c}"));
+        let words: Vec<String> = cmd(&format!("x/96gx 0x{sp}"))
+            .lines()
+            .filter_map(|l| l.split_once(": ").map(|(_, w)| w.to_string()))
+            .flat_map(|w| {
+                w.split_whitespace()
+                    .filter_map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).ok())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|a| (lo..hi).contains(a))
+            .map(|a| format!("0x{a:x}"))
+            .collect();
+        if !words.is_empty() {
+            lines.push(format!(
+                "xen-boot: CPU{c} stack (text addresses, innermost first): {}",
+                syms(&words, false)
+            ));
+        }
     }
     lines
 }
