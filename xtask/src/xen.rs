@@ -840,8 +840,9 @@ fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
         if let Some(r) = l.split("RSP=").nth(1).and_then(|r| r.get(..16)) {
             rsp = r.to_string();
         }
-        // "RIP=... RFL=... [...] CPL=3 II=0 A20=1 SMM=0 HLT=1": also the privilege level
-        // (a PV guest's kernel runs at 3) and whether the CPU halted.
+        // "RIP=... RFL=... [...] CPL=3 II=0 A20=1 SMM=0 HLT=1": also the flags (bit 9:
+        // interrupts enabled), the privilege level (a PV guest's kernel runs at 3) and
+        // whether the CPU halted.
         let Some(rip) = l.split("RIP=").nth(1).and_then(|r| r.get(..16)) else {
             continue;
         };
@@ -853,7 +854,8 @@ fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
                 .to_string()
         };
         lines.push(format!(
-            "xen-boot: CPU{cpu} RIP={rip} RSP={rsp} CPL={} HLT={} in {}",
+            "xen-boot: CPU{cpu} RIP={rip} RSP={rsp} RFL={} CPL={} HLT={} in {}",
+            field("RFL="),
             field("CPL="),
             field("HLT="),
             syms(&[format!("0x{rip}")], true)
