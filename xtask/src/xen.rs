@@ -488,7 +488,6 @@ fn needed(elf: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Assembles the dom0 initramfs; returns it and the kernel.
 /// [`initramfs`], built once per process: its inputs do not change while xtask runs, and a
 /// command that boots several times (e2e) would otherwise build the same image before each
 /// boot. (Another process may rebuild it meanwhile, with the same content, under the build
@@ -517,13 +516,15 @@ fn remove_stale_in(dir: &Path) {
     };
     for e in dir.flatten() {
         let name = e.file_name();
-        let pid = name.to_string_lossy().split('-').next().map(str::to_string);
-        if pid.is_some_and(|p| !p.is_empty() && !Path::new("/proc").join(&p).exists()) {
+        let name = name.to_string_lossy();
+        let pid = name.split('-').next().unwrap_or("");
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
             let _ = fs::remove_dir_all(e.path());
         }
     }
 }
 
+/// Assembles the dom0 initramfs; returns it and the kernel.
 fn initramfs() -> Result<(PathBuf, PathBuf)> {
     let (debs, kver) = dom0_packages()?;
     let ird = xen_dir().join("initrd");

@@ -322,7 +322,7 @@ impl<'a> Cpus<'a> {
         let (old_curr, old_phantom) = (p.curr, p.phantom);
         p.curr = curr;
         p.phantom = phantom;
-        let leaves = |o: u32, units: &mut [Unit]| {
+        for o in [old_curr, old_phantom] {
             if o != NIL && o != curr && o != phantom {
                 if let Some(u) = units.get_mut(o as usize) {
                     if u.on_cpu == cpu as u32 {
@@ -330,10 +330,6 @@ impl<'a> Cpus<'a> {
                     }
                 }
             }
-        };
-        leaves(old_curr, units);
-        if old_phantom != NIL {
-            leaves(old_phantom, units);
         }
         if phantom != NIL {
             units
