@@ -141,6 +141,70 @@ pub fn ensure_packages(cmds_pkgs: &[(&str, &str)]) -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// QEMU's major version, if `qemu-system-x86_64` runs.
+fn qemu_major() -> Option<u32> {
+    let out = output(Command::new("qemu-system-x86_64").arg("--version")).ok()?;
+    // "QEMU emulator version 10.0.2 (Debian ...)"
+    out.split("version ")
+        .nth(1)?
+        .split('.')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The oldest QEMU the boots run under. Instruction-counted boots run every virtual CPU in
+/// turns on one host thread. Before QEMU 8.0 ("accel/tcg/tcg-accel-ops-rr: ensure fairness
+/// with icount") each turn's budget was all the instructions left until the next timer
+/// event, so a PCPU that spins without `pause` (Xen's idle loop scrubbing freed memory)
+/// used up every turn and the PCPUs after it ran nothing, forever if one of them was needed
+/// to finish: a host hang with a PCPU stopped in a rendezvous (seen in `xl cpupool-cpu-remove`
+/// after a guest was destroyed: CPU 0 waited in `on_selected_cpus`, CPU 2 in
+/// `time_calibration_std_rendezvous` had executed nothing since the others left it, and
+/// one instruction stepped on it through QEMU's debug stub let the host go on). From 8.0 the
+/// budget is shared among the virtual CPUs.
+const QEMU_MIN_MAJOR: u32 = 8;
+
+/// Installs QEMU, at least [`QEMU_MIN_MAJOR`]: Debian 12's own is 7.2, so there it comes
+/// from bookworm-backports (added to apt's sources if missing).
+pub fn ensure_qemu() -> Result<()> {
+    if qemu_major().is_some_and(|m| m >= QEMU_MIN_MAJOR) {
+        return Ok(());
+    }
+    let _lock = BuildLock::take()?;
+    if qemu_major().is_some_and(|m| m >= QEMU_MIN_MAJOR) {
+        return Ok(());
+    }
+    let bookworm = fs::read_to_string("/etc/os-release")
+        .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    let mut install = apt();
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if bookworm {
+        let list = Path::new("/etc/apt/sources.list.d/bookworm-backports.list");
+        if !list.exists() {
+            fs::write(
+                list,
+                "deb http://deb.debian.org/debian bookworm-backports main\n",
+            )
+            .context("adding bookworm-backports to apt's sources")?;
+        }
+        install.args(["-t", "bookworm-backports"]);
+    }
+    println!("installing QEMU {QEMU_MIN_MAJOR} or later (qemu-system-x86)");
+    run(apt().arg("update").arg("-qq"))?;
+    run(install.arg("qemu-system-x86"))?;
+    match qemu_major() {
+        Some(m) if m >= QEMU_MIN_MAJOR => Ok(()),
+        found => bail!(
+            "QEMU {QEMU_MIN_MAJOR} or later is needed (found {found:?}): older QEMU starves \
+             virtual CPUs under instruction counting and hangs the boots"
+        ),
+    }
+}
+
 /// Adds a deb-src entry for bookworm main if apt has none (the security pool has no sources).
 fn ensure_deb_src() -> Result<()> {
     let has = |p: &Path| fs::read_to_string(p).is_ok_and(|t| t.contains("deb-src"));
@@ -900,12 +964,8 @@ fn cpu_states(socket: &Path, xen_syms: &Path) -> Vec<String> {
 /// tail; a heartbeat line is printed every 30 s.
 pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     let (stock, xen_args, timeout_s) = (spec.stock, spec.xen_args, spec.timeout_s);
-    ensure_packages(&[
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("cpio", "cpio"),
-        ("gzip", "gzip"),
-        ("readelf", "binutils"),
-    ])?;
+    ensure_qemu()?;
+    ensure_packages(&[("cpio", "cpio"), ("gzip", "gzip"), ("readelf", "binutils")])?;
     let name = tree_name(stock, spec.debug);
     let pre = spec.prefix;
     // QEMU boots private copies of the hypervisor and the initramfs, made under the build
@@ -976,12 +1036,14 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
         spec.dom0_args,
         initrd.display()
     );
+    // (Without x2APIC: QEMU 8 and later offer it under TCG, and Xen 4.17 in x2APIC mode
+    // resets the machine at its IO-APIC timer check; QEMU 7.2 offered only the xAPIC.)
     let mut child = Command::new("qemu-system-x86_64")
         .args([
             "-machine",
             "q35",
             "-cpu",
-            "Haswell-noTSX",
+            "Haswell-noTSX,-x2apic",
             "-smp",
             "4",
             "-m",
