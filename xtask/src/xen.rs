@@ -143,9 +143,14 @@ pub fn ensure_packages(cmds_pkgs: &[(&str, &str)]) -> Result<()> {
 
 /// QEMU's major version, if `qemu-system-x86_64` runs.
 fn qemu_major() -> Option<u32> {
-    let out = output(Command::new("qemu-system-x86_64").arg("--version")).ok()?;
-    // "QEMU emulator version 10.0.2 (Debian ...)"
-    out.split("version ")
+    parse_qemu_major(&output(Command::new("qemu-system-x86_64").arg("--version")).ok()?)
+}
+
+/// The major version in `qemu-system-x86_64 --version`'s "QEMU emulator version 10.0.2
+/// (Debian ...)".
+fn parse_qemu_major(version: &str) -> Option<u32> {
+    version
+        .split("version ")
         .nth(1)?
         .split('.')
         .next()?
@@ -1296,6 +1301,19 @@ pub fn boot(a: &BootArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The version check reads the major version of QEMU's own banner (Debian 12's 7.2 is
+    /// below the minimum, bookworm-backports' 10.0 above it).
+    #[test]
+    fn qemu_major_version_is_read_from_the_banner() {
+        let old = "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright";
+        let new = "QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)";
+        assert_eq!(parse_qemu_major(old), Some(7));
+        assert_eq!(parse_qemu_major(new), Some(10));
+        assert_eq!(parse_qemu_major("qemu: command not found"), None);
+        assert!(parse_qemu_major(old).unwrap() < QEMU_MIN_MAJOR);
+        assert!(parse_qemu_major(new).unwrap() >= QEMU_MIN_MAJOR);
+    }
 
     /// A private boot copy is removed once its process is gone, and only then.
     #[test]
