@@ -134,11 +134,21 @@ pub fn ensure_packages(cmds_pkgs: &[(&str, &str)]) -> Result<()> {
         return Ok(());
     }
     println!("installing {}", missing.join(" "));
+    apt_install(&missing, None)
+}
+
+/// `apt-get update`, then installs `pkgs` (from `release`, e.g. a backports suite, when
+/// given).
+fn apt_install(pkgs: &[&str], release: Option<&str>) -> Result<()> {
     run(apt().arg("update").arg("-qq"))?;
-    run(apt()
+    let mut install = apt();
+    install
         .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if let Some(r) = release {
+        install.args(["-t", r]);
+    }
+    run(install.args(pkgs))
 }
 
 /// QEMU's major version, if `qemu-system-x86_64` runs.
@@ -174,19 +184,17 @@ const QEMU_MIN_MAJOR: u32 = 8;
 /// Installs QEMU, at least [`QEMU_MIN_MAJOR`]: Debian 12's own is 7.2, so there it comes
 /// from bookworm-backports (added to apt's sources if missing).
 pub fn ensure_qemu() -> Result<()> {
-    if qemu_major().is_some_and(|m| m >= QEMU_MIN_MAJOR) {
+    let new_enough = || qemu_major().is_some_and(|m| m >= QEMU_MIN_MAJOR);
+    if new_enough() {
         return Ok(());
     }
+    // (Under the build lock: boots side by side would otherwise run apt at once.)
     let _lock = BuildLock::take()?;
-    if qemu_major().is_some_and(|m| m >= QEMU_MIN_MAJOR) {
+    if new_enough() {
         return Ok(());
     }
     let bookworm = fs::read_to_string("/etc/os-release")
         .is_ok_and(|t| t.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
-    let mut install = apt();
-    install
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
     if bookworm {
         let list = Path::new("/etc/apt/sources.list.d/bookworm-backports.list");
         if !list.exists() {
@@ -196,11 +204,12 @@ pub fn ensure_qemu() -> Result<()> {
             )
             .context("adding bookworm-backports to apt's sources")?;
         }
-        install.args(["-t", "bookworm-backports"]);
     }
     println!("installing QEMU {QEMU_MIN_MAJOR} or later (qemu-system-x86)");
-    run(apt().arg("update").arg("-qq"))?;
-    run(install.arg("qemu-system-x86"))?;
+    apt_install(
+        &["qemu-system-x86"],
+        bookworm.then_some("bookworm-backports"),
+    )?;
     match qemu_major() {
         Some(m) if m >= QEMU_MIN_MAJOR => Ok(()),
         found => bail!(
