@@ -179,7 +179,7 @@ mod tests {
     fn prio_key_orders_as_prio_cmp() {
         let mut units = Vec::new();
         for level in [0u32, 1, u32::MAX] {
-            for d in [-5i64, 0, 7, i64::MAX] {
+            for d in [i64::MIN, -5, 0, 7, 1 << 32, (1 << 32) - 1, i64::MAX] {
                 for p in [10i64, 20] {
                     for ext in [false, true] {
                         let mut u = Unit {
@@ -210,8 +210,10 @@ mod tests {
         ];
         for o in orders {
             for a in &units {
+                let k = prio_key(a, o);
+                assert!(PrioKey::MIN <= k && k <= PrioKey::MAX);
                 for b in &units {
-                    assert_eq!(prio_key(a, o).cmp(&prio_key(b, o)), prio_cmp(a, b, o));
+                    assert_eq!(k.cmp(&prio_key(b, o)), prio_cmp(a, b, o));
                 }
             }
         }

@@ -35,7 +35,7 @@
 //! as rt.c's tickle scan) and [`Cpus::rekey_all`] (O(CPUs), at a priority-scheme switch).
 
 use crate::actions::Actions;
-use crate::cpumask::CpuMask;
+use crate::cpumask::{CpuMask, MAX_CPUS};
 use crate::error::{Error, Result};
 use crate::prio::{prio_key, Order, PrioKey};
 use crate::unit::{Unit, UnitId, NIL};
@@ -130,8 +130,12 @@ impl<'a> Cpus<'a> {
         }
     }
 
+    /// The number of CPUs (at most [`MAX_CPUS`], as the storage check makes it: the bound is
+    /// written here too, so that a CPU number checked against it needs no further range
+    /// check in the masks).
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        self.pcpus.len()
+        self.pcpus.len().min(MAX_CPUS)
     }
     pub(crate) fn get(&self, cpu: usize) -> Option<&Pcpu> {
         self.pcpus.get(cpu)
