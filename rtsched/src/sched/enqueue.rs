@@ -56,6 +56,16 @@ impl<'a> Scheduler<'a> {
         // (No unit is pickable on a CPU that is not online: the search would find nothing.)
         let online = self.cpus.online().test(cpu);
         let bit = CpuMask::bit(cpu);
+        // The common case, first: the run queue is the shared heap alone and its head, a
+        // runnable unit, allows `cpu` (what the search below finds first then, in O(1)).
+        if online && self.pinned_len == 0 {
+            if let Some(h) = self.runq.peek() {
+                let u = get(self.units, h)?;
+                if u.runnable && pickable_here(u, bit, periodic, o) {
+                    return Ok(h);
+                }
+            }
+        }
         loop {
             let found = if online {
                 self.runq_first_on(cpu, |u| pickable_here(u, bit, periodic, o))?

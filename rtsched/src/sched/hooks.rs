@@ -300,7 +300,8 @@ impl<'a> Scheduler<'a> {
         if next != curr {
             self.stats.switches += 1;
         }
-        self.set_cpu(cpu, next, NIL)?;
+        let o = self.order();
+        self.cpus.run(self.units, o, cpu, next)?;
         self.push_queued(cpu, &mut a)?;
         self.sync_timer(&mut a);
         d.actions = a;
