@@ -82,6 +82,12 @@ pub enum Mutant {
     ReplenishNeverBatch,
     /// The replenishment timer re-sorts in one batch and never restores the heap order.
     BatchNotRebuilt,
+    /// Budget lost at a deadline is excused whatever interference its period saw (the
+    /// e2e checks would allow a reservation any loss).
+    ExcuseEveryLoss,
+    /// The overruns a unit waited through on the run queue are not kept as the interference
+    /// its period saw (a loss they explain is not excused).
+    ExcuseForgetsWaiting,
 }
 
 impl Mutant {
@@ -104,6 +110,10 @@ impl Mutant {
         Mutant::CbsWakeOnlyWhenLate,
         Mutant::ClassRuleIgnored,
     ];
+
+    /// The mutants of the loss accounting (`stat lost_ns` and `excused_ns`, the allowance
+    /// of the e2e checks; caught by the rules tests, `tests/rules.rs`): no decision changes.
+    pub const ACCOUNTING: [Mutant; 2] = [Mutant::ExcuseEveryLoss, Mutant::ExcuseForgetsWaiting];
 
     /// The mutants of the hook protocol (the loom models').
     pub const PROTOCOL: [Mutant; 3] = [

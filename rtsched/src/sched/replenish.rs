@@ -130,9 +130,13 @@ impl<'a> Scheduler<'a> {
                 }
             }
             let clock = self.interference;
+            let excuse_all = self.mutant(Mutant::ExcuseEveryLoss);
             let u = get_mut(self.units, h)?;
             if u.spare == NIL && now >= u.cur_deadline {
-                let (lost, excused) = u.lost_at_deadline(now, running, clock);
+                let (lost, mut excused) = u.lost_at_deadline(now, running, clock);
+                if excuse_all {
+                    excused = lost;
+                }
                 self.stats.lost_ns = self.stats.lost_ns.wrapping_add(lost as u64);
                 self.stats.excused_ns = self.stats.excused_ns.wrapping_add(excused as u64);
                 let late = now.saturating_sub(u.cur_deadline).max(0);

@@ -193,9 +193,12 @@ impl<'a> Scheduler<'a> {
     /// Takes `h` out of the run queue. O(log n).
     pub(super) fn runq_del(&mut self, h: u32) -> Result<()> {
         let clock = self.interference;
+        let forget = self.mutant(crate::mutants::Mutant::ExcuseForgetsWaiting);
         let u = get_mut(self.units, h)?;
         // (Still on the run queue here: the wait ends now.)
-        u.interference = u.interference_at(clock);
+        if !forget {
+            u.interference = u.interference_at(clock);
+        }
         let pin = u.pin_cpu;
         if pin == NIL {
             let o = self.order();

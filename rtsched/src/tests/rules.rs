@@ -318,8 +318,10 @@ fn overrun_while_one_waits(
     ba: i64,
     bb: i64,
     late: i64,
+    setup: &dyn Fn(&mut Scheduler<'static>),
 ) -> (Scheduler<'static>, UnitId, UnitId, i64, i64) {
     let mut s = sched(4, 1);
+    setup(&mut s);
     let a = unit(&mut s, 1, 10 * MS, ba, false, CpuMask::first_n(1));
     let b = unit(&mut s, 2, 10 * MS, bb, false, CpuMask::first_n(1));
     s.wake(a, 0).unwrap();
@@ -341,7 +343,7 @@ fn overrun_while_one_waits(
 #[test]
 fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
     // A slice ends 300 us late while the other unit waits with its budget: counted.
-    let (mut s, _, y, t, slice) = overrun_while_one_waits(4 * MS, 3 * MS, 300 * US);
+    let (mut s, _, y, t, slice) = overrun_while_one_waits(4 * MS, 3 * MS, 300 * US, &|_| {});
     assert_eq!(s.stats().overrun_ns, 300 * US as u64);
     // y's slice ends 100 us late with nobody waiting: not counted. The CPU idles.
     let d = s.do_schedule(0, t + slice + 100 * US, true, false).unwrap();
@@ -377,20 +379,52 @@ fn late_timers_and_overruns_are_counted_where_they_cost_budget() {
 /// budget of a unit that slept most of its period is lost but not excused.
 #[test]
 fn lost_budget_is_excused_only_by_the_interference_its_period_saw() {
+    assert_eq!(
+        lost_and_excused(None),
+        [(300 * US as u64, 300 * US as u64), (3 * MS as u64, 0)]
+    );
+}
+
+/// The broken loss accounts ([`crate::mutants::Mutant::ACCOUNTING`]) fail the test above:
+/// excusing every loss excuses the sleeper's, forgetting the overruns waited through leaves
+/// the waiting unit's loss unexcused.
+#[cfg(feature = "mutants")]
+#[test]
+fn broken_loss_accounts_are_caught() {
+    use crate::mutants::Mutant;
+    for m in Mutant::ACCOUNTING {
+        let [waited, slept] = lost_and_excused(Some(m));
+        let caught = match m {
+            Mutant::ExcuseEveryLoss => slept == (3 * MS as u64, 3 * MS as u64),
+            _ => waited == (300 * US as u64, 0),
+        };
+        assert!(caught, "{m:?}: {waited:?} {slept:?}");
+    }
+}
+
+/// `(lost_ns, excused_ns)` of the two cases of
+/// `lost_budget_is_excused_only_by_the_interference_its_period_saw`, under a broken variant
+/// if one is given.
+fn lost_and_excused(m: Option<crate::mutants::Mutant>) -> [(u64, u64); 2] {
+    let broken = |s: &mut Scheduler<'_>| {
+        #[cfg(feature = "mutants")]
+        if let Some(m) = m {
+            s.set_mutant(m);
+        }
+        #[cfg(not(feature = "mutants"))]
+        let _ = (s, m);
+    };
     // One overruns by 300 us while the other waits; that one then runs until the deadline
     // at 10 ms (6 + 4 ms reserved on a full PCPU).
-    let (mut s, ..) = overrun_while_one_waits(6 * MS, 4 * MS, 300 * US);
+    let (mut s, ..) = overrun_while_one_waits(6 * MS, 4 * MS, 300 * US, &broken);
     s.timer_fire(10 * MS).unwrap();
     ok(&s);
-    let st = s.stats();
-    assert_eq!(
-        (st.lost_ns, st.excused_ns),
-        (300 * US as u64, 300 * US as u64)
-    );
+    let waited = (s.stats().lost_ns, s.stats().excused_ns);
 
     // A unit that sleeps from 0 to 9 ms keeps 3 of its 4 ms at its deadline: lost, and
     // nothing excuses it.
     let mut s = sched(4, 1);
+    broken(&mut s);
     let c = unit(&mut s, 1, 10 * MS, 4 * MS, false, CpuMask::first_n(1));
     s.wake(c, 0).unwrap();
     assert_eq!(s.do_schedule(0, 0, false, false).unwrap().next, Some(c));
@@ -404,6 +438,5 @@ fn lost_budget_is_excused_only_by_the_interference_its_period_saw() {
     );
     s.timer_fire(10 * MS).unwrap();
     ok(&s);
-    let st = s.stats();
-    assert_eq!((st.lost_ns, st.excused_ns), (3 * MS as u64, 0));
+    [waited, (s.stats().lost_ns, s.stats().excused_ns)]
 }
