@@ -1282,12 +1282,15 @@ fn broken_spare_variants_fail_the_pool_checks() {
 /// The random search of the guarantee (the same cases as
 /// `admitted_reservations_receive_their_budget`) finds the broken shortened lend: a spare lent
 /// in the last spare period with its whole budget breaks the spare's bandwidth (and with it
-/// the bound admission counted), and no lend there leaves events unserved.
+/// the bound admission counted), and no lend there leaves events unserved. It also finds the
+/// loss account that excuses every loss: a unit that wakes late loses budget that no
+/// interference explains, which the punctual host's check then sees excused.
 #[test]
-fn the_property_search_finds_the_broken_shortened_lends() {
+fn the_property_search_finds_the_broken_shortened_lends_and_excuses() {
     for (m, what) in [
         (Mutant::SpareShortNotScaled, "beyond its bandwidth"),
         (Mutant::SpareNoShortLend, "not lent"),
+        (Mutant::ExcuseEveryLoss, "excused_ns"),
     ] {
         let mut runner = common::fixed_search(256, 0x2e5e_27a7);
         let found = std::cell::RefCell::new(None);

@@ -112,7 +112,8 @@ impl Mutant {
     ];
 
     /// The mutants of the loss accounting (`stat lost_ns` and `excused_ns`, the allowance
-    /// of the e2e checks; caught by the rules tests, `tests/rules.rs`): no decision changes.
+    /// of the e2e checks; caught by the rules tests, `tests/rules.rs`, the first also by the
+    /// guarantees' search in `model-tests`): no decision changes.
     pub const ACCOUNTING: [Mutant; 2] = [Mutant::ExcuseEveryLoss, Mutant::ExcuseForgetsWaiting];
 
     /// The mutants of the hook protocol (the loom models').

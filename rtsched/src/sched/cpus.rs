@@ -326,13 +326,9 @@ impl<'a> Cpus<'a> {
         let (old_curr, old_phantom) = (p.curr, p.phantom);
         p.curr = curr;
         p.phantom = phantom;
-        for o in [old_curr, old_phantom] {
-            if o != NIL && o != curr && o != phantom {
-                if let Some(u) = units.get_mut(o as usize) {
-                    if u.on_cpu == cpu as u32 {
-                        u.on_cpu = NIL;
-                    }
-                }
+        for h in [old_curr, old_phantom] {
+            if h != curr && h != phantom {
+                leave(units, cpu, h);
             }
         }
         if phantom != NIL {
@@ -341,23 +337,11 @@ impl<'a> Cpus<'a> {
                 .ok_or_else(Error::corrupt)?
                 .on_cpu = cpu as u32;
         }
-        let shown = if curr != NIL { curr } else { phantom };
-        if shown == NIL {
-            self.busy.clear(cpu);
-            self.bound_leaves(cpu);
-            return Ok(());
-        }
-        let u = units.get_mut(shown as usize).ok_or_else(Error::corrupt)?;
-        u.on_cpu = cpu as u32;
-        let k = prio_key(u, o);
-        p.key = k;
-        self.busy.set(cpu);
-        self.raise_bound(cpu, k);
-        Ok(())
+        self.show(units, o, cpu, if curr != NIL { curr } else { phantom })
     }
 
-    /// [`Self::assign`] of `curr` and no phantom to a CPU without one (`do_schedule`'s
-    /// common case), written out for it: the same effects.
+    /// [`Self::assign`] of `curr` and no phantom, written out for a CPU without one
+    /// (`do_schedule`'s common case, inlined there).
     #[inline(always)]
     pub(crate) fn run(
         &mut self,
@@ -366,29 +350,32 @@ impl<'a> Cpus<'a> {
         cpu: usize,
         curr: u32,
     ) -> Result<()> {
-        let Some(p) = self.pcpus.get_mut(cpu) else {
-            return Err(Error::corrupt());
-        };
+        let p = self.pcpus.get_mut(cpu).ok_or_else(Error::corrupt)?;
         if p.phantom != NIL {
             return self.assign(units, o, cpu, curr, NIL);
         }
         let old = core::mem::replace(&mut p.curr, curr);
-        if old != curr && old != NIL {
-            if let Some(u) = units.get_mut(old as usize) {
-                if u.on_cpu == cpu as u32 {
-                    u.on_cpu = NIL;
-                }
-            }
+        if old != curr {
+            leave(units, cpu, old);
         }
-        if curr == NIL {
+        self.show(units, o, cpu, curr)
+    }
+
+    /// The end of an assignment: `cpu` shows `shown` (its `curr`, else its `phantom`; NIL:
+    /// idle), whose key it takes.
+    #[inline(always)]
+    fn show(&mut self, units: &mut [Unit], o: Order, cpu: usize, shown: u32) -> Result<()> {
+        if shown == NIL {
             self.busy.clear(cpu);
             self.bound_leaves(cpu);
             return Ok(());
         }
-        let u = units.get_mut(curr as usize).ok_or_else(Error::corrupt)?;
+        let u = units.get_mut(shown as usize).ok_or_else(Error::corrupt)?;
         u.on_cpu = cpu as u32;
         let k = prio_key(u, o);
-        p.key = k;
+        if let Some(p) = self.pcpus.get_mut(cpu) {
+            p.key = k;
+        }
         self.busy.set(cpu);
         self.raise_bound(cpu, k);
         Ok(())
@@ -574,5 +561,15 @@ impl<'a> Cpus<'a> {
             self.bound2 = second;
         }
         (top_cpu != NIL).then_some((top, top_cpu as usize))
+    }
+}
+
+/// Unit `h` (if any) no longer runs or idles on `cpu`.
+#[inline(always)]
+fn leave(units: &mut [Unit], cpu: usize, h: u32) {
+    if let Some(u) = units.get_mut(h as usize) {
+        if u.on_cpu == cpu as u32 {
+            u.on_cpu = NIL;
+        }
     }
 }

@@ -300,7 +300,6 @@ impl<'a> Scheduler<'a> {
         if next != curr {
             self.stats.switches += 1;
         }
-        let o = self.order();
         self.cpus.run(self.units, o, cpu, next)?;
         self.push_queued(cpu, &mut a)?;
         self.sync_timer(&mut a);
