@@ -358,13 +358,13 @@ fn main() {
                     extra += &format!("  cold ratio {:.3}", row.cold_ratio().med);
                 }
                 eprintln!(
-                    "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {:.3} [{:.3}-{:.3}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
+                    "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {} [{}-{}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
                     shape.name(),
                     row.med(0, |r| r.total),
                     row.med(1, |r| r.total),
-                    t.med,
-                    t.lo,
-                    t.hi,
+                    sig4(t.med),
+                    sig4(t.lo),
+                    sig4(t.hi),
                     row.med(0, |r| r.mean[0]),
                     row.med(1, |r| r.mean[0]),
                     row.overdue[0],
@@ -551,6 +551,18 @@ struct Meta {
     before: String,
     after: String,
     secs: f64,
+}
+
+/// `x` to four significant digits: the report line's ratios, which `cargo xtask
+/// bench-compare` reads back (at 4096 units a ratio of 0.005 to three decimals would move in
+/// steps of 20%).
+fn sig4(x: f64) -> String {
+    let d = if x > 0.0 && x.is_finite() {
+        (3 - x.log10().floor() as i32).clamp(0, 9) as usize
+    } else {
+        3
+    };
+    format!("{x:.d$}")
 }
 
 fn fmt_spread(s: Spread) -> String {

@@ -227,7 +227,7 @@ pub fn run_compare(a: &Args) -> Result<()> {
         all.extend_from_slice(&ch);
         let (cm, cl, ch) = spread(&ch);
         println!(
-            "| {shape} | {u} | {c} | {:.3} | {:.3} | {cm:.3} ({cl:.3}-{ch:.3}) |",
+            "| {shape} | {u} | {c} | {:.4e} | {:.4e} | {cm:.3} ({cl:.3}-{ch:.3}) |",
             spread(b).0,
             spread(n).0
         );
@@ -341,13 +341,15 @@ mod tests {
         let report = "TSC 2.445 ticks/ns, step 25 ticks (10.2 ns)\n\
             global        8 units  4 cpus: total     954449 /     590286 ns  ratio 1.619 [1.593-1.658]  do_schedule 43.5 / 15.9 ns  overdue 0 / 0  cold ratio 1.238\n\
             cold table-4.2 8 4: ratio 1.200  per hook rtsched [] rt.c [] ns\n\
-            mixed      4096 units 64 cpus: total    4270761 /   21114165 ns  ratio 0.201 [0.153-0.214]  do_schedule 212.0 / 160.5 ns  overdue 0 / 814\n";
+            mixed      4096 units 64 cpus: total    4270761 /   21114165 ns  ratio 0.201 [0.153-0.214]  do_schedule 212.0 / 160.5 ns  overdue 0 / 814\n\
+            global     4096 units  4 cpus: total    2737917 /  523201638 ns  ratio 0.005233 [0.005226-0.005301]  do_schedule 111.8 / 60.0 ns  overdue 0 / 0\n";
         let r = parse_ratios(report);
         assert_eq!(
             r,
             vec![
                 (("global".to_string(), 8, 4), 1.619),
-                (("mixed".to_string(), 4096, 64), 0.201)
+                (("mixed".to_string(), 4096, 64), 0.201),
+                (("global".to_string(), 4096, 4), 0.005233)
             ]
         );
     }
