@@ -85,6 +85,11 @@ struct Host {
 
 impl Host {
     fn new(ncpus: usize, policy: Policy, units: &[UnitSpec]) -> Host {
+        Host::with_storage(ncpus, ncpus, policy, units)
+    }
+
+    /// [`Host::new`] over storage for `width >= ncpus` CPUs (the others never online).
+    fn with_storage(ncpus: usize, width: usize, policy: Policy, units: &[UnitSpec]) -> Host {
         let cap = units.len() + 1;
         let online = if policy.topology == Topology::Partition {
             // One PCPU's instance: the last CPU.
@@ -92,7 +97,7 @@ impl Host {
         } else {
             CpuMask::first_n(ncpus)
         };
-        let s = leaked_scheduler(cap, ncpus, policy, &online);
+        let s = leaked_scheduler(cap, width, policy, &online);
         let mut insts = Instances::new(vec![s]);
         // (The invariants are checked after every step below.)
         insts.check = false;
@@ -575,8 +580,30 @@ proptest! {
     }
 }
 
+/// Runs `ops` on an instance whose storage holds its CPUs alone (at most 64: the CPU masks'
+/// first word, `Cpus::one_word`) and on one with storage for 64 more, never online (the
+/// masks' every word), comparing them after every step: the one-word paths decide as the
+/// general ones.
+fn narrow_as_wide(
+    (ncpus, pol, units, ops): &(usize, Policy, Vec<UnitSpec>, Vec<Op>),
+) -> Result<(), TestCaseError> {
+    let mut ha = Host::new(*ncpus, *pol, units);
+    let mut hb = Host::with_storage(*ncpus, *ncpus + 64, *pol, units);
+    for (k, op) in ops.iter().enumerate() {
+        ha.step(op)?;
+        hb.step(op)?;
+        prop_assert_eq!(observed(&ha), observed(&hb), "after step {} ({:?})", k, op);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: model_tests::proptest_cases(400), ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_one_word_instance_decides_as_a_wide_one(case in scenario()) {
+        narrow_as_wide(&case)?;
+    }
 
     #[test]
     fn random_hook_sequences_keep_invariants((ncpus, pol, units, ops) in scenario()) {

@@ -39,6 +39,39 @@ impl CpuMask {
         m
     }
 
+    /// The set's CPUs 0-63, as a word (the whole set when it holds no higher CPU).
+    #[inline(always)]
+    pub(crate) const fn word0(&self) -> u64 {
+        self.bits[0]
+    }
+
+    /// The set of CPUs 0-63 whose bits are `w`.
+    #[inline(always)]
+    pub(crate) const fn from_word0(w: u64) -> CpuMask {
+        let mut m = CpuMask::EMPTY;
+        m.bits[0] = w;
+        m
+    }
+
+    /// [`Self::test_or_cycle`] of the set of CPUs 0-63 whose bits are `w`, without the
+    /// other words.
+    #[inline(always)]
+    pub(crate) fn test_or_cycle_word0(w: u64, n: usize) -> Option<usize> {
+        if w == 0 {
+            return None;
+        }
+        if n < 64 {
+            if w & (1u64 << n) != 0 {
+                return Some(n);
+            }
+            let after = if n < 63 { w & (!0u64 << (n + 1)) } else { 0 };
+            if after != 0 {
+                return Some(after.trailing_zeros() as usize);
+            }
+        }
+        Some(w.trailing_zeros() as usize)
+    }
+
     fn word(cpu: usize) -> Option<(usize, u64)> {
         if cpu < MAX_CPUS {
             Some((cpu / 64, 1u64 << (cpu % 64)))
@@ -305,6 +338,30 @@ mod tests {
         m.set(256);
         assert!(!m.test(256));
         assert_eq!(CpuMask::first_n(300).count(), 256);
+    }
+
+    #[test]
+    fn one_words_cycle_is_the_masks() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Sparse, dense and empty words; starts in and past the word.
+            let w = match x % 4 {
+                0 => 0,
+                1 => x & (x >> 11) & (x >> 23),
+                _ => x.rotate_left(17),
+            };
+            let n = (x >> 40) as usize % 300;
+            let m = CpuMask::from_word0(w);
+            assert_eq!(m.word0(), w);
+            assert_eq!(
+                CpuMask::test_or_cycle_word0(w, n),
+                m.test_or_cycle(n),
+                "{w:#x} {n}"
+            );
+        }
     }
 
     #[test]

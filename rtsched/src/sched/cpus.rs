@@ -137,6 +137,14 @@ impl<'a> Cpus<'a> {
     pub(crate) fn len(&self) -> usize {
         self.pcpus.len().min(MAX_CPUS)
     }
+
+    /// Whether the instance has at most 64 CPUs: then every CPU mask of its own (online,
+    /// busy, tickled, ...) is its first word, and a mask intersected with one of them is
+    /// too, so the hot paths compute with that word alone ([`CpuMask::word0`]).
+    #[inline(always)]
+    pub(crate) fn one_word(&self) -> bool {
+        self.pcpus.len() <= 64
+    }
     pub(crate) fn get(&self, cpu: usize) -> Option<&Pcpu> {
         self.pcpus.get(cpu)
     }
@@ -238,11 +246,11 @@ impl<'a> Cpus<'a> {
     /// mask word alone up to 64 CPUs (the others are empty).
     #[inline(always)]
     pub(crate) fn any_push_target(&self) -> bool {
-        if self.pcpus.len() <= 64 {
-            self.online.bits[0]
-                & !self.busy.bits[0]
-                & !self.tickled.bits[0]
-                & !self.unserved.bits[0]
+        if self.one_word() {
+            self.online.word0()
+                & !self.busy.word0()
+                & !self.tickled.word0()
+                & !self.unserved.word0()
                 != 0
         } else {
             !self.push_targets().is_empty()
@@ -531,9 +539,16 @@ impl<'a> Cpus<'a> {
         affinity: CpuMask,
         start: usize,
     ) -> Option<(PrioKey, usize)> {
-        let set = self.online.and(&self.busy).and_not(&self.tickled);
-        let whole = set.and_not(&affinity).is_empty();
-        let look = if whole { set } else { set.and(&affinity) };
+        let (whole, look) = if self.one_word() {
+            let set = self.online.word0() & self.busy.word0() & !self.tickled.word0();
+            let whole = set & !affinity.word0() == 0;
+            let look = if whole { set } else { set & affinity.word0() };
+            (whole, CpuMask::from_word0(look))
+        } else {
+            let set = self.online.and(&self.busy).and_not(&self.tickled);
+            let whole = set.and_not(&affinity).is_empty();
+            (whole, if whole { set } else { set.and(&affinity) })
+        };
         // The highest key, the first CPU holding it in cycle order and (the whole set) the
         // highest key of the others. (Keys are copied only when they win.)
         let mut top = PrioKey::ZERO;
