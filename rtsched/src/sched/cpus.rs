@@ -140,7 +140,9 @@ impl<'a> Cpus<'a> {
 
     /// Whether the instance has at most 64 CPUs: then every CPU mask of its own (online,
     /// busy, tickled, ...) is its first word, and a mask intersected with one of them is
-    /// too, so the hot paths compute with that word alone ([`CpuMask::word0`]).
+    /// too, so the hot paths compute with that word alone ([`CpuMask::word0`]): the tickle's
+    /// idle search ([`Self::first_idle`]), its scan ([`Self::scan_lowest`]) and the push
+    /// check ([`Self::any_push_target`]), each beside its general path.
     #[inline(always)]
     pub(crate) fn one_word(&self) -> bool {
         self.pcpus.len() <= 64
@@ -234,6 +236,29 @@ impl<'a> Cpus<'a> {
 
     pub(crate) fn bounds(&self) -> (PrioKey, u32, PrioKey) {
         (self.bound, self.bound_cpu, self.bound2)
+    }
+
+    /// The first online, idle CPU of `affinity` (untickled too, unless `with_tickled`) in
+    /// cycle order from `start` (Xen's `cpumask_test_or_cycle`): the tickle's idle search.
+    #[inline(always)]
+    pub(crate) fn first_idle(
+        &self,
+        affinity: &CpuMask,
+        with_tickled: bool,
+        start: usize,
+    ) -> Option<usize> {
+        if self.one_word() {
+            let mut w = affinity.word0() & self.online.word0() & !self.busy.word0();
+            if !with_tickled {
+                w &= !self.tickled.word0();
+            }
+            return CpuMask::test_or_cycle_word0(w, start);
+        }
+        let mut free = affinity.and(&self.online).and_not(&self.busy);
+        if !with_tickled {
+            free = free.and_not(&self.tickled);
+        }
+        free.test_or_cycle(start)
     }
 
     /// The CPUs a queued unit may be pushed to after a pick: idle, untickled and served (an

@@ -4,7 +4,6 @@
 use super::groups::Home;
 use super::{get, Scheduler};
 use crate::actions::Actions;
-use crate::cpumask::CpuMask;
 use crate::error::Result;
 use crate::mutants::Mutant;
 use crate::prio::prio_key;
@@ -58,20 +57,7 @@ impl<'a> Scheduler<'a> {
         }
         let start = u.cpu as usize;
         // The first idle CPU in cycle order from the unit's own.
-        let idle = if self.cpus.one_word() {
-            let mut w = u.affinity.word0() & self.cpus.online().word0() & !self.cpus.busy().word0();
-            if !ignore_tickled {
-                w &= !self.cpus.tickled().word0();
-            }
-            CpuMask::test_or_cycle_word0(w, start)
-        } else {
-            let mut free = u.affinity.and(self.cpus.online()).and_not(self.cpus.busy());
-            if !ignore_tickled {
-                free = free.and_not(self.cpus.tickled());
-            }
-            free.test_or_cycle(start)
-        };
-        if let Some(c) = idle {
+        if let Some(c) = self.cpus.first_idle(&u.affinity, ignore_tickled, start) {
             self.stats.tickle_idle += 1;
             self.cpus.set_tickled_for(c, h);
             self.cpus.tickle(c, a);
