@@ -147,6 +147,15 @@ impl CpuMask {
         r
     }
 
+    /// The union of two sets.
+    pub fn or(&self, other: &CpuMask) -> CpuMask {
+        let mut r = *self;
+        for (a, b) in r.bits.iter_mut().zip(other.bits.iter()) {
+            *a |= *b;
+        }
+        r
+    }
+
     /// The CPUs of `self` that are not in `other`.
     pub fn and_not(&self, other: &CpuMask) -> CpuMask {
         let mut r = *self;

@@ -17,7 +17,8 @@
 //! - `unserved`: online CPUs that no unit on the run queue could be picked on (no unit
 //!   there allows the CPU and is pickable: any unit under a deferrable server, a runnable
 //!   one or one on its reserved level under a periodic server). Set by a pick that found
-//!   nothing; cleared for a unit's affinity whenever it enters the run queue, is re-sorted
+//!   nothing and by a push after a pick that found nothing for its idle CPUs
+//!   (`push_queued`); cleared for a unit's affinity whenever it enters the run queue, is re-sorted
 //!   on it, wakes on it or changes affinity, and for all CPUs at a server switch. A search
 //!   of the run queue for an unserved CPU is skipped (pinned units: an idle CPU whose
 //!   units are all depleted would otherwise scan the whole queue on every pick).
@@ -227,6 +228,11 @@ impl<'a> Cpus<'a> {
     /// A search of the run queue found no unit that could be picked on `cpu`.
     pub(crate) fn set_unserved(&mut self, cpu: usize) {
         self.unserved.set(cpu);
+    }
+
+    /// A search of the run queue found no unit that could be picked on any CPU of `cpus`.
+    pub(crate) fn set_unserved_all(&mut self, cpus: &CpuMask) {
+        self.unserved = self.unserved.or(cpus);
     }
 
     /// A unit allowed on `affinity` may now be picked from the run queue.

@@ -141,10 +141,23 @@ impl<'a> Scheduler<'a> {
         let idle = self.cpus.push_targets();
         let periodic = self.periodic();
         let o = self.order();
-        let found = self.runq_first_on_any(&idle, |u| {
-            (u.runnable || (periodic && o.on_reserved_budget(u)))
+        // First with the pick's test (`runq_pick`: under a deferrable server a unit that is
+        // not runnable counts, a pick drops it), so that finding nothing proves every CPU of
+        // `idle` unserved: the next picks and pushes there skip the search.
+        let mut found = self.runq_first_on_any(&idle, |u| {
+            (!periodic || u.runnable || o.on_reserved_budget(u))
                 && !u.affinity.and(&idle).is_empty()
         })?;
+        let Some(first) = found else {
+            self.cpus.set_unserved_all(&idle);
+            return Ok(());
+        };
+        if !periodic && !get(self.units, first)?.runnable {
+            // (Rare: a domain paused without the scheduler lock. The push is for the first
+            // runnable one.)
+            found =
+                self.runq_first_on_any(&idle, |u| u.runnable && !u.affinity.and(&idle).is_empty())?;
+        }
         if let Some(h) = found {
             let u = get(self.units, h)?;
             if let Some(c) = u.affinity.and(&idle).test_or_cycle(u.cpu as usize) {

@@ -90,6 +90,28 @@ fn regression_0f1dec89d3_pick_looks_past_unrunnable_head() {
     ok(&s);
 }
 
+/// A push after a pick that finds nothing for the idle CPUs records them as unserved; a
+/// queued unit that is not runnable (paused without the lock) still counts there, as it does
+/// for a pick (which drops it), so its CPU is not recorded as unserved.
+#[test]
+fn push_counts_a_paused_unit_as_the_pick_does() {
+    let mut s = sched(4, 2);
+    let a = unit(&mut s, 1, 10 * MS, MS, false, CpuMask::single(1));
+    assert_eq!(s.wake(a, 0).unwrap().reschedule, CpuMask::single(1));
+    s.raw_units_mut()[a.0 as usize].runnable = false;
+    // CPU 1 runs a tasklet: its tickle is answered, `a` stays queued, and the push after the
+    // pick finds only the paused unit for idle CPU 1 (and no CPU to tickle).
+    let d = s.do_schedule(1, 0, false, true).unwrap();
+    assert_eq!((d.next, d.actions.reschedule), (None, CpuMask::EMPTY));
+    ok(&s);
+    assert!(!s.raw_unserved().test(1));
+    // CPU 1's own pick drops it and records CPU 1 as unserved.
+    assert_eq!(s.do_schedule(1, 0, false, false).unwrap().next, None);
+    assert_eq!(s.stats().dropped_unrunnable, 1);
+    assert!(s.raw_unserved().test(1));
+    ok(&s);
+}
+
 #[test]
 fn regression_eec1a570c0_domain_params_validated() {
     let mut s = sched(4, 1);
