@@ -8,8 +8,9 @@
 //! (default 5), `BENCH_SHAPES` / `BENCH_UNITS` / `BENCH_CPUS` (comma lists) to run a subset;
 //! a subset writes nothing unless `BENCH_WRITE=1`. `BENCH_PROFILE=rtsched` (or `xen`) runs
 //! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`;
-//! `BENCH_PROFILE=marked-rtsched` (or `marked-xen`) replays that implementation's tape once with every hook call in a function of its
-//! own, for instruction and cache counts under valgrind (`callgrind
+//! `BENCH_PROFILE=marked-rtsched` (or `marked-xen`, `marked-xen-replq`: rt.c with its
+//! replenishment queue ordered by deadline) replays that implementation's tape once with
+//! every hook call in a function of its own, for instruction and cache counts under valgrind (`callgrind
 //! --toggle-collect='difftest::bench::mark_*'`); `BENCH_PROFILE=cold` runs only the
 //! cold-cache passes (`Pass::Cold`), both implementations, and prints them.
 
@@ -231,6 +232,7 @@ fn main() {
         Ok("marked-rtsched") => Some(2),
         Ok("marked-xen") => Some(3),
         Ok("cold") => Some(4),
+        Ok("marked-xen-replq") => Some(5),
         _ => None,
     };
     let write =
@@ -298,16 +300,23 @@ fn main() {
                     }
                     continue;
                 }
-                if let Some(p @ 2..=3) = profile {
+                if let Some(p @ (2 | 3 | 5)) = profile {
                     // Counting aid (valgrind): one implementation's tape once, every hook
                     // call through its own `mark_<hook>` function; the calls per hook.
-                    let i = p - 2;
-                    replay(IMPLS[i], &cfg, &tapes[i], Pass::Marked);
+                    let i = if p == 5 { 2 } else { p - 2 };
+                    let own;
+                    let tape = if i == 2 {
+                        own = record(Impl::XenReplq, &cfg);
+                        &own
+                    } else {
+                        &tapes[i]
+                    };
+                    replay(IMPLS[i], &cfg, tape, Pass::Marked);
                     eprintln!(
                         "calls {} {u} {c} {}: {:?}",
                         shape.name(),
-                        ["rtsched", "xen"][i],
-                        tapes[i].counts()
+                        ["rtsched", "xen", "xen-replq"][i],
+                        tape.counts()
                     );
                     continue;
                 }
