@@ -89,6 +89,17 @@ impl Params {
     }
 }
 
+/// `a - b` for two non-negative quantities of an instance: its times (hook times,
+/// `last_start`, deadlines, the interference clock and its marks) and budgets are all
+/// `>= 0`, and the difference of two non-negative `i64`s always fits. So it needs no
+/// saturation, which costs eight instructions where this takes one on the hooks' common
+/// paths. (A negative operand is a broken invariant: debug builds stop on it.)
+#[inline(always)]
+pub(crate) fn diff(a: i64, b: i64) -> i64 {
+    debug_assert!(a >= 0 && b >= 0, "a negative time or budget");
+    a.wrapping_sub(b)
+}
+
 /// The next deadline after `now` for a server whose current deadline `deadline <= now` has
 /// passed: the smallest `deadline + k * period > now`, `k >= 1`.
 ///

@@ -7,7 +7,7 @@
 use bitflags::bitflags;
 
 use crate::cpumask::CpuMask;
-use crate::params::Params;
+use crate::params::{diff, Params};
 
 /// Handle of a unit: its slot index in the instance's storage.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -239,11 +239,11 @@ impl Unit {
     /// Time run in the background class also advances the unit's virtual time.
     pub(crate) fn burn(&mut self, now: i64, phantom: bool) -> Burn {
         // (Never negative: hook times do not go back, see `sched/clock.rs`.)
-        let delta = now.saturating_sub(self.last_start).max(0);
+        let delta = diff(now, self.last_start).max(0);
         if !phantom {
             self.charge_background(now);
         }
-        self.cur_budget = self.cur_budget.saturating_sub(delta);
+        self.cur_budget = diff(self.cur_budget, delta);
         self.last_start = now;
         if self.cur_budget > 0 {
             return Burn::Charged;
@@ -262,7 +262,7 @@ impl Unit {
     /// Advances the virtual time of a background unit by the time it ran since
     /// `last_start` (the caller says it ran).
     pub(crate) fn charge_background(&mut self, now: i64) {
-        let delta = now.saturating_sub(self.last_start);
+        let delta = diff(now, self.last_start);
         if delta > 0 && crate::prio::is_background(self) {
             self.vtime = self.vtime.saturating_add(delta);
         }
@@ -276,10 +276,7 @@ impl Unit {
         if self.has_extratime() {
             return 0;
         }
-        let over = now
-            .saturating_sub(self.last_start)
-            .saturating_sub(self.cur_budget.max(0))
-            .max(0);
+        let over = diff(diff(now, self.last_start), self.cur_budget.max(0)).max(0);
         self.debt = self.debt.saturating_add(over);
         over
     }
@@ -294,11 +291,11 @@ impl Unit {
             return (0, 0);
         }
         let used = if running {
-            now.saturating_sub(self.last_start)
+            diff(now, self.last_start)
         } else {
             0
         };
-        let left = self.cur_budget.saturating_sub(used).max(0);
+        let left = diff(self.cur_budget, used).max(0);
         (left, left.min(self.interference_at(clock)).max(0))
     }
 
@@ -308,7 +305,7 @@ impl Unit {
     pub(crate) fn interference_at(&self, clock: i64) -> i64 {
         if self.queue == QueueKind::Run {
             self.interference
-                .saturating_add(clock.saturating_sub(self.wait_mark))
+                .saturating_add(diff(clock, self.wait_mark))
         } else {
             self.interference
         }
@@ -328,14 +325,14 @@ impl Unit {
     /// whole period was skipped (the unit slept).
     pub(crate) fn replenish(&mut self, now: i64) {
         let next = crate::params::next_deadline(self.cur_deadline, self.period, now);
-        let consecutive = next.saturating_sub(self.cur_deadline) <= self.period;
+        let consecutive = diff(next, self.cur_deadline) <= self.period;
         self.cur_deadline = next;
         self.last_start = now;
         self.interference = 0;
         let carried = if consecutive { self.debt.max(0) } else { 0 };
         // (Not `clamp`, which can panic.)
         let charge = carried.min(self.budget);
-        self.cur_budget = self.budget.saturating_sub(charge);
+        self.cur_budget = diff(self.budget, charge);
         // Broken on purpose, only in the object `cargo xtask e2e --fault skip-replenish`
         // builds to show that its checks fail: a unit without extratime loses the budget
         // of every 16th period.
@@ -343,7 +340,7 @@ impl Unit {
         if !self.has_extratime() && next.checked_div(self.period).is_some_and(|k| k % 16 == 0) {
             self.cur_budget = 0;
         }
-        self.debt = carried.saturating_sub(charge);
+        self.debt = diff(carried, charge);
         self.priority_level = 0;
         if self.cur_budget == 0 {
             self.flags.insert(UnitFlags::DEPLETED);

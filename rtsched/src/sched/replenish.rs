@@ -6,6 +6,7 @@ use super::{get, get_mut, Scheduler};
 use crate::actions::{Actions, TimerOp};
 use crate::error::Result;
 use crate::mutants::Mutant;
+use crate::params::diff;
 use crate::prio::prio_cmp;
 use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
 
@@ -24,7 +25,7 @@ impl<'a> Scheduler<'a> {
         // `excused_ns`, which the e2e checks allow).
         if let Some(expiry) = self.timer {
             if !self.cpus.idle().is_empty() {
-                let late = now.saturating_sub(expiry).max(0);
+                let late = diff(now, expiry).max(0);
                 self.stats.timer_late_ns = self.stats.timer_late_ns.wrapping_add(late as u64);
             }
         }
@@ -139,7 +140,7 @@ impl<'a> Scheduler<'a> {
                 }
                 self.stats.lost_ns = self.stats.lost_ns.wrapping_add(lost as u64);
                 self.stats.excused_ns = self.stats.excused_ns.wrapping_add(excused as u64);
-                let late = now.saturating_sub(u.cur_deadline).max(0);
+                let late = diff(now, u.cur_deadline).max(0);
                 if u.queue == QueueKind::Run {
                     u.wait_mark = clock;
                 }
