@@ -3,7 +3,7 @@
 //! Times are nanoseconds in an `i64`, like Xen's `s_time_t`. No computation here can overflow
 //! silently: sums and products saturate at [`STIME_MAX`] (which in practice is never reached,
 //! since periods are at most [`MAX_PERIOD`] = 2^62 - 1 ns and Xen's clock starts at 0), and
-//! differences are of two non-negative values, which cannot overflow ([`diff`]).
+//! differences are of two non-negative values, which cannot overflow (`diff`).
 
 /// One microsecond in nanoseconds.
 pub const MICROSECS: i64 = 1_000;
