@@ -106,13 +106,18 @@ pub(crate) fn diff(a: i64, b: i64) -> i64 {
 ///
 /// Xen's `rt_update_deadline` adds the period in a loop when fewer than 1024 periods were
 /// missed and multiplies otherwise; both give this value. Here it is always the division
-/// `k = (now - deadline) / period + 1`, which is exact and O(1). Saturates at [`STIME_MAX`].
+/// `k = (now - deadline) / period + 1`, which is exact and O(1) (and no division when `k` is
+/// 1, the common case). Saturates at [`STIME_MAX`].
 /// A `period <= 0` (impossible for a validated unit) returns `now` unchanged rather than panic.
 pub fn next_deadline(deadline: i64, period: i64, now: i64) -> i64 {
     if period <= 0 || now < deadline {
         return deadline.max(now);
     }
     let behind = now.saturating_sub(deadline);
+    if behind < period {
+        // (k = 1, the common case: no division.)
+        return deadline.saturating_add(period);
+    }
     let k = match behind.checked_div(period) {
         Some(q) => q.saturating_add(1),
         None => 1,
@@ -153,6 +158,39 @@ mod tests {
         // Saturation instead of overflow.
         assert_eq!(next_deadline(0, MAX_PERIOD, STIME_MAX - 1), STIME_MAX);
         assert_eq!(Params::default().bandwidth_ppm(), 400_000);
+    }
+
+    /// The next deadline is the smallest `deadline + k * period > now` (saturated), with or
+    /// without the division: checked against 128-bit arithmetic around the one-period
+    /// boundary and over spread values.
+    #[test]
+    fn next_deadline_is_the_first_after_now() {
+        let reference = |d: i64, p: i64, n: i64| -> i64 {
+            let k = (n as i128 - d as i128) / p as i128 + 1;
+            (d as i128 + k * p as i128).min(STIME_MAX as i128) as i64
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 2
+        };
+        for i in 0..20_000 {
+            let p = (next() % MAX_PERIOD as u64 >> (next() % 62)).max(1) as i64;
+            let d = (next() % MAX_TIME as u64 >> (next() % 62)) as i64;
+            let behind = match i % 4 {
+                0 => p - 1,
+                1 => p,
+                2 => p + 1,
+                _ => (next() >> (next() % 62)) as i64,
+            };
+            let n = d.saturating_add(behind).min(MAX_TIME);
+            if n < d {
+                continue;
+            }
+            assert_eq!(next_deadline(d, p, n), reference(d, p, n), "{d} {p} {n}");
+        }
     }
 
     #[test]
