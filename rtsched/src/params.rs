@@ -177,8 +177,8 @@ mod tests {
             x >> 2
         };
         for i in 0..20_000 {
-            let p = (next() % MAX_PERIOD as u64 >> (next() % 62)).max(1) as i64;
-            let d = (next() % MAX_TIME as u64 >> (next() % 62)) as i64;
+            let p = ((next() % MAX_PERIOD as u64) >> (next() % 62)).max(1) as i64;
+            let d = ((next() % MAX_TIME as u64) >> (next() % 62)) as i64;
             let behind = match i % 4 {
                 0 => p - 1,
                 1 => p,
