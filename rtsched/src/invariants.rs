@@ -304,7 +304,7 @@ pub fn check(s: &Scheduler<'_>) -> Result<(), &'static str> {
     let unserved = s.online().and(&s.raw_unserved());
     let periodic = s.policy().server == crate::policy::ServerKind::Periodic;
     for u in units.iter().filter(|u| u.queue == QueueKind::Run) {
-        let pickable = !periodic || u.runnable || scheme.on_reserved_budget(u);
+        let pickable = crate::sched::competes(u, periodic, scheme);
         if pickable && !u.affinity.and(&unserved).is_empty() {
             return Err("a queued unit is allowed on a CPU recorded as unserved");
         }

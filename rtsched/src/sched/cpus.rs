@@ -15,8 +15,7 @@
 //!   mask of CPUs where it is set; between hooks every CPU in `retickle` is tickled (a CPU's
 //!   own pick clears its tickle and then settles its `tickled_for`, `push_queued`).
 //! - `unserved`: online CPUs that no unit on the run queue could be picked on (no unit
-//!   there allows the CPU and is pickable: any unit under a deferrable server, a runnable
-//!   one or one on its reserved level under a periodic server). Set by a pick that found
+//!   there allows the CPU and competes for a pick, `enqueue::competes`). Set by a pick that found
 //!   nothing and by a push after a pick that found nothing for its idle CPUs
 //!   (`push_queued`); cleared for a unit's affinity whenever it enters the run queue, is re-sorted
 //!   on it, wakes on it or changes affinity, and for all CPUs at a server switch. A search

@@ -211,5 +211,14 @@ pub(super) fn pickable(u: &Unit, cpu: usize, online: CpuMask, periodic: bool, o:
 /// [`pickable`] on an online CPU given by its [`CpuMask::bit`] (the search's per-unit test).
 #[inline]
 fn pickable_here(u: &Unit, cpu: (usize, u64), periodic: bool, o: Order) -> bool {
-    u.affinity.test_bit(cpu) && (!periodic || u.runnable || o.on_reserved_budget(u))
+    u.affinity.test_bit(cpu) && competes(u, periodic, o)
+}
+
+/// Whether a queued unit counts for a pick on a CPU of its affinity: under the deferrable
+/// server any unit (a pick drops one that is not runnable), under the periodic server a
+/// runnable one or a blocked server on its reserved budget. `unserved` (`sched/cpus.rs`)
+/// records CPUs where no queued unit does.
+#[inline]
+pub(crate) fn competes(u: &Unit, periodic: bool, o: Order) -> bool {
+    !periodic || u.runnable || o.on_reserved_budget(u)
 }

@@ -61,6 +61,7 @@ mod clock;
 mod control;
 mod cpus;
 mod enqueue;
+pub(crate) use enqueue::competes;
 pub(crate) mod groups;
 mod hooks;
 mod inspect;

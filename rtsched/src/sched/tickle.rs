@@ -1,6 +1,7 @@
 //! Which CPU must reschedule for a queued unit (Xen's `runq_tickle`), and the pushes after a
 //! pick that rt.c leaves out (ARCHITECTURE.md, deliberate differences 9 and 10).
 
+use super::enqueue::competes;
 use super::groups::Home;
 use super::{get, Scheduler};
 use crate::actions::Actions;
@@ -141,12 +142,11 @@ impl<'a> Scheduler<'a> {
         let idle = self.cpus.push_targets();
         let periodic = self.periodic();
         let o = self.order();
-        // First with the pick's test (`runq_pick`: under a deferrable server a unit that is
-        // not runnable counts, a pick drops it), so that finding nothing proves every CPU of
-        // `idle` unserved: the next picks and pushes there skip the search.
+        // First with the pick's test (`competes`: a unit that is not runnable counts under
+        // a deferrable server), so that finding nothing proves every CPU of `idle` unserved:
+        // the next picks and pushes there skip the search.
         let mut found = self.runq_first_on_any(&idle, |u| {
-            (!periodic || u.runnable || o.on_reserved_budget(u))
-                && !u.affinity.and(&idle).is_empty()
+            competes(u, periodic, o) && !u.affinity.and(&idle).is_empty()
         })?;
         let Some(first) = found else {
             self.cpus.set_unserved_all(&idle);
