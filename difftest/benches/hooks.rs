@@ -214,6 +214,30 @@ fn min_replay(which: Impl, cfg: &Config, tape: &Tape, pass: Pass, c: &Clock) -> 
     best
 }
 
+/// One workload of the run: its report row (rounds accumulate in it) and the tapes its
+/// rounds replay (rtsched, rt.c and, where rt.c's timer falls behind, rt.c with its
+/// replenishment queue ordered by deadline).
+struct Job {
+    row: Row,
+    tapes: Vec<Tape>,
+    /// The cold-cache pass's span ([`Pass::Cold`]), on workloads of up to [`COLD_UNITS`].
+    cold_until: Option<i64>,
+}
+
+/// The cold-cache pass of implementation `i` (rtsched or stock rt.c only) over a workload's
+/// first [`COLD_FRACTION`], if it has one.
+fn cold_pass(
+    cfg: &Config,
+    tape: &Tape,
+    i: usize,
+    cold_until: Option<i64>,
+    clock: &Clock,
+) -> Option<ImpRound> {
+    let t = cold_until.filter(|_| i < 2)?;
+    let pc = replay(IMPLS[i], cfg, tape, Pass::Cold(t));
+    Some(summarise(clock, 0, 0, &pc.per_call))
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -261,7 +285,8 @@ fn main() {
         empty_mean / per_ns,
         empty_median as f64 / per_ns
     );
-    let mut rows = Vec::new();
+    // Phase 1: every workload's tapes (and the profiling aids, which stop there).
+    let mut jobs: Vec<Job> = Vec::new();
     for &shape in &shapes {
         for &c in &cpus {
             for &u in &units {
@@ -276,18 +301,11 @@ fn main() {
                 // The cold-cache pass's span: the first COLD_FRACTION of the measured part of the
                 // workload's time (the same for both implementations).
                 let cold_until = (u <= COLD_UNITS).then(|| tapes[0].time_at(COLD_FRACTION));
-                // (The cold pass compares rtsched with stock rt.c only.)
-                let cold = |i: usize| {
-                    cold_until.filter(|_| i < 2).map(|t| {
-                        let which = IMPLS[i];
-                        let pc = replay(which, &cfg, &tapes[i], Pass::Cold(t));
-                        summarise(&cold_clock, 0, 0, &pc.per_call)
-                    })
-                };
                 if profile == Some(4) {
                     // Cold-cache pass only, both implementations, per round.
                     for _ in 0..rounds {
-                        let r = [cold(0), cold(1)];
+                        let r =
+                            [0, 1].map(|i| cold_pass(&cfg, &tapes[i], i, cold_until, &cold_clock));
                         if let [Some(a), Some(b)] = r {
                             eprintln!(
                                 "cold {} {u} {c}: ratio {:.3}  per hook rtsched {:?} rt.c {:?} ns",
@@ -331,57 +349,73 @@ fn main() {
                 // Where rt.c's timer fell behind, rt.c with its replenishment queue ordered by
                 // deadline as well: the comparison of equal work.
                 let replq = (tapes[1].overdue > 0).then(|| record(Impl::XenReplq, &cfg));
-                let mut row = Row {
+                let row = Row {
                     cfg,
                     calls: [tapes[0].counts(), tapes[1].counts()],
                     overdue: [tapes[0].overdue, tapes[1].overdue],
                     replq: replq.as_ref().map(|t| (t.counts(), t.overdue)),
                     rounds: Vec::new(),
                 };
-                let tapes: Vec<&Tape> = tapes.iter().chain(replq.as_ref()).collect();
-                for round in 0..rounds {
-                    let n = tapes.len();
-                    let mut res = vec![ImpRound::default(); n];
-                    // Rotate which implementation goes first.
-                    let order = (0..n).map(|k| (k + round + u + c) % n);
-                    for i in order {
-                        let which = IMPLS[i];
-                        let ovh = min_replay(which, &cfg, tapes[i], Pass::Overhead, &clock);
-                        let tot = min_replay(which, &cfg, tapes[i], Pass::Batched, &clock);
-                        let pc = replay(which, &cfg, tapes[i], Pass::PerCall);
-                        res[i] = summarise(&clock, tot, ovh, &pc.per_call);
-                        if let Some(r) = cold(i) {
-                            res[i].cold_total = r.per_call_sum;
-                            res[i].cold_mean = r.mean;
-                            res[i].dropped += r.dropped;
-                        }
-                    }
-                    row.rounds.push(res);
-                }
-                let t = row.total_ratio();
-                let mut extra = String::new();
-                if let Some(q) = row.replq_ratio() {
-                    extra += &format!("  vs rt.c, queue by deadline {:.3}", q.med);
-                }
-                if row.has_cold() {
-                    extra += &format!("  cold ratio {:.3}", row.cold_ratio().med);
-                }
-                eprintln!(
-                    "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {} [{}-{}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
-                    shape.name(),
-                    row.med(0, |r| r.total),
-                    row.med(1, |r| r.total),
-                    sig4(t.med),
-                    sig4(t.lo),
-                    sig4(t.hi),
-                    row.med(0, |r| r.mean[0]),
-                    row.med(1, |r| r.mean[0]),
-                    row.overdue[0],
-                    row.overdue[1],
-                );
-                rows.push(row);
+                let [a, b] = tapes;
+                let tapes = std::iter::once(a).chain([b]).chain(replq).collect();
+                jobs.push(Job {
+                    row,
+                    tapes,
+                    cold_until,
+                });
             }
         }
+    }
+    // Phase 2: the rounds. Each round visits every workload in turn, so a round of one
+    // workload is minutes apart from its next: a disturbance of the machine that lasts
+    // seconds reaches one round of a workload, not all of them, and the median discards it.
+    for round in 0..rounds {
+        for job in &mut jobs {
+            let (cfg, n) = (job.row.cfg, job.tapes.len());
+            let mut res = vec![ImpRound::default(); n];
+            // Rotate which implementation goes first.
+            let order = (0..n).map(|k| (k + round + cfg.units + cfg.cpus) % n);
+            for i in order {
+                let which = IMPLS[i];
+                let tape = &job.tapes[i];
+                let ovh = min_replay(which, &cfg, tape, Pass::Overhead, &clock);
+                let tot = min_replay(which, &cfg, tape, Pass::Batched, &clock);
+                let pc = replay(which, &cfg, tape, Pass::PerCall);
+                res[i] = summarise(&clock, tot, ovh, &pc.per_call);
+                if let Some(r) = cold_pass(&cfg, tape, i, job.cold_until, &cold_clock) {
+                    res[i].cold_total = r.per_call_sum;
+                    res[i].cold_mean = r.mean;
+                    res[i].dropped += r.dropped;
+                }
+            }
+            job.row.rounds.push(res);
+        }
+        eprintln!("round {} of {rounds} done", round + 1);
+    }
+    let rows: Vec<Row> = jobs.into_iter().map(|j| j.row).collect();
+    for row in &rows {
+        let (u, c) = (row.cfg.units, row.cfg.cpus);
+        let t = row.total_ratio();
+        let mut extra = String::new();
+        if let Some(q) = row.replq_ratio() {
+            extra += &format!("  vs rt.c, queue by deadline {:.3}", q.med);
+        }
+        if row.has_cold() {
+            extra += &format!("  cold ratio {:.3}", row.cold_ratio().med);
+        }
+        eprintln!(
+            "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {} [{}-{}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
+            row.cfg.shape.name(),
+            row.med(0, |r| r.total),
+            row.med(1, |r| r.total),
+            sig4(t.med),
+            sig4(t.lo),
+            sig4(t.hi),
+            row.med(0, |r| r.mean[0]),
+            row.med(1, |r| r.mean[0]),
+            row.overdue[0],
+            row.overdue[1],
+        );
     }
     let load_after = sh("cut -d' ' -f1-3 /proc/loadavg");
     let secs = started.elapsed().as_secs_f64();
@@ -647,10 +681,13 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
          99th percentile of its hook and above 20 µs is a preemption of the benchmark and \
          is dropped ({dropped} of {readings} readings in this run).\n\
          - **Rounds.** {} rounds per configuration; in each, both implementations run all \
-         three replays, in alternating order. Ratios (rtsched / rt.c, below 1: rtsched is \
-         faster) are taken within a round and reported as the median over rounds with the \
-         lowest and highest in parentheses. A change of the machine's load during a round \
-         affects both sides of that round's ratio.",
+         three replays, in alternating order. Each round visits every workload in turn (all \
+         tapes are recorded first), so the rounds of one workload are spread over the whole \
+         run: a disturbance of the machine that lasts seconds reaches one round of a \
+         workload, not all of them. Ratios (rtsched / rt.c, below 1: rtsched is faster) are \
+         taken within a round and reported as the median over rounds with the lowest and \
+         highest in parentheses. A change of the machine's load during a round affects both \
+         sides of that round's ratio.",
         m.rounds,
         dropped = rows
             .iter()
