@@ -214,6 +214,18 @@ fn min_replay(which: Impl, cfg: &Config, tape: &Tape, pass: Pass, c: &Clock) -> 
     best
 }
 
+/// A profiling run (`BENCH_PROFILE`) instead of the measurement; the numbers index
+/// [`IMPLS`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    /// One implementation's batched replays only, `BENCH_ROUNDS` times (`perf record`).
+    Batched(usize),
+    /// One implementation's tape once, every call through its `mark_<hook>` (valgrind).
+    Marked(usize),
+    /// The cold-cache passes only, both implementations, printed.
+    Cold,
+}
+
 /// One workload of the run: its report row (rounds accumulate in it) and the tapes its
 /// rounds replay (rtsched, rt.c and, where rt.c's timer falls behind, rt.c with its
 /// replenishment queue ordered by deadline).
@@ -251,12 +263,12 @@ fn main() {
     let cpus = env_list("BENCH_CPUS", &CPUS, |s| s.parse().ok());
     let subset = shapes.len() < Shape::ALL.len() || units != UNITS || cpus != CPUS;
     let profile = match std::env::var("BENCH_PROFILE").as_deref() {
-        Ok("rtsched") => Some(0),
-        Ok("xen") => Some(1),
-        Ok("marked-rtsched") => Some(2),
-        Ok("marked-xen") => Some(3),
-        Ok("cold") => Some(4),
-        Ok("marked-xen-replq") => Some(5),
+        Ok("rtsched") => Some(Profile::Batched(0)),
+        Ok("xen") => Some(Profile::Batched(1)),
+        Ok("marked-rtsched") => Some(Profile::Marked(0)),
+        Ok("marked-xen") => Some(Profile::Marked(1)),
+        Ok("marked-xen-replq") => Some(Profile::Marked(2)),
+        Ok("cold") => Some(Profile::Cold),
         _ => None,
     };
     let write =
@@ -301,7 +313,7 @@ fn main() {
                 // The cold-cache pass's span: the first COLD_FRACTION of the measured part of the
                 // workload's time (the same for both implementations).
                 let cold_until = (u <= COLD_UNITS).then(|| tapes[0].time_at(COLD_FRACTION));
-                if profile == Some(4) {
+                if profile == Some(Profile::Cold) {
                     // Cold-cache pass only, both implementations, per round.
                     for _ in 0..rounds {
                         let r =
@@ -318,10 +330,9 @@ fn main() {
                     }
                     continue;
                 }
-                if let Some(p @ (2 | 3 | 5)) = profile {
+                if let Some(Profile::Marked(i)) = profile {
                     // Counting aid (valgrind): one implementation's tape once, every hook
                     // call through its own `mark_<hook>` function; the calls per hook.
-                    let i = if p == 5 { 2 } else { p - 2 };
                     let own;
                     let tape = if i == 2 {
                         own = record(Impl::XenReplq, &cfg);
@@ -338,7 +349,7 @@ fn main() {
                     );
                     continue;
                 }
-                if let Some(i) = profile {
+                if let Some(Profile::Batched(i)) = profile {
                     // Profiling aid (`perf record`): one implementation's batched replays only.
                     let which = IMPLS[i];
                     for _ in 0..rounds {
@@ -365,6 +376,9 @@ fn main() {
                 });
             }
         }
+    }
+    if profile.is_some() {
+        return;
     }
     // Phase 2: the rounds. Each round visits every workload in turn, so a round of one
     // workload is minutes apart from its next: a disturbance of the machine that lasts
