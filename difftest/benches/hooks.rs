@@ -5,7 +5,7 @@
 //! `docs/results/bench.svg` (ratio against units, per hook and in total).
 //!
 //! Environment: `BENCH_STEPS` host actions per run (default 20000), `BENCH_ROUNDS`
-//! (default 5), `BENCH_SHAPES` / `BENCH_UNITS` / `BENCH_CPUS` (comma lists) to run a subset;
+//! (default 7), `BENCH_SHAPES` / `BENCH_UNITS` / `BENCH_CPUS` (comma lists) to run a subset;
 //! a subset writes nothing unless `BENCH_WRITE=1`. `BENCH_PROFILE=rtsched` (or `xen`) runs
 //! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`;
 //! `BENCH_PROFILE=marked-rtsched` (or `marked-xen`, `marked-xen-replq`: rt.c with its
@@ -255,7 +255,7 @@ fn main() {
         return;
     }
     let steps = env_num("BENCH_STEPS", 20_000);
-    let rounds = env_num("BENCH_ROUNDS", 5).max(1);
+    let rounds = env_num("BENCH_ROUNDS", 7).max(1);
     let shapes = env_list("BENCH_SHAPES", &Shape::ALL, |s| {
         Shape::ALL.into_iter().find(|h| h.name() == s)
     });
