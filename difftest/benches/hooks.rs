@@ -367,8 +367,8 @@ fn main() {
                     replq: replq.as_ref().map(|t| (t.counts(), t.overdue)),
                     rounds: Vec::new(),
                 };
-                let [a, b] = tapes;
-                let tapes = std::iter::once(a).chain([b]).chain(replq).collect();
+                let mut tapes = Vec::from(tapes);
+                tapes.extend(replq);
                 jobs.push(Job {
                     row,
                     tapes,

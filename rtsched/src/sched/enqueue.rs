@@ -222,3 +222,12 @@ fn pickable_here(u: &Unit, cpu: (usize, u64), periodic: bool, o: Order) -> bool 
 pub(crate) fn competes(u: &Unit, periodic: bool, o: Order) -> bool {
     !periodic || u.runnable || o.on_reserved_budget(u)
 }
+
+/// Whether a queued unit has work for a CPU now: it is runnable, or (periodic server) a
+/// blocked server on its reserved budget, whose budget is consumed from now on. Under the
+/// deferrable server a unit that is not runnable [`competes`] but has none: a tickle for
+/// it would wake a CPU that then drops it.
+#[inline]
+pub(crate) fn can_run(u: &Unit, periodic: bool, o: Order) -> bool {
+    u.runnable || (periodic && o.on_reserved_budget(u))
+}

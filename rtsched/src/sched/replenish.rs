@@ -2,6 +2,7 @@
 
 use core::cmp::Ordering;
 
+use super::enqueue::can_run;
 use super::{get, get_mut, Scheduler};
 use crate::actions::{Actions, TimerOp};
 use crate::error::Result;
@@ -189,9 +190,8 @@ impl<'a> Scheduler<'a> {
         // replenished one and be allowed on its CPU alone.
         if !self.cpus.tickled().test(oc) && !self.cpus.unserved().test(oc) {
             let periodic = self.periodic();
-            let best = self.runq_first_on(oc, |u| {
-                u.affinity.test(oc) && (u.runnable || (periodic && o.on_reserved_budget(u)))
-            })?;
+            let best =
+                self.runq_first_on(oc, |u| u.affinity.test(oc) && can_run(u, periodic, o))?;
             if let Some(b) = best {
                 if prio_cmp(get(self.units, h)?, get(self.units, b)?, o) == Ordering::Greater {
                     self.cpus.tickle(oc, a);

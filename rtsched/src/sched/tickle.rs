@@ -1,7 +1,7 @@
 //! Which CPU must reschedule for a queued unit (Xen's `runq_tickle`), and the pushes after a
 //! pick that rt.c leaves out (ARCHITECTURE.md, deliberate differences 9 and 10).
 
-use super::enqueue::competes;
+use super::enqueue::{can_run, competes};
 use super::groups::Home;
 use super::{get, Scheduler};
 use crate::actions::Actions;
@@ -18,8 +18,7 @@ impl<'a> Scheduler<'a> {
     pub(super) fn tickle(&mut self, h: u32, a: &mut Actions) -> Result<()> {
         let o = self.order();
         let u = get(self.units, h)?;
-        let pickable = u.runnable || (self.periodic() && o.on_reserved_budget(u));
-        if u.queue == QueueKind::Depleted || !pickable {
+        if u.queue == QueueKind::Depleted || !can_run(u, self.periodic(), o) {
             // No CPU could pick it (no budget, or a blocked server on extratime) before its
             // replenishment or wake-up, which tickle again.
             self.stats.tickle_none += 1;
