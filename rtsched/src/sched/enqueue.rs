@@ -56,14 +56,18 @@ impl<'a> Scheduler<'a> {
         // (No unit is pickable on a CPU that is not online: the search would find nothing.)
         let online = self.cpus.online().test(cpu);
         let bit = CpuMask::bit(cpu);
-        // The common case, first: the run queue is the shared heap alone and its head, a
-        // runnable unit, allows `cpu` (what the search below finds first then, in O(1)).
+        // The common cases, first: the run queue is the shared heap alone, and it is empty
+        // or its head, a runnable unit, allows `cpu` (what the search below concludes then,
+        // in O(1); an idle CPU's pick on an empty queue is 30% of the picks of the benchmark's
+        // global workload at 8 units on 4 CPUs).
         if online && self.pinned_len == 0 {
-            if let Some(h) = self.runq.peek() {
-                let u = get(self.units, h)?;
-                if u.runnable && pickable_here(u, bit, periodic, o) {
-                    return Ok(h);
-                }
+            let Some(h) = self.runq.peek() else {
+                self.cpus.set_unserved(cpu);
+                return Ok(NIL);
+            };
+            let u = get(self.units, h)?;
+            if u.runnable && pickable_here(u, bit, periodic, o) {
+                return Ok(h);
             }
         }
         loop {
