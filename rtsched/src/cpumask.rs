@@ -45,14 +45,6 @@ impl CpuMask {
         self.bits[0]
     }
 
-    /// The set of CPUs 0-63 whose bits are `w`.
-    #[inline(always)]
-    pub(crate) const fn from_word0(w: u64) -> CpuMask {
-        let mut m = CpuMask::EMPTY;
-        m.bits[0] = w;
-        m
-    }
-
     /// [`Self::test_or_cycle`] of the set of CPUs 0-63 whose bits are `w`, without the
     /// other words.
     #[inline(always)]
@@ -236,6 +228,19 @@ impl CpuMask {
         }
     }
 
+    /// [`Self::for_each_cycle`] of the set of CPUs 0-63 whose bits are `w`: the CPUs
+    /// `>= start`, then those below it.
+    #[inline(always)]
+    pub(crate) fn for_each_cycle_word0(w: u64, start: usize, mut f: impl FnMut(usize)) {
+        let low = if start < 64 { (1u64 << start) - 1 } else { 0 };
+        for mut bits in [w & !low, w & low] {
+            while bits != 0 {
+                f(bits.trailing_zeros() as usize);
+                bits &= bits.wrapping_sub(1);
+            }
+        }
+    }
+
     /// Iterates over the CPUs of the set in increasing order (a word at a time).
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         Bits {
@@ -350,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn one_words_cycle_is_the_masks() {
+    fn one_words_cycles_are_the_masks() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
             x ^= x << 13;
@@ -363,13 +368,17 @@ mod tests {
                 _ => x.rotate_left(17),
             };
             let n = (x >> 40) as usize % 300;
-            let m = CpuMask::from_word0(w);
+            let mut m = CpuMask::EMPTY;
+            m.bits[0] = w;
             assert_eq!(m.word0(), w);
             assert_eq!(
                 CpuMask::test_or_cycle_word0(w, n),
                 m.test_or_cycle(n),
                 "{w:#x} {n}"
             );
+            let mut one = Vec::new();
+            CpuMask::for_each_cycle_word0(w, n, |c| one.push(c));
+            assert_eq!(one, m.iter_cycle(n).collect::<Vec<_>>(), "{w:#x} {n}");
         }
     }
 

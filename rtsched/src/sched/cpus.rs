@@ -569,23 +569,13 @@ impl<'a> Cpus<'a> {
         affinity: CpuMask,
         start: usize,
     ) -> Option<(PrioKey, usize)> {
-        let (whole, look) = if self.one_word() {
-            let set = self.online.word0() & self.busy.word0() & !self.tickled.word0();
-            let whole = set & !affinity.word0() == 0;
-            let look = if whole { set } else { set & affinity.word0() };
-            (whole, CpuMask::from_word0(look))
-        } else {
-            let set = self.online.and(&self.busy).and_not(&self.tickled);
-            let whole = set.and_not(&affinity).is_empty();
-            (whole, if whole { set } else { set.and(&affinity) })
-        };
         // The highest key, the first CPU holding it in cycle order and (the whole set) the
         // highest key of the others. (Keys are copied only when they win.)
         let mut top = PrioKey::ZERO;
         let mut top_cpu = NIL;
         let mut second = PrioKey::ZERO;
         let pcpus = &*self.pcpus;
-        look.for_each_cycle(start, pcpus.len(), |c| {
+        let mut visit = |whole: bool, c: usize| {
             let Some(p) = pcpus.get(c) else { return };
             if top_cpu == NIL {
                 top = p.key;
@@ -599,7 +589,20 @@ impl<'a> Cpus<'a> {
             } else if whole && p.key > second {
                 second = p.key;
             }
-        });
+        };
+        let whole = if self.one_word() {
+            let set = self.online.word0() & self.busy.word0() & !self.tickled.word0();
+            let whole = set & !affinity.word0() == 0;
+            let look = if whole { set } else { set & affinity.word0() };
+            CpuMask::for_each_cycle_word0(look, start, |c| visit(whole, c));
+            whole
+        } else {
+            let set = self.online.and(&self.busy).and_not(&self.tickled);
+            let whole = set.and_not(&affinity).is_empty();
+            let look = if whole { set } else { set.and(&affinity) };
+            look.for_each_cycle(start, pcpus.len(), |c| visit(whole, c));
+            whole
+        };
         if whole {
             self.bound = top;
             self.bound_cpu = top_cpu;
