@@ -121,15 +121,17 @@ impl<'a> Scheduler<'a> {
         let t = self.hook_time(now)?;
         let u = self.inserted_unit(h)?;
         let mut a = Actions::default();
-        let cpu = u.cpu as usize;
+        // The CPU it runs or, a blocked periodic server, idles on (`Cpus::assign`), if any.
+        let on = u.on_cpu as usize;
         let queued = u.queue != QueueKind::None;
         let now = self.advance(t);
         self.stats.wakes += 1;
         let was_runnable = core::mem::replace(&mut get_mut(self.units, h.0)?.runnable, true);
-        if self.curr(cpu) == Some(h) {
+        if self.curr(on) == Some(h) {
             return Ok(a);
         }
-        if let Some(c) = self.cpus.phantom_cpu(self.units, h.0) {
+        if self.cpus.phantom(on) == Some(h) {
+            let c = on;
             // A CPU idles on its budget: charge it up to now, queue it with work, and find
             // it a CPU (most likely that one, now idle).
             let o = self.order();
