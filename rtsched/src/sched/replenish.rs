@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::mutants::Mutant;
 use crate::params::diff;
 use crate::prio::prio_cmp;
-use crate::unit::{QueueKind, UnitFlags, UnitId, NIL};
+use crate::unit::{QueueKind, UnitFlags, NIL};
 
 impl<'a> Scheduler<'a> {
     /// The replenishment timer fired at `now` (Xen's `repl_timer_handler`): every unit whose
@@ -44,18 +44,17 @@ impl<'a> Scheduler<'a> {
         // rt.c builds its temporary list by head insertion: walk it in the same order.
         while tmp != NIL {
             let h = tmp;
-            let (cpu, queued, raised) = {
+            let (on, queued, raised) = {
                 let u = get_mut(self.units, h)?;
                 tmp = u.tmp_next;
                 u.tmp_next = NIL;
                 let raised = u.flags.contains(UnitFlags::RAISED);
                 u.flags.remove(UnitFlags::RAISED);
-                (u.cpu as usize, u.queue != QueueKind::None, raised)
+                // (The CPU it runs or, a blocked periodic server, idles on, if any.)
+                (u.on_cpu, u.queue != QueueKind::None, raised)
             };
-            let phantom_cpu = self.cpus.phantom_cpu(self.units, h);
-            let on_cpu = self.curr(cpu) == Some(UnitId(h)) || phantom_cpu.is_some();
-            if on_cpu && self.runq_len() != 0 {
-                self.replenished_running(h, phantom_cpu.unwrap_or(cpu), &mut a)?;
+            if on != NIL && self.runq_len() != 0 {
+                self.replenished_running(h, on as usize, &mut a)?;
             } else {
                 let periodic = self.periodic();
                 let no_tickle = self.mutant(Mutant::TimerNoTickleDepleted);
