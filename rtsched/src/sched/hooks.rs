@@ -84,12 +84,13 @@ impl<'a> Scheduler<'a> {
     pub fn sleep(&mut self, h: UnitId) -> Result<Actions> {
         let u = self.inserted_unit(h)?;
         let mut a = Actions::default();
-        let cpu = u.cpu as usize;
+        // (The CPU it runs or, a blocked periodic server, idles on, if any.)
+        let on = u.on_cpu as usize;
         let queued = u.queue != QueueKind::None;
         self.stats.sleeps += 1;
         get_mut(self.units, h.0)?.runnable = false;
-        if self.curr(cpu) == Some(h) {
-            a.reschedule.set(cpu);
+        if self.curr(on) == Some(h) {
+            a.reschedule.set(on);
         } else {
             // A blocked unit has answered: its spare goes back to the pool.
             self.spare_release(h.0)?;
