@@ -259,11 +259,7 @@ impl<'a> Scheduler<'a> {
             self.runq_resort(h)?;
             self.tickle(h, a)?;
         }
-        let cpu = get(self.units, h)?.cpu as usize;
-        if self.curr(cpu) == Some(UnitId(h)) {
-            a.reschedule.set(cpu);
-        }
-        if let Some(c) = self.cpus.phantom_cpu(self.units, h) {
+        if let Some(c) = self.cpus.shown(get(self.units, h)?, h).cpu() {
             a.reschedule.set(c);
         }
         Ok(())

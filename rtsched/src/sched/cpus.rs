@@ -42,6 +42,27 @@ use crate::unit::{Unit, UnitId, NIL};
 
 use super::groups::{bits, MAX_GROUPS};
 
+/// Where a unit is shown ([`Cpus::shown`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Shown {
+    /// It runs on this CPU.
+    Runs(usize),
+    /// This CPU idles on its budget (a blocked periodic server).
+    Idles(usize),
+    /// Neither.
+    Nowhere,
+}
+
+impl Shown {
+    /// The CPU it is shown on, if any.
+    pub(crate) fn cpu(self) -> Option<usize> {
+        match self {
+            Shown::Runs(c) | Shown::Idles(c) => Some(c),
+            Shown::Nowhere => None,
+        }
+    }
+}
+
 /// Per-PCPU state of an instance.
 #[derive(Clone, Copy, Debug)]
 pub struct Pcpu {
@@ -317,12 +338,14 @@ impl<'a> Cpus<'a> {
         }
     }
 
-    /// The CPU whose idle time is being charged to `h` (periodic server), if any. O(1).
-    pub(crate) fn phantom_cpu(&self, units: &[Unit], h: u32) -> Option<usize> {
-        let c = units.get(h as usize)?.on_cpu as usize;
+    /// Where unit `h` (`u`) is shown: the CPU it runs on, or the CPU whose idle time is
+    /// charged to it (a blocked periodic server). O(1), from its `on_cpu`.
+    pub(crate) fn shown(&self, u: &Unit, h: u32) -> Shown {
+        let c = u.on_cpu as usize;
         match self.pcpus.get(c) {
-            Some(p) if p.phantom == h => Some(c),
-            _ => None,
+            Some(p) if p.curr == h => Shown::Runs(c),
+            Some(p) if p.phantom == h => Shown::Idles(c),
+            _ => Shown::Nowhere,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use core::cmp::Ordering;
 
+use super::cpus::Shown;
 use super::{get, get_mut, Change, Scheduler};
 use crate::actions::{Actions, Decision};
 use crate::error::{Error, Result};
@@ -61,7 +62,7 @@ impl<'a> Scheduler<'a> {
     pub fn remove(&mut self, h: UnitId) -> Result<Actions> {
         self.inserted_unit(h)?;
         let mut a = Actions::default();
-        if let Some(c) = self.cpus.phantom_cpu(self.units, h.0) {
+        if let Shown::Idles(c) = self.cpus.shown(self.unit(h)?, h.0) {
             let o = self.order();
             self.cpus.clear_phantom(self.units, o, c)?;
             a.reschedule.set(c);
@@ -84,13 +85,12 @@ impl<'a> Scheduler<'a> {
     pub fn sleep(&mut self, h: UnitId) -> Result<Actions> {
         let u = self.inserted_unit(h)?;
         let mut a = Actions::default();
-        // (The CPU it runs or, a blocked periodic server, idles on, if any.)
-        let on = u.on_cpu as usize;
+        let shown = self.cpus.shown(u, h.0);
         let queued = u.queue != QueueKind::None;
         self.stats.sleeps += 1;
         get_mut(self.units, h.0)?.runnable = false;
-        if self.curr(on) == Some(h) {
-            a.reschedule.set(on);
+        if let Shown::Runs(c) = shown {
+            a.reschedule.set(c);
         } else {
             // A blocked unit has answered: its spare goes back to the pool.
             self.spare_release(h.0)?;
@@ -122,17 +122,16 @@ impl<'a> Scheduler<'a> {
         let t = self.hook_time(now)?;
         let u = self.inserted_unit(h)?;
         let mut a = Actions::default();
-        // The CPU it runs or, a blocked periodic server, idles on (`Cpus::assign`), if any.
-        let on = u.on_cpu as usize;
         let queued = u.queue != QueueKind::None;
         let now = self.advance(t);
         self.stats.wakes += 1;
-        let was_runnable = core::mem::replace(&mut get_mut(self.units, h.0)?.runnable, true);
-        if self.curr(on) == Some(h) {
+        let u = get_mut(self.units, h.0)?;
+        let was_runnable = core::mem::replace(&mut u.runnable, true);
+        let shown = self.cpus.shown(u, h.0);
+        if let Shown::Runs(_) = shown {
             return Ok(a);
         }
-        if self.cpus.phantom(on) == Some(h) {
-            let c = on;
+        if let Shown::Idles(c) = shown {
             // A CPU idles on its budget: charge it up to now, queue it with work, and find
             // it a CPU (most likely that one, now idle).
             let o = self.order();

@@ -44,17 +44,17 @@ impl<'a> Scheduler<'a> {
         // rt.c builds its temporary list by head insertion: walk it in the same order.
         while tmp != NIL {
             let h = tmp;
-            let (on, queued, raised) = {
+            let (queued, raised) = {
                 let u = get_mut(self.units, h)?;
                 tmp = u.tmp_next;
                 u.tmp_next = NIL;
                 let raised = u.flags.contains(UnitFlags::RAISED);
                 u.flags.remove(UnitFlags::RAISED);
-                // (The CPU it runs or, a blocked periodic server, idles on, if any.)
-                (u.on_cpu, u.queue != QueueKind::None, raised)
+                (u.queue != QueueKind::None, raised)
             };
-            if on != NIL && self.runq_len() != 0 {
-                self.replenished_running(h, on as usize, &mut a)?;
+            let on = self.cpus.shown(get(self.units, h)?, h).cpu();
+            if let Some(c) = on.filter(|_| self.runq_len() != 0) {
+                self.replenished_running(h, c, &mut a)?;
             } else {
                 let periodic = self.periodic();
                 let no_tickle = self.mutant(Mutant::TimerNoTickleDepleted);
