@@ -169,6 +169,15 @@ fn build(manifest: &Path, sched_dir: &Path, prelude: Option<&Path>, lib: &str) {
 }
 
 fn main() {
+    // The instrumented object of the profile-guided build's training (`cargo xtask pgo`),
+    // linked into the `pgo-train` benchmark target (the only one built with it set).
+    println!("cargo:rustc-check-cfg=cfg(rtsched_pgo_object)");
+    println!("cargo:rerun-if-env-changed=RTSCHED_PGO_OBJECT");
+    if let Ok(obj) = env::var("RTSCHED_PGO_OBJECT") {
+        println!("cargo:rerun-if-changed={obj}");
+        println!("cargo:rustc-link-arg-benches={obj}");
+        println!("cargo:rustc-cfg=rtsched_pgo_object");
+    }
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));
     let tree = source_tree(&manifest);

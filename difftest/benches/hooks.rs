@@ -643,14 +643,32 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# Scheduler cost: rtsched vs Xen 4.17 rt.c\n");
+    // (`cargo xtask bench` sets BENCH_PGO: rtsched built with the profile, as it ships.)
+    let (by, build) = if std::env::var_os("BENCH_PGO").is_some() {
+        (
+            "cargo xtask bench",
+            "the `bench` profile (release: `opt-level = 2`, LTO) and, as the object linked \
+             into Xen, the profile of its profile-guided build (`cargo xtask pgo`: a training \
+             run of the same workload generator with seeds of its own, every shape and \
+             policy, 8 to 512 units on 4 and 16 CPUs, through the Rust API and the object's \
+             C ABI; `xtask/src/pgo.rs`)",
+        )
+    } else {
+        (
+            "cargo bench -p difftest",
+            "the `bench` profile (release: `opt-level = 2`, LTO), without the profile of \
+             its profile-guided build (`cargo xtask bench` uses it, as the object linked \
+             into Xen does)",
+        )
+    };
     let _ = writeln!(
         w,
-        "Written by `cargo bench -p difftest` (`difftest/benches/hooks.rs`; workloads, tapes \
-         and replays in `difftest/src/bench.rs`). rt.c is Xen 4.17's `xen/common/sched/rt.c`, \
-         unchanged, compiled with `-O2` against the stubs of `difftest/csrc` (its hooks are \
-         called through a C glue function each, which makes the instance current through a \
-         thread-local pointer); rtsched is built with the `bench` profile (release: \
-         `opt-level = 2`, LTO). Both run in the same process.\n"
+        "Written by `{by}` (`difftest/benches/hooks.rs`; workloads, tapes and replays in \
+         `difftest/src/bench.rs`). rt.c is Xen 4.17's `xen/common/sched/rt.c`, unchanged, \
+         compiled with `-O2` against the stubs of `difftest/csrc` (its hooks are called \
+         through a C glue function each, which makes the instance current through a \
+         thread-local pointer), as Xen builds it (without profile-guided optimisation); \
+         rtsched is built with {build}. Both run in the same process.\n"
     );
     let _ = writeln!(w, "## Method\n");
     let _ = writeln!(

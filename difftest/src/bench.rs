@@ -181,9 +181,11 @@ pub enum Impl {
 
 /// One unit's reservation and hard affinity (a CPU bit mask).
 #[derive(Clone, Copy, Debug)]
-struct UnitSpec {
-    params: Params,
-    affinity: u64,
+pub struct UnitSpec {
+    /// The reservation.
+    pub params: Params,
+    /// The CPUs it may run on (bit `c`: CPU `c`).
+    pub affinity: u64,
 }
 
 fn all_cpus(cpus: usize) -> u64 {
@@ -205,7 +207,8 @@ fn shared(rng: &mut Rng, lo_ms: u64, hi_ms: u64, share: f64, extratime: bool) ->
     }
 }
 
-fn specs(cfg: &Config) -> Vec<UnitSpec> {
+/// The units of a workload: unit `u`'s reservation and affinity.
+pub fn specs(cfg: &Config) -> Vec<UnitSpec> {
     let mut rng = Rng::new(cfg.seed ^ 0x5eed);
     let all = all_cpus(cfg.cpus);
     let share = (1.5 * cfg.cpus as f64 / cfg.units as f64).min(0.5);
@@ -349,13 +352,23 @@ impl Tape {
 
 /// The hooks of one implementation as the host calls them. Reschedule requests are CPU bit
 /// masks.
-trait Imp {
+/// A scheduler the host model drives through its hooks: rtsched (through its Rust API, one
+/// instance or one per CPU), rt.c, or (the profile-guided build's training, `pgo-train`)
+/// rtsched through its C ABI. Units and CPUs are numbered from 0; each hook returns a
+/// digest of its results (the reschedule mask's first word).
+pub trait Imp {
+    /// The host's runnable view of unit `u` changed (rt.c reads it through `unit_runnable()`).
     fn set_runnable(&mut self, u: usize, r: bool);
+    /// `unit_wake`.
     fn wake(&mut self, u: usize, now: i64) -> u64;
+    /// `unit_sleep`.
     fn sleep(&mut self, u: usize, now: i64) -> u64;
+    /// `do_schedule` on CPU `c`: the next unit, its slice and the digest.
     fn do_schedule(&mut self, c: usize, now: i64, prev_runnable: bool)
         -> (Option<usize>, i64, u64);
+    /// `context_saved` of unit `u`.
     fn context_saved(&mut self, u: usize, now: i64, runnable: bool) -> u64;
+    /// Instance `inst`'s replenishment timer fires.
     fn timer_fire(&mut self, inst: usize, now: i64) -> u64;
     /// Instance `inst`'s programmed timer (host bookkeeping, not timed).
     fn timer(&self, inst: usize) -> Option<i64>;
@@ -594,6 +607,12 @@ trait Job {
 }
 
 fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
+    with_policy(which, cfg, crate::rtds_policy(), job)
+}
+
+/// [`with_instance`], rtsched under `policy` (its topology is rt-partition's for the
+/// partition shape; rt.c has one policy).
+fn with_policy<J: Job>(which: Impl, cfg: &Config, policy: Policy, job: J) -> J::Out {
     let specs = specs(cfg);
     match (which, cfg.shape) {
         (Impl::Xen, _) => job.run(&mut rt_c::<Stock>(cfg, &specs)),
@@ -616,7 +635,7 @@ fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
             let mut pcpus = vec![[Pcpu::IDLE; 1]; n];
             let policy = Policy {
                 topology: Topology::Partition,
-                ..crate::rtds_policy()
+                ..policy
             };
             let mut s: Vec<Scheduler> = units
                 .iter_mut()
@@ -663,7 +682,7 @@ fn with_instance<J: Job>(which: Impl, cfg: &Config, job: J) -> J::Out {
                 replq: &mut replq,
                 cpus: &mut cpus,
             };
-            let mut s = Scheduler::new(storage, crate::rtds_policy()).expect("storage");
+            let mut s = Scheduler::new(storage, policy).expect("storage");
             for c in 0..cfg.cpus {
                 s.cpu_add(c).expect("cpu");
             }
@@ -836,6 +855,17 @@ impl Job for Record<'_> {
 /// Plays the host actions of `cfg` against `which` and records its hook calls.
 pub fn record(which: Impl, cfg: &Config) -> Tape {
     with_instance(which, cfg, Record(cfg))
+}
+
+/// [`record`] of rtsched under another policy than rt.c's (the profile-guided build's
+/// training covers every policy).
+pub fn record_policy(cfg: &Config, policy: Policy) -> Tape {
+    with_policy(Impl::Rtsched, cfg, policy, Record(cfg))
+}
+
+/// [`record`] of any scheduler set up with the units of [`specs`]`(cfg)`.
+pub fn record_on<I: Imp>(cfg: &Config, imp: &mut I) -> Tape {
+    Record(cfg).run(imp)
 }
 
 /// A kind of replay (see the module docs).

@@ -118,17 +118,24 @@ fn build_bench(src: &Path, target: &Path) -> Result<PathBuf> {
     if !out.status.success() {
         bail!("building the benchmark in {} failed", src.display());
     }
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    bench_executable(&String::from_utf8_lossy(&out.stdout), "hooks")
+        .with_context(|| format!("the build of {}", src.display()))
+}
+
+/// The executable of benchmark target `name` in the output of a cargo build with
+/// `--message-format=json-render-diagnostics`.
+pub fn bench_executable(json: &str, name: &str) -> Result<PathBuf> {
+    for line in json.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "hooks" {
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == name {
             if let Some(exe) = v["executable"].as_str() {
                 return Ok(PathBuf::from(exe));
             }
         }
     }
-    bail!("no benchmark executable in the build of {}", src.display())
+    bail!("no executable of the benchmark target {name}")
 }
 
 /// Exports `rev` of the repository into `dir` (emptied first).

@@ -6,6 +6,7 @@ mod e2e;
 mod gantt;
 mod gantt_sim;
 mod object;
+mod pgo;
 mod util;
 mod xen;
 mod xentrace;
@@ -39,6 +40,11 @@ enum Cmd {
     /// The effect of the working tree's changes on the benchmark against a revision: the two
     /// builds' benchmark binaries run alternately, ratios against rt.c compared in pairs.
     BenchCompare(bench_compare::Args),
+    /// Make the profile of rtsched's profile-guided build (if stale) and print its path.
+    Pgo(pgo::Args),
+    /// The benchmark (`cargo bench -p difftest`) with rtsched built with the profile, as it
+    /// ships.
+    Bench(pgo::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,5 +57,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Csa(a) => csa::run(&a),
         Cmd::Gantt(a) => gantt::run(&a),
         Cmd::BenchCompare(a) => bench_compare::run_compare(&a),
+        Cmd::Pgo(a) => pgo::run_pgo(&a),
+        Cmd::Bench(a) => pgo::run_bench(&a),
     }
 }

@@ -77,33 +77,59 @@ const ALLOWED_UNDEFINED: &[&str] = &[
     "__x86_return_thunk",
 ];
 
+/// Where the object is built: `target/hv/`, or `target/hv-plain/` without the profile
+/// (`RTSCHED_PGO=off`).
+fn object_dir() -> PathBuf {
+    let name = if crate::pgo::off() { "hv-plain" } else { "hv" };
+    root().join("target").join(name)
+}
+
 /// Where the object and its header are written (`RTSCHED_DIR` of Xen's build).
 pub fn out_dir() -> PathBuf {
-    root().join("target").join("hv").join("out")
+    object_dir().join("out")
 }
 
 /// Builds `target/hv/out/librtsched.o` (and copies the header beside it); returns the object.
+/// It is the profile-guided build ([`crate::pgo`]): the training runs first, unless its
+/// profile is current. With `RTSCHED_PGO=off` the object is built without the profile, in
+/// `target/hv-plain/` (for comparisons: `RTSCHED_PGO=off cargo xtask check-object`).
 pub fn build_object() -> Result<PathBuf> {
     build_object_variant(None)
 }
 
 /// Builds the object, or with `Some(m)` a deliberately broken variant of it compiled with
-/// `--cfg rtsched_mutant="m"` (in `target/hv-mutant/`, object in its `out/`), made only
-/// to show that `cargo xtask e2e` fails on it (`--fault`).
+/// `--cfg rtsched_mutant="m"` (in `target/hv-mutant/`, object in its `out/`, without the
+/// profile), made only to show that `cargo xtask e2e` fails on it (`--fault`).
 pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
     let root = root();
-    let mut flags = RUSTFLAGS.join(" ");
-    let target = match mutant {
-        None => root.join("target").join("hv"),
-        Some(m) => {
-            flags.push_str(&format!(" --cfg rtsched_mutant=\"{m}\""));
-            root.join("target").join("hv-mutant")
+    let (flags, target) = match mutant {
+        None if crate::pgo::off() => (String::new(), object_dir()),
+        None => {
+            let profile = crate::pgo::profile()?;
+            (format!("-Cprofile-use={}", profile.display()), object_dir())
         }
+        Some(m) => (
+            format!("--cfg rtsched_mutant=\"{m}\""),
+            root.join("target").join("hv-mutant"),
+        ),
     };
+    let lib = build_lib(&flags, &target)?;
+    let out = target.join("out");
+    fs::create_dir_all(&out)?;
+    let obj = out.join("librtsched.o");
+    link_exports(&lib, &target.join("rtsched-full.o"), &obj, false)?;
+    fs::copy(root.join("include/rtsched.h"), out.join("rtsched.h"))?;
+    Ok(obj)
+}
+
+/// Builds the staticlib of `rtsched-ffi` for [`TARGET`] with [`RUSTFLAGS`] and `extra`
+/// flags into `target`; returns the archive.
+pub fn build_lib(extra: &str, target: &Path) -> Result<PathBuf> {
     ensure_target()?;
+    let flags = format!("{} {extra}", RUSTFLAGS.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
-        .current_dir(&root)
+        .current_dir(root())
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUSTFLAGS", flags)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -118,17 +144,11 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
             TARGET,
         ])
         .arg("--target-dir")
-        .arg(&target))?;
-    let lib = target
+        .arg(target))?;
+    Ok(target
         .join(TARGET)
         .join("hypervisor")
-        .join("librtsched_ffi.a");
-    let out = target.join("out");
-    fs::create_dir_all(&out)?;
-    let obj = out.join("librtsched.o");
-    link_exports(&lib, &target.join("rtsched-full.o"), &obj)?;
-    fs::copy(root.join("include/rtsched.h"), out.join("rtsched.h"))?;
-    Ok(obj)
+        .join("librtsched_ffi.a"))
 }
 
 /// Installs the standard library of [`TARGET`] with rustup if it is missing (a download
@@ -163,7 +183,10 @@ fn exported(file: &Path) -> Result<Vec<String>> {
 /// defines `memcpy` and `memset` itself (with plain `ret`s), which must stay Xen's, and any
 /// other helper it would supply (128-bit division, soft floating point) stays an undefined
 /// symbol, which the check reports.
-fn link_exports(lib: &Path, tmp: &Path, obj: &Path) -> Result<Vec<String>> {
+///
+/// `counters`: the instrumented build of the profile-guided build's training; its counter
+/// sections, which no code refers to, are kept (no `--gc-sections`, nothing stripped).
+pub fn link_exports(lib: &Path, tmp: &Path, obj: &Path, counters: bool) -> Result<Vec<String>> {
     let syms = exported(lib)?;
     if syms.is_empty() {
         bail!("{} exports no rtsched_* function", lib.display());
@@ -184,13 +207,19 @@ fn link_exports(lib: &Path, tmp: &Path, obj: &Path) -> Result<Vec<String>> {
         .map(|m| members.join(m))
         .collect();
     let mut ld = Command::new("ld");
-    ld.args(["-r", "--gc-sections"]);
+    ld.arg("-r");
+    if !counters {
+        ld.arg("--gc-sections");
+    }
     for s in &syms {
         ld.arg("-u").arg(s);
     }
     run(ld.arg("-o").arg(tmp).args(&units))?;
     let mut oc = Command::new("objcopy");
-    oc.args(["--strip-unneeded", "-R", ".llvmbc", "-R", ".llvmcmd"]);
+    if !counters {
+        oc.arg("--strip-unneeded");
+    }
+    oc.args(["-R", ".llvmbc", "-R", ".llvmcmd"]);
     for s in &syms {
         oc.arg("-G").arg(s);
     }
@@ -470,7 +499,7 @@ fn selftest() -> Result<()> {
         .arg(&lib)
         .arg(root.join("xtask/selftest/bad.rs")))?;
     let obj = dir.join("bad.o");
-    let exports = link_exports(&lib, &dir.join("bad-full.o"), &obj)?;
+    let exports = link_exports(&lib, &dir.join("bad-full.o"), &obj, false)?;
     let (bad, panics) = check(&obj, &exports, true)?;
     for b in &bad {
         println!("found: {b}");
