@@ -350,12 +350,10 @@ impl Tape {
     }
 }
 
-/// The hooks of one implementation as the host calls them. Reschedule requests are CPU bit
-/// masks.
-/// A scheduler the host model drives through its hooks: rtsched (through its Rust API, one
-/// instance or one per CPU), rt.c, or (the profile-guided build's training, `pgo-train`)
-/// rtsched through its C ABI. Units and CPUs are numbered from 0; each hook returns a
-/// digest of its results (the reschedule mask's first word).
+/// The hooks of one implementation as the host calls them: rtsched (through its Rust API,
+/// one instance or one per CPU), rt.c, or (the profile-guided build's training,
+/// `benches/pgo-train.rs`) rtsched through its C ABI. Units and CPUs are numbered from 0;
+/// each hook returns a digest of its results (the reschedule request, a CPU bit mask).
 pub trait Imp {
     /// The host's runnable view of unit `u` changed (rt.c reads it through `unit_runnable()`).
     fn set_runnable(&mut self, u: usize, r: bool);

@@ -207,6 +207,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     c.current_dir(root())
         .env("RUSTFLAGS", format!("-Cprofile-use={}", profile.display()))
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("BENCH_PGO", &profile)
         .args([
             "bench",
             "-p",
