@@ -110,14 +110,22 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
         None if crate::pgo::off() => (String::new(), object_dir()),
         None => {
             let profile = crate::pgo::profile()?;
-            (format!("-Cprofile-use={}", profile.display()), object_dir())
+            let flags = format!(
+                "-Cprofile-use={} {}",
+                profile.display(),
+                crate::pgo::WARN_UNPROFILED
+            );
+            (flags, object_dir())
         }
         Some(m) => (
             format!("--cfg rtsched_mutant=\"{m}\""),
             root.join("target").join("hv-mutant"),
         ),
     };
-    let lib = build_lib(&flags, &target)?;
+    let (lib, said) = build_lib(&flags, &target)?;
+    if mutant.is_none() && !crate::pgo::off() {
+        crate::pgo::check_profiled(&said)?;
+    }
     let out = target.join("out");
     fs::create_dir_all(&out)?;
     let obj = out.join("librtsched.o");
@@ -127,13 +135,13 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
 }
 
 /// Builds the staticlib of `rtsched-ffi` for [`TARGET`] with [`RUSTFLAGS`] and `extra`
-/// flags into `target`; returns the archive.
-pub fn build_lib(extra: &str, target: &Path) -> Result<PathBuf> {
+/// flags into `target`; returns the archive and the build's diagnostics (also printed).
+pub fn build_lib(extra: &str, target: &Path) -> Result<(PathBuf, String)> {
     ensure_target()?;
     let flags = format!("{} {extra}", RUSTFLAGS.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
-        .current_dir(root())
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root())
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUSTFLAGS", flags)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -148,11 +156,20 @@ pub fn build_lib(extra: &str, target: &Path) -> Result<PathBuf> {
             TARGET,
         ])
         .arg("--target-dir")
-        .arg(target))?;
-    Ok(target
+        .arg(target);
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprint!("{said}");
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", out.status);
+    }
+    let lib = target
         .join(TARGET)
         .join("hypervisor")
-        .join("librtsched_ffi.a"))
+        .join("librtsched_ffi.a");
+    Ok((lib, said))
 }
 
 /// Installs the standard library of [`TARGET`] with rustup if it is missing (a download

@@ -39,6 +39,34 @@ use anyhow::{bail, Context, Result};
 use crate::object::{build_lib, link_exports, RUSTFLAGS};
 use crate::util::{output, root, run};
 
+/// The flag that makes LLVM name every function of the build the profile has no record of
+/// ([`check_profiled`]).
+pub const WARN_UNPROFILED: &str = "-Cllvm-args=-pgo-warn-missing-function";
+
+/// Fails if the build of the object (its diagnostics, built with [`WARN_UNPROFILED`]) found
+/// a function the profile has no record of, or whose record is of other code (a hash
+/// mismatch), other than the panic handler, which the object never calls. A profile that
+/// does not match is otherwise silent: the object is then simply built without it (as
+/// happened with a training built by `cargo build`, whose crate hashes differ from
+/// `cargo bench`'s).
+pub fn check_profiled(diagnostics: &str) -> Result<()> {
+    let missed: Vec<&str> = diagnostics
+        .lines()
+        .filter(|l| {
+            (l.contains("no profile data available for function") || l.contains("hash mismatch"))
+                && !l.contains("rust_begin_unwind")
+        })
+        .collect();
+    if !missed.is_empty() {
+        bail!(
+            "the profile does not cover {} function(s) of the object, e.g.:\n{}",
+            missed.len(),
+            missed[..missed.len().min(5)].join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// `RTSCHED_PGO=off`: build the object without the profile (for comparisons).
 pub fn off() -> bool {
     std::env::var("RTSCHED_PGO").is_ok_and(|v| v == "off")
@@ -132,7 +160,7 @@ pub fn profile() -> Result<PathBuf> {
 
     eprintln!("pgo: building the instrumented object");
     let gen = dir.join("hv-gen");
-    let lib = build_lib(
+    let (lib, _) = build_lib(
         &format!("-Cprofile-generate={raw_s} -Zno-profiler-runtime"),
         &gen,
     )?;
