@@ -231,22 +231,56 @@ pub struct BenchArgs {
 pub fn run_bench(a: &BenchArgs) -> Result<()> {
     let profile = profile()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut c = Command::new(cargo);
-    c.current_dir(root())
-        .env("RUSTFLAGS", format!("-Cprofile-use={}", profile.display()))
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env("BENCH_PGO", &profile)
-        .args([
-            "bench",
-            "-p",
-            "difftest",
-            "--bench",
-            "hooks",
-            "--target-dir",
-        ])
-        .arg(root().join("target").join("pgo").join("bench"));
+    let bench = |extra: &[&str]| {
+        let mut c = Command::new(&cargo);
+        c.current_dir(root())
+            .env("RUSTFLAGS", format!("-Cprofile-use={}", profile.display()))
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env("BENCH_PGO", &profile)
+            .args(["bench", "-p", "difftest", "--bench", "hooks"])
+            .args(extra)
+            .arg("--target-dir")
+            .arg(root().join("target").join("pgo").join("bench"));
+        c
+    };
+    let json = output(&mut bench(&[
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]))?;
+    let exe = crate::bench_compare::bench_executable(&json, "hooks")?;
+    check_bench_profiled(&profile, &exe)?;
+    let mut c = bench(&[]);
     if a.write {
         c.env("BENCH_WRITE", "1");
     }
     run(&mut c)
+}
+
+/// Fails unless the benchmark's rtsched is the one the profile was taken from: its
+/// `Scheduler::do_schedule` (a symbol of its own, never inlined into the benchmark's calls)
+/// has a record in the profile under the same name. (The object's check is finer,
+/// [`check_profiled`]; the benchmark's build also compiles the package's binaries, whose
+/// rtsched is built apart, so its diagnostics name functions the profile rightly lacks.)
+fn check_bench_profiled(profile: &Path, exe: &Path) -> Result<()> {
+    let syms = output(Command::new("nm").arg(exe))?;
+    let name = syms
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .find(|s| s.contains("rtsched..sched..Scheduler$GT$11do_schedule"))
+        .context("no Scheduler::do_schedule symbol in the benchmark")?;
+    let listed = output(
+        Command::new(llvm_profdata()?)
+            .args(["show", "--all-functions"])
+            .arg(profile),
+    )?;
+    if !listed
+        .lines()
+        .any(|l| l.trim().trim_end_matches(':') == name)
+    {
+        bail!(
+            "the profile has no record of the benchmark's {name}: its rtsched is not the one \
+             trained"
+        );
+    }
+    Ok(())
 }
