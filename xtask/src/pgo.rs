@@ -128,6 +128,7 @@ fn fingerprint() -> Result<String> {
         "ffi/Cargo.toml",
         "host-model",
         "difftest/src",
+        "difftest/benches/pgo-train.rs",
         "difftest/build.rs",
         "difftest/Cargo.toml",
         "Cargo.toml",
