@@ -13,6 +13,11 @@
 //!
 //! The counters are written where `-Cprofile-generate` (or `LLVM_PROFILE_FILE`) says when
 //! the process exits.
+//!
+//! The C ABI's structs come from `ffi/src/types.rs` itself (included by path, layouts
+//! asserted there); its function declarations are written here, as the header declares
+//! them: every call's result is checked, so a declaration that no longer matches fails the
+//! training.
 
 use difftest::bench::{self, Config, Shape};
 use rtsched::{ClassRule, Policy, PriorityScheme, ServerKind};
@@ -90,9 +95,20 @@ mod ffi {
     }
 }
 
-/// rtsched through the C ABI of `include/rtsched.h` (the types below are its structs).
+/// The C ABI's structs and constants, from the one source cbindgen writes `include/rtsched.h`
+/// from (the `ffi` crate itself cannot be linked here: it defines the object's symbols).
+#[cfg(rtsched_pgo_object)]
+#[allow(dead_code, unused_imports)]
+#[path = "../../ffi/src/types.rs"]
+mod types;
+
+/// rtsched through the C ABI of `include/rtsched.h`, as the Xen shim calls it.
 #[cfg(rtsched_pgo_object)]
 mod ffi {
+    use crate::types::{
+        RtschedActions, RtschedCpumask, RtschedDecision, RtschedParams, RtschedPolicy,
+        RtschedTimerOp, RTSCHED_NONE, RTSCHED_PARAM_EXTRATIME,
+    };
     use difftest::bench::{self, Config, Imp, Shape};
     use rtsched::Policy;
 
@@ -101,41 +117,14 @@ mod ffi {
     // The object's calls return through this (`-Zfunction-return=thunk-extern`; Xen has it).
     std::arch::global_asm!(".globl __x86_return_thunk", "__x86_return_thunk:", "ret");
 
-    #[repr(C)]
-    struct RtschedPolicy {
-        topology: u32,
-        priority: u32,
-        server: u32,
-        admission: u32,
-        classes: u32,
+    fn no_actions() -> RtschedActions {
+        RtschedActions {
+            reschedule: RtschedCpumask::default(),
+            timer_op: RtschedTimerOp::Keep,
+            timer_expiry: 0,
+        }
     }
-    #[repr(C)]
-    #[derive(Default)]
-    struct RtschedCpumask {
-        bits: [u64; 4],
-    }
-    #[repr(C)]
-    #[derive(Default)]
-    struct RtschedActions {
-        reschedule: RtschedCpumask,
-        timer_op: u32,
-        timer_expiry: i64,
-    }
-    #[repr(C)]
-    #[derive(Default)]
-    struct RtschedDecision {
-        next: u32,
-        migrated: u32,
-        slice: i64,
-        actions: RtschedActions,
-    }
-    #[repr(C)]
-    struct RtschedParams {
-        period: i64,
-        budget: i64,
-        flags: u32,
-        reserved: u32,
-    }
+
     enum Rtsched {}
 
     extern "C" {
@@ -241,11 +230,15 @@ mod ffi {
                 let params = RtschedParams {
                     period: sp.params.period,
                     budget: sp.params.budget,
-                    flags: u32::from(sp.params.extratime),
+                    flags: if sp.params.extratime {
+                        RTSCHED_PARAM_EXTRATIME
+                    } else {
+                        0
+                    },
                     reserved: 0,
                 };
                 let (mut id, mut cpu) = (0, 0);
-                let mut a = RtschedActions::default();
+                let mut a = no_actions();
                 // SAFETY: a live instance; every pointer is valid for the call.
                 unsafe {
                     ok(
@@ -269,9 +262,9 @@ mod ffi {
         /// The digest of a call's actions; the timer they program is kept.
         fn took(&mut self, a: &RtschedActions) -> u64 {
             match a.timer_op {
-                1 => self.timer = Some(a.timer_expiry),
-                2 => self.timer = None,
-                _ => {}
+                RtschedTimerOp::Set => self.timer = Some(a.timer_expiry),
+                RtschedTimerOp::Stop => self.timer = None,
+                RtschedTimerOp::Keep => {}
             }
             a.reschedule.bits[0]
         }
@@ -280,7 +273,7 @@ mod ffi {
     impl Imp for F {
         fn set_runnable(&mut self, _: usize, _: bool) {}
         fn wake(&mut self, u: usize, now: i64) -> u64 {
-            let mut a = RtschedActions::default();
+            let mut a = no_actions();
             // SAFETY: a live instance; `a` is valid.
             ok(
                 unsafe { rtsched_unit_wake(self.s, u as u32, now, &mut a) },
@@ -289,7 +282,7 @@ mod ffi {
             self.took(&a)
         }
         fn sleep(&mut self, u: usize, _: i64) -> u64 {
-            let mut a = RtschedActions::default();
+            let mut a = no_actions();
             // SAFETY: as in `wake`.
             ok(
                 unsafe { rtsched_unit_sleep(self.s, u as u32, &mut a) },
@@ -298,23 +291,28 @@ mod ffi {
             self.took(&a)
         }
         fn do_schedule(&mut self, c: usize, now: i64, pr: bool) -> (Option<usize>, i64, u64) {
-            let mut d = RtschedDecision::default();
+            let mut d = RtschedDecision {
+                next: RTSCHED_NONE,
+                migrated: 0,
+                slice: 0,
+                actions: no_actions(),
+            };
             // SAFETY: as in `wake`.
             let rc = unsafe { rtsched_do_schedule(self.s, c as u32, now, pr, false, &mut d) };
             ok(rc, "do_schedule");
             let m = self.took(&d.actions);
-            let next = (d.next != u32::MAX).then_some(d.next as usize);
+            let next = (d.next != RTSCHED_NONE).then_some(d.next as usize);
             (next, d.slice, m)
         }
         fn context_saved(&mut self, u: usize, _: i64, runnable: bool) -> u64 {
-            let mut a = RtschedActions::default();
+            let mut a = no_actions();
             // SAFETY: as in `wake`.
             let rc = unsafe { rtsched_context_saved(self.s, u as u32, runnable, &mut a) };
             ok(rc, "context_saved");
             self.took(&a)
         }
         fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
-            let mut a = RtschedActions::default();
+            let mut a = no_actions();
             // SAFETY: as in `wake`.
             ok(
                 unsafe { rtsched_timer_fire(self.s, now, &mut a) },
