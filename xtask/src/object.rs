@@ -36,7 +36,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::util::{output, root, run};
+use crate::util::{cargo, output, root, run};
 
 /// Options of `cargo xtask check-object`.
 #[derive(clap::Args)]
@@ -139,8 +139,7 @@ pub fn build_object_variant(mutant: Option<&str>) -> Result<PathBuf> {
 pub fn build_lib(extra: &str, target: &Path) -> Result<(PathBuf, String)> {
     ensure_target()?;
     let flags = format!("{} {extra}", RUSTFLAGS.join(" "));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = cargo();
     cmd.current_dir(root())
         .env("RUSTC_BOOTSTRAP", "1")
         .env("RUSTFLAGS", flags)

@@ -37,7 +37,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::object::{build_lib, link_exports, RUSTFLAGS};
-use crate::util::{output, root, run};
+use crate::util::{cargo, output, root, run};
 
 /// The flag that makes LLVM name every function of the build the profile has no record of
 /// ([`check_profiled`]).
@@ -169,10 +169,9 @@ pub fn profile() -> Result<PathBuf> {
     link_exports(&lib, &gen.join("train-full.o"), &obj, true)?;
 
     eprintln!("pgo: building the training");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let host_target = dir.join("host-gen");
     let json = output(
-        Command::new(&cargo)
+        cargo()
             .current_dir(root())
             .env("RUSTFLAGS", format!("-Cprofile-generate={raw_s}"))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -231,9 +230,8 @@ pub struct BenchArgs {
 /// profile (in `target/pgo/bench/`, so that the workspace's own build is not redone).
 pub fn run_bench(a: &BenchArgs) -> Result<()> {
     let profile = profile()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let bench = |extra: &[&str]| {
-        let mut c = Command::new(&cargo);
+        let mut c = cargo();
         c.current_dir(root())
             .env("RUSTFLAGS", format!("-Cprofile-use={}", profile.display()))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")

@@ -15,6 +15,11 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A `cargo` command: the cargo that runs `cargo xtask` (`$CARGO`), else the one on `PATH`.
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
 /// Runs a command, failing with its command line when it exits non-zero.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd
