@@ -57,12 +57,13 @@ fn main() {
     ];
     let mut calls = [0usize; 2];
     let mut n = 0u64;
-    for (pi, policy) in policies().into_iter().enumerate() {
+    for policy in policies() {
         for shape in shapes {
             for (units, cpus) in [(8, 4), (8, 16), (64, 4), (64, 16), (512, 16)] {
-                // Every policy at 8 and 64 units; the largest size with rt.c's policy and
-                // the deployed default only (the same paths, longer queues).
-                if units == 512 && pi % 6 != 0 && pi % 6 != 1 {
+                // Every policy at 8 and 64 units; the largest size with the deferrable
+                // server only (EDF and DM, either class rule: rt.c's policy and the
+                // deployed default among them; the same paths, longer queues).
+                if units == 512 && policy.server != ServerKind::Deferrable {
                     continue;
                 }
                 n += 1;
