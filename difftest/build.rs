@@ -169,14 +169,38 @@ fn build(manifest: &Path, sched_dir: &Path, prelude: Option<&Path>, lib: &str) {
 }
 
 fn main() {
-    // The instrumented object of the profile-guided build's training (`cargo xtask pgo`),
-    // linked into the `pgo-train` benchmark target (the only one built with it set).
-    println!("cargo:rustc-check-cfg=cfg(rtsched_pgo_object)");
-    println!("cargo:rerun-if-env-changed=RTSCHED_PGO_OBJECT");
-    if let Ok(obj) = env::var("RTSCHED_PGO_OBJECT") {
+    // rtsched's object linked into Xen, linked into the benchmark targets and run through
+    // its C ABI (`src/bench/object.rs`): the shipped object, timed by `cargo xtask bench`,
+    // or its instrumented build, trained by `cargo xtask pgo`. (Into the binaries as well,
+    // which `cargo bench` builds beside a benchmark: the library they link calls it.)
+    println!("cargo:rustc-check-cfg=cfg(rtsched_object)");
+    println!("cargo:rerun-if-env-changed=RTSCHED_OBJECT");
+    if let Ok(obj) = env::var("RTSCHED_OBJECT") {
         println!("cargo:rerun-if-changed={obj}");
-        println!("cargo:rustc-link-arg-benches={obj}");
-        println!("cargo:rustc-cfg=rtsched_pgo_object");
+        // The object returns through Xen's return thunk (`-Zfunction-return=thunk-extern`),
+        // and an instrumented build (which keeps code the shipped one drops) may call
+        // through Xen's retpoline thunks: here a plain `ret` and plain indirect jumps, in
+        // an object of their own beside it on the link line.
+        let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));
+        let asm = out.join("thunks.S");
+        let mut text =
+            String::from(".text\n.globl __x86_return_thunk\n__x86_return_thunk:\n\tret\n");
+        for r in [
+            "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12",
+            "r13", "r14", "r15",
+        ] {
+            text += &format!(
+                ".globl __x86_indirect_thunk_{r}\n__x86_indirect_thunk_{r}:\n\tjmp *%{r}\n"
+            );
+        }
+        std::fs::write(&asm, text).expect("thunks.S");
+        let thunk = cc::Build::new().file(&asm).compile_intermediates();
+        for arg in std::iter::once(PathBuf::from(&obj)).chain(thunk) {
+            let a = arg.display();
+            println!("cargo:rustc-link-arg-benches={a}");
+            println!("cargo:rustc-link-arg-bins={a}");
+        }
+        println!("cargo:rustc-cfg=rtsched_object");
     }
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));

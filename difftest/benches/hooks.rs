@@ -9,7 +9,8 @@
 //! a subset writes nothing unless `BENCH_WRITE=1`. `BENCH_PROFILE=rtsched` (or `xen`) runs
 //! only that implementation's batched replays, `BENCH_ROUNDS` times, for `perf record`;
 //! `BENCH_PROFILE=marked-rtsched` (or `marked-xen`, `marked-xen-replq`: rt.c with its
-//! replenishment queue ordered by deadline) replays that implementation's tape once with
+//! replenishment queue ordered by deadline; `marked-rtsched-api`: rtsched through its Rust
+//! API where `marked-rtsched` runs the object) replays that implementation's tape once with
 //! every hook call in a function of its own, for instruction and cache counts under valgrind (`callgrind
 //! --toggle-collect='difftest::bench::mark_*'`); `BENCH_PROFILE=cold` runs only the
 //! cold-cache passes (`Pass::Cold`), both implementations, and prints them.
@@ -20,7 +21,7 @@ use std::process::Command;
 
 use difftest::bench::{
     empty_fenced, empty_measurement, record, replay, rtsched_sizes, tsc_per_ns, Config, HookKind,
-    Impl, Pass, Shape, Tape, EVICT_BYTES,
+    Impl, Pass, Shape, Tape, EVICT_BYTES, OBJECT,
 };
 use difftest::xen::rt_struct_sizes;
 
@@ -32,9 +33,17 @@ const CPUS: [usize; 3] = [4, 16, 64];
 const COLD_UNITS: usize = 512;
 const COLD_FRACTION: f64 = 0.1;
 
-/// The implementations by index in a row's tapes and rounds: rtsched, rt.c and (where rt.c's
-/// timer falls behind) rt.c with its replenishment queue ordered by deadline.
-const IMPLS: [Impl; 3] = [Impl::Rtsched, Impl::Xen, Impl::XenReplq];
+/// The implementations replayed, by index in a row's tapes and rounds: rtsched, rt.c and
+/// (where rt.c's timer falls behind) rt.c with its replenishment queue ordered by deadline.
+/// rtsched is the object linked into Xen, through its C ABI, where the build links it
+/// (`OBJECT`: `cargo xtask bench`), else the Rust API; its tapes are recorded through the
+/// Rust API either way, so each replay of the object checks that it decides as the Rust
+/// build does.
+const IMPLS: [Impl; 3] = [
+    if OBJECT { Impl::Object } else { Impl::Rtsched },
+    Impl::Xen,
+    Impl::XenReplq,
+];
 
 /// One implementation in one round.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,6 +62,9 @@ struct ImpRound {
     /// per-hook means.
     cold_total: f64,
     cold_mean: [f64; 5],
+    /// rtsched where the object is timed ([`OBJECT`]): the batched total of the same tape
+    /// through the Rust API (the `bench` build), ns; 0 otherwise.
+    api_total: f64,
 }
 
 struct Row {
@@ -122,6 +134,18 @@ impl Row {
 
     fn cold_hook_ratio(&self, h: HookKind) -> Spread {
         self.ratio(|x| x.cold_mean[h as usize], 1e-3)
+    }
+
+    /// The object's total against the Rust API's, where the object is timed.
+    fn api_ratio(&self) -> Option<Spread> {
+        self.rounds.iter().all(|r| r[0].api_total > 0.0).then(|| {
+            spread(
+                self.rounds
+                    .iter()
+                    .map(|r| r[0].total / r[0].api_total)
+                    .collect(),
+            )
+        })
     }
 
     /// The total ratio against rt.c with its replenishment queue ordered by deadline.
@@ -268,6 +292,7 @@ fn main() {
         Ok("marked-rtsched") => Some(Profile::Marked(0)),
         Ok("marked-xen") => Some(Profile::Marked(1)),
         Ok("marked-xen-replq") => Some(Profile::Marked(2)),
+        Ok("marked-rtsched-api") => Some(Profile::Marked(3)),
         Ok("cold") => Some(Profile::Cold),
         _ => None,
     };
@@ -334,17 +359,19 @@ fn main() {
                     // Counting aid (valgrind): one implementation's tape once, every hook
                     // call through its own `mark_<hook>` function; the calls per hook.
                     let own;
-                    let tape = if i == 2 {
-                        own = record(Impl::XenReplq, &cfg);
-                        &own
-                    } else {
-                        &tapes[i]
+                    let (which, tape) = match i {
+                        2 => {
+                            own = record(Impl::XenReplq, &cfg);
+                            (IMPLS[2], &own)
+                        }
+                        3 => (Impl::Rtsched, &tapes[0]),
+                        _ => (IMPLS[i], &tapes[i]),
                     };
-                    replay(IMPLS[i], &cfg, tape, Pass::Marked);
+                    replay(which, &cfg, tape, Pass::Marked);
                     eprintln!(
                         "calls {} {u} {c} {}: {:?}",
                         shape.name(),
-                        ["rtsched", "xen", "xen-replq"][i],
+                        ["rtsched", "xen", "xen-replq", "rtsched-api"][i],
                         tape.counts()
                     );
                     continue;
@@ -396,6 +423,13 @@ fn main() {
                 let tot = min_replay(which, &cfg, tape, Pass::Batched, &clock);
                 let pc = replay(which, &cfg, tape, Pass::PerCall);
                 res[i] = summarise(&clock, tot, ovh, &pc.per_call);
+                if i == 0 && OBJECT {
+                    // The same tape through the Rust API: what the C ABI and the object's
+                    // build (Xen's target and flags, no LTO) add.
+                    let ovh = min_replay(Impl::Rtsched, &cfg, tape, Pass::Overhead, &clock);
+                    let tot = min_replay(Impl::Rtsched, &cfg, tape, Pass::Batched, &clock);
+                    res[i].api_total = tot.saturating_sub(ovh) as f64 / clock.per_ns;
+                }
                 if let Some(r) = cold_pass(&cfg, tape, i, job.cold_until, &cold_clock) {
                     res[i].cold_total = r.per_call_sum;
                     res[i].cold_mean = r.mean;
@@ -416,6 +450,9 @@ fn main() {
         }
         if row.has_cold() {
             extra += &format!("  cold ratio {:.3}", row.cold_ratio().med);
+        }
+        if let Some(a) = row.api_ratio() {
+            extra += &format!("  object / Rust API {:.3}", a.med);
         }
         eprintln!(
             "{:<9} {u:>5} units {c:>2} cpus: total {:>10.0} / {:>10.0} ns  ratio {} [{}-{}]  do_schedule {:.1} / {:.1} ns  overdue {} / {}{extra}",
@@ -480,6 +517,21 @@ fn overdue_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]
     grid(w, rows, units, cpus, |r| {
         Some(format!("{} / {}", r.overdue[0], r.overdue[1]))
     });
+    let _ = writeln!(w);
+}
+
+/// Where the object is timed: its totals against the same tapes through the Rust API.
+fn abi_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) {
+    if !rows.iter().any(|r| r.api_ratio().is_some()) {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "### The object against the Rust API: total time, same tape
+
+         What Xen runs costs more than the core's Rust API in the benchmark's own build: each          hook goes through its C function (the instance's and the pointers' checks, the          handle's generation, the result copied into the C struct), and the object is built          as Xen needs it (`x86_64-unknown-none`: no red zone, `endbr64` landing pads, returns          through Xen's return thunk, the core and the C ABI compiled apart, without LTO).          The same tape, replayed through the Rust API in the same round right after the          object's replays (batched, less the overhead replay); median over rounds          (lowest-highest) of object / Rust API.\n"
+    );
+    grid(w, rows, units, cpus, |r| r.api_ratio().map(fmt_spread));
     let _ = writeln!(w);
 }
 
@@ -643,22 +695,35 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# Scheduler cost: rtsched vs Xen 4.17 rt.c\n");
-    // (`cargo xtask bench` sets BENCH_PGO: rtsched built with the profile, as it ships.)
-    let (by, build) = if std::env::var_os("BENCH_PGO").is_some() {
+    // (`cargo xtask bench` links the object linked into Xen and sets BENCH_PGO.)
+    let (by, build) = if OBJECT {
         (
             "cargo xtask bench",
-            "the `bench` profile (release: `opt-level = 2`, LTO) and, as the object linked \
-             into Xen, the profile of its profile-guided build (`cargo xtask pgo`: a training \
-             run of the same workload generator with seeds of its own, every shape and \
-             policy, 8 to 512 units on 4 and 16 CPUs, through the Rust API and the object's \
-             C ABI; `xtask/src/pgo.rs`)",
+            "rtsched is the object linked into Xen, as it ships (`target/hv/out/librtsched.o` \
+             of `cargo xtask check-object`: `x86_64-unknown-none`, the `hypervisor` profile, \
+             `opt-level = 2`, `panic = \"abort\"`, Xen's code-generation flags, and the \
+             profile of its profile-guided build, `cargo xtask pgo`: a training run of the \
+             same workload generator with seeds of its own, every shape and policy, 8 to 512 \
+             units on 4 and 16 CPUs; `xtask/src/pgo.rs`), linked into the benchmark and \
+             called through its C ABI as Xen's shim calls it, one C function per hook with \
+             the structs of `include/rtsched.h` (`difftest/src/bench/object.rs`). Its tapes \
+             are recorded through the Rust API (the `bench` profile: LTO, with the same \
+             profile) and every replay of the object must reproduce them, result for result: \
+             the object decides as the Rust build does in every workload",
+        )
+    } else if std::env::var_os("BENCH_PGO").is_some() {
+        (
+            "cargo bench -p difftest",
+            "rtsched is built with the `bench` profile (release: `opt-level = 2`, LTO) and \
+             the profile of its profile-guided build, through its Rust API (`cargo xtask \
+             bench` times the object linked into Xen instead)",
         )
     } else {
         (
             "cargo bench -p difftest",
-            "the `bench` profile (release: `opt-level = 2`, LTO), without the profile of \
-             its profile-guided build (`cargo xtask bench` uses it, as the object linked \
-             into Xen does)",
+            "rtsched is built with the `bench` profile (release: `opt-level = 2`, LTO), \
+             without the profile of its profile-guided build, through its Rust API (`cargo \
+             xtask bench` times the object linked into Xen, with the profile, instead)",
         )
     };
     let _ = writeln!(
@@ -668,7 +733,7 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
          compiled with `-O2` against the stubs of `difftest/csrc` (its hooks are called \
          through a C glue function each, which makes the instance current through a \
          thread-local pointer), as Xen builds it (without profile-guided optimisation); \
-         rtsched is built with {build}. Both run in the same process.\n"
+         {build}. Both run in the same process.\n"
     );
     let _ = writeln!(w, "## Method\n");
     let _ = writeln!(
@@ -801,6 +866,7 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
         Some(format!("{}{miss}{stalled}", fmt_spread(t)))
     });
     let _ = writeln!(w, "\nTargets met: {met} of {judged}.\n");
+    abi_section(w, rows, &units, &cpus);
     overdue_section(w, rows, &units, &cpus);
     replq_section(w, rows, &units, &cpus);
     cold_section(w, rows, &units, &cpus);

@@ -177,11 +177,21 @@ pub enum Impl {
     /// ([`crate::xen::ReplqByDeadline`]): the same work as rtsched's where stock rt.c's timer
     /// leaves replenishments undone.
     XenReplq,
+    /// rtsched's object linked into Xen, through its C ABI ([`object`]); only in a build
+    /// with [`OBJECT`].
+    Object,
 }
+
+/// Whether this build links the object linked into Xen (`RTSCHED_OBJECT` at build time),
+/// so that [`Impl::Object`] can run.
+pub const OBJECT: bool = cfg!(rtsched_object);
+
+#[cfg(rtsched_object)]
+mod object;
 
 /// One unit's reservation and hard affinity (a CPU bit mask).
 #[derive(Clone, Copy, Debug)]
-pub struct UnitSpec {
+pub(crate) struct UnitSpec {
     /// The reservation.
     pub params: Params,
     /// The CPUs it may run on (bit `c`: CPU `c`).
@@ -208,7 +218,7 @@ fn shared(rng: &mut Rng, lo_ms: u64, hi_ms: u64, share: f64, extratime: bool) ->
 }
 
 /// The units of a workload: unit `u`'s reservation and affinity.
-pub fn specs(cfg: &Config) -> Vec<UnitSpec> {
+pub(crate) fn specs(cfg: &Config) -> Vec<UnitSpec> {
     let mut rng = Rng::new(cfg.seed ^ 0x5eed);
     let all = all_cpus(cfg.cpus);
     let share = (1.5 * cfg.cpus as f64 / cfg.units as f64).min(0.5);
@@ -303,8 +313,9 @@ impl Call {
     }
 }
 
-/// The hook calls of one implementation on one configuration.
-#[derive(Clone, Debug)]
+/// The hook calls of one implementation on one configuration (equal tapes: the same calls
+/// with the same results).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tape {
     /// Every call, setup wakes first.
     pub calls: Vec<Call>,
@@ -354,7 +365,7 @@ impl Tape {
 /// one instance or one per CPU), rt.c, or (the profile-guided build's training,
 /// `benches/pgo-train.rs`) rtsched through its C ABI. Units and CPUs are numbered from 0;
 /// each hook returns a digest of its results (the reschedule request, a CPU bit mask).
-pub trait Imp {
+pub(crate) trait Imp {
     /// The host's runnable view of unit `u` changed (rt.c reads it through `unit_runnable()`).
     fn set_runnable(&mut self, u: usize, r: bool);
     /// `unit_wake`.
@@ -615,6 +626,10 @@ fn with_policy<J: Job>(which: Impl, cfg: &Config, policy: Policy, job: J) -> J::
     match (which, cfg.shape) {
         (Impl::Xen, _) => job.run(&mut rt_c::<Stock>(cfg, &specs)),
         (Impl::XenReplq, _) => job.run(&mut rt_c::<ReplqByDeadline>(cfg, &specs)),
+        #[cfg(rtsched_object)]
+        (Impl::Object, _) => object::with_policy(cfg, policy, job),
+        #[cfg(not(rtsched_object))]
+        (Impl::Object, _) => panic!("built without RTSCHED_OBJECT: no object to run"),
         (Impl::Rtsched, Shape::Partition) => {
             let n = cfg.cpus;
             let mut inst = vec![0u32; cfg.units];
@@ -855,15 +870,10 @@ pub fn record(which: Impl, cfg: &Config) -> Tape {
     with_instance(which, cfg, Record(cfg))
 }
 
-/// [`record`] of rtsched under another policy than rt.c's (the profile-guided build's
-/// training covers every policy).
-pub fn record_policy(cfg: &Config, policy: Policy) -> Tape {
-    with_policy(Impl::Rtsched, cfg, policy, Record(cfg))
-}
-
-/// [`record`] of any scheduler set up with the units of [`specs`]`(cfg)`.
-pub fn record_on<I: Imp>(cfg: &Config, imp: &mut I) -> Tape {
-    Record(cfg).run(imp)
+/// [`record`] of rtsched (the Rust API, or the object: [`Impl::Object`]) under another
+/// policy than rt.c's (the profile-guided build's training covers every policy).
+pub fn record_policy(which: Impl, cfg: &Config, policy: Policy) -> Tape {
+    with_policy(which, cfg, policy, Record(cfg))
 }
 
 /// A kind of replay (see the module docs).

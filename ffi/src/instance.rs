@@ -7,7 +7,7 @@
 //! allowed to write there. A unit is found through its handle only when the handle carries
 //! the slot's current generation ([`Instance::unit`]).
 
-use rtsched::{Scheduler, UnitFlags, UnitId};
+use rtsched::{Scheduler, UnitId};
 
 use crate::ptr::aligned;
 use crate::types::{RTSCHED_NONE, RTSCHED_SLOT_BITS, RTSCHED_SLOT_MASK};
@@ -155,9 +155,7 @@ impl Instance {
     /// Whether `id` was picked by a `do_schedule` and its `context_saved` has not been called
     /// yet: it runs or is being switched out (`SCHEDULED`).
     pub(crate) fn scheduled(&self, id: UnitId) -> bool {
-        self.sched
-            .unit_info(id)
-            .is_ok_and(|u| u.flags & u32::from(UnitFlags::SCHEDULED.bits()) != 0)
+        self.sched.scheduled(id).unwrap_or(false)
     }
 
     /// Whether `id` is being switched out: `SCHEDULED` and no longer running.
@@ -167,7 +165,7 @@ impl Instance {
 
     /// Whether `id` runs on a CPU.
     pub(crate) fn running(&self, id: UnitId) -> bool {
-        self.sched.unit_info(id).is_ok_and(|u| u.running != 0)
+        self.sched.running(id).unwrap_or(false)
     }
 }
 

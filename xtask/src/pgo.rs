@@ -13,7 +13,7 @@
 //!    counter sections (`target/pgo/train.o`). Its names are the shipped object's: cargo's
 //!    crate hashes do not depend on `RUSTFLAGS`.
 //! 2. `difftest`'s `pgo-train` is built for the host with `-Cprofile-generate` (which links
-//!    the runtime) and with that object (`RTSCHED_PGO_OBJECT`), as a benchmark target, so
+//!    the runtime) and with that object (`RTSCHED_OBJECT`), as a benchmark target, so
 //!    that its rtsched crate is the one `cargo bench` builds (which is not the one of a
 //!    `cargo build --profile bench`: cargo builds a benchmark's dependencies with
 //!    `panic = "unwind"`, and that changes the crate's hash in every name). It plays the
@@ -134,6 +134,7 @@ fn fingerprint() -> Result<String> {
         "Cargo.toml",
         "Cargo.lock",
         "xtask/src/pgo.rs",
+        "xtask/src/object.rs",
     ] {
         hash_tree(&mut h, &root.join(p))?;
     }
@@ -175,7 +176,7 @@ pub fn profile() -> Result<PathBuf> {
             .current_dir(root())
             .env("RUSTFLAGS", format!("-Cprofile-generate={raw_s}"))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env("RTSCHED_PGO_OBJECT", &obj)
+            .env("RTSCHED_OBJECT", &obj)
             .args([
                 "bench",
                 "--no-run",
@@ -226,16 +227,21 @@ pub struct BenchArgs {
     write: bool,
 }
 
-/// `cargo xtask bench`: `cargo bench -p difftest` with rtsched built as it ships, with the
-/// profile (in `target/pgo/bench/`, so that the workspace's own build is not redone).
+/// `cargo xtask bench`: `cargo bench -p difftest` timing the object linked into Xen, as it
+/// ships (`crate::object::build_object`, with the profile), through its C ABI
+/// (`RTSCHED_OBJECT`, `difftest/src/bench/object.rs`); its tapes are recorded through the
+/// Rust API, built with the same profile (in `target/pgo/bench/`, so that the workspace's
+/// own build is not redone), and every replay of the object must reproduce them.
 pub fn run_bench(a: &BenchArgs) -> Result<()> {
     let profile = profile()?;
+    let object = crate::object::build_object()?;
     let bench = |extra: &[&str]| {
         let mut c = cargo();
         c.current_dir(root())
             .env("RUSTFLAGS", format!("-Cprofile-use={}", profile.display()))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env("BENCH_PGO", &profile)
+            .env("RTSCHED_OBJECT", &object)
             .args(["bench", "-p", "difftest", "--bench", "hooks"])
             .args(extra)
             .arg("--target-dir")

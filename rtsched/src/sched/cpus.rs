@@ -323,6 +323,7 @@ impl<'a> Cpus<'a> {
     }
 
     /// The unit running on `cpu`.
+    #[inline]
     pub(crate) fn curr(&self, cpu: usize) -> Option<UnitId> {
         match self.pcpus.get(cpu) {
             Some(p) if p.curr != NIL => Some(UnitId(p.curr)),

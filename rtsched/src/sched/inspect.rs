@@ -9,7 +9,7 @@ use crate::params::Params;
 use crate::policy::Policy;
 use crate::prio::prio_cmp;
 use crate::stats::Stats;
-use crate::unit::{Unit, UnitId, UnitInfo};
+use crate::unit::{Unit, UnitFlags, UnitId, UnitInfo};
 
 impl<'a> Scheduler<'a> {
     /// The policy in force.
@@ -68,6 +68,7 @@ impl<'a> Scheduler<'a> {
     }
 
     /// An allocated unit.
+    #[inline]
     pub(super) fn unit(&self, h: UnitId) -> Result<&Unit> {
         match self.units.get(h.0 as usize) {
             Some(u) if u.in_use => Ok(u),
@@ -83,6 +84,22 @@ impl<'a> Scheduler<'a> {
         } else {
             Err(Error::Busy.cold())
         }
+    }
+
+    /// Whether a unit was picked by a `do_schedule` whose `context_saved` is still to come:
+    /// it runs or is being switched out ([`UnitInfo::flags`]' `SCHEDULED`, without the
+    /// snapshot: the C ABI asks it on every `context_saved`).
+    #[inline]
+    pub fn scheduled(&self, h: UnitId) -> Result<bool> {
+        Ok(self.unit(h)?.flags.contains(UnitFlags::SCHEDULED))
+    }
+
+    /// Whether a unit is its CPU's current unit ([`UnitInfo::running`], without the
+    /// snapshot).
+    #[inline]
+    pub fn running(&self, h: UnitId) -> Result<bool> {
+        let u = self.unit(h)?;
+        Ok(self.cpus.curr(u.cpu as usize) == Some(h))
     }
 
     /// A snapshot of one unit.
@@ -103,7 +120,7 @@ impl<'a> Scheduler<'a> {
             on_replq: u.on_replq() as u32,
             runnable: u.runnable as u32,
             inserted: u.inserted as u32,
-            running: (self.curr(u.cpu as usize) == Some(h)) as u32,
+            running: self.running(h)? as u32,
         })
     }
 
