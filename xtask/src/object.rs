@@ -15,15 +15,18 @@
 //! | `-mindirect-branch=thunk-extern` | `-Z retpoline-external-thunk` | retpolines (moot: the check allows no indirect branch at all) |
 //! | (none) | `-C relro-level=off` | makes rustc emit libcalls (memcpy) as `PLT32`, not through the GOT |
 //!
-//! The target is the freestanding x86-64 one (its standard library comes from rustup,
-//! [`ensure_target`]): disabling SSE on the host target instead is refused by newer compilers
-//! (rust-lang issue 116344). Its `compiler_builtins` defines `memcpy` and `memset` itself, so
-//! only the archive's Rust code units are linked ([`link_exports`]), and floating point shows
-//! as a call to a soft-float routine, which the check reports like an SSE/x87 instruction.
-//! The `-Z` flags need `RUSTC_BOOTSTRAP=1` on the stable compiler, as Rust-for-Linux does. The
-//! build profile `hypervisor` is release without LTO (see the workspace `Cargo.toml`), and
-//! `ld -r --gc-sections -u rtsched_*` keeps only what the exported functions reach, so no
-//! precompiled `core` code (plain `ret`s, GOT calls) ends up in the object.
+//! The target is the freestanding x86-64 one: disabling SSE on the host target instead is
+//! refused by newer compilers (rust-lang issue 116344). Its `core` is compiled from source
+//! with the object (`-Z build-std=core`; the source is rustup's `rust-src` component,
+//! [`ensure_target`]; the self-test's build uses the target's precompiled library), so that every function in the object, `core`'s included, is built
+//! with the flags above, and the build profile `hypervisor` is release with LTO (the
+//! workspace `Cargo.toml`): the C ABI's functions, the core and `core` are optimised as one
+//! program (the hooks' bodies inlined into their C functions). `compiler_builtins` defines
+//! `memcpy` and `memset` itself, so only the archive's Rust code units are linked
+//! ([`link_exports`]), and floating point shows as a call to a soft-float routine, which the
+//! check reports like an SSE/x87 instruction. The `-Z` flags need `RUSTC_BOOTSTRAP=1` on the
+//! stable compiler, as Rust-for-Linux does. `ld -r --gc-sections -u rtsched_*` keeps only
+//! what the exported functions reach.
 //!
 //! It is also a profile-guided build (`-C profile-use`, [`crate::pgo`]: the profile of a
 //! training run of the instrumented build of this very object), so the check passes on the
@@ -153,6 +156,7 @@ pub fn build_lib(extra: &str, target: &Path) -> Result<(PathBuf, String)> {
             "hypervisor",
             "--target",
             TARGET,
+            "-Zbuild-std=core",
         ])
         .arg("--target-dir")
         .arg(target);
@@ -171,12 +175,17 @@ pub fn build_lib(extra: &str, target: &Path) -> Result<(PathBuf, String)> {
     Ok((lib, said))
 }
 
-/// Installs the standard library of [`TARGET`] with rustup if it is missing (a download
-/// from rustup's server, as for rustfmt and clippy).
+/// Installs with rustup, if missing, the standard library's source (the object's `core` is
+/// built from it) and the precompiled one of [`TARGET`] (the check's self-test is built
+/// with it): downloads from rustup's server, as for rustfmt and clippy.
 fn ensure_target() -> Result<()> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
-        .context("rustup is needed for the hypervisor object's target")?;
-    if !installed.lines().any(|l| l.trim() == TARGET) {
+    let components = output(Command::new("rustup").args(["component", "list", "--installed"]))
+        .context("rustup is needed for the hypervisor object's `core`")?;
+    if !components.lines().any(|l| l.trim() == "rust-src") {
+        run(Command::new("rustup").args(["component", "add", "rust-src"]))?;
+    }
+    let targets = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !targets.lines().any(|l| l.trim() == TARGET) {
         run(Command::new("rustup").args(["target", "add", TARGET]))?;
     }
     Ok(())
