@@ -425,7 +425,7 @@ fn main() {
                 res[i] = summarise(&clock, tot, ovh, &pc.per_call);
                 if i == 0 && OBJECT {
                     // The same tape through the Rust API: what the C ABI and the object's
-                    // build (Xen's target and flags, no LTO) add.
+                    // build (Xen's target and flags) add.
                     let ovh = min_replay(Impl::Rtsched, &cfg, tape, Pass::Overhead, &clock);
                     let tot = min_replay(Impl::Rtsched, &cfg, tape, Pass::Batched, &clock);
                     res[i].api_total = tot.saturating_sub(ovh) as f64 / clock.per_ns;
@@ -527,9 +527,15 @@ fn abi_section(w: &mut String, rows: &[Row], units: &[usize], cpus: &[usize]) {
     }
     let _ = writeln!(
         w,
-        "### The object against the Rust API: total time, same tape
-
-         What Xen runs costs more than the core's Rust API in the benchmark's own build: each          hook goes through its C function (the instance's and the pointers' checks, the          handle's generation, the result copied into the C struct), and the object is built          as Xen needs it (`x86_64-unknown-none`: no red zone, `endbr64` landing pads, returns          through Xen's return thunk, the core and the C ABI compiled apart, without LTO).          The same tape, replayed through the Rust API in the same round right after the          object's replays (batched, less the overhead replay); median over rounds          (lowest-highest) of object / Rust API.\n"
+        "### The object against the Rust API: total time, same tape\n\n\
+         What Xen runs costs more than the core's Rust API in the benchmark's own build: \
+         each hook goes through its C function (the instance's and the pointers' checks, \
+         the handle's generation, the result copied into the C struct), and the object is \
+         built as Xen needs it (`x86_64-unknown-none`: soft-float, so structs are copied \
+         without SSE registers; no red zone; `endbr64` landing pads; returns through Xen's \
+         return thunk). The same tape, replayed through the Rust API in the same round \
+         right after the object's replays (batched, less the overhead replay); median over \
+         rounds (lowest-highest) of object / Rust API.\n"
     );
     grid(w, rows, units, cpus, |r| r.api_ratio().map(fmt_spread));
     let _ = writeln!(w);
@@ -701,8 +707,8 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
             "cargo xtask bench",
             "rtsched is the object linked into Xen, as it ships (`target/hv/out/librtsched.o` \
              of `cargo xtask check-object`: `x86_64-unknown-none`, the `hypervisor` profile, \
-             `opt-level = 2`, `panic = \"abort\"`, Xen's code-generation flags, and the \
-             profile of its profile-guided build, `cargo xtask pgo`: a training run of the \
+             `opt-level = 2`, LTO with `core` built from source, `panic = \"abort\"`, Xen's \
+             code-generation flags, and the profile of its profile-guided build, `cargo xtask pgo`: a training run of the \
              same workload generator with seeds of its own, every shape and policy, 8 to 512 \
              units on 4 and 16 CPUs; `xtask/src/pgo.rs`), linked into the benchmark and \
              called through its C ABI as Xen's shim calls it, one C function per hook with \
