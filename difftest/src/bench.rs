@@ -472,19 +472,42 @@ impl Imp for R<'_> {
     }
 }
 
-/// rt-partition: one rtsched instance per CPU (local CPU 0); unit `u` lives in instance
-/// `inst[u]` as local unit `local[u]`.
+/// rt-partition's units split over one instance per CPU (each instance's CPU 0): unit `u`
+/// is unit `local[u]` of instance `inst[u]`; `global[c]` maps instance `c`'s units back.
+pub(crate) struct Split {
+    pub inst: Vec<u32>,
+    pub local: Vec<u32>,
+    pub global: Vec<Vec<u32>>,
+}
+
+impl Split {
+    /// The split of pinned units over `cpus` instances.
+    pub(crate) fn new(specs: &[UnitSpec], cpus: usize) -> Split {
+        let mut sp = Split {
+            inst: vec![0; specs.len()],
+            local: vec![0; specs.len()],
+            global: vec![Vec::new(); cpus],
+        };
+        for (u, s) in specs.iter().enumerate() {
+            let c = s.affinity.trailing_zeros() as usize;
+            sp.inst[u] = c as u32;
+            sp.local[u] = sp.global[c].len() as u32;
+            sp.global[c].push(u as u32);
+        }
+        sp
+    }
+}
+
+/// rt-partition: one rtsched instance per CPU (see [`Split`]).
 struct P<'a> {
     s: Vec<Scheduler<'a>>,
-    inst: Vec<u32>,
-    local: Vec<u32>,
-    global: Vec<Vec<u32>>,
+    split: Split,
 }
 
 impl<'a> P<'a> {
     fn at(&mut self, u: usize) -> (&mut Scheduler<'a>, UnitId, u64) {
-        let i = self.inst[u] as usize;
-        (&mut self.s[i], UnitId(self.local[u]), 1 << i)
+        let i = self.split.inst[u] as usize;
+        (&mut self.s[i], UnitId(self.split.local[u]), 1 << i)
     }
 }
 
@@ -517,7 +540,7 @@ impl Imp for P<'_> {
             .do_schedule(0, now, prev_runnable, false)
             .expect("do_schedule");
         (
-            d.next.map(|u| self.global[c][u.0 as usize] as usize),
+            d.next.map(|u| self.split.global[c][u.0 as usize] as usize),
             d.slice,
             resched(d.actions.reschedule, 1 << c),
         )
@@ -535,14 +558,14 @@ impl Imp for P<'_> {
     fn overdue(&self, n: usize, now: i64) -> usize {
         (0..n)
             .filter_map(|u| {
-                let s = self.s.get(self.inst[u] as usize)?;
-                s.unit_info(UnitId(self.local[u])).ok()
+                let s = self.s.get(self.split.inst[u] as usize)?;
+                s.unit_info(UnitId(self.split.local[u])).ok()
             })
             .filter(|i| i.on_replq != 0 && overdue_at(i.cur_deadline, i.period, now))
             .count()
     }
     fn unit_inst(&self, u: usize) -> usize {
-        self.inst[u] as usize
+        self.split.inst[u] as usize
     }
     fn cpu_inst(&self, c: usize) -> usize {
         c
@@ -632,15 +655,8 @@ fn with_policy<J: Job>(which: Impl, cfg: &Config, policy: Policy, job: J) -> J::
         (Impl::Object, _) => panic!("built without RTSCHED_OBJECT: no object to run"),
         (Impl::Rtsched, Shape::Partition) => {
             let n = cfg.cpus;
-            let mut inst = vec![0u32; cfg.units];
-            let mut local = vec![0u32; cfg.units];
-            let mut global: Vec<Vec<u32>> = vec![Vec::new(); n];
-            for (u, s) in specs.iter().enumerate() {
-                let c = s.affinity.trailing_zeros() as usize;
-                inst[u] = c as u32;
-                local[u] = global[c].len() as u32;
-                global[c].push(u as u32);
-            }
+            let split = Split::new(&specs, n);
+            let global = &split.global;
             let mut units: Vec<Vec<Unit>> =
                 global.iter().map(|g| vec![Unit::EMPTY; g.len()]).collect();
             let mut runq: Vec<Vec<u32>> = global.iter().map(|g| vec![0; g.len()]).collect();
@@ -668,20 +684,15 @@ fn with_policy<J: Job>(which: Impl, cfg: &Config, policy: Policy, job: J) -> J::
                 })
                 .collect();
             for (u, sp) in specs.iter().enumerate() {
-                let i = inst[u] as usize;
+                let i = split.inst[u] as usize;
                 let id = s[i]
                     .unit_alloc(u as u32, 0, CpuMask::single(0))
                     .expect("alloc");
-                assert_eq!(id.0, local[u]);
+                assert_eq!(id.0, split.local[u]);
                 s[i].set_params(id, sp.params).expect("params");
                 s[i].insert(id, 0, false, false).expect("insert");
             }
-            job.run(&mut P {
-                s,
-                inst,
-                local,
-                global,
-            })
+            job.run(&mut P { s, split })
         }
         (Impl::Rtsched, _) => {
             let n = cfg.units;

@@ -16,7 +16,7 @@
 use std::mem::MaybeUninit;
 
 use super::{overdue_at, specs, Config, Imp, Job, Policy, Shape};
-use crate::bench::UnitSpec;
+use crate::bench::{Split, UnitSpec};
 use rtsched::Topology;
 
 /// The C ABI's structs and constants, from the one source cbindgen writes
@@ -197,30 +197,33 @@ impl Inst {
         a.reschedule.bits[0]
     }
 
-    // The hooks' results are written into uninitialised structs, as Xen's shim declares
-    // them, and read only after the call succeeded (on success every hook writes its
-    // whole result).
-
+    /// Calls a hook that writes actions (`call` passes its two pointers to one C function
+    /// of the header): keeps their timer; returns their reschedule word. The result is
+    /// written into an uninitialised struct, as Xen's shim declares it, and read only after
+    /// the call succeeded (on success every hook writes its whole result).
     #[inline(always)]
-    fn wake(&mut self, u: u32, now: i64) -> u64 {
+    fn act(
+        &mut self,
+        what: &str,
+        call: impl FnOnce(*mut Rtsched, *mut RtschedActions) -> i32,
+    ) -> u64 {
         let mut a = MaybeUninit::<RtschedActions>::uninit();
-        // SAFETY: a live instance; `a` is writable; written when the call succeeds.
-        let a = unsafe {
-            ok(rtsched_unit_wake(self.s, u, now, a.as_mut_ptr()), "wake");
-            a.assume_init()
-        };
+        ok(call(self.s, a.as_mut_ptr()), what);
+        // SAFETY: the call succeeded, so it wrote the actions.
+        let a = unsafe { a.assume_init() };
         self.took(&a)
     }
 
     #[inline(always)]
+    fn wake(&mut self, u: u32, now: i64) -> u64 {
+        // SAFETY (each hook below): a live instance and a writable result.
+        self.act("wake", |s, a| unsafe { rtsched_unit_wake(s, u, now, a) })
+    }
+
+    #[inline(always)]
     fn sleep(&mut self, u: u32) -> u64 {
-        let mut a = MaybeUninit::<RtschedActions>::uninit();
         // SAFETY: as in `wake`.
-        let a = unsafe {
-            ok(rtsched_unit_sleep(self.s, u, a.as_mut_ptr()), "sleep");
-            a.assume_init()
-        };
-        self.took(&a)
+        self.act("sleep", |s, a| unsafe { rtsched_unit_sleep(s, u, a) })
     }
 
     /// The next unit (a handle of this instance), the slice and the reschedule word.
@@ -239,28 +242,18 @@ impl Inst {
 
     #[inline(always)]
     fn context_saved(&mut self, u: u32, runnable: bool) -> u64 {
-        let mut a = MaybeUninit::<RtschedActions>::uninit();
         // SAFETY: as in `wake`.
-        let a = unsafe {
-            let rc = rtsched_context_saved(self.s, u, runnable, a.as_mut_ptr());
-            ok(rc, "context_saved");
-            a.assume_init()
-        };
-        self.took(&a)
+        self.act("context_saved", |s, a| unsafe {
+            rtsched_context_saved(s, u, runnable, a)
+        })
     }
 
     #[inline(always)]
     fn timer_fire(&mut self, now: i64) -> u64 {
-        let mut a = MaybeUninit::<RtschedActions>::uninit();
         // SAFETY: as in `wake`.
-        let a = unsafe {
-            ok(
-                rtsched_timer_fire(self.s, now, a.as_mut_ptr()),
-                "timer_fire",
-            );
-            a.assume_init()
-        };
-        self.took(&a)
+        self.act("timer_fire", |s, a| unsafe {
+            rtsched_timer_fire(s, now, a)
+        })
     }
 
     /// Whether unit `u`'s replenishment is a period or more overdue at `now`.
@@ -302,13 +295,10 @@ impl Imp for One {
 }
 
 /// rt-partition: one instance per CPU (its CPU 0), as the Rust API's replay runs it
-/// (`super::P`): unit `u` is unit `local[u]` of instance `inst[u]`; `global[c]` maps
-/// instance `c`'s units back.
+/// (`super::P`, `super::Split`).
 struct PerCpu {
     s: Vec<Inst>,
-    inst: Vec<u32>,
-    local: Vec<u32>,
-    global: Vec<Vec<u32>>,
+    split: Split,
 }
 
 /// An instance's reschedule word (bit 0: its CPU) as one of the whole machine.
@@ -324,8 +314,8 @@ fn resched(m: u64, bit: u64) -> u64 {
 impl PerCpu {
     #[inline(always)]
     fn at(&mut self, u: usize) -> (&mut Inst, u32, u64) {
-        let i = self.inst[u] as usize;
-        (&mut self.s[i], self.local[u], 1 << i)
+        let i = self.split.inst[u] as usize;
+        (&mut self.s[i], self.split.local[u], 1 << i)
     }
 }
 
@@ -342,7 +332,7 @@ impl Imp for PerCpu {
     fn do_schedule(&mut self, c: usize, now: i64, pr: bool) -> (Option<usize>, i64, u64) {
         let (n, s, m) = self.s[c].do_schedule(0, now, pr);
         (
-            n.map(|n| self.global[c][n as usize] as usize),
+            n.map(|n| self.split.global[c][n as usize] as usize),
             s,
             resched(m, 1 << c),
         )
@@ -359,11 +349,14 @@ impl Imp for PerCpu {
     }
     fn overdue(&self, n: usize, now: i64) -> usize {
         (0..n)
-            .filter(|&u| self.s[self.inst[u] as usize].overdue(self.local[u], now))
+            .filter(|&u| {
+                let (i, h) = (self.split.inst[u] as usize, self.split.local[u]);
+                self.s[i].overdue(h, now)
+            })
             .count()
     }
     fn unit_inst(&self, u: usize) -> usize {
-        self.inst[u] as usize
+        self.split.inst[u] as usize
     }
     fn cpu_inst(&self, c: usize) -> usize {
         c
@@ -377,27 +370,20 @@ pub(super) fn with_policy<J: Job>(cfg: &Config, policy: Policy, job: J) -> J::Ou
     if cfg.shape != Shape::Partition {
         return job.run(&mut One(Inst::new(cfg.cpus as u32, policy, &specs)));
     }
-    let n = cfg.cpus;
-    let mut inst = vec![0u32; cfg.units];
-    let mut local = vec![0u32; cfg.units];
-    let mut global: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut mine: Vec<Vec<UnitSpec>> = vec![Vec::new(); n];
-    for (u, s) in specs.iter().enumerate() {
-        let c = s.affinity.trailing_zeros() as usize;
-        inst[u] = c as u32;
-        local[u] = global[c].len() as u32;
-        global[c].push(u as u32);
-        mine[c].push(UnitSpec { affinity: 1, ..*s });
-    }
+    let split = Split::new(&specs, cfg.cpus);
+    // Each instance's units, pinned to its CPU 0.
+    let mine = split.global.iter().map(|g| {
+        g.iter()
+            .map(|&u| UnitSpec {
+                affinity: 1,
+                ..specs[u as usize]
+            })
+            .collect::<Vec<_>>()
+    });
     let policy = Policy {
         topology: Topology::Partition,
         ..policy
     };
-    let s = mine.iter().map(|m| Inst::new(1, policy, m)).collect();
-    job.run(&mut PerCpu {
-        s,
-        inst,
-        local,
-        global,
-    })
+    let s = mine.map(|m| Inst::new(1, policy, &m)).collect();
+    job.run(&mut PerCpu { s, split })
 }
