@@ -18,10 +18,11 @@
 //! The target is the freestanding x86-64 one: disabling SSE on the host target instead is
 //! refused by newer compilers (rust-lang issue 116344). Its `core` is compiled from source
 //! with the object (`-Z build-std=core`; the source is rustup's `rust-src` component,
-//! [`ensure_target`]; the self-test's build uses the target's precompiled library), so that every function in the object, `core`'s included, is built
-//! with the flags above, and the build profile `hypervisor` is release with LTO (the
-//! workspace `Cargo.toml`): the C ABI's functions, the core and `core` are optimised as one
-//! program (the hooks' bodies inlined into their C functions). `compiler_builtins` defines
+//! [`ensure_target`]; the self-test's build uses the target's precompiled library), so that
+//! every function in the object, `core`'s included, is built with the flags above, and the
+//! build profile `hypervisor` is release with LTO (the workspace `Cargo.toml`): the C ABI's
+//! functions, the core and `core` are optimised as one program (the hooks' bodies inlined
+//! into their C functions). `compiler_builtins` defines
 //! `memcpy` and `memset` itself, so only the archive's Rust code units are linked
 //! ([`link_exports`]), and floating point shows as a call to a soft-float routine, which the
 //! check reports like an SSE/x87 instruction. The `-Z` flags need `RUSTC_BOOTSTRAP=1` on the
