@@ -13,7 +13,11 @@
 //!
 //! A measurement replays a tape into a fresh instance (set up identically, untimed): only
 //! the hook calls run, back to back, and the digest of the results must equal the
-//! recording's (the replay is the same execution). Three kinds of replay:
+//! recording's (the replay is the same execution). A tape also replays into another build of
+//! the same scheduler, which must then decide call for call as the recording did:
+//! `cargo xtask bench` records rtsched's tapes through the Rust API and times their replays
+//! in the object linked into Xen, through its C ABI ([`Impl::Object`]). Three kinds of
+//! replay:
 //!
 //! - [`Pass::Batched`]: the measured part of the tape (after a warm-up of a tenth) timed as
 //!   one interval: the workload's total scheduler time, free of per-call timer reads, so
@@ -177,8 +181,8 @@ pub enum Impl {
     /// ([`crate::xen::ReplqByDeadline`]): the same work as rtsched's where stock rt.c's timer
     /// leaves replenishments undone.
     XenReplq,
-    /// rtsched's object linked into Xen, through its C ABI ([`object`]); only in a build
-    /// with [`OBJECT`].
+    /// rtsched's object linked into Xen, through its C ABI (`bench/object.rs`); only in a
+    /// build with [`OBJECT`].
     Object,
 }
 
@@ -361,9 +365,9 @@ impl Tape {
     }
 }
 
-/// The hooks of one implementation as the host calls them: rtsched (through its Rust API,
-/// one instance or one per CPU), rt.c, or (the profile-guided build's training,
-/// `benches/pgo-train.rs`) rtsched through its C ABI. Units and CPUs are numbered from 0;
+/// The hooks of one implementation as the host calls them: rtsched through its Rust API
+/// (one instance or one per CPU), rt.c, or the object linked into Xen through its C ABI
+/// (`bench/object.rs`). Units and CPUs are numbered from 0;
 /// each hook returns a digest of its results (the reschedule request, a CPU bit mask).
 pub(crate) trait Imp {
     /// The host's runnable view of unit `u` changed (rt.c reads it through `unit_runnable()`).
