@@ -16,8 +16,8 @@
 //! recording's (the replay is the same execution). A tape also replays into another build of
 //! the same scheduler, which must then decide call for call as the recording did:
 //! `cargo xtask bench` records rtsched's tapes through the Rust API and times their replays
-//! in the object linked into Xen, through its C ABI ([`Impl::Object`]). Three kinds of
-//! replay:
+//! in the object linked into Xen, through its C ABI ([`Impl::Object`]). The timed kinds of
+//! replay ([`Pass::Marked`], untimed, is for instruction counts):
 //!
 //! - [`Pass::Batched`]: the measured part of the tape (after a warm-up of a tenth) timed as
 //!   one interval: the workload's total scheduler time, free of per-call timer reads, so
