@@ -493,15 +493,19 @@ pub unsafe extern "C" fn rtsched_do_schedule(
     // SAFETY: caller contract.
     let (i, o) = unsafe { (inst_mut(s), out(decision)) };
     let (i, o) = (arg!(i), arg!(o));
-    let d = core_call!(i
+    let r = i
         .sched
-        .do_schedule(cpu as usize, now, prev_runnable, tasklet_work));
-    *o = RtschedDecision {
-        next: i.handle_or_none(d.next),
-        migrated: d.migrated as u32,
-        slice: d.slice,
-        actions: d.actions.into(),
+        .do_schedule(cpu as usize, now, prev_runnable, tasklet_work);
+    // (Read in place, field by field: a whole `RtschedDecision` built from it took one more
+    // copy of the mask a call.)
+    let d = match &r {
+        Ok(d) => d,
+        Err(e) => return RtschedResult::from(*e),
     };
+    o.next = i.handle_or_none(d.next);
+    o.migrated = d.migrated as u32;
+    o.slice = d.slice;
+    o.actions.put(&d.actions);
     RtschedResult::Ok
 }
 

@@ -110,18 +110,30 @@ pub struct RtschedActions {
 }
 const_assert_eq!(core::mem::size_of::<RtschedActions>(), 48);
 
-impl From<rtsched::Actions> for RtschedActions {
-    fn from(a: rtsched::Actions) -> Self {
-        let (timer_op, timer_expiry) = match a.timer {
+impl RtschedActions {
+    /// Writes the core's actions here, field by field. (The hooks' C functions read the
+    /// core's result in place with this: building a whole struct from it cost a copy of the
+    /// mask on every call.)
+    #[inline]
+    pub fn put(&mut self, a: &rtsched::Actions) {
+        self.reschedule.bits = a.reschedule.bits;
+        (self.timer_op, self.timer_expiry) = match a.timer {
             rtsched::TimerOp::Keep => (RtschedTimerOp::Keep, 0),
             rtsched::TimerOp::Set(t) => (RtschedTimerOp::Set, t),
             rtsched::TimerOp::Stop => (RtschedTimerOp::Stop, 0),
         };
-        RtschedActions {
-            reschedule: a.reschedule.into(),
-            timer_op,
-            timer_expiry,
-        }
+    }
+}
+
+impl From<rtsched::Actions> for RtschedActions {
+    fn from(a: rtsched::Actions) -> Self {
+        let mut c = RtschedActions {
+            reschedule: RtschedCpumask::default(),
+            timer_op: RtschedTimerOp::Keep,
+            timer_expiry: 0,
+        };
+        c.put(&a);
+        c
     }
 }
 
