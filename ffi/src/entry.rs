@@ -498,10 +498,7 @@ pub unsafe extern "C" fn rtsched_do_schedule(
         .do_schedule(cpu as usize, now, prev_runnable, tasklet_work);
     // (Read in place, field by field: a whole `RtschedDecision` built from it took one more
     // copy of the mask a call.)
-    let d = match &r {
-        Ok(d) => d,
-        Err(e) => return RtschedResult::from(*e),
-    };
+    let d = core_call!(r.as_ref().map_err(|&e| e));
     o.next = i.handle_or_none(d.next);
     o.migrated = d.migrated as u32;
     o.slice = d.slice;

@@ -87,9 +87,10 @@ impl From<rtsched::CpuMask> for RtschedCpumask {
 
 /// What to do with the replenishment timer.
 #[repr(u32)]
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum RtschedTimerOp {
     /// Leave it as it is.
+    #[default]
     Keep = 0,
     /// Program it for `timer_expiry`.
     Set = 1,
@@ -99,7 +100,7 @@ pub enum RtschedTimerOp {
 
 /// Side effects the host must perform after a hook (under the scheduler lock).
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct RtschedActions {
     /// CPUs to raise `SCHEDULE_SOFTIRQ` on.
     pub reschedule: RtschedCpumask,
@@ -127,11 +128,7 @@ impl RtschedActions {
 
 impl From<rtsched::Actions> for RtschedActions {
     fn from(a: rtsched::Actions) -> Self {
-        let mut c = RtschedActions {
-            reschedule: RtschedCpumask::default(),
-            timer_op: RtschedTimerOp::Keep,
-            timer_expiry: 0,
-        };
+        let mut c = RtschedActions::default();
         c.put(&a);
         c
     }

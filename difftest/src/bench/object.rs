@@ -94,14 +94,6 @@ fn ok(rc: i32, what: &str) {
     assert_eq!(rc, 0, "rtsched_{what} failed");
 }
 
-fn no_actions() -> RtschedActions {
-    RtschedActions {
-        reschedule: RtschedCpumask::default(),
-        timer_op: RtschedTimerOp::Keep,
-        timer_expiry: 0,
-    }
-}
-
 /// One instance of the object, in memory of its own (`_mem` outlives `s`), and the timer
 /// its actions programmed.
 struct Inst {
@@ -163,7 +155,7 @@ impl Inst {
                 reserved: 0,
             };
             let (mut id, mut cpu) = (0, 0);
-            let mut a = no_actions();
+            let mut a = RtschedActions::default();
             // SAFETY: a live instance; every pointer is valid for the call.
             unsafe {
                 ok(
