@@ -22,6 +22,53 @@ use std::process::Command;
 const XEN_DEB_VERSION: &str = "4.17.5+72-g01140da4e8-1";
 const XEN_DIR: &str = "xen-4.17.5+72-g01140da4e8";
 const RT_C: &str = "xen/common/sched/rt.c";
+/// Xen's x86 `__find_first_bit` and `__find_next_bit`, which rt.c's `cpumask_first`,
+/// `cpumask_next` and `cpumask_cycle` call (compiled unchanged, as its own object).
+const BITOPS_C: &str = "xen/arch/x86/bitops.c";
+
+/// Xen's x86 C flags that decide the code (not its warnings or include paths).
+const XEN_CFLAGS: &[&str] = &[
+    "-fomit-frame-pointer",
+    "-fno-builtin",
+    "-fno-common",
+    "-msoft-float",
+    "-mno-red-zone",
+    "-fpic",
+    "-mno-mmx",
+    "-mno-sse",
+    "-mskip-rax-setup",
+    "-mindirect-branch=thunk-extern",
+    "-mindirect-branch-register",
+    "-fno-jump-tables",
+    "-mfunction-return=thunk-extern",
+    "-fcf-protection=branch",
+    "-mmanual-endbr",
+    "-fno-exceptions",
+    "-fno-asynchronous-unwind-tables",
+    "-ffunction-sections",
+    "-fdata-sections",
+];
+
+/// Xen's return thunk and retpoline thunks, which code built with [`XEN_CFLAGS`] (rt.c)
+/// or their rustc equivalents (rtsched's object) calls: here a plain `ret` and plain
+/// indirect jumps. Weak, so that the library every target links (for rt.c) and the object
+/// file linked beside rtsched's object may both be on a link line.
+fn thunks_asm(out: &Path) -> PathBuf {
+    let asm = out.join("thunks.S");
+    let mut text = String::from(".text\n");
+    let mut def = |name: &str, body: &str| {
+        text += &format!(".weak {name}\n.type {name},@function\n{name}:\n\t{body}\n");
+    };
+    def("__x86_return_thunk", "ret");
+    for r in [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15",
+    ] {
+        def(&format!("__x86_indirect_thunk_{r}"), &format!("jmp *%{r}"));
+    }
+    fs::write(&asm, text).expect("writing thunks.S");
+    asm
+}
 
 fn run(cmd: &mut Command) {
     let st = cmd
@@ -119,6 +166,13 @@ fn rename_header(manifest: &Path) -> String {
         "stop_timer",
         "kill_timer",
         "migrate_timer",
+        "__bitmap_and",
+        "__bitmap_andnot",
+        "__bitmap_empty",
+        "__find_first_bit",
+        "__find_next_bit",
+        "__find_first_zero_bit",
+        "__find_next_zero_bit",
     ];
     let mut names: Vec<String> = host.iter().map(|s| s.to_string()).collect();
     for f in ["csrc/glue.c", "csrc/include/stubs.h"] {
@@ -146,17 +200,27 @@ fn rename_header(manifest: &Path) -> String {
         .collect()
 }
 
-fn build(manifest: &Path, sched_dir: &Path, prelude: Option<&Path>, lib: &str) {
+fn build(manifest: &Path, tree: &Path, sched_dir: &Path, prelude: Option<&Path>, lib: &str) {
     let mut b = cc::Build::new();
     b.file(manifest.join("csrc/glue.c"))
+        .file(manifest.join("csrc/bitmap.c"))
+        .file(tree.join(BITOPS_C))
         .include(manifest.join("csrc/include"))
         .include(sched_dir)
         .std("gnu11")
         // Xen's hypervisor is built with -O2.
         .opt_level(2)
         .debug(false)
-        .flag("-fno-strict-aliasing")
-        .flag("-Wno-unused-function")
+        .flag("-fno-strict-aliasing");
+    // Xen 4.17's code-generation flags for x86 (xen/Makefile, xen/arch/x86/arch.mk,
+    // Config.mk; the configuration `cargo xtask xen-build` builds: CONFIG_INDIRECT_THUNK,
+    // CONFIG_RETURN_THUNK, CONFIG_XEN_IBT, no frame pointer), so that rt.c's code is the
+    // code Xen runs. rtsched's object is built with their rustc equivalents
+    // (xtask/src/object.rs). The thunks are those of [`thunks`].
+    for f in XEN_CFLAGS {
+        b.flag(f);
+    }
+    b.flag("-Wno-unused-function")
         .flag("-Wno-unused-parameter")
         .flag("-Wno-unused-variable")
         .flag("-Wno-unused-but-set-variable")
@@ -177,24 +241,13 @@ fn main() {
     println!("cargo:rerun-if-env-changed=RTSCHED_OBJECT");
     if let Ok(obj) = env::var("RTSCHED_OBJECT") {
         println!("cargo:rerun-if-changed={obj}");
-        // The object returns through Xen's return thunk (`-Zfunction-return=thunk-extern`),
-        // and an instrumented build (which keeps code the shipped one drops) may call
-        // through Xen's retpoline thunks: here a plain `ret` and plain indirect jumps, in
-        // an object of their own beside it on the link line.
+        // It returns through Xen's return thunk, and an instrumented build (which keeps
+        // code the shipped one drops) may call through its retpoline thunks: an object of
+        // them beside it on the link line ([`thunks_asm`]).
         let out = PathBuf::from(env::var("OUT_DIR").expect("out dir"));
-        let asm = out.join("thunks.S");
-        let mut text =
-            String::from(".text\n.globl __x86_return_thunk\n__x86_return_thunk:\n\tret\n");
-        for r in [
-            "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12",
-            "r13", "r14", "r15",
-        ] {
-            text += &format!(
-                ".globl __x86_indirect_thunk_{r}\n__x86_indirect_thunk_{r}:\n\tjmp *%{r}\n"
-            );
-        }
-        std::fs::write(&asm, text).expect("thunks.S");
-        let thunk = cc::Build::new().file(&asm).compile_intermediates();
+        let thunk = cc::Build::new()
+            .file(thunks_asm(&out))
+            .compile_intermediates();
         for arg in std::iter::once(PathBuf::from(&obj)).chain(thunk) {
             let a = arg.display();
             println!("cargo:rustc-link-arg-benches={a}");
@@ -214,7 +267,8 @@ fn main() {
     let dir = out.join("xen-sched");
     fs::create_dir_all(&dir).expect("creating OUT_DIR/xen-sched");
     fs::copy(&rt_c, dir.join("rt.c")).expect("copying rt.c");
-    build(&manifest, &dir, None, "xenrt");
+    println!("cargo:rerun-if-changed={}", tree.join(BITOPS_C).display());
+    build(&manifest, &tree, &dir, None, "xenrt");
 
     let text = fs::read_to_string(&rt_c).expect("reading rt.c");
     assert_eq!(
@@ -227,5 +281,7 @@ fn main() {
     fs::write(dir.join("rt.c"), text.replace(REPLQ_SITE, REPLQ_PATCH)).expect("writing rt.c");
     let prelude = out.join("rename-replq.h");
     fs::write(&prelude, rename_header(&manifest)).expect("writing the rename header");
-    build(&manifest, &dir, Some(&prelude), "xenrt_replq");
+    build(&manifest, &tree, &dir, Some(&prelude), "xenrt_replq");
+    // (Last: the libraries above call them.)
+    cc::Build::new().file(thunks_asm(&out)).compile("xenthunks");
 }

@@ -736,9 +736,14 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
         w,
         "Written by `{by}` (`difftest/benches/hooks.rs`; workloads, tapes and replays in \
          `difftest/src/bench.rs`). rt.c is Xen 4.17's `xen/common/sched/rt.c`, unchanged, \
-         compiled with `-O2` against the stubs of `difftest/csrc` (its hooks are called \
-         through a C glue function each, which makes the instance current through a \
-         thread-local pointer), as Xen builds it (without profile-guided optimisation); \
+         compiled as Xen 4.17 builds it for x86 (`-O2` and Xen's code-generation flags: \
+         soft-float, no red zone, `-fpic` with hidden symbols, no jump tables, `endbr64` \
+         where an address is taken, returns through the return thunk; without \
+         profile-guided optimisation) against the stubs of `difftest/csrc` (its hooks are \
+         called through a C glue function each, which makes the instance current through a \
+         thread-local pointer), with Xen's CPU masks of its default `NR_CPUS` of 256 (the \
+         out-of-line bitmap and bit-search functions, Xen's own `arch/x86/bitops.c` \
+         among them, and locked bit operations, as Xen's `cpumask.h` has them); \
          {build}. Both run in the same process.\n"
     );
     let _ = writeln!(w, "## Method\n");

@@ -14,6 +14,15 @@
 #include "rt.c"
 
 #define DT_MAX_VCPUS 64
+/* The driver's masks (affinities, softirqs, tickled CPUs) are one 64-bit word. */
+#define DT_MAX_CPUS 64
+
+/* A mask of the driver's CPUs 0-63 as a cpumask_t. */
+static void dt_set_mask_(cpumask_t *m, uint64_t bits)
+{
+    memset(m, 0, sizeof(*m));
+    m->bits[0] = bits;
+}
 
 struct dt_host {
     struct scheduler ops;
@@ -79,7 +88,7 @@ struct dt_host *dt_new(unsigned int ncpus, unsigned int cap)
     struct dt_host *h;
     unsigned int c;
 
-    if ( ncpus == 0 || ncpus > NR_CPUS || cap == 0 )
+    if ( ncpus == 0 || ncpus > DT_MAX_CPUS || cap == 0 )
         return NULL;
     h = calloc(1, sizeof(*h));
     if ( !h )
@@ -177,7 +186,7 @@ int dt_unit_alloc(struct dt_host *h, unsigned int u, unsigned int dom, unsigned 
     unit = &h->units[u];
     unit->domain = d;
     unit->unit_id = vcpu;
-    unit->cpu_hard_affinity->bits = affinity;
+    dt_set_mask_(unit->cpu_hard_affinity, affinity);
     cpumask_and(&m, h->pool.res_valid, unit->cpu_hard_affinity);
     c = cpumask_first(&m);
     unit->res = &h->res[c < h->ncpus ? c : 0];
@@ -292,7 +301,7 @@ bool dt_timer(struct dt_host *h, s_time_t *expires)
 
 void dt_set_affinity(struct dt_host *h, unsigned int u, uint64_t mask)
 {
-    h->units[u].cpu_hard_affinity->bits = mask;
+    dt_set_mask_(h->units[u].cpu_hard_affinity, mask);
 }
 
 unsigned int dt_pick(struct dt_host *h, unsigned int u)
@@ -372,7 +381,7 @@ uint64_t dt_take_softirqs(struct dt_host *h)
 
 uint64_t dt_tickled(struct dt_host *h)
 {
-    return rt_priv(&h->ops)->tickled.bits;
+    return rt_priv(&h->ops)->tickled.bits[0];
 }
 
 /*
@@ -434,7 +443,7 @@ void dt_set_cur_budget(struct dt_host *h, unsigned int u, int64_t cur_budget)
  * reschedule (and marked tickled) are pending in rt.c too. */
 void dt_mark_tickled(struct dt_host *h, uint64_t cpus)
 {
-    rt_priv(&h->ops)->tickled.bits |= cpus;
+    rt_priv(&h->ops)->tickled.bits[0] |= cpus;
 }
 
 /* One unit's scheduler state, as the driver compares it. */

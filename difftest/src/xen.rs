@@ -162,7 +162,8 @@ pub fn rt_struct_sizes() -> (usize, usize) {
     (u as usize, d as usize)
 }
 
-/// The largest number of CPUs of the C harness (its `cpumask_t` is one 64-bit word).
+/// The largest number of CPUs of the C harness (its `cpumask_t` has Xen's 256 bits, but the
+/// glue passes affinities, reschedule requests and tickled CPUs as one 64-bit word).
 pub const XEN_MAX_CPUS: usize = 64;
 
 /// One instance of Xen's rt.c with its stub host: `ncpus` CPUs (none online yet) and room

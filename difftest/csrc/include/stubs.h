@@ -14,9 +14,9 @@
  *    aborts.
  *  - Spinlocks are no-ops: the harness is single-threaded per instance and calls
  *    every hook with the "lock" held by construction.
- *  - cpumask_t is one 64-bit word (NR_CPUS = 64); nr_cpu_ids is the number of CPUs of
- *    the instance. Xen's cpumask operations on a machine with <= 64 CPUs touch one
- *    word too.
+ *  - cpumask_t and its operations are those of x86 Xen 4.17 with its default NR_CPUS of
+ *    256 (below); nr_cpu_ids is the number of CPUs of the instance, at most 64 (the
+ *    glue's softirq and tickle words).
  *  - unit_runnable() and unit_runnable_state() both return the runnable flag the host
  *    (the Rust driver) keeps in struct sched_unit.
  *  - Timers only record their state and expiry; the driver fires them.
@@ -32,8 +32,14 @@
 #include <string.h>
 #include <inttypes.h>
 
+/* Xen's xen/compiler.h (CONFIG_CC_HAS_VISIBILITY_ATTRIBUTE): its own symbols are hidden,
+ * so that its -fpic code calls and reads them directly (after the C library's headers,
+ * whose functions the glue calls). */
+#pragma GCC visibility push(hidden)
+
 /* ---- compiler and basic types ---- */
-#define cf_check
+/* Xen's, for -mmanual-endbr (CONFIG_XEN_IBT): endbr64 where an address is taken. */
+#define cf_check __attribute__((__cf_check__))
 #define __packed __attribute__((__packed__))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -119,19 +125,73 @@ static inline int list_empty(const struct list_head *h) { return h->next == h; }
     for ( (pos) = (head)->next, (n) = (pos)->next; (pos) != (head); \
           (pos) = (n), (n) = (pos)->next )
 
-/* ---- CPU masks: one 64-bit word ---- */
-#define NR_CPUS 64
-typedef struct { uint64_t bits; } cpumask_t;
+/* ---- CPU masks, as Xen 4.17 builds them for x86 (NR_CPUS = 256) ----
+ * The representation and the cost structure of xen/include/xen/cpumask.h, bitmap.h and
+ * arch/x86/include/asm/bitops.h: cpumask_t holds NR_CPUS bits; cpumask_and and
+ * cpumask_andnot call the out-of-line __bitmap_and and __bitmap_andnot over
+ * nr_cpumask_bits (a constant, 256, when NR_CPUS <= 4 * BITS_PER_LONG), cpumask_empty
+ * calls __bitmap_empty over nr_cpu_ids, cpumask_first and cpumask_next call
+ * __find_first_bit and __find_next_bit (Xen's own arch/x86/bitops.c, compiled from the
+ * source by build.rs; the bitmap helpers are csrc/bitmap.c, each in its own translation
+ * unit as in Xen, so that none is inlined); cpumask_set_cpu and cpumask_clear_cpu are
+ * locked bit operations and cpumask_test_cpu is a bt instruction, as x86's set_bit,
+ * clear_bit and variable_test_bit. */
+#define NR_CPUS 256
+#define BITS_PER_LONG 64
+#define BITS_TO_LONGS(bits) (((bits) + BITS_PER_LONG - 1) / BITS_PER_LONG)
+#define BITMAP_LAST_WORD_MASK(nbits) \
+    (((nbits) % BITS_PER_LONG) ? (1UL << ((nbits) % BITS_PER_LONG)) - 1 : ~0UL)
+#define __STR(...) #__VA_ARGS__
+#define STR(...) __STR(__VA_ARGS__)
+#define __OS "q"
+typedef struct { unsigned long bits[BITS_TO_LONGS(NR_CPUS)]; } cpumask_t;
 typedef cpumask_t cpumask_var_t[1];
-static inline void cpumask_set_cpu(unsigned int c, cpumask_t *m) { m->bits |= 1ULL << c; }
-static inline void cpumask_clear_cpu(unsigned int c, cpumask_t *m) { m->bits &= ~(1ULL << c); }
+#define nr_cpumask_bits (BITS_TO_LONGS(NR_CPUS) * BITS_PER_LONG)
+
+void __bitmap_and(unsigned long *dst, const unsigned long *bitmap1,
+                  const unsigned long *bitmap2, int bits);
+void __bitmap_andnot(unsigned long *dst, const unsigned long *bitmap1,
+                     const unsigned long *bitmap2, int bits);
+int __bitmap_empty(const unsigned long *bitmap, int bits);
+unsigned int __find_first_bit(const unsigned long *addr, unsigned int size);
+unsigned int __find_next_bit(const unsigned long *addr, unsigned int size,
+                             unsigned int offset);
+
+/* x86's __scanbit (the form without alternatives). */
+static inline unsigned int __scanbit(unsigned long val, unsigned int max)
+{
+    asm ( "bsf %1,%0 ; cmovz %2,%k0" : "=&r" (val) : "r" (val), "r" (max) );
+    return (unsigned int)val;
+}
+
+/* x86's find_next_bit: the size is nr_cpu_ids, not a constant. */
+static inline unsigned int dt_find_next_bit_(const unsigned long *a, unsigned int s,
+                                             unsigned int o)
+{
+    if ( o >= s )
+        return s;
+    if ( __builtin_constant_p(o) && !o )
+        return __find_first_bit(a, s);
+    return __find_next_bit(a, s, o);
+}
+
+/* x86's set_bit, clear_bit (locked) and variable_test_bit. */
+static inline void cpumask_set_cpu(unsigned int c, volatile cpumask_t *m)
+{ asm volatile ( "lock; btsl %1,%0" : "+m" (*(volatile int *)m->bits) : "Ir" (c) : "memory" ); }
+static inline void cpumask_clear_cpu(unsigned int c, volatile cpumask_t *m)
+{ asm volatile ( "lock; btrl %1,%0" : "+m" (*(volatile int *)m->bits) : "Ir" (c) : "memory" ); }
 static inline int cpumask_test_cpu(unsigned int c, const cpumask_t *m)
-{ return c < NR_CPUS && ((m->bits >> c) & 1); }
+{
+    int oldbit;
+
+    asm volatile ( "btl %2,%1" : "=@ccc" (oldbit)
+                   : "m" (*(const volatile int *)m->bits), "Ir" (c) : "memory" );
+    return oldbit;
+}
 static inline void cpumask_and(cpumask_t *d, const cpumask_t *a, const cpumask_t *b)
-{ d->bits = a->bits & b->bits; }
+{ __bitmap_and(d->bits, a->bits, b->bits, nr_cpumask_bits); }
 static inline void cpumask_andnot(cpumask_t *d, const cpumask_t *a, const cpumask_t *b)
-{ d->bits = a->bits & ~b->bits; }
-static inline int cpumask_empty(const cpumask_t *m) { return m->bits == 0; }
+{ __bitmap_andnot(d->bits, a->bits, b->bits, nr_cpumask_bits); }
 
 /* ---- host state of one instance (defined by glue.c) ---- */
 struct sched_resource;
@@ -140,25 +200,30 @@ extern __thread struct dt_host *dt_cur __attribute__((tls_model("initial-exec"))
 unsigned int dt_nr_cpu_ids(void);
 #define nr_cpu_ids (dt_nr_cpu_ids())
 
-/* The lowest CPU of m at or above n, nr_cpu_ids for none (Xen's find_next_bit). */
-static inline unsigned int cpumask_next_from_(unsigned int n, const cpumask_t *m)
+/* xen/include/xen/cpumask.h. */
+static inline int cpumask_empty(const cpumask_t *m)
+{ return __bitmap_empty(m->bits, nr_cpu_ids); }
+static inline int cpumask_first(const cpumask_t *m)
 {
-    uint64_t b = n >= NR_CPUS ? 0 : m->bits & (~0ULL << n);
-    unsigned int c = b ? (unsigned int)__builtin_ctzll(b) : nr_cpu_ids;
-    return c < nr_cpu_ids ? c : nr_cpu_ids;
+    unsigned int c = dt_find_next_bit_(m->bits, nr_cpu_ids, 0);
+
+    return c < nr_cpu_ids ? (int)c : (int)nr_cpu_ids;
 }
-static inline unsigned int cpumask_first(const cpumask_t *m)
-{ return cpumask_next_from_(0, m); }
-static inline unsigned int cpumask_next(int n, const cpumask_t *m)
-{ return cpumask_next_from_((unsigned int)(n + 1), m); }
-static inline unsigned int cpumask_cycle(int n, const cpumask_t *m)
+static inline int cpumask_next(int n, const cpumask_t *m)
 {
-    unsigned int nxt = cpumask_next(n, m);
-    if ( nxt == nr_cpu_ids )
+    unsigned int c = dt_find_next_bit_(m->bits, nr_cpu_ids, n + 1);
+
+    return c < nr_cpu_ids ? (int)c : (int)nr_cpu_ids;
+}
+static inline int cpumask_cycle(int n, const cpumask_t *m)
+{
+    int nxt = cpumask_next(n, m);
+
+    if ( nxt == (int)nr_cpu_ids )
         nxt = cpumask_first(m);
     return nxt;
 }
-static inline unsigned int cpumask_test_or_cycle(int n, const cpumask_t *m)
+static inline int cpumask_test_or_cycle(int n, const cpumask_t *m)
 {
     if ( cpumask_test_cpu(n, m) )
         return n;
