@@ -26,7 +26,10 @@ const RT_C: &str = "xen/common/sched/rt.c";
 /// `cpumask_next` and `cpumask_cycle` call (compiled unchanged, as its own object).
 const BITOPS_C: &str = "xen/arch/x86/bitops.c";
 
-/// Xen's x86 C flags that decide the code (not its warnings or include paths).
+/// Xen's x86 C flags that decide the code (not its warnings or include paths): those of
+/// the command lines Xen's build records (`xen/common/sched/.credit.o.cmd` in the tree
+/// `cargo xtask xen-build` builds), less `-nostdinc` (the stubs include the C library's
+/// headers) and `-g`.
 const XEN_CFLAGS: &[&str] = &[
     "-fomit-frame-pointer",
     "-fno-builtin",
@@ -43,6 +46,8 @@ const XEN_CFLAGS: &[&str] = &[
     "-mfunction-return=thunk-extern",
     "-fcf-protection=branch",
     "-mmanual-endbr",
+    "-fno-stack-protector",
+    "-mpreferred-stack-boundary=3",
     "-fno-exceptions",
     "-fno-asynchronous-unwind-tables",
     "-ffunction-sections",
