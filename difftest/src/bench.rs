@@ -422,25 +422,48 @@ fn call<I: Imp>(imp: &mut I, c: &Call) -> u64 {
     }
 }
 
+/// What Xen's shim does with a hook's reschedule mask (`rts_apply` in the first patch of
+/// `xen-patch/`): each CPU of it below the instance's CPU count gets a reschedule request,
+/// found word by word with a bit scan; here the request is recorded in a word, as rt.c's
+/// stub `cpu_raise_softirq` records the requests rt.c makes inside its hooks. Both are
+/// timed with the hook. Returns the word (instance CPUs `0..64`).
+#[inline(always)]
+pub(crate) fn raise(mask: &[u64; 4], ncpus: usize) -> u64 {
+    let mut raised = 0u64;
+    for (w, &word) in mask.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let cpu = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if cpu < ncpus {
+                raised |= 1u64.wrapping_shl(cpu as u32);
+            }
+        }
+    }
+    raised
+}
+
 struct R<'a> {
     s: Scheduler<'a>,
+}
+
+impl R<'_> {
+    /// The actions' reschedule requests, applied as Xen's shim applies them ([`raise`]).
+    #[inline(always)]
+    fn raise(&self, a: Actions) -> u64 {
+        raise(&a.reschedule.bits, self.s.nr_cpus())
+    }
 }
 
 impl Imp for R<'_> {
     fn set_runnable(&mut self, _: usize, _: bool) {}
     fn wake(&mut self, u: usize, now: i64) -> u64 {
-        self.s
-            .wake(UnitId(u as u32), now)
-            .expect("wake")
-            .reschedule
-            .bits[0]
+        let a = self.s.wake(UnitId(u as u32), now).expect("wake");
+        self.raise(a)
     }
     fn sleep(&mut self, u: usize, _: i64) -> u64 {
-        self.s
-            .sleep(UnitId(u as u32))
-            .expect("sleep")
-            .reschedule
-            .bits[0]
+        let a = self.s.sleep(UnitId(u as u32)).expect("sleep");
+        self.raise(a)
     }
     fn do_schedule(
         &mut self,
@@ -452,18 +475,15 @@ impl Imp for R<'_> {
             .s
             .do_schedule(c, now, prev_runnable, false)
             .expect("do_schedule");
-        (
-            d.next.map(|u| u.0 as usize),
-            d.slice,
-            d.actions.reschedule.bits[0],
-        )
+        (d.next.map(|u| u.0 as usize), d.slice, self.raise(d.actions))
     }
     fn context_saved(&mut self, u: usize, _: i64, runnable: bool) -> u64 {
         let a = self.s.context_saved(UnitId(u as u32), runnable);
-        a.expect("context_saved").reschedule.bits[0]
+        self.raise(a.expect("context_saved"))
     }
     fn timer_fire(&mut self, _: usize, now: i64) -> u64 {
-        self.s.timer_fire(now).expect("timer").reschedule.bits[0]
+        let a = self.s.timer_fire(now).expect("timer");
+        self.raise(a)
     }
     fn timer(&self, _: usize) -> Option<i64> {
         self.s.timer()
@@ -515,9 +535,10 @@ impl<'a> P<'a> {
     }
 }
 
-/// A local reschedule mask (bit 0: the instance's CPU) as a global one.
+/// A local reschedule mask (bit 0: the instance's CPU, applied as Xen's shim applies it,
+/// [`raise`]) as a global one.
 fn resched(m: CpuMask, bit: u64) -> u64 {
-    if m.bits[0] & 1 != 0 {
+    if raise(&m.bits, 1) != 0 {
         bit
     } else {
         0

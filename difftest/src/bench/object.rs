@@ -98,6 +98,7 @@ fn ok(rc: i32, what: &str) {
 /// its actions programmed.
 struct Inst {
     s: *mut Rtsched,
+    ncpus: usize,
     timer: Option<i64>,
     _mem: Vec<u8>,
 }
@@ -137,6 +138,7 @@ impl Inst {
         }
         let inst = Inst {
             s,
+            ncpus: cpus as usize,
             timer: None,
             _mem: mem,
         };
@@ -177,16 +179,18 @@ impl Inst {
         inst
     }
 
-    /// Keeps the timer a call's actions program; returns their reschedule mask's first
-    /// word (instance CPUs 0..64).
+    /// Applies a call's actions as Xen's shim does (`rts_apply`): the reschedule requests
+    /// ([`super::raise`]), then the timer it programs or stops (kept here, as rt.c's stub
+    /// `set_timer` keeps it). Returns the requests (instance CPUs 0..64).
     #[inline(always)]
     fn took(&mut self, a: &RtschedActions) -> u64 {
+        let raised = super::raise(&a.reschedule.bits, self.ncpus);
         match a.timer_op {
             RtschedTimerOp::Set => self.timer = Some(a.timer_expiry),
             RtschedTimerOp::Stop => self.timer = None,
             RtschedTimerOp::Keep => {}
         }
-        a.reschedule.bits[0]
+        raised
     }
 
     /// Calls a hook that writes actions (`call` passes its two pointers to one C function
