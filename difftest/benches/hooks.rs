@@ -777,7 +777,11 @@ fn report(rows: &[Row], c: &Clock, cold: &Clock, m: &Meta) -> String {
          scheduler time of that implementation's own run of the workload.\n\
          - **Replays.** A measurement replays a tape into a fresh, identically set-up instance \
          (untimed setup and warm-up); the digest of the results must equal the recording's. \
-         *Batched*: the measured calls back to back, timed as one interval with the \
+         The host's side of each call is timed with it on both sides: rt.c raises its \
+         reschedule requests and programs its timer inside its hooks (through the stubs), \
+         and rtsched's replays apply each call's returned actions as Xen's shim does \
+         (`rts_apply`: the mask word by word with a bit scan, each CPU raised, then the \
+         timer). *Batched*: the measured calls back to back, timed as one interval with the \
          time-stamp counter (one read at each end, so the counter's resolution does not \
          matter); less an *overhead* replay of the same loop without the hooks (it performs \
          only the host's runnable-flag updates, which rt.c reads through `unit_runnable()`). \
