@@ -422,15 +422,15 @@ fn call<I: Imp>(imp: &mut I, c: &Call) -> u64 {
     }
 }
 
-/// What Xen's shim does with a hook's reschedule mask (`rts_apply` in the first patch of
-/// `xen-patch/`): each CPU of it below the instance's CPU count gets a reschedule request,
-/// found word by word with a bit scan; here the request is recorded in a word, as rt.c's
-/// stub `cpu_raise_softirq` records the requests rt.c makes inside its hooks. Both are
-/// timed with the hook. Returns the word (instance CPUs `0..64`).
+/// What Xen's shim does with a hook's reschedule mask (`rts_apply` in `xen-patch/`): each
+/// CPU of it below the CPU count gets a reschedule request, found with a bit scan in the
+/// mask's words that hold CPUs (one up to 64 CPUs); here the request is recorded in a word,
+/// as rt.c's stub `cpu_raise_softirq` records the requests rt.c makes inside its hooks.
+/// Both are timed with the hook. Returns the word (instance CPUs `0..64`).
 #[inline(always)]
 pub(crate) fn raise(mask: &[u64; 4], ncpus: usize) -> u64 {
     let mut raised = 0u64;
-    for (w, &word) in mask.iter().enumerate() {
+    for (w, &word) in mask.iter().enumerate().take(ncpus.div_ceil(64)) {
         let mut bits = word;
         while bits != 0 {
             let cpu = w * 64 + bits.trailing_zeros() as usize;
