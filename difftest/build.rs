@@ -1,6 +1,8 @@
 //! Compiles Xen 4.17's `xen/common/sched/rt.c`, unchanged, from the Debian source fetched at
 //! build time (never from this repository), against the stub headers of `csrc/include` and
-//! the glue of `csrc/glue.c`.
+//! the glue of `csrc/glue.c`, as Xen builds it for x86: with Xen's code-generation flags
+//! ([`XEN_CFLAGS`]) and Xen's CPU masks of `NR_CPUS` 256, whose out-of-line functions are
+//! Xen's own `xen/arch/x86/bitops.c` (compiled from the same tree) and `csrc/bitmap.c`.
 //!
 //! A second copy (library `xenrt_replq`) is rt.c with its replenishment queue ordered by
 //! deadline alone, the order rtsched keeps (deliberate difference 3 in ARCHITECTURE.md): the
@@ -221,7 +223,7 @@ fn build(manifest: &Path, tree: &Path, sched_dir: &Path, prelude: Option<&Path>,
     // Config.mk; the configuration `cargo xtask xen-build` builds: CONFIG_INDIRECT_THUNK,
     // CONFIG_RETURN_THUNK, CONFIG_XEN_IBT, no frame pointer), so that rt.c's code is the
     // code Xen runs. rtsched's object is built with their rustc equivalents
-    // (xtask/src/object.rs). The thunks are those of [`thunks`].
+    // (xtask/src/object.rs). The thunks are those of [`thunks_asm`].
     for f in XEN_CFLAGS {
         b.flag(f);
     }
