@@ -7,6 +7,7 @@ mod gantt;
 mod gantt_sim;
 mod object;
 mod pgo;
+mod rtc_check;
 mod util;
 mod xen;
 mod xentrace;
@@ -45,6 +46,9 @@ enum Cmd {
     /// The benchmark (`cargo bench -p difftest`) with rtsched built with the profile, as it
     /// ships.
     Bench(pgo::BenchArgs),
+    /// Checks that the rt.c of the benchmark and the differential test makes the CPU-mask
+    /// calls of Xen's own build of rt.c, hook by hook (needs `cargo xtask xen-build`).
+    RtcCheck(rtc_check::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,5 +63,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::BenchCompare(a) => bench_compare::run_compare(&a),
         Cmd::Pgo(a) => pgo::run_pgo(&a),
         Cmd::Bench(a) => pgo::run_bench(&a),
+        Cmd::RtcCheck(a) => rtc_check::run_check(&a),
     }
 }
