@@ -1146,3 +1146,28 @@ pub fn rtsched_sizes() -> (usize, usize, usize) {
         std::mem::size_of::<Scheduler<'static>>(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`raise`] requests exactly the CPUs of the mask below the CPU count, over random
+    /// masks (sparse and dense, all four words) and every CPU count of the harness.
+    #[test]
+    fn raise_requests_the_masks_cpus_below_the_count() {
+        let mut rng = Rng::new(0x005e_ed0f_5a11);
+        for _ in 0..20_000 {
+            let mut mask = [0u64; 4];
+            for w in mask.iter_mut() {
+                *w = match rng.below(3) {
+                    0 => 0,
+                    1 => 1u64 << rng.below(64),
+                    _ => rng.next_u64(),
+                };
+            }
+            let n = 1 + rng.below(64) as usize;
+            let below = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            assert_eq!(raise(&mask, n), mask[0] & below, "{mask:x?} on {n} CPUs");
+        }
+    }
+}
