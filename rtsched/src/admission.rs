@@ -585,6 +585,29 @@ mod tests {
         );
     }
 
+    /// The refusal `cargo xtask xen-boot` provokes on Xen (`xtask/boot/pools.sh`, step
+    /// admission-refuses, default policy with admission): dom0's VCPU 0 at (3 ms, 15 ms) and
+    /// VCPU 1 asking for (10 ms, 10 ms) is refused on Pool-0's one PCPU and admitted on two
+    /// (step admission-two-cpus); VCPU 1's values before, (7.5 ms, 30 ms) with extratime, fit
+    /// on one.
+    #[test]
+    fn the_boots_refusal() {
+        let policy = Policy {
+            admission: true,
+            ..Policy::default()
+        };
+        let vcpu0 = p(3, 15);
+        let before = Params {
+            period: 30 * MS,
+            budget: 7 * MS + MS / 2,
+            extratime: true,
+        };
+        assert!(reserves(policy.classes, &before));
+        assert!(verdict(&policy, 1, [vcpu0, before].into_iter()).schedulable);
+        assert!(!verdict(&policy, 1, [vcpu0, p(10, 10)].into_iter()).schedulable);
+        assert!(verdict(&policy, 2, [vcpu0, p(10, 10)].into_iter()).schedulable);
+    }
+
     #[test]
     fn global_dm() {
         // RM-US, m = 2: U <= 1, u_max <= 0.5.

@@ -157,8 +157,8 @@ if run 20 rtds-hcall 0 0 15000 3000 0 && show > /tmp/s5 && [ "$(vcpu /tmp/s5 0)"
 #     VCPUs at a full PCPU each are schedulable on this machine's four PCPUs (global EDF,
 #     BCL test; GFB alone would refuse them, the Dhall effect), so the change is accepted
 #     and read back; then the earlier values are restored. (No dom0-only set exceeds what
-#     four PCPUs can hold; refusals with -ENOSPC are covered by the C ABI test and the
-#     admission property tests.)
+#     four PCPUs can hold: the refusal comes in pools.sh, step admission-refuses, once
+#     Pool-0 is down to one PCPU.)
 if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; then
     begin admission
     show > /tmp/adm-before

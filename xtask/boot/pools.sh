@@ -107,6 +107,68 @@ run 20 $XL cpupool-list -c
 if [ "$(cpus Pool-0)" = "0,1" ]; then expect pool-add-cpus $POOL "2,3"; else
     fail pool-add-cpus "Pool-0 has '$(cpus Pool-0)'"; fi
 
+# Admission control (rtsched booted with rtsched_policy=...,admission) refuses what a pool
+# cannot hold, through the unmodified xl, and loses nothing. Pool-0 goes down to PCPU 0;
+# dom0's VCPU 1 then asks for a whole PCPU (10 ms of every 10 ms, no extratime) beside
+# VCPU 0's reservation (3 ms of 15 ms, from step hypercall-accepts-valid): 120% of one
+# PCPU, which no test admits. xl must fail with -ENOSPC ("No space left on device" from
+# libxl), VCPU 1 must read back its earlier values, and Xen traces the refusal
+# (TRC_RTDS_ADMIT_REFUSED: `cargo xtask xen-boot` decodes the trace and checks the record's
+# domain, unit and values, step trace-admit-refused). With PCPU 1 back the same request is
+# admitted (two PCPUs hold it, the BCL test), so the refusal was the pool's size; then
+# VCPU 1 gets its values back and its pinning to PCPU 1. (The library's side of both
+# verdicts: `the_boots_refusal` in rtsched/src/admission.rs.)
+if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; then
+    begin admission-refuses
+    show > /tmp/ar-before; cat /tmp/ar-before
+    run 60 $XL cpupool-cpu-remove Pool-0 1
+    rm -f /tmp/ar.bin
+    # Tracing is on once Xen says so, the first time in a boot (seconds under emulation).
+    started=$($XL dmesg | grep -c "xentrace: initialised")
+    xentrace -D -e 0x00022000 -T 60 /tmp/ar.bin > /tmp/ar.log 2>&1 &
+    tp=$!
+    for i in $(seq 1 60); do
+        [ "$started" -gt 0 ] && { sleep 2; break; }
+        $XL dmesg | grep -q "xentrace: initialised" && { sleep 1; break; }
+        sleep 1
+    done
+    rc=0
+    run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 10000 -e 0 > /tmp/ar-set || rc=$?
+    show > /tmp/ar-after
+    sleep 1
+    kill -INT $tp
+    wait $tp
+    cat /tmp/ar-set /tmp/ar-after /tmp/ar.log
+    [ -s /tmp/ar.bin ] && print_trace boot admit-refused /tmp/ar.bin
+    if [ "$(cpus Pool-0)" != 0 ]; then
+        fail admission-refuses "Pool-0 has '$(cpus Pool-0)', expected PCPU 0 alone"
+    elif [ $rc = 0 ]; then
+        fail admission-refuses "120% of one PCPU was admitted"
+    elif ! grep -q "No space left on device" /tmp/ar-set; then
+        fail admission-refuses "xl failed without -ENOSPC's message"
+    elif [ "$(vcpu /tmp/ar-after 1)" != "$(vcpu /tmp/ar-before 1)" ]; then
+        fail admission-refuses "VCPU 1 reads back '$(vcpu /tmp/ar-after 1)', was '$(vcpu /tmp/ar-before 1)'"
+    elif ! dom0_alive; then
+        fail admission-refuses "dom0 does not answer"
+    else
+        ok admission-refuses
+    fi
+    begin admission-two-cpus
+    run 60 $XL cpupool-cpu-add Pool-0 1
+    run 20 $XL vcpu-pin 0 1 1
+    if [ "$(cpus Pool-0)" = "0,1" ] &&
+        run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 10000 -e 0 &&
+        show > /tmp/ar-two && [ "$(vcpu /tmp/ar-two 1)" = "10000 10000 no" ]; then
+        ok admission-two-cpus
+    else
+        fail admission-two-cpus "Pool-0 '$(cpus Pool-0)', VCPU 1 '$(vcpu /tmp/ar-two 1)'"
+    fi
+    set -- $(vcpu /tmp/ar-before 1)
+    [ "$3" = yes ] && e=1 || e=0
+    run 20 $XL sched-rtds -d Domain-0 -v 1 -p "$1" -b "$2" -e $e
+    show
+fi
+
 # The CPU without the timer out and back in.
 begin pool-remove-other-cpu
 move 2 $POOL Pool-0; move 2 Pool-0 $POOL

@@ -1250,6 +1250,15 @@ pub fn boot_xen(spec: &BootSpec) -> Result<BootReport> {
     );
 }
 
+/// Whether Xen's command line `xen_args` turns admission control on
+/// (`rtsched_policy=...,admission`, as `init.sh` and `pools.sh` read it back from `xl info`).
+fn admission_boot(xen_args: &str) -> bool {
+    xen_args.split_whitespace().any(|arg| {
+        arg.strip_prefix("rtsched_policy=")
+            .is_some_and(|v| v.split(',').any(|w| w == "admission"))
+    })
+}
+
 /// Boots the hypervisor and fails if any scripted step failed.
 pub fn boot(a: &BootArgs) -> Result<()> {
     let trace_own = !a.stock && !a.skip_trace_own;
@@ -1284,6 +1293,19 @@ pub fn boot(a: &BootArgs) -> Result<()> {
             Err(e) => {
                 fail += 1;
                 println!("RTSCHED-STEP trace-own-records FAIL {e:#}");
+            }
+        }
+    }
+    if !a.stock && admission_boot(&a.xen_args) {
+        // The refusal's trace (`pools.sh`, step admission-refuses), decoded here as well.
+        match crate::xentrace::check_admit_refused(&r.text) {
+            Ok(n) => {
+                pass += 1;
+                println!("RTSCHED-STEP trace-admit-refused OK {n} record(s)");
+            }
+            Err(e) => {
+                fail += 1;
+                println!("RTSCHED-STEP trace-admit-refused FAIL {e:#}");
             }
         }
     }
@@ -1343,6 +1365,17 @@ mod tests {
 
     /// Xen's messages interleaved with dom0's on the serial line do not change a step's name
     /// or outcome.
+    #[test]
+    fn admission_boots_are_told_by_the_policy_argument() {
+        assert!(admission_boot("rtsched_policy=admission"));
+        assert!(admission_boot(
+            "loglvl=all rtsched_policy=partition,edf,admission"
+        ));
+        assert!(!admission_boot("rtsched_policy=partition"));
+        assert!(!admission_boot("rtsched_policy=admissions"));
+        assert!(!admission_boot(""));
+    }
+
     #[test]
     fn step_markers_survive_interleaved_xen_messages() {
         let step = "RTSCHED-BEGIN pool-remove-timer-cpu(XEN) burn_budget, ATTENTION: now is behind";

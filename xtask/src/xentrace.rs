@@ -319,10 +319,9 @@ pub fn check_decoded(ours: &BTreeMap<String, usize>, dump: &str) -> Result<()> {
 }
 
 /// rtsched's own records the boot provokes while tracing (`xtask/boot/init.sh`, step 6b):
-/// a policy change, CBS deadline restarts, class changes. (`ADMIT_REFUSED` needs a set
-/// admission control refuses, which dom0's VCPUs alone cannot make on four PCPUs, and
-/// `REPL_UNTRACED` more units due at one timer fire than the shim records; both are
-/// decoded by the same code.)
+/// a policy change, CBS deadline restarts, class changes. (`ADMIT_REFUSED` is provoked on
+/// the admission boot, [`check_admit_refused`]; `REPL_UNTRACED` needs more units due at one
+/// timer fire than the shim records, and is decoded by the same code.)
 pub const OWN_RECORDS_PROVOKED: [&str; 3] = ["POLICY", "CBS_RESTART", "CLASS"];
 
 /// The trace a boot took of rtsched's own records (`boot own-records`): the count of each
@@ -345,6 +344,51 @@ pub fn check_own_records(boot_log: &str) -> Result<BTreeMap<String, usize>> {
         );
     }
     Ok(counts)
+}
+
+/// The refusal the admission boot provokes (`xtask/boot/pools.sh`, step admission-refuses):
+/// dom0's VCPU 1 asking for period 10 ms, budget 10 ms with Pool-0 down to one PCPU.
+pub const ADMIT_REFUSED_EXPECTED: (u32, u32, u64, u64) = (0, 1, 10_000_000, 10_000_000);
+
+/// The trace the admission boot took around a refused `xl sched-rtds` (`boot admit-refused`):
+/// fails unless it holds a `TRC_RTDS_ADMIT_REFUSED` record naming the refused VCPU and the
+/// values it asked for ([`ADMIT_REFUSED_EXPECTED`]: domain, unit, period and budget in ns).
+/// Returns the number of such records.
+pub fn check_admit_refused(boot_log: &str) -> Result<usize> {
+    let copied = extract(boot_log)?
+        .into_iter()
+        .find(|c| c.scenario == "boot" && c.case == "admit-refused")
+        .context("the boot printed no admit-refused trace")?;
+    let recs = decode(&copied.bin?)?;
+    // unit:16, dom:16 (the low bits first); u64 period, budget.
+    let refused: Vec<(u32, u32, u64, u64)> = recs
+        .iter()
+        .filter(|r| r.rtds() == Some(0x100))
+        .map(|r| {
+            (
+                r.word(0) >> 16,
+                r.word(0) & 0xffff,
+                r.word64(1),
+                r.word64(3),
+            )
+        })
+        .collect();
+    let n = refused
+        .iter()
+        .filter(|&&r| r == ADMIT_REFUSED_EXPECTED)
+        .count();
+    if n == 0 {
+        bail!(
+            "no ADMIT_REFUSED record for d{}v{} (period {} ns, budget {} ns); the trace held \
+             {refused:?} (dom, unit, period, budget) and {:?}",
+            ADMIT_REFUSED_EXPECTED.0,
+            ADMIT_REFUSED_EXPECTED.1,
+            ADMIT_REFUSED_EXPECTED.2,
+            ADMIT_REFUSED_EXPECTED.3,
+            rtds_counts(&recs)
+        );
+    }
+    Ok(n)
 }
 
 /// The Gantt window drawn of each trace: from 100 ms after its first record, 60 ms.
@@ -534,6 +578,59 @@ mod tests {
         assert!(format!("{e:#}").contains("no CLASS record"), "{e:#}");
         assert!(check_own_records(&own_records_log(&[])).is_err());
         assert!(check_own_records("no trace here").is_err());
+    }
+
+    /// A boot log holding an admit-refused trace of ADMIT_REFUSED records with these
+    /// (dom, unit, period, budget), beside a SCHEDULE record.
+    fn admit_refused_log(refused: &[(u32, u32, u64, u64)]) -> String {
+        let words: Vec<[u32; 5]> = refused
+            .iter()
+            .map(|&(d, u, p, b)| {
+                [
+                    u | d << 16,
+                    p as u32,
+                    (p >> 32) as u32,
+                    b as u32,
+                    (b >> 32) as u32,
+                ]
+            })
+            .collect();
+        let mut recs: Vec<(u32, Option<u64>, &[u32])> =
+            vec![(TRC_RTDS_BASE + 6, Some(1), &[7u32, 8][..])];
+        recs.extend(
+            words
+                .iter()
+                .map(|w| (TRC_RTDS_BASE + 0x100, Some(2), &w[..])),
+        );
+        let bin = window(1, &recs);
+        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
+        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
+        format!(
+            "RTSCHED-XENTRACE-BEGIN boot admit-refused {}\n{b64}RTSCHED-XENTRACE-END boot admit-refused\n",
+            bin.len()
+        )
+    }
+
+    #[test]
+    fn the_refused_vcpu_and_values_must_be_in_the_admission_trace() {
+        let e = ADMIT_REFUSED_EXPECTED;
+        assert_eq!(check_admit_refused(&admit_refused_log(&[e])).unwrap(), 1);
+        // A record for another unit, domain or value, or none, or no trace: refused. (A shim
+        // that swapped the bit fields, or traced the unit's old values, fails here.)
+        for wrong in [
+            (e.1, e.0, e.2, e.3),
+            (e.0, e.1 + 1, e.2, e.3),
+            (e.0, e.1, e.2, e.3 / 2),
+            (e.0, e.1, e.3 * 2, e.3),
+        ] {
+            let err = check_admit_refused(&admit_refused_log(&[wrong])).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("no ADMIT_REFUSED record"),
+                "{err:#}"
+            );
+        }
+        assert!(check_admit_refused(&admit_refused_log(&[])).is_err());
+        assert!(check_admit_refused("no trace here").is_err());
     }
 
     #[test]
