@@ -73,6 +73,22 @@ pub struct Verdict {
     pub remaining_ppm: u64,
 }
 
+/// Whether a unit changing from `old` to `new` asks for no more than it had: `new` reserves
+/// nothing, or both reserve and `new` has a budget no larger at a period no shorter. Then
+/// its work in every window is no larger: the sporadic bound `floor(t/P) Q` and the
+/// deferrable server's `W(t)` (module docs) do not grow as `Q` falls or `P` grows.
+///
+/// The rule for an instance whose reservations no longer pass its test (see
+/// `Scheduler::admits`): a CPU left it, which Xen cannot refuse (`cpupool-cpu-remove`, CPU
+/// offline). Such an instance still takes every change that asks for no more, one unit or
+/// one domain at a time, so that the administrator can bring it back within the test; it
+/// refuses what asks for more, as it would anyway. (An instance that passes its test takes
+/// a change only if the set after it passes too: the tests alone decide, as before.)
+pub fn asks_no_more(classes: ClassRule, old: &Params, new: &Params) -> bool {
+    !reserves(classes, new)
+        || (reserves(classes, old) && new.budget <= old.budget && new.period >= old.period)
+}
+
 /// Whether a unit with these parameters reserves bandwidth under `classes`.
 pub fn reserves(classes: ClassRule, p: &Params) -> bool {
     classes == ClassRule::Rtds || p.is_real_time()
@@ -583,6 +599,48 @@ mod tests {
             )
             .schedulable
         );
+    }
+
+    /// A change that asks for no more (a budget no larger at a period no shorter) has no
+    /// larger work bound in any window: the deferrable server's EDF demand and the
+    /// fixed-priority workload, over every small server and window.
+    #[test]
+    fn asking_for_no_more_bounds_the_work_in_every_window() {
+        let c = ClassRule::Classes;
+        let par = |q: i64, per: i64| Params {
+            period: per,
+            budget: q,
+            extratime: false,
+        };
+        let mut checked = 0;
+        for p0 in 1..=14i64 {
+            for q0 in 1..=p0 {
+                for p1 in 1..=18i64 {
+                    for q1 in 1..=p1 {
+                        if !asks_no_more(c, &par(q0, p0), &par(q1, p1)) {
+                            assert!(q1 > q0 || p1 < p0);
+                            continue;
+                        }
+                        checked += 1;
+                        for t in 0..=60 {
+                            assert!(carry_in_demand(t, q1, p1) <= carry_in_demand(t, q0, p0));
+                            assert!(fp_workload(t, q1, p1) <= fp_workload(t, q0, p0));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+        // A unit that reserves nothing asks for no more; one that starts reserving asks more.
+        let non_rt = Params {
+            period: 10,
+            budget: 10,
+            extratime: true,
+        };
+        assert!(asks_no_more(c, &par(1, 10), &non_rt));
+        assert!(!asks_no_more(c, &non_rt, &par(1, 10)));
+        // Under plain RTDS order every unit reserves.
+        assert!(!asks_no_more(ClassRule::Rtds, &par(1, 10), &non_rt));
     }
 
     /// The refusal `cargo xtask xen-boot` provokes on Xen (`xtask/boot/pools.sh`, step

@@ -314,13 +314,51 @@ impl<'a> Scheduler<'a> {
     }
 
     /// Whether `ch` keeps the reservations schedulable under the test of the policy it leaves
-    /// in force (always, when admission control is off).
+    /// in force (always, when admission control is off). An instance whose reservations
+    /// already fail the test (a CPU left) also takes a change that asks for no more
+    /// ([`admission::asks_no_more`]).
     pub(super) fn admits(&self, ch: Change) -> bool {
         if !self.policy.admission {
             return true;
         }
         let (policy, set, pool) = self.reservations_with(ch);
         admission::passes_with_pool(&policy, self.cpus.online().count(), set, pool)
+            || (self.asks_no_more(ch) && !self.admission().schedulable)
+    }
+
+    /// Whether `ch` asks for no more than the units it changes had (see
+    /// [`admission::asks_no_more`]): new parameters of units that ask for no more each, or of
+    /// a unit that is not inserted (not in the set), or the insertion of a unit that
+    /// reserves nothing. Policy and spare-pool changes are left to the test.
+    fn asks_no_more(&self, ch: Change) -> bool {
+        let classes = self.policy.classes;
+        match ch {
+            Change::Unit(h, p) => self
+                .units
+                .get(h as usize)
+                .is_some_and(|u| !u.inserted || admission::asks_no_more(classes, &u.params(), &p)),
+            Change::Domain(d, period, budget) => self
+                .units
+                .iter()
+                .filter(|u| u.in_use && u.inserted && u.domain == d)
+                .all(|u| {
+                    let new = Params {
+                        period,
+                        budget,
+                        extratime: u.has_extratime(),
+                    };
+                    admission::asks_no_more(classes, &u.params(), &new)
+                }),
+            Change::Insert(h) => self
+                .units
+                .get(h as usize)
+                .is_some_and(|u| !admission::reserves(classes, &u.params())),
+            Change::None
+            | Change::Scheme(_)
+            | Change::Server(_)
+            | Change::Classes(_)
+            | Change::Pool(_) => false,
+        }
     }
 
     /// Sets a unit's hard affinity (Xen's `sched_set_affinity`). The host migrates the unit
