@@ -81,6 +81,9 @@ struct Host {
     ncpus: usize,
     /// (deadline, period) last seen per unit.
     seen: Vec<(i64, i64)>,
+    /// Under admission control: whether the reservations passed the test after the last
+    /// step. Only a CPU leaving (no veto in Xen) may turn it from true to false.
+    passing: bool,
 }
 
 impl Host {
@@ -113,6 +116,7 @@ impl Host {
             h,
             ncpus,
             seen: Vec::new(),
+            passing: true,
         };
         for (i, &(period, budget, extra, mask)) in units.iter().enumerate() {
             let aff = h.mask(mask);
@@ -292,6 +296,13 @@ impl Host {
         };
         let before = self.infos();
         let (id, now) = (self.ids()[i], self.h.st.now);
+        // An instance past its test (a CPU left) takes every change that asks for no more
+        // (a budget no larger at a period no shorter, or no reservation), and takes a change
+        // that asks for more only if the set then passes.
+        let classes = self.s().policy().classes;
+        let asks_no_more = self.s().unit_info(id).unwrap().inserted == 0
+            || rtsched::admission::asks_no_more(classes, &self.s().params(id).unwrap(), &p);
+        let failing = self.s().policy().admission && !self.s().admission().schedulable;
         let r = if prompt {
             self.s_mut().set_params_at(id, p, now)
         } else {
@@ -315,7 +326,15 @@ impl Host {
             Err(e) => {
                 prop_assert!(!p.is_valid() || e == Error::NotAdmitted, "{e:?} for {p:?}");
                 prop_assert_eq!(before, self.infos(), "rejected change modified state");
+                prop_assert!(
+                    !(p.is_valid() && failing && asks_no_more),
+                    "an instance past its test refused {:?}, which asks for no more",
+                    p
+                );
             }
+        }
+        if failing && r.is_ok() && !self.s().admission().schedulable {
+            prop_assert!(asks_no_more, "an instance past its test took {:?}", p);
         }
         Ok(())
     }
@@ -348,9 +367,8 @@ impl Host {
     /// invariants checked after each round of moves.
     fn cpu_leave(&mut self, c: usize) -> Result<(), TestCaseError> {
         // (Under admission control fewer CPUs can leave the admitted set over its bound: Xen
-        // gives the scheduler no veto over a CPU leaving, so that is not checked here.)
+        // gives the scheduler no veto over a CPU leaving. `check` allows it after a leave.)
         if self.s().policy().topology != Topology::Global
-            || self.s().policy().admission
             || !self.online().test(c)
             || self.online().count() < 2
         {
@@ -358,6 +376,10 @@ impl Host {
         }
         done(self.h.cpu_withdraw(c));
         prop_assert!(!self.s().online().test(c));
+        // (The CPU no longer counts for admission from here.)
+        if let Some(v) = self.verdict() {
+            self.passing = v;
+        }
         for _ in 0..8 {
             done(self.h.move_off(c));
             self.check()?;
@@ -366,14 +388,23 @@ impl Host {
         Ok(())
     }
 
+    /// Whether the reservations pass the admission test (`None`: admission control off).
+    fn verdict(&self) -> Option<bool> {
+        let s = self.s();
+        s.policy().admission.then(|| s.admission().schedulable)
+    }
+
     fn check(&mut self) -> Result<(), TestCaseError> {
         if let Err(e) = rtsched::invariants::check(self.s()) {
             return Err(TestCaseError::fail(format!("invariant: {e}")));
         }
-        let s = self.h.imp.inst(0);
-        if s.policy().admission {
-            prop_assert!(s.admission().schedulable, "admitted set fails its test");
+        if let Some(v) = self.verdict() {
+            // Nothing but a CPU leaving (`cpu_leave`, which records the verdict) makes an
+            // admitted set fail its test.
+            prop_assert!(v || !self.passing, "admitted set fails its test");
+            self.passing = v;
         }
+        let s = self.h.imp.inst(0);
         if s.policy().topology == Topology::Partition {
             // A PCPU's instance runs its units on that PCPU only.
             for c in 0..self.ncpus {

@@ -117,7 +117,8 @@ if [ "$(cpus Pool-0)" = "0,1" ]; then expect pool-add-cpus $POOL "2,3"; else
 # domain, unit and values, step trace-admit-refused). With PCPU 1 back the same request is
 # admitted (two PCPUs hold it, the BCL test), so the refusal was the pool's size; then
 # VCPU 1 gets its values back and its pinning to PCPU 1. (The library's side of both
-# verdicts: `the_boots_refusal` in rtsched/src/admission.rs.)
+# verdicts: `the_boots_refusal` in rtsched/src/admission.rs.) In between, the pool is made
+# to fail its test (admission-overcommitted, below).
 if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; then
     begin admission-refuses
     show > /tmp/ar-before; cat /tmp/ar-before
@@ -163,6 +164,38 @@ if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; t
     else
         fail admission-two-cpus "Pool-0 '$(cpus Pool-0)', VCPU 1 '$(vcpu /tmp/ar-two 1)'"
     fi
+    # PCPU 1 leaves again while VCPU 1 keeps its whole PCPU: 120% of PCPU 0, which Xen
+    # cannot refuse. Xen says so in its log; a change that asks for more is refused, and one
+    # that asks for no more (a smaller budget) is taken although the pool still fails the
+    # test (110%): the way back for an administrator (rtsched/src/admission.rs,
+    # asks_no_more). Then PCPU 1 comes back.
+    begin admission-overcommitted
+    run 60 $XL cpupool-cpu-remove Pool-0 1
+    warned=no
+    for i in 1 2 3 4 5; do
+        $XL dmesg | grep -q "reservations of .* fail the admission test on 1 PCPUs" &&
+            { warned=yes; break; }
+        sleep 1
+    done
+    $XL dmesg | grep "fail the admission test"
+    rc=0
+    run 20 $XL sched-rtds -d Domain-0 -v 0 -p 15000 -b 4000 -e 0 > /tmp/ao-more || rc=$?
+    cat /tmp/ao-more
+    if [ "$(cpus Pool-0)" != 0 ]; then
+        fail admission-overcommitted "Pool-0 has '$(cpus Pool-0)', expected PCPU 0 alone"
+    elif [ $warned != yes ]; then
+        fail admission-overcommitted "no warning in Xen's log"
+    elif [ $rc = 0 ] || ! grep -q "No space left on device" /tmp/ao-more; then
+        fail admission-overcommitted "a larger budget was not refused with -ENOSPC"
+    elif ! run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 9000 -e 0 ||
+        ! show > /tmp/ao-less || [ "$(vcpu /tmp/ao-less 1)" != "10000 9000 no" ] ||
+        [ "$(vcpu /tmp/ao-less 0)" != "$(vcpu /tmp/ar-before 0)" ]; then
+        fail admission-overcommitted "a smaller budget was refused or read back wrong"
+    else
+        ok admission-overcommitted
+    fi
+    run 60 $XL cpupool-cpu-add Pool-0 1
+    run 20 $XL vcpu-pin 0 1 1
     set -- $(vcpu /tmp/ar-before 1)
     [ "$3" = yes ] && e=1 || e=0
     run 20 $XL sched-rtds -d Domain-0 -v 1 -p "$1" -b "$2" -e $e
