@@ -38,6 +38,10 @@ pub struct Check {
 pub enum Kind {
     /// A unit without extratime receives its reservation (within the tolerance).
     Reservation,
+    /// A unit with extratime receives at least its reservation (what it gets beyond comes
+    /// from the background class; a lost budget can be made up there, so a fault that
+    /// takes budgets does not show here).
+    Floor,
     /// A unit without extratime receives no more than its reservation.
     Cap,
     /// An extratime unit receives what the others leave; the PCPU does not idle.
@@ -64,6 +68,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Reservation => "reservation",
+            Kind::Floor => "reservation floor",
             Kind::Cap => "cap",
             Kind::WorkConserving => "work-conserving",
             Kind::Policy => "policy",
@@ -606,7 +611,7 @@ fn unequal_checks(c: &mut Ctx) {
             c.busy(1, q_rt + 2.0 * q_bg);
         }
         "rt-extratime" => {
-            c.at_least("rt", Kind::Reservation, reserved, q_rt);
+            c.at_least("rt", Kind::Floor, reserved, q_rt);
             let each = (100.0 - reserved) / 3.0;
             c.near("rt", Kind::Fair, reserved + each, q_rt + 2.0 * q_bg);
             for d in ["nrt1", "nrt2"] {
@@ -777,6 +782,33 @@ mod tests {
             |shares: &[(&str, f64)]| check(&s, "stock", "unequal", "k=2", &iv(shares, 0.0), &[]);
         assert!(ok(stock(&[("rt", 20.0), ("nrt1", 55.0), ("nrt2", 25.0)])));
         assert!(!ok(stock(&classes_k2)));
+    }
+
+    /// `unequal` under the skip-replenish fault (`cargo xtask e2e --fault skip-replenish
+    /// --scenarios unequal`, shares from such a run): the capped RT VM's reservation fails,
+    /// the RT VM with extratime keeps its floor from the background class, and the fault run
+    /// is judged caught; the shares of a correct build are judged missed.
+    #[test]
+    fn a_fault_is_judged_by_the_reservations_of_capped_units_only() {
+        let s = scenarios();
+        let run = |case: &str, shares: &[(&str, f64)]| {
+            check(&s, "rtsched", "unequal", case, &iv(shares, 0.0), &[])
+        };
+        let faulty: Vec<Check> = run("k=2", &[("rt", 37.46), ("nrt1", 31.3), ("nrt2", 31.2)])
+            .into_iter()
+            .chain(run(
+                "rt-extratime",
+                &[("rt", 59.96), ("nrt1", 20.0), ("nrt2", 20.0)],
+            ))
+            .collect();
+        assert!(faulty.iter().any(|c| c.kind == Kind::Floor && c.ok));
+        super::super::judge_fault("skip-replenish", &faulty).unwrap();
+        let correct: Vec<Check> = run("k=2", &[("rt", 40.0), ("nrt1", 30.0), ("nrt2", 30.0)]);
+        let e = super::super::judge_fault("skip-replenish", &correct).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("1 of 1 reservation checks missed it"),
+            "{e:#}"
+        );
     }
 
     #[test]

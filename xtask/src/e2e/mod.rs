@@ -927,8 +927,10 @@ fn csa_outputs(
 }
 
 /// A fault run passes only if every reservation check of a unit without extratime failed
-/// (the fault takes 1/16 of their budgets, far beyond the tolerance).
-fn judge_fault(fault: &str, checks: &[Check]) -> Result<()> {
+/// (the fault takes 1/16 of their budgets, far beyond the tolerance). The floor of a unit
+/// with extratime (`Kind::Floor`) is not among them: the background class makes up what
+/// the fault takes.
+pub(crate) fn judge_fault(fault: &str, checks: &[Check]) -> Result<()> {
     let res: Vec<&Check> = checks
         .iter()
         .filter(|c| c.kind == Kind::Reservation)
