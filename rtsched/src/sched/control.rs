@@ -321,9 +321,15 @@ impl<'a> Scheduler<'a> {
         if !self.policy.admission {
             return true;
         }
+        self.passes(ch) || (self.asks_no_more(ch) && !self.passes(Change::None))
+    }
+
+    /// Whether the reservations after `ch` pass the test of the policy it leaves in force.
+    /// (Out of line: both of `admits`' tests take this one frame, one after the other.)
+    #[inline(never)]
+    fn passes(&self, ch: Change) -> bool {
         let (policy, set, pool) = self.reservations_with(ch);
         admission::passes_with_pool(&policy, self.cpus.online().count(), set, pool)
-            || (self.asks_no_more(ch) && !self.admission().schedulable)
     }
 
     /// Whether `ch` asks for no more than the units it changes had (see
