@@ -1283,31 +1283,25 @@ pub fn boot(a: &BootArgs) -> Result<()> {
         println!("{l}");
     }
     let (mut pass, mut fail) = (r.pass, r.fail);
-    if trace_own {
-        // The own-records trace is decoded here, where the decoder is.
-        match crate::xentrace::check_own_records(&r.text) {
-            Ok(c) => {
-                pass += 1;
-                println!("RTSCHED-STEP trace-own-records OK {c:?}");
-            }
-            Err(e) => {
-                fail += 1;
-                println!("RTSCHED-STEP trace-own-records FAIL {e:#}");
-            }
+    // The traces the boot printed are decoded here, where the decoder is: a step each.
+    let mut step = |name: &str, outcome: Result<String>| match outcome {
+        Ok(what) => {
+            pass += 1;
+            println!("RTSCHED-STEP {name} OK {what}");
         }
+        Err(e) => {
+            fail += 1;
+            println!("RTSCHED-STEP {name} FAIL {e:#}");
+        }
+    };
+    if trace_own {
+        let c = crate::xentrace::check_own_records(&r.text);
+        step("trace-own-records", c.map(|c| format!("{c:?}")));
     }
     if !a.stock && admission_boot(&a.xen_args) {
-        // The refusal's trace (`pools.sh`, step admission-refuses), decoded here as well.
-        match crate::xentrace::check_admit_refused(&r.text) {
-            Ok(n) => {
-                pass += 1;
-                println!("RTSCHED-STEP trace-admit-refused OK {n} record(s)");
-            }
-            Err(e) => {
-                fail += 1;
-                println!("RTSCHED-STEP trace-admit-refused FAIL {e:#}");
-            }
-        }
+        // The refusal's trace (`pools.sh`, step admission-refuses).
+        let n = crate::xentrace::check_admit_refused(&r.text);
+        step("trace-admit-refused", n.map(|n| format!("{n} record(s)")));
     }
     let name = tree_name(a.stock, a.debug);
     println!("{name}: {pass} steps passed, {fail} failed");

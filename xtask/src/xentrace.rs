@@ -554,19 +554,25 @@ mod tests {
         assert!(extract(&lost).unwrap()[0].bin.is_err());
     }
 
+    /// A boot log holding, as `print_trace boot CASE` prints it, a trace of one CPU's
+    /// window of `recs`.
+    fn boot_trace_log(case: &str, recs: &[(u32, Option<u64>, &[u32])]) -> String {
+        let bin = window(0, recs);
+        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
+        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
+        format!(
+            "RTSCHED-XENTRACE-BEGIN boot {case} {}\n{b64}RTSCHED-XENTRACE-END boot {case}\n",
+            bin.len()
+        )
+    }
+
     /// A boot log holding an own-records trace of the RTDS events `evs`.
     fn own_records_log(evs: &[u32]) -> String {
         let recs: Vec<(u32, Option<u64>, &[u32])> = evs
             .iter()
             .map(|n| (TRC_RTDS_BASE + n, Some(1), &[7u32, 8][..]))
             .collect();
-        let bin = window(0, &recs);
-        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
-        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
-        format!(
-            "RTSCHED-XENTRACE-BEGIN boot own-records {}\n{b64}RTSCHED-XENTRACE-END boot own-records\n",
-            bin.len()
-        )
+        boot_trace_log("own-records", &recs)
     }
 
     #[test]
@@ -602,13 +608,7 @@ mod tests {
                 .iter()
                 .map(|w| (TRC_RTDS_BASE + 0x100, Some(2), &w[..])),
         );
-        let bin = window(1, &recs);
-        let gz = pipe(&["gzip", "-c"], &bin).unwrap();
-        let b64 = String::from_utf8(pipe(&["base64"], &gz).unwrap()).unwrap();
-        format!(
-            "RTSCHED-XENTRACE-BEGIN boot admit-refused {}\n{b64}RTSCHED-XENTRACE-END boot admit-refused\n",
-            bin.len()
-        )
+        boot_trace_log("admit-refused", &recs)
     }
 
     #[test]
