@@ -333,11 +333,19 @@ impl Unit {
         // (Not `clamp`, which can panic.)
         let charge = carried.min(self.budget);
         self.cur_budget = diff(self.budget, charge);
-        // Broken on purpose, only in the object `cargo xtask e2e --fault skip-replenish`
-        // builds to show that its checks fail: a unit without extratime loses the budget
-        // of every 16th period.
+        // Broken on purpose, only in the objects `cargo xtask e2e --fault ...` builds to
+        // show that its checks fail: a unit without extratime loses the budget of every 16th
+        // period (`skip-replenish`) or of every 4th (`skip-quarter`).
         #[cfg(rtsched_mutant = "skip_replenish")]
-        if !self.has_extratime() && next.checked_div(self.period).is_some_and(|k| k % 16 == 0) {
+        const SKIP_EVERY: i64 = 16;
+        #[cfg(rtsched_mutant = "skip_quarter")]
+        const SKIP_EVERY: i64 = 4;
+        #[cfg(any(rtsched_mutant = "skip_replenish", rtsched_mutant = "skip_quarter"))]
+        if !self.has_extratime()
+            && next
+                .checked_div(self.period)
+                .is_some_and(|k| k % SKIP_EVERY == 0)
+        {
             self.cur_budget = 0;
         }
         self.debt = diff(carried, charge);

@@ -806,9 +806,59 @@ mod tests {
         let correct: Vec<Check> = run("k=2", &[("rt", 40.0), ("nrt1", 30.0), ("nrt2", 30.0)]);
         let e = super::super::judge_fault("skip-replenish", &correct).unwrap_err();
         assert!(
-            format!("{e:#}").contains("1 of 1 reservation checks missed it"),
+            format!("{e:#}").contains("1 of 1 reservation checks"),
             "{e:#}"
         );
+    }
+
+    /// Under `skip-quarter` every csa VM must miss a deadline too; under `skip-replenish`
+    /// (a sixteenth, within the interfaces' slack) csa's deadlines are not the fault's.
+    #[test]
+    fn a_quarter_lost_must_miss_deadlines_in_every_csa_vm() {
+        let c = |scenario: &str, kind: Kind, detail: &str, ok: bool| Check {
+            build: "rtsched".into(),
+            scenario: scenario.into(),
+            case: "interfaces".into(),
+            kind,
+            detail: detail.into(),
+            ok,
+        };
+        let capped = c(
+            "isolation",
+            Kind::Reservation,
+            "c2 15.00% = 20.00 +- 0.18%",
+            false,
+        );
+        let task = |vm: &str, t: &str, missed: u32| {
+            let d = format!(
+                "{vm} {t}: 500 of 500 jobs, {missed} missed (max response 1 us, deadline 2 us)"
+            );
+            c("csa", Kind::Deadlines, &d, missed == 0)
+        };
+        let reports = c("csa", Kind::Deadlines, "4 of 4 task reports", true);
+        let both = [
+            capped.clone(),
+            task("r1", "t1", 0),
+            task("r1", "t2", 9),
+            task("r2", "t1", 0),
+            task("r2", "t2", 3),
+            reports.clone(),
+        ];
+        super::super::judge_fault("skip-quarter", &both).unwrap();
+        // r2 met every deadline: missed.
+        let r2_met = [
+            capped.clone(),
+            task("r1", "t2", 9),
+            task("r2", "t1", 0),
+            task("r2", "t2", 0),
+            reports,
+        ];
+        let e = super::super::judge_fault("skip-quarter", &r2_met).unwrap_err();
+        assert!(format!("{e:#}").contains("1 of 2 csa VMs"), "{e:#}");
+        // The same run judged as skip-replenish: only the capped reservation counts.
+        super::super::judge_fault("skip-replenish", &r2_met).unwrap();
+        // csa alone under skip-quarter: its VMs are the checks.
+        super::super::judge_fault("skip-quarter", &both[1..]).unwrap();
     }
 
     #[test]
