@@ -66,6 +66,32 @@ print_trace() {
     echo "RTSCHED-XENTRACE-END $1 $2"
 }
 
+# rtds_trace_begin FILE: xentrace of the scheduler class's records only (0x00022000: the
+# RTDS events, to keep the copy short) into FILE, in the background, returning once tracing
+# is on: Xen says so the first time in a boot (seconds under emulation), later starts are
+# given 2 s. Fails if it did not say so within 60 s. rtds_trace_end stops it (fails if
+# xentrace did), then prints its log.
+rtds_trace_begin() {
+    rm -f "$1"
+    started=$($XL dmesg | grep -c "xentrace: initialised")
+    xentrace -D -e 0x00022000 -T 60 "$1" > /tmp/rtds-trace.log 2>&1 &
+    RTDS_TRACE_PID=$!
+    [ "$started" -gt 0 ] && { sleep 2; return 0; }
+    for i in $(seq 1 60); do
+        $XL dmesg | grep -q "xentrace: initialised" && { sleep 1; return 0; }
+        sleep 1
+    done
+    echo "xentrace did not start"
+    return 1
+}
+rtds_trace_end() {
+    sleep 1
+    kill -INT $RTDS_TRACE_PID
+    r=0; wait $RTDS_TRACE_PID || r=$?
+    cat /tmp/rtds-trace.log
+    return $r
+}
+
 for m in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc; do
     insmod /lib/modules/$m.ko || echo "insmod $m failed"
 done
@@ -235,17 +261,8 @@ fi
 if [ "$FLAVOUR" = rtsched ] && grep -q "rtsched_trace_own=1" /proc/cmdline; then
     begin trace-own
     show > /tmp/own-before
-    rm -f /tmp/own.bin
-    # The scheduler class's records only (0x00022000: the RTDS events), to keep the copy short.
-    xentrace -D -e 0x00022000 -T 60 /tmp/own.bin > /tmp/own.log 2>&1 &
-    tp=$!
-    # Tracing is on once Xen says so (seconds under emulation); then the provoking steps.
-    bad=1
-    for i in $(seq 1 60); do
-        $XL dmesg | grep -q "xentrace: initialised" && { bad=0; break; }
-        sleep 1
-    done
-    [ $bad = 0 ] && sleep 1 || echo "xentrace did not start"
+    bad=0
+    rtds_trace_begin /tmp/own.bin || bad=1
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,cbs,classes || bad=1
     for i in 1 2 3 4 5; do sleep 0.1 2>/dev/null || sleep 1; done
     run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 4000 -e 0 || bad=1
@@ -255,10 +272,7 @@ if [ "$FLAVOUR" = rtsched ] && grep -q "rtsched_trace_own=1" /proc/cmdline; then
     oe=0; [ "$(vcpu /tmp/own-before 1 | cut -d' ' -f3)" = yes ] && oe=1
     run 20 $XL sched-rtds -d Domain-0 -v 1 -p "$op" -b "$ob" -e "$oe" || bad=1
     run 20 xenhypfs write /params/$RTSCHED_HYPFS_PARAM edf,deferrable,classes || bad=1
-    sleep 1
-    kill -INT $tp
-    wait $tp || bad=1
-    cat /tmp/own.log
+    rtds_trace_end || bad=1
     if [ $bad = 0 ] && [ -s /tmp/own.bin ]; then
         print_trace boot own-records /tmp/own.bin
         ok trace-own

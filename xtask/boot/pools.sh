@@ -123,23 +123,12 @@ if [ "$FLAVOUR" = rtsched ] && grep -q "xen_commandline.*admission" /tmp/info; t
     begin admission-refuses
     show > /tmp/ar-before; cat /tmp/ar-before
     run 60 $XL cpupool-cpu-remove Pool-0 1
-    rm -f /tmp/ar.bin
-    # Tracing is on once Xen says so, the first time in a boot (seconds under emulation).
-    started=$($XL dmesg | grep -c "xentrace: initialised")
-    xentrace -D -e 0x00022000 -T 60 /tmp/ar.bin > /tmp/ar.log 2>&1 &
-    tp=$!
-    for i in $(seq 1 60); do
-        [ "$started" -gt 0 ] && { sleep 2; break; }
-        $XL dmesg | grep -q "xentrace: initialised" && { sleep 1; break; }
-        sleep 1
-    done
+    rtds_trace_begin /tmp/ar.bin
     rc=0
     run 20 $XL sched-rtds -d Domain-0 -v 1 -p 10000 -b 10000 -e 0 > /tmp/ar-set || rc=$?
     show > /tmp/ar-after
-    sleep 1
-    kill -INT $tp
-    wait $tp
-    cat /tmp/ar-set /tmp/ar-after /tmp/ar.log
+    rtds_trace_end
+    cat /tmp/ar-set /tmp/ar-after
     [ -s /tmp/ar.bin ] && print_trace boot admit-refused /tmp/ar.bin
     if [ "$(cpus Pool-0)" != 0 ]; then
         fail admission-refuses "Pool-0 has '$(cpus Pool-0)', expected PCPU 0 alone"

@@ -1357,8 +1357,6 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Xen's messages interleaved with dom0's on the serial line do not change a step's name
-    /// or outcome.
     #[test]
     fn admission_boots_are_told_by_the_policy_argument() {
         assert!(admission_boot("rtsched_policy=admission"));
@@ -1370,6 +1368,8 @@ mod tests {
         assert!(!admission_boot(""));
     }
 
+    /// Xen's messages interleaved with dom0's on the serial line do not change a step's name
+    /// or outcome.
     #[test]
     fn step_markers_survive_interleaved_xen_messages() {
         let step = "RTSCHED-BEGIN pool-remove-timer-cpu(XEN) burn_budget, ATTENTION: now is behind";

@@ -524,6 +524,7 @@ pub fn check(
             let mut misses = 0;
             for j in jobs {
                 let want = s.csa.run_ms * 1000 / j.period.max(1);
+                // (Read back by `csa_task_vm`.)
                 let detail = format!(
                     "{} {}: {} of {want} jobs, {} missed (max response {} us, deadline {} us)",
                     j.dom, j.task, j.jobs, j.misses, j.max, j.period
@@ -590,6 +591,17 @@ pub fn check(
         _ => {}
     }
     c.out
+}
+
+/// The VM of a csa task's deadline check (its detail begins `"<vm> <task>: "`, as `check`
+/// writes it); `None` for any other check, the count of task reports among them.
+pub fn csa_task_vm(c: &Check) -> Option<&str> {
+    if c.scenario != "csa" || c.kind != Kind::Deadlines {
+        return None;
+    }
+    let (head, _) = c.detail.split_once(": ")?;
+    let (vm, _task) = head.split_once(' ')?;
+    Some(vm)
 }
 
 /// `unequal`: the RT VM (4 ms / 10 ms) beside non-real-time VMs of 5 ms and 20 ms periods.

@@ -195,11 +195,7 @@ struct Run {
 /// Builds the Xen of a deliberately broken rtsched (object compiled with
 /// `--cfg rtsched_mutant=...`), keeps its ELF aside and relinks the normal build.
 fn mutant_xen(fault: &str) -> Result<PathBuf> {
-    let cfg = match fault {
-        "skip-replenish" => "skip_replenish",
-        "skip-quarter" => "skip_quarter",
-        other => bail!("unknown fault {other} (known: skip-replenish, skip-quarter)"),
-    };
+    let cfg = fault_of(fault)?.cfg;
     // (Held until the normal hypervisor is relinked: nothing else builds or boots the
     // tree's ELF meanwhile.)
     let _lock = BuildLock::take()?;
@@ -928,6 +924,38 @@ fn csa_outputs(
     Ok(())
 }
 
+/// A deliberately broken build (`--fault`).
+struct Fault {
+    /// Its name on the command line.
+    name: &'static str,
+    /// The `--cfg rtsched_mutant` value its object is built with (`rtsched/src/unit.rs`).
+    cfg: &'static str,
+    /// Whether every real-time VM of `csa` must miss an in-guest deadline under it.
+    csa_misses: bool,
+}
+
+/// The faults `--fault` knows: a unit without extratime loses every 16th budget, which
+/// stays within the csa interfaces' slack, or every 4th, which does not.
+const FAULTS: [Fault; 2] = [
+    Fault {
+        name: "skip-replenish",
+        cfg: "skip_replenish",
+        csa_misses: false,
+    },
+    Fault {
+        name: "skip-quarter",
+        cfg: "skip_quarter",
+        csa_misses: true,
+    },
+];
+
+fn fault_of(name: &str) -> Result<&'static Fault> {
+    FAULTS.iter().find(|f| f.name == name).with_context(|| {
+        let known: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+        format!("unknown fault {name} (known: {})", known.join(", "))
+    })
+}
+
 /// A fault run passes only if every reservation check of a unit without extratime failed
 /// (the fault takes 1/16 or 1/4 of their budgets, far beyond the tolerance). The floor of a
 /// unit with extratime (`Kind::Floor`) is not among them: the background class makes up
@@ -946,13 +974,9 @@ pub(crate) fn judge_fault(fault: &str, checks: &[Check]) -> Result<()> {
         .collect();
     // The csa VMs whose tasks' deadline checks ran, and whether each missed one.
     let mut vms: BTreeMap<&str, bool> = BTreeMap::new();
-    if fault == "skip-quarter" {
-        for c in checks
-            .iter()
-            .filter(|c| c.scenario == "csa" && c.kind == Kind::Deadlines)
-        {
-            // ("<vm> <task>: ..." for a task; the count of task reports names none.)
-            if let Some((vm, _)) = c.detail.split_once(' ').filter(|_| c.detail.contains(':')) {
+    if fault_of(fault)?.csa_misses {
+        for c in checks {
+            if let Some(vm) = checks::csa_task_vm(c) {
                 *vms.entry(vm).or_insert(false) |= !c.ok;
             }
         }
